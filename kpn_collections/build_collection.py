@@ -1,0 +1,490 @@
+"""Build stage: Api -> Postman Collection v2.1 as plain dicts and lists (JSON is data, never a template)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+from .diagnostics import Diagnostics
+from .examples import ExampleGenerator
+from .model import MISSING, Api, MediaType, Operation, Parameter, RequestBody, Response, SpecVersion
+from .postman_auth import AuthVariable, MappedAuth, map_requirements
+from .render import Renderer
+from .settings import Settings
+
+SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
+ID_NAMESPACE = uuid.UUID("7b1d5c9e-4f0a-5b8e-9c3d-2a6f8e1b4c70")
+SWAGGERHUB_MOCK_HOST = "virtserver.swaggerhub.com"
+_IGNORED_HEADERS = {"accept", "content-type", "authorization"}  # OpenAPI says these parameters are ignored
+_SPEC_NAMES = {SpecVersion.SWAGGER_2_0: "Swagger 2.0", SpecVersion.OPENAPI_3_0: "OpenAPI 3.0",
+               SpecVersion.OPENAPI_3_1: "OpenAPI 3.1"}
+
+
+def stable_id(*parts: str) -> str:
+    """A UUID derived from stable names, so the same input always gives the same ids."""
+    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts)))
+
+
+@dataclass
+class _Variables:
+    """Collection variables in the order they are first needed; each key declared once."""
+
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def declare(self, key: str, value: str, description: str) -> None:
+        if key not in self.entries:
+            self.entries[key] = {"key": key, "value": value, "type": "string", "description": description}
+
+    def declare_auth(self, variables: Iterable[AuthVariable]) -> None:
+        for variable in variables:
+            self.declare(variable.key, "", variable.description)
+
+
+def build_collection(api: Api, settings: Settings, renderer: Renderer, source: str,
+                     diagnostics: Diagnostics) -> dict[str, Any]:
+    """The Postman collection for an Api: folders, requests, saved responses, auth and variables."""
+    builder = _Builder(api, settings, renderer, diagnostics)
+    return builder.collection(source)
+
+
+class _Builder:
+    def __init__(self, api: Api, settings: Settings, renderer: Renderer, diagnostics: Diagnostics):
+        self.api = api
+        self.settings = settings
+        self.renderer = renderer
+        self.diagnostics = diagnostics
+        self.examples = ExampleGenerator(api.resolver)
+        self.variables = _Variables()
+        self.collection_id = stable_id("collection", api.title, api.api_version)
+        self.collection_auth = map_requirements(api, api.security)
+
+    def collection(self, source: str) -> dict[str, Any]:
+        base_url = self._declare_base_url()
+        self.variables.declare_auth(self.collection_auth.variables)
+        items = self._items()
+        collection: dict[str, Any] = {
+            "info": {
+                "_postman_id": self.collection_id,
+                "name": self.api.title,
+                "description": self.renderer.render(
+                    "collection.description.md.jinja",
+                    title=self.api.title,
+                    description=self.api.description,
+                    api_version=self.api.api_version,
+                    spec_version=_SPEC_NAMES[self.api.version],
+                    source=source,
+                    base_url=base_url,
+                ),
+                "schema": SCHEMA_URL,
+            },
+            "item": items,
+        }
+        if self.api.security:
+            collection["auth"] = self.collection_auth.auth
+        collection["variable"] = list(self.variables.entries.values())
+        return collection
+
+    # --- servers --------------------------------------------------------------------------------------
+
+    def _declare_base_url(self) -> str:
+        if self.settings.base_url is not None:
+            url = self.settings.base_url.rstrip("/")
+            self.variables.declare("baseUrl", url, "Base URL of the API (set with --base-url).")
+            return url
+        servers = [s for s in self.api.servers if SWAGGERHUB_MOCK_HOST not in s.url] or list(self.api.servers)
+        if not servers:
+            self.diagnostics.warning("no-server", "the API definition names no server, so `baseUrl` is empty",
+                                     pointer="/servers" if self.api.version is not SpecVersion.SWAGGER_2_0
+                                     else "/host",
+                                     hint="add a server (or `host`), or pass --base-url")
+            self.variables.declare("baseUrl", "", "Base URL of the API: set it before sending requests.")
+            return ""
+        server = servers[0]
+        url = re.sub(r"{([^{}]+)}", r"{{\1}}", server.url).rstrip("/")
+        description = "Base URL of the API"
+        description += f" ({server.description})." if server.description else " (first server of the definition)."
+        self.variables.declare("baseUrl", url, description)
+        for variable in server.variables:
+            text = variable.description or f"Server variable `{variable.name}`."
+            if variable.enum:
+                text += " One of: " + ", ".join(variable.enum) + "."
+            self.variables.declare(variable.name, variable.default, text)
+        if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^{{", url):
+            self.diagnostics.warning("relative-server", f"the server URL {server.url!r} is relative",
+                                     hint="give an absolute server URL, or pass --base-url")
+        return url
+
+    # --- folders --------------------------------------------------------------------------------------
+
+    def _items(self) -> list[dict[str, Any]]:
+        requests = [(operation, self._item(operation)) for operation in self.api.operations]
+        mode = self.settings.folders
+        if mode == "flat":
+            return [item for _, item in requests]
+        groups: dict[str, list[dict[str, Any]]] = {}
+        root: list[dict[str, Any]] = []
+        if mode == "tags":
+            for tag in self.api.tags:
+                groups.setdefault(tag.name, [])
+        for operation, item in requests:
+            name = _folder_name(operation, mode)
+            if name is None:
+                root.append(item)
+            else:
+                groups.setdefault(name, []).append(item)
+        descriptions = {tag.name: tag.description for tag in self.api.tags}
+        folders = []
+        for name, members in groups.items():
+            if not members:
+                continue
+            folder: dict[str, Any] = {"id": stable_id(self.collection_id, "folder", name), "name": name}
+            if descriptions.get(name):
+                folder["description"] = descriptions[name]
+            folder["item"] = members
+            folders.append(folder)
+        return folders + root
+
+    # --- requests -------------------------------------------------------------------------------------
+
+    def _item(self, operation: Operation) -> dict[str, Any]:
+        item_id = stable_id(self.collection_id, operation.method, operation.path)
+        request = self._request(operation)
+        item: dict[str, Any] = {
+            "id": item_id,
+            "name": _request_name(operation),
+            "request": request,
+            "response": [self._saved_response(item_id, request, r) for r in operation.responses],
+        }
+        return item
+
+    def _request(self, operation: Operation) -> dict[str, Any]:
+        mapped = self._auth(operation)
+        headers: list[dict[str, Any]] = []
+        for parameter in operation.parameters:
+            if parameter.location == "header" and parameter.name.lower() not in _IGNORED_HEADERS:
+                headers.append(self._key_value(parameter))
+            elif parameter.location == "cookie":
+                headers.append({**self._key_value(parameter), "key": "Cookie",
+                                "value": f"{parameter.name}={self._param_text(parameter)}"})
+        extras = mapped if mapped is not None else self.collection_auth
+        headers.extend({"key": k, "value": v} for k, v in extras.extra_headers)
+        body, content_type = self._body(operation.request_body)
+        if content_type:
+            headers.append({"key": "Content-Type", "value": content_type})
+        accept = _accept(operation.responses)
+        if accept:
+            headers.append({"key": "Accept", "value": accept})
+        request: dict[str, Any] = {}
+        if mapped is not None:
+            request["auth"] = mapped.auth
+        request["method"] = operation.method.upper()
+        request["header"] = headers
+        if body is not None:
+            request["body"] = body
+        request["url"] = self._url(operation, extras.extra_query)
+        request["description"] = self.renderer.render(
+            "request.description.md.jinja",
+            operation=operation,
+            parameters=[_parameter_row(p) for p in operation.parameters],
+        )
+        return request
+
+    def _auth(self, operation: Operation) -> MappedAuth | None:
+        """The request's own auth, or None to inherit the collection's."""
+        if operation.security is None or operation.security == self.api.security:
+            return None
+        mapped = map_requirements(self.api, operation.security)
+        self.variables.declare_auth(mapped.variables)
+        if not self.api.security and mapped.auth["type"] == "noauth" and not mapped.extra_headers:
+            return None
+        return mapped
+
+    def _url(self, operation: Operation, extra_query: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        path_parameters = {p.name: p for p in operation.parameters if p.location == "path"}
+        segments: list[str] = []
+        variables: list[dict[str, Any]] = []
+        for segment in [s for s in operation.path.split("/") if s]:
+            whole = re.fullmatch(r"{([^{}]+)}", segment)
+            if whole and whole.group(1) in path_parameters:
+                parameter = path_parameters[whole.group(1)]
+                segments.append(":" + parameter.name)
+                variable = {"key": parameter.name, "value": self._param_text(parameter)}
+                if parameter.description:
+                    variable["description"] = parameter.description
+                variables.append(variable)
+            else:  # a parameter inside a segment ("{a}:{b}"): Postman path variables need whole segments
+                segments.append(re.sub(r"{([^{}]+)}", lambda m: self._inline_path_value(m.group(1), path_parameters),
+                                       segment))
+        query: list[dict[str, Any]] = []
+        for parameter in operation.parameters:
+            if parameter.location == "query":
+                query.extend(self._query_entries(parameter))
+        query.extend({"key": k, "value": v} for k, v in extra_query)
+        raw = "{{baseUrl}}" + "".join("/" + s for s in segments)
+        enabled = [q for q in query if not q.get("disabled")]
+        if enabled:
+            raw += "?" + "&".join(f"{q['key']}={q['value']}" for q in enabled)
+        url: dict[str, Any] = {"raw": raw, "host": ["{{baseUrl}}"], "path": segments}
+        if query:
+            url["query"] = query
+        if variables:
+            url["variable"] = variables
+        return url
+
+    def _inline_path_value(self, name: str, path_parameters: dict[str, Parameter]) -> str:
+        parameter = path_parameters.get(name)
+        return self._param_text(parameter) if parameter is not None else "{{" + name + "}}"
+
+    def _param_value(self, parameter: Parameter) -> Any:
+        if parameter.example is not MISSING:
+            return parameter.example
+        return self.examples.example(parameter.schema, for_request=True)
+
+    def _param_text(self, parameter: Parameter) -> str:
+        value = self._param_value(parameter)
+        if isinstance(value, list):
+            value = ",".join(_scalar_text(v) for v in value)
+        text = _scalar_text(value)
+        return quote(text, safe="-._~!$&'()*+,;=:@{}") if parameter.location == "path" else text
+
+    def _key_value(self, parameter: Parameter) -> dict[str, Any]:
+        entry: dict[str, Any] = {"key": parameter.name, "value": self._param_text(parameter)}
+        if parameter.description:
+            entry["description"] = parameter.description
+        if not parameter.required:
+            entry["disabled"] = True
+        return entry
+
+    def _query_entries(self, parameter: Parameter) -> list[dict[str, Any]]:
+        value = self._param_value(parameter)
+        explode = parameter.explode if parameter.explode is not None else parameter.style in ("", "form")
+        pairs: list[tuple[str, str]]
+        if isinstance(value, list):
+            if explode:
+                pairs = [(parameter.name, _scalar_text(v)) for v in value] or [(parameter.name, "")]
+            else:
+                separator = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(parameter.style, ",")
+                pairs = [(parameter.name, separator.join(_scalar_text(v) for v in value))]
+        elif isinstance(value, dict) and parameter.style == "deepObject":
+            pairs = [(f"{parameter.name}[{k}]", _scalar_text(v)) for k, v in value.items()]
+        elif isinstance(value, dict) and explode:
+            pairs = [(str(k), _scalar_text(v)) for k, v in value.items()] or [(parameter.name, "")]
+        else:
+            pairs = [(parameter.name, _scalar_text(value))]
+        entries = []
+        for key, text in pairs:
+            entry: dict[str, Any] = {"key": key, "value": text}
+            if parameter.description:
+                entry["description"] = parameter.description
+            if not parameter.required:
+                entry["disabled"] = True
+            entries.append(entry)
+        return entries
+
+    # --- bodies ---------------------------------------------------------------------------------------
+
+    def _body(self, request_body: RequestBody | None) -> tuple[dict[str, Any] | None, str | None]:
+        if request_body is None or not request_body.content:
+            return None, None
+        media = _preferred_media_type(request_body.content)
+        value = media.first_example()
+        if value is MISSING:
+            value = self.examples.example(media.schema, for_request=True)
+        kind = media.media_type.split(";")[0].strip().lower()
+        if kind == "application/x-www-form-urlencoded":
+            return {"mode": "urlencoded", "urlencoded": self._form_fields(media, value, files=False)}, kind
+        if kind.startswith("multipart/"):
+            return {"mode": "formdata", "formdata": self._form_fields(media, value, files=True)}, None
+        if _is_json(kind) or (kind == "*/*" and isinstance(value, (dict, list))):
+            return {"mode": "raw", "raw": _json_text(value), "options": {"raw": {"language": "json"}}}, (
+                "application/json" if kind == "*/*" else media.media_type)
+        if kind in ("application/octet-stream",) or kind.startswith(("image/", "audio/", "video/")):
+            return {"mode": "file", "file": {"src": None}}, media.media_type
+        language = "xml" if "xml" in kind else ("html" if "html" in kind else "text")
+        raw = value if isinstance(value, str) else _xml_text(value) if language == "xml" else _json_text(value)
+        return {"mode": "raw", "raw": raw, "options": {"raw": {"language": language}}}, media.media_type
+
+    def _form_fields(self, media: MediaType, value: Any, *, files: bool) -> list[dict[str, Any]]:
+        schema = self.api.resolver.deref(media.schema)
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        if not isinstance(value, dict):
+            value = {}
+        names = list(dict.fromkeys([*value.keys(), *(properties if isinstance(properties, dict) else {})]))
+        fields = []
+        for name in names:
+            prop = self.api.resolver.deref(properties.get(name)) if isinstance(properties, dict) else None
+            prop = prop if isinstance(prop, dict) else {}
+            entry: dict[str, Any] = {"key": name}
+            if files and _is_file_schema(prop):
+                entry.update({"type": "file", "src": []})
+            else:
+                field_value = value.get(name, MISSING)
+                if field_value is MISSING:
+                    field_value = self.examples.example(prop, for_request=True)
+                entry.update({"value": _scalar_text(field_value), "type": "text"})
+            if isinstance(prop.get("description"), str) and prop["description"]:
+                entry["description"] = prop["description"]
+            fields.append(entry)
+        return fields
+
+    # --- saved responses ------------------------------------------------------------------------------
+
+    def _saved_response(self, item_id: str, request: dict[str, Any], response: Response) -> dict[str, Any]:
+        code = _status_code(response.status)
+        headers: list[dict[str, Any]] = []
+        body = ""
+        language = "text"
+        if response.content:
+            media = _preferred_media_type(response.content)
+            value = media.first_example()
+            if value is MISSING:
+                value = self.examples.example(media.schema, for_request=False)
+            kind = media.media_type.split(";")[0].strip().lower()
+            content_type = "application/json" if kind == "*/*" else media.media_type
+            headers.append({"key": "Content-Type", "value": content_type})
+            if _is_json(kind) or kind == "*/*":
+                body, language = _json_text(value), "json"
+            elif "xml" in kind:
+                body, language = (value if isinstance(value, str) else _xml_text(value)), "xml"
+            else:
+                body = value if isinstance(value, str) else _json_text(value)
+                language = "html" if "html" in kind else "text"
+        for header in response.headers:
+            if header.name.lower() == "content-type":
+                continue
+            value = header.example if header.example is not MISSING else self.examples.example(
+                header.schema, for_request=False)
+            entry: dict[str, Any] = {"key": header.name, "value": _scalar_text(value)}
+            if header.description:
+                entry["description"] = header.description
+            headers.append(entry)
+        original = {k: v for k, v in request.items() if k not in ("description", "auth")}
+        name = response.description.strip().splitlines()[0][:120] if response.description.strip() else ""
+        return {
+            "id": stable_id(item_id, "response", response.status),
+            "name": name or _reason(code),
+            "originalRequest": original,
+            "status": _reason(code),
+            "code": code,
+            "_postman_previewlanguage": language,
+            "header": headers,
+            "cookie": [],
+            "body": body,
+        }
+
+
+def _folder_name(operation: Operation, mode: str) -> str | None:
+    if mode == "tags":
+        return operation.tags[0] if operation.tags else None
+    segments = [s for s in operation.path.split("/") if s and not s.startswith("{")]
+    return segments[0] if segments else None
+
+
+def _request_name(operation: Operation) -> str:
+    name = operation.summary.strip() or operation.operation_id.strip()
+    return " ".join(name.split()) if name else f"{operation.method.upper()} {operation.path}"
+
+
+def _parameter_row(parameter: Parameter) -> dict[str, Any]:
+    schema = parameter.schema if isinstance(parameter.schema, dict) else {}
+    kind = schema.get("type", "")
+    if isinstance(kind, list):
+        kind = " | ".join(str(k) for k in kind)
+    if "$ref" in schema:
+        kind = str(schema["$ref"]).rsplit("/", 1)[-1]
+    if schema.get("format"):
+        kind = f"{kind} ({schema['format']})"
+    return {"name": parameter.name, "location": parameter.location, "required": parameter.required,
+            "type": kind, "description": parameter.description, "declared": parameter.declared}
+
+
+def _is_json(kind: str) -> bool:
+    return kind == "application/json" or kind.endswith("+json") or kind == "text/json"
+
+
+def _is_file_schema(schema: dict[str, Any]) -> bool:
+    return schema.get("format") == "binary" or schema.get("type") == "file" or (
+        "contentMediaType" in schema and schema.get("type") in (None, "string"))
+
+
+def _preferred_media_type(content: tuple[MediaType, ...]) -> MediaType:
+    def rank(media: MediaType) -> int:
+        kind = media.media_type.split(";")[0].strip().lower()
+        if kind == "application/json":
+            return 0
+        if _is_json(kind):
+            return 1
+        if kind == "application/x-www-form-urlencoded":
+            return 2
+        if kind.startswith("multipart/"):
+            return 3
+        return 4
+    return min(content, key=rank)
+
+
+def _accept(responses: tuple[Response, ...]) -> str | None:
+    ordered = sorted(responses, key=lambda r: (not r.status.startswith("2"), 0))
+    for response in ordered:
+        if response.content:
+            media = _preferred_media_type(response.content)
+            return media.media_type
+    return None
+
+
+def _status_code(status: str) -> int:
+    if status.isdigit():
+        return int(status)
+    if re.fullmatch(r"[1-5]XX", status, re.IGNORECASE):
+        return int(status[0]) * 100
+    return 500  # `default`: the catch-all for errors
+
+
+def _reason(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Response"
+
+
+def _scalar_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+            return value  # the spec gave the body as JSON text already
+        except ValueError:
+            pass
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _xml_text(value: Any, tag: str = "root") -> str:
+    def element(name: str, content: Any) -> str:
+        if isinstance(content, dict):
+            inner = "".join(element(str(k), v) for k, v in content.items())
+        elif isinstance(content, list):
+            return "".join(element(name, v) for v in content)
+        else:
+            inner = _escape_xml(_scalar_text(content))
+        return f"<{name}>{inner}</{name}>"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + element(tag, value)
+
+
+def _escape_xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,114 @@
+"""Command line: options -> Settings -> pipeline -> diagnostics printed -> exit code. Kept thin."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_OK, Severity
+from .pipeline import ConversionResult, convert_file
+from .settings import FOLDER_MODES, Settings
+from .write import dumps, write_if_changed
+
+OUTPUT_SUFFIX = ".postman_collection.json"
+
+
+def output_name(spec: Path) -> str:
+    """`kpn-sms-openapi.yml` -> `kpn-sms-openapi.postman_collection.json`."""
+    return spec.stem + OUTPUT_SUFFIX
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kpn-collections")
+def main() -> None:
+    """Turn SwaggerHub OpenAPI exports into Postman collections that run."""
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", default=".", show_default=True,
+              help="Directory for the collections, or '-' to print one collection to stdout.")
+@click.option("--folders", type=click.Choice(FOLDER_MODES), default="tags", show_default=True,
+              help="Group requests in folders by first tag, by first path segment, or not at all.")
+@click.option("--base-url", help="Value of the `baseUrl` variable, instead of the definition's first server.")
+@click.option("--templates", "templates_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory with templates that replace the packaged ones of the same name.")
+@click.option("--strict", is_flag=True, help="Fail on any problem in the definition, warnings included.")
+@click.option("--check-output/--no-check-output", default=True, show_default=True,
+              help="Validate every collection against Postman's v2.1.0 JSON Schema before writing it.")
+@click.option("--format", "report_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How problems are reported on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Report errors only.")
+@click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
+@click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
+def convert(specs: Sequence[Path], output: str, folders: str, base_url: str | None, templates_dir: Path | None,
+            strict: bool, check_output: bool, report_format: str, quiet: bool, verbose: bool,
+            debug: bool) -> None:
+    """Convert SPECS (SwaggerHub exports, YAML or JSON) into Postman v2.1 collections."""
+    if output == "-" and len(specs) != 1:
+        raise click.UsageError("-o - (stdout) takes exactly one SPEC")
+    settings = Settings(folders=folders, base_url=base_url, templates_dir=templates_dir, strict=strict,
+                        check_output=check_output)
+    exit_code = EXIT_OK
+    reports = []
+    for spec in specs:
+        try:
+            result = convert_file(spec, settings)
+        except Exception:  # noqa: BLE001 - a bug: say so, keep going with the other files
+            _report_bug(spec, debug)
+            exit_code = max(exit_code, EXIT_BUG)
+            continue
+        written = None
+        if result.succeeded(strict=strict):
+            assert result.collection is not None
+            text = dumps(result.collection)
+            if output == "-":
+                sys.stdout.write(text)
+            else:
+                target = Path(output) / output_name(spec)
+                written = str(target) if write_if_changed(target, text) else None
+                if written is None and not quiet and report_format == "text":
+                    click.echo(f"{spec}: unchanged {target}", err=True)
+        else:
+            exit_code = max(exit_code, EXIT_FAILED)
+        reports.append(_report(result, written, strict, quiet, verbose, report_format))
+    if report_format == "json":
+        click.echo(json.dumps({"files": reports}, indent=2, ensure_ascii=False), err=True)
+    sys.exit(exit_code)
+
+
+def _report(result: ConversionResult, written: str | None, strict: bool, quiet: bool, verbose: bool,
+            report_format: str) -> dict[str, object]:
+    shown = [d for d in result.diagnostics
+             if d.severity is Severity.ERROR
+             or (d.severity is Severity.WARNING and not quiet)
+             or (d.severity is Severity.INFO and verbose)]
+    ok = result.succeeded(strict=strict)
+    if report_format == "text":
+        for diagnostic in shown:
+            click.echo(diagnostic.format(), err=True)
+        if not ok:
+            reason = "warnings are failures with --strict" if result.collection is not None else (
+                f"{len(result.errors)} error(s)")
+            click.echo(f"{result.source}: FAILED ({reason}); nothing written", err=True)
+        elif written and not quiet:
+            click.echo(f"{result.source}: wrote {written} ({len(result.warnings)} warning(s))", err=True)
+    return {
+        "source": result.source,
+        "ok": ok,
+        "written": written,
+        "diagnostics": [d.as_dict() for d in shown],
+    }
+
+
+def _report_bug(spec: Path, debug: bool) -> None:
+    click.echo(f"{spec}: internal error in kpn-collections {__version__}: this is a bug, please report it "
+               "with the input file" + ("" if debug else " (run with --debug for the traceback)"), err=True)
+    if debug:
+        traceback.print_exc()

@@ -1,0 +1,129 @@
+"""Problems as values: every stage reports what it found as Diagnostics; only the CLI decides exit codes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+
+
+class Severity(enum.Enum):
+    """How bad a problem is: errors stop a conversion, warnings do not (unless --strict)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem, located in its source document."""
+
+    severity: Severity
+    code: str
+    message: str
+    file: str = ""
+    pointer: str = ""
+    line: int | None = None
+    column: int | None = None
+    hint: str = ""
+
+    def located(self, line: int | None, column: int | None) -> Diagnostic:
+        """Return a copy with the source position filled in."""
+        return Diagnostic(
+            self.severity, self.code, self.message, self.file, self.pointer, line, column, self.hint
+        )
+
+    def format(self) -> str:
+        """Render as `file:line:col: severity [code] pointer: message (hint: ...)`."""
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = f"{where}: {self.severity.value} [{self.code}]"
+        if self.pointer:
+            text += f" at #{self.pointer}"
+        text += f": {self.message}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view for machine-readable reports."""
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "pointer": self.pointer,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass
+class Diagnostics:
+    """An ordered collection of problems that stages append to."""
+
+    file: str = ""
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        *,
+        pointer: str = "",
+        hint: str = "",
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        """Record one problem for this collection's file."""
+        self.items.append(Diagnostic(severity, code, message, self.file, pointer, line, column, hint))
+
+    def error(self, code: str, message: str, *, pointer: str = "", hint: str = "") -> None:
+        """Record an error."""
+        self.add(Severity.ERROR, code, message, pointer=pointer, hint=hint)
+
+    def warning(self, code: str, message: str, *, pointer: str = "", hint: str = "") -> None:
+        """Record a warning."""
+        self.add(Severity.WARNING, code, message, pointer=pointer, hint=hint)
+
+    def info(self, code: str, message: str, *, pointer: str = "", hint: str = "") -> None:
+        """Record an informational note (shown with --verbose)."""
+        self.add(Severity.INFO, code, message, pointer=pointer, hint=hint)
+
+    @property
+    def has_errors(self) -> bool:
+        """True when any error was recorded."""
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+
+class ConversionFailed(Exception):
+    """The one expected-failure exception: bad input, described by diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__("\n".join(d.format() for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
+def pointer_escape(token: str | int) -> str:
+    """Escape one JSON-pointer reference token (RFC 6901)."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def pointer_join(*tokens: str | int) -> str:
+    """Build a JSON pointer from raw tokens."""
+    return "".join("/" + pointer_escape(t) for t in tokens)
+
+
+def pointer_unescape(token: str) -> str:
+    """Unescape one JSON-pointer reference token."""
+    return token.replace("~1", "/").replace("~0", "~")

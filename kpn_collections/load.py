@@ -1,0 +1,324 @@
+"""Load stage: bytes -> a JSON-compatible document, with source positions for diagnostics.
+
+YAML is read with YAML 1.2 core-schema scalars (so `on`, `yes`, `no` and dates stay strings), mapping keys
+kept as the text written (so `200:` is the key "200"), duplicate keys rejected with line and column, and
+bounded alias expansion and nesting depth. JSON is parsed with the standard library and only composed as
+YAML, lazily, when a diagnostic needs a line number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .diagnostics import Diagnostic, Severity, pointer_unescape
+
+try:  # the C parser is much faster; the pure-Python one behaves the same
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+MAX_DEPTH = 200
+"""Deepest nesting of mappings and sequences accepted; real specs stay far below it."""
+MAX_EXPANDED_NODES = 5_000_000
+"""Most nodes a document may expand to once YAML aliases are followed (guards against "billion laughs")."""
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+# YAML 1.2 core schema, except that numbers with a leading zero ("0612345678") stay strings: they are
+# phone numbers and ids in real specs, and SwaggerHub (YAML 1.1) keeps them as strings too.
+_INT_RE = re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+|0o[0-7]+)$")
+_FLOAT_RE = re.compile(
+    r"^(?:[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
+
+
+class _CoreSchemaLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """PyYAML loader whose implicit tags follow the YAML 1.2 core schema."""
+
+    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+
+
+for _tag, _regexp, _first in (
+    (_BOOL, _BOOL_RE, list("tTfF")),
+    (_INT, _INT_RE, list("-+0123456789")),
+    (_FLOAT, _FLOAT_RE, list("-+0123456789.")),
+    (_NULL, _NULL_RE, ["~", "n", "N", ""]),
+    (_MERGE, re.compile(r"^(?:<<)$"), ["<"]),
+):
+    _CoreSchemaLoader.add_implicit_resolver(_tag, _regexp, _first)
+
+
+class LoadError(Exception):
+    """The document could not be read; carries one located diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.format())
+        self.diagnostic = diagnostic
+
+
+@dataclass
+class SourceDocument:
+    """A loaded document: its data, where it came from, and a way to find source lines by JSON pointer."""
+
+    path: str
+    data: dict[str, Any]
+    text: str
+    format: str  # "yaml" or "json"
+    _root_node: yaml.Node | None = field(default=None, repr=False)
+    _compose_failed: bool = field(default=False, repr=False)
+
+    def locate(self, pointer: str) -> tuple[int, int] | None:
+        """1-based (line, column) of the value at `pointer`, or of its nearest located parent."""
+        node = self._node_tree()
+        if node is None:
+            return None
+        tokens = [pointer_unescape(t) for t in pointer.split("/")[1:]] if pointer else []
+        for token in tokens:
+            child = _child_node(node, token)
+            if child is None:
+                break
+            node = child
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def _node_tree(self) -> yaml.Node | None:
+        if self._root_node is None and not self._compose_failed:
+            try:
+                self._root_node = yaml.compose(self.text, Loader=_CoreSchemaLoader)
+            except (yaml.YAMLError, RecursionError):
+                self._compose_failed = True
+        return self._root_node
+
+
+def _child_node(node: yaml.Node, token: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == token:
+                return value  # type: ignore[no-any-return]
+        return None
+    if isinstance(node, yaml.SequenceNode) and token.isdigit() and int(token) < len(node.value):
+        return node.value[int(token)]  # type: ignore[no-any-return]
+    return None
+
+
+def load_document(path: str | Path, *, display_name: str | None = None) -> SourceDocument:
+    """Read a YAML or JSON file into a SourceDocument, raising LoadError with a located message."""
+    name = display_name or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise LoadError(_diag(name, "read-failed", f"cannot read the file: {exc.strerror or exc}",
+                              hint="check the path and permissions")) from None
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, name: str) -> SourceDocument:
+    """Parse bytes (UTF-8, optional BOM) as JSON or YAML into a SourceDocument."""
+    if b"\x00" in raw[:8192]:
+        raise LoadError(_diag(name, "not-text", "the file is binary, not a YAML or JSON document",
+                              hint="export the API from SwaggerHub as YAML or JSON"))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise LoadError(_diag(name, "not-utf8", f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+                              line=line, hint="save the file as UTF-8")) from None
+    if not text.strip():
+        raise LoadError(_diag(name, "empty", "the file is empty", hint="export the API definition again"))
+    stripped = text.lstrip()
+    if name.lower().endswith(".json") or stripped.startswith(("{", "[")):
+        data = _parse_json(text)
+        if data is not None:
+            return _checked_root(SourceDocument(name, data, text, "json"))
+    return _checked_root(SourceDocument(name, _parse_yaml(text, name), text, "yaml"))
+
+
+class _DuplicateJsonKey(Exception):
+    pass
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateJsonKey(key)
+        result[key] = value
+    return result
+
+
+def _parse_json(text: str) -> Any | None:
+    """Parse JSON; None means 'not plain JSON, let the YAML parser explain what is wrong'."""
+    try:
+        return json.loads(text, object_pairs_hook=_json_pairs)
+    except (ValueError, _DuplicateJsonKey, RecursionError):
+        return None
+
+
+def _parse_yaml(text: str, name: str) -> Any:
+    loader = _CoreSchemaLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.composer.ComposerError as exc:
+        if "single document" in str(exc):
+            raise LoadError(_mark_diag(name, "several-documents", exc.problem_mark,
+                                       "the file holds several YAML documents; expected one",
+                                       hint="keep one API definition per file")) from None
+        raise LoadError(_yaml_error(name, exc)) from None
+    except yaml.YAMLError as exc:
+        raise LoadError(_yaml_error(name, exc)) from None
+    except RecursionError:
+        raise LoadError(_diag(name, "too-deep", f"the document nests deeper than {MAX_DEPTH} levels",
+                              hint="flatten the structure or use $ref")) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise LoadError(_diag(name, "empty", "the file holds no YAML document",
+                              hint="export the API definition again"))
+    return _Constructor(name).construct(root)
+
+
+def _checked_root(document: SourceDocument) -> SourceDocument:
+    if not isinstance(document.data, dict):
+        kind = "a list" if isinstance(document.data, list) else f"a single value ({type(document.data).__name__})"
+        raise LoadError(_diag(document.path, "not-a-mapping", f"the document is {kind}, not a mapping",
+                              line=1, hint="an OpenAPI document starts with `openapi:` or `swagger:`"))
+    return document
+
+
+class _Constructor:
+    """Turns a composed YAML node graph into JSON-compatible Python data, with the checks described above."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.expanded = 0
+        self.in_progress: set[int] = set()
+
+    def construct(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.expanded += 1
+        if self.expanded > MAX_EXPANDED_NODES:
+            raise LoadError(_mark_diag(self.name, "alias-bomb", node.start_mark,
+                                       f"the document expands to more than {MAX_EXPANDED_NODES:,} nodes "
+                                       "through YAML aliases", hint="remove the repeated `*alias` references"))
+        if depth > MAX_DEPTH:
+            raise LoadError(_mark_diag(self.name, "too-deep", node.start_mark,
+                                       f"the document nests deeper than {MAX_DEPTH} levels",
+                                       hint="flatten the structure or use $ref"))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self.in_progress:
+            raise LoadError(_mark_diag(self.name, "recursive-alias", node.start_mark,
+                                       "a YAML alias refers to a node that contains it",
+                                       hint="use $ref for recursive structures"))
+        self.in_progress.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag not in (_SEQ,):
+                    raise LoadError(_tag_diag(self.name, node))
+                return [self.construct(child, depth + 1) for child in node.value]
+            if isinstance(node, yaml.MappingNode):
+                if node.tag not in (_MAP,):
+                    raise LoadError(_tag_diag(self.name, node))
+                return self._mapping(node, depth)
+        finally:
+            self.in_progress.discard(id(node))
+        raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
+
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise LoadError(_mark_diag(self.name, "complex-key", key_node.start_mark,
+                                           "a mapping key must be a plain value, not a list or mapping",
+                                           hint="JSON and OpenAPI allow only string keys"))
+            if key_node.tag == _MERGE:
+                for source in self._merge_sources(value_node, depth):
+                    for key, value in source.items():
+                        merged.setdefault(key, value)
+                continue
+            key = key_node.value
+            if key in result:
+                raise LoadError(_mark_diag(self.name, "duplicate-key", key_node.start_mark,
+                                           f"duplicate key {key!r} in this mapping",
+                                           hint="remove or rename one of the two entries"))
+            result[key] = self.construct(value_node, depth + 1)
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def _merge_sources(self, node: yaml.Node, depth: int) -> list[dict[str, Any]]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        constructed = [self.construct(source, depth + 1) for source in sources]
+        if not all(isinstance(item, dict) for item in constructed):
+            raise LoadError(_mark_diag(self.name, "bad-merge", node.start_mark,
+                                       "a `<<` merge key needs a mapping or a list of mappings"))
+        return constructed
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        value: str = node.value
+        tag = node.tag
+        if tag == _STR:
+            return value
+        if tag == _BOOL:
+            if not _BOOL_RE.match(value):
+                raise LoadError(_tag_diag(self.name, node))
+            return value.lower() == "true"
+        if tag == _NULL:
+            return None
+        if tag == _INT:
+            try:
+                if value.startswith(("0x", "0o")):
+                    return int(value[2:], 16 if value[1] == "x" else 8)
+                return int(value)
+            except ValueError:
+                raise LoadError(_tag_diag(self.name, node)) from None
+        if tag == _FLOAT:
+            try:
+                return float(value)
+            except ValueError:
+                raise LoadError(_tag_diag(self.name, node)) from None
+        if tag == _MERGE:
+            return value
+        raise LoadError(_tag_diag(self.name, node))
+
+
+def _tag_diag(name: str, node: yaml.Node) -> Diagnostic:
+    return _mark_diag(name, "unsupported-tag", node.start_mark,
+                      f"the YAML tag {node.tag!r} is not supported here",
+                      hint="API definitions use plain YAML values; remove the `!` tag")
+
+
+def _yaml_error(name: str, exc: yaml.YAMLError) -> Diagnostic:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"{problem} ({context})" if context else str(problem)
+    hint = "check indentation and quoting around this line"
+    if "\\t" in message or "tab" in message:
+        hint = "YAML does not allow tabs for indentation; use spaces"
+    return _mark_diag(name, "yaml-syntax", mark, f"not valid YAML: {message}", hint=hint)
+
+
+def _mark_diag(name: str, code: str, mark: Any, message: str, *, hint: str = "") -> Diagnostic:
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    return Diagnostic(Severity.ERROR, code, message, name, "", line, column, hint)
+
+
+def _diag(name: str, code: str, message: str, *, line: int | None = None, hint: str = "") -> Diagnostic:
+    return Diagnostic(Severity.ERROR, code, message, name, "", line, None, hint)

@@ -1,0 +1,188 @@
+"""The internal model: Swagger 2.0 and OpenAPI 3.x normalised into one set of frozen dataclasses.
+
+Schemas stay as the raw (unmutated) dicts of the document, with their `$ref`s; the RefResolver that
+travels with the Api follows them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from .resolve import RefResolver
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class SpecVersion(enum.Enum):
+    """The API description formats the converter reads."""
+
+    SWAGGER_2_0 = "2.0"
+    OPENAPI_3_0 = "3.0"
+    OPENAPI_3_1 = "3.1"
+
+
+class _Missing:
+    """Marks an example that the spec does not give (None is a valid example value)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class ServerVariable:
+    name: str
+    default: str
+    description: str = ""
+    enum: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    description: str = ""
+    variables: tuple[ServerVariable, ...] = ()
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str  # path, query, header, cookie
+    required: bool
+    description: str = ""
+    schema: Any = None
+    example: Any = MISSING
+    deprecated: bool = False
+    style: str = ""
+    explode: bool | None = None
+    declared: bool = True  # False for a path parameter the spec uses but never declares
+
+
+@dataclass(frozen=True)
+class NamedExample:
+    name: str
+    value: Any
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class MediaType:
+    media_type: str
+    schema: Any = None
+    example: Any = MISSING
+    examples: tuple[NamedExample, ...] = ()
+
+    def first_example(self) -> Any:
+        """The spec's own example for this media type, or MISSING."""
+        if self.example is not MISSING:
+            return self.example
+        for named in self.examples:
+            if named.value is not MISSING:
+                return named.value
+        return MISSING
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    content: tuple[MediaType, ...]
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Header:
+    name: str
+    description: str = ""
+    required: bool = False
+    schema: Any = None
+    example: Any = MISSING
+
+
+@dataclass(frozen=True)
+class Response:
+    status: str  # "200", "2XX", "default"
+    description: str = ""
+    content: tuple[MediaType, ...] = ()
+    headers: tuple[Header, ...] = ()
+
+
+@dataclass(frozen=True)
+class OAuthFlow:
+    kind: str  # clientCredentials, password, authorizationCode, implicit
+    token_url: str = ""
+    authorization_url: str = ""
+    scopes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SecurityScheme:
+    key: str
+    type: str  # oauth2, apiKey, http, openIdConnect, mutualTLS
+    scheme: str = ""  # for http: basic, bearer, ...
+    location: str = ""  # for apiKey: header, query, cookie
+    param_name: str = ""  # for apiKey
+    flows: tuple[OAuthFlow, ...] = ()
+    description: str = ""
+    pointer: str = ""
+
+    def flow(self, kind: str) -> OAuthFlow | None:
+        """The OAuth flow of that kind, if the scheme has one."""
+        return next((f for f in self.flows if f.kind == kind), None)
+
+
+SecurityRequirement = tuple[tuple[str, tuple[str, ...]], ...]
+"""One alternative of a security requirement: (scheme name, scopes) pairs that apply together."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str  # lower case
+    path: str
+    operation_id: str = ""
+    summary: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    parameters: tuple[Parameter, ...] = ()
+    request_body: RequestBody | None = None
+    responses: tuple[Response, ...] = ()
+    security: tuple[SecurityRequirement, ...] | None = None  # None: inherit the API's
+    deprecated: bool = False
+    pointer: str = ""
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Api:
+    version: SpecVersion
+    title: str
+    resolver: RefResolver = field(repr=False, compare=False)
+    description: str = ""
+    api_version: str = ""
+    servers: tuple[Server, ...] = ()
+    operations: tuple[Operation, ...] = ()
+    security_schemes: tuple[SecurityScheme, ...] = ()
+    security: tuple[SecurityRequirement, ...] = ()
+    tags: tuple[Tag, ...] = ()
+
+    def scheme(self, key: str) -> SecurityScheme | None:
+        """The security scheme declared under that name."""
+        return next((s for s in self.security_schemes if s.key == key), None)

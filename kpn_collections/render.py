@@ -1,0 +1,76 @@
+"""Render stage: Jinja2 renders script and description text (never JSON), from overridable templates.
+
+Templates ship inside the package; `--templates DIR` puts a user directory first, so any single template
+can be replaced by a file of the same name. Every value put into a script goes through `tojson`.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .diagnostics import Diagnostic, Severity
+
+
+def package_templates_dir() -> Path:
+    """Where the packaged templates are: inside the installed package, or `templates/` in a source checkout."""
+    packaged = Path(str(resources.files("kpn_collections"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def md_cell(value: Any) -> str:
+    """Make text safe for one Markdown table cell."""
+    text = "" if value is None else str(value)
+    return " ".join(text.replace("|", "\\|").split())
+
+
+class TemplateProblem(Exception):
+    """A user template that does not render; carries a diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.format())
+        self.diagnostic = diagnostic
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(user_dir: str | None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if user_dir:
+        loaders.append(jinja2.FileSystemLoader(user_dir))
+    loaders.append(jinja2.FileSystemLoader(str(package_templates_dir())))
+    environment = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["md_cell"] = md_cell
+    return environment
+
+
+class Renderer:
+    """Renders named templates with a context; one per conversion."""
+
+    def __init__(self, user_dir: Path | None = None):
+        self.user_dir = str(user_dir) if user_dir else None
+        self.environment = _environment(self.user_dir)
+
+    def render(self, name: str, **context: Any) -> str:
+        """Render one template; a broken user template becomes a TemplateProblem, not a traceback."""
+        try:
+            return self.environment.get_template(name).render(**context)
+        except jinja2.TemplateError as exc:
+            where = getattr(exc, "filename", None) or name
+            line = getattr(exc, "lineno", None)
+            raise TemplateProblem(Diagnostic(
+                Severity.ERROR, "template-error", f"template {name!r} failed: {exc}", str(where), "", line, None,
+                "check the template against the documented context in templates/README.md",
+            )) from None

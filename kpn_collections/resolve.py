@@ -1,0 +1,104 @@
+"""Resolve stage: follow `$ref`s inside the document, reporting the ones that lead nowhere.
+
+The raw document is never mutated. Every later stage follows references through one RefResolver, which
+caches lookups by pointer and cuts reference cycles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote
+
+from .diagnostics import Diagnostics, pointer_join, pointer_unescape
+
+MAX_REF_CHAIN = 64
+"""Longest chain of `$ref` -> `$ref` -> ... followed before it is reported as a cycle."""
+
+
+class RefResolver:
+    """Looks up local `#/...` references in one document."""
+
+    def __init__(self, document: dict[str, Any]):
+        self.document = document
+        self._cache: dict[str, Any] = {}
+        self.broken: dict[str, str] = {}  # ref -> reason, for refs that cannot be followed
+
+    def lookup(self, ref: str) -> tuple[bool, Any]:
+        """(found, target) for one reference string, without following further refs."""
+        if ref in self._cache:
+            return True, self._cache[ref]
+        if ref in self.broken:
+            return False, None
+        if not ref.startswith("#"):
+            self.broken[ref] = "external"
+            return False, None
+        node: Any = self.document
+        fragment = unquote(ref[1:])
+        tokens = [pointer_unescape(t) for t in fragment.split("/")[1:]] if fragment else []
+        for token in tokens:
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                self.broken[ref] = "missing"
+                return False, None
+        self._cache[ref] = node
+        return True, node
+
+    def deref(self, node: Any) -> Any:
+        """Follow `$ref` chains from `node`; None when a reference is broken or circular."""
+        seen: list[str] = []
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            if ref in seen or len(seen) >= MAX_REF_CHAIN:
+                return None
+            seen.append(ref)
+            found, node = self.lookup(ref)
+            if not found:
+                return None
+        return node
+
+
+def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield (pointer of the $ref object, ref value) for every `$ref` in a document, in document order."""
+    stack: list[tuple[str, Any]] = [(pointer, node)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            if "$ref" in value:
+                yield where, value["$ref"]
+            children = [(pointer_join(k), v) for k, v in value.items() if k != "$ref"]
+        elif isinstance(value, list):
+            children = [(pointer_join(i), v) for i, v in enumerate(value)]
+        else:
+            continue
+        stack.extend((where + token, child) for token, child in reversed(children))
+
+
+def check_references(document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics) -> None:
+    """Report every `$ref` that is not a string, leads nowhere, or points outside the document."""
+    for where, ref in iter_refs(document):
+        if not isinstance(ref, str):
+            if where.endswith(("/properties", "/definitions")):
+                continue  # a property or definition that happens to be named "$ref"
+            diagnostics.error("ref-not-string", f"`$ref` must be a string, not {type(ref).__name__}",
+                              pointer=where + "/$ref", hint="write the reference as '#/components/schemas/Name'")
+            continue
+        if not ref.startswith("#"):
+            diagnostics.error(
+                "external-ref",
+                f"reference {ref!r} points outside this document; only local '#/...' references are supported",
+                pointer=where + "/$ref",
+                hint="export the API from SwaggerHub as 'YAML Resolved', or inline the referenced definition",
+            )
+            continue
+        if resolver.deref({"$ref": ref}) is None:
+            if resolver.lookup(ref)[0]:
+                message = f"reference {ref!r} is part of a `$ref` cycle that never reaches a definition"
+            else:
+                message = f"reference {ref!r} points to nothing in this document"
+            diagnostics.warning("dangling-ref", message, pointer=where + "/$ref",
+                                hint="add the missing definition or correct the reference; "
+                                     "the converter uses an empty schema in its place")

@@ -1,0 +1,19 @@
+"""Settings: what the CLI options (or a caller of the Python API) ask the pipeline to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+FOLDER_MODES = ("tags", "paths", "flat")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Options for one conversion; the defaults are what `kpn-collections convert` does."""
+
+    folders: str = "tags"
+    base_url: str | None = None
+    templates_dir: Path | None = None
+    strict: bool = False
+    check_output: bool = False

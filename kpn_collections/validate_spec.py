@@ -1,0 +1,309 @@
+"""Validate stage: openapi-spec-validator plus the checks real SwaggerHub exports need, as located diagnostics.
+
+Problems in the document are warnings by default, so that slightly broken real-world exports still convert
+(`--strict` turns them into failures); only a document the converter cannot read at all is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+from openapi_spec_validator import (
+    OpenAPIV2SpecValidator,
+    OpenAPIV30SpecValidator,
+    OpenAPIV31SpecValidator,
+)
+from openapi_spec_validator.validation.exceptions import (
+    DuplicateOperationIDError,
+    UnresolvableParameterError,
+)
+
+from .diagnostics import Diagnostics, pointer_join
+from .model import HTTP_METHODS, SpecVersion
+from .resolve import RefResolver
+
+_PATH_TEMPLATE = re.compile(r"{([^{}]+)}")
+
+
+class _OfflineV2(OpenAPIV2SpecValidator):
+    resolver_handlers: dict[str, Any] = {}  # never fetch anything while validating
+
+
+class _OfflineV30(OpenAPIV30SpecValidator):
+    resolver_handlers: dict[str, Any] = {}
+
+
+class _OfflineV31(OpenAPIV31SpecValidator):
+    resolver_handlers: dict[str, Any] = {}
+
+
+_VALIDATORS: dict[SpecVersion, type[Any]] = {
+    SpecVersion.SWAGGER_2_0: _OfflineV2,
+    SpecVersion.OPENAPI_3_0: _OfflineV30,
+    SpecVersion.OPENAPI_3_1: _OfflineV31,
+}
+
+
+def detect_version(document: dict[str, Any], diagnostics: Diagnostics) -> SpecVersion | None:
+    """Which format the document is in; an error diagnostic and None when it is none we read."""
+    if "swagger" in document:
+        if str(document["swagger"]) == "2.0":
+            return SpecVersion.SWAGGER_2_0
+        diagnostics.error("unsupported-version", f"Swagger version {document['swagger']!r} is not supported",
+                          pointer="/swagger", hint="use Swagger 2.0 or OpenAPI 3.0/3.1")
+        return None
+    if "openapi" in document:
+        version = str(document["openapi"])
+        if re.fullmatch(r"3\.0\.\d+", version):
+            return SpecVersion.OPENAPI_3_0
+        if re.fullmatch(r"3\.1\.\d+", version):
+            return SpecVersion.OPENAPI_3_1
+        diagnostics.error("unsupported-version", f"OpenAPI version {version!r} is not supported",
+                          pointer="/openapi", hint="use OpenAPI 3.0.x or 3.1.x (or Swagger 2.0)")
+        return None
+    diagnostics.error("not-openapi", "the document has neither a `swagger` nor an `openapi` key",
+                      hint="is this an API definition? SwaggerHub exports start with `openapi:` or `swagger:`")
+    return None
+
+
+def validate_spec(
+    document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
+) -> None:
+    """Report every problem openapi-spec-validator and our own checks find, each with its JSON pointer."""
+    validator = _VALIDATORS[version](document)
+    for error in validator.schema_validator.iter_errors(document):
+        _report_structural(error, diagnostics)
+    _check_path_parameters(document, version, resolver, diagnostics)
+    _check_operation_ids(document, diagnostics)
+    _check_schemas(document, version, resolver, diagnostics)
+    _check_security_schemes(document, version, diagnostics)
+    if not resolver.broken:  # the semantic pass stops at the first broken reference: reported already
+        _report_semantic(validator, diagnostics)
+
+
+def _report_structural(error: ValidationError, diagnostics: Diagnostics) -> None:
+    for leaf in _relevant_leaves(error):
+        pointer = pointer_join(*leaf.absolute_path)
+        diagnostics.warning("invalid-spec", _describe(leaf), pointer=pointer, hint=_hint_for(leaf))
+
+
+def _relevant_leaves(error: ValidationError) -> list[ValidationError]:
+    """The sub-errors of a oneOf/anyOf failure that explain it, skipping the `$ref`-alternative branches."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [error]
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(int(sub.schema_path[0]), []).append(sub)
+    candidates = [
+        subs for subs in branches.values()
+        if not any(s.validator == "required" and "'$ref'" in s.message for s in subs)
+    ] or list(branches.values())
+    best = min(candidates, key=len)
+    leaves: list[ValidationError] = []
+    for sub in best:
+        leaves.extend(_relevant_leaves(sub))
+    return leaves
+
+
+def _describe(error: ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties", "unexpected properties")
+    if error.validator == "type" and error.absolute_path:
+        return f"`{error.absolute_path[-1]}` is {error.instance!r}: {error.message.split(' is ', 1)[-1]}"
+    return str(error.message)
+
+
+def _hint_for(error: ValidationError) -> str:
+    if error.validator == "type" and isinstance(error.instance, str) and error.instance in ("true", "false"):
+        return "write the boolean without quotes"
+    if error.validator == "required":
+        return "add the missing property"
+    if error.validator == "additionalProperties":
+        return "remove the property, or prefix a custom extension with `x-`"
+    return "see the OpenAPI specification for this object"
+
+
+def _report_semantic(validator: Any, diagnostics: Diagnostics) -> None:
+    try:
+        for error in validator.root_validator(validator.schema_path):
+            if isinstance(error, (UnresolvableParameterError, DuplicateOperationIDError)):
+                continue  # our own checks report these, with locations
+            if error.validator == "required" and error.absolute_path and error.absolute_path[-1] == "required":
+                continue  # `required: true` on a schema: reported by _check_schemas with its location
+            if "is not of type 'array'" in str(error.message) and isinstance(error.instance, bool):
+                continue
+            diagnostics.warning("invalid-spec", str(error.message), hint="see the OpenAPI specification")
+    except Exception as exc:  # noqa: BLE001 - the validator may stop on input it cannot follow
+        diagnostics.warning("validator-stopped", f"openapi-spec-validator stopped early: {exc.__class__.__name__}",
+                            hint="fix the problems reported above and validate again")
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], Any]]:
+    paths = document.get("paths")
+    if not isinstance(paths, dict):
+        return
+    for path, item in paths.items():
+        if not isinstance(item, dict):
+            continue
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if isinstance(operation, dict):
+                yield path, method, operation, item.get("parameters")
+
+
+def _declared_parameters(parameters: Any, resolver: RefResolver) -> Iterator[dict[str, Any]]:
+    if isinstance(parameters, list):
+        for parameter in parameters:
+            target = resolver.deref(parameter)
+            if isinstance(target, dict):
+                yield target
+
+
+def _check_path_parameters(
+    document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
+) -> None:
+    for path, method, operation, path_parameters in _operations(document):
+        declared = {
+            p.get("name")
+            for source in (path_parameters, operation.get("parameters"))
+            for p in _declared_parameters(source, resolver)
+            if p.get("in") == "path"
+        }
+        used = _PATH_TEMPLATE.findall(path)
+        pointer = pointer_join("paths", path, method)
+        for name in used:
+            if name not in declared:
+                diagnostics.warning(
+                    "undeclared-path-parameter",
+                    f"path parameter {{{name}}} of {method.upper()} {path} is used but never declared",
+                    pointer=pointer,
+                    hint=f"add a parameter with `name: {name}` and `in: path`; "
+                         "the collection gets a path variable for it anyway",
+                )
+        for name in sorted(n for n in declared if isinstance(n, str) and n not in used):
+            diagnostics.warning(
+                "unused-path-parameter",
+                f"path parameter {name!r} of {method.upper()} {path} is declared but not in the path",
+                pointer=pointer,
+                hint=f"add {{{name}}} to the path or remove the parameter",
+            )
+
+
+def _check_operation_ids(document: dict[str, Any], diagnostics: Diagnostics) -> None:
+    seen: dict[str, str] = {}
+    for path, method, operation, _ in _operations(document):
+        operation_id = operation.get("operationId")
+        if not isinstance(operation_id, str):
+            continue
+        pointer = pointer_join("paths", path, method, "operationId")
+        if operation_id in seen:
+            diagnostics.warning("duplicate-operation-id", f"operationId {operation_id!r} is also used at "
+                                f"#{seen[operation_id]}", pointer=pointer, hint="operationIds must be unique")
+        else:
+            seen[operation_id] = pointer
+
+
+_SCHEMA_LISTS = ("allOf", "oneOf", "anyOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas")
+_SCHEMA_SINGLE = ("items", "additionalProperties", "not", "contains", "if", "then", "else",
+                  "propertyNames", "unevaluatedItems", "unevaluatedProperties", "additionalItems")
+
+
+def _schema_roots(document: dict[str, Any], version: SpecVersion) -> Iterator[tuple[str, Any]]:
+    """Every place the document holds a schema directly (not nested in another schema)."""
+    if version is SpecVersion.SWAGGER_2_0:
+        for name, schema in _items(document.get("definitions")):
+            yield pointer_join("definitions", name), schema
+    else:
+        components = document.get("components")
+        for name, schema in _items(components.get("schemas") if isinstance(components, dict) else None):
+            yield pointer_join("components", "schemas", name), schema
+    yield from _nested_schema_roots(document, "")
+
+
+def _nested_schema_roots(node: Any, pointer: str) -> Iterator[tuple[str, Any]]:
+    """`schema` values of parameters, media types, responses and headers, anywhere outside schemas."""
+    stack = [(pointer, node)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                child_pointer = where + pointer_join(key)
+                if key == "schema" and isinstance(child, dict):
+                    yield child_pointer, child
+                elif key not in ("definitions", "schemas", "example", "examples", "x-examples"):
+                    stack.append((child_pointer, child))
+        elif isinstance(value, list):
+            stack.extend((where + pointer_join(i), child) for i, child in enumerate(value))
+
+
+def _items(node: Any) -> Iterable[tuple[str, Any]]:
+    return node.items() if isinstance(node, dict) else ()
+
+
+def _check_schemas(
+    document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
+) -> None:
+    visited: set[int] = set()
+    stack = list(_schema_roots(document, version))
+    while stack:
+        pointer, schema = stack.pop()
+        if not isinstance(schema, dict) or id(schema) in visited:
+            continue
+        visited.add(id(schema))
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            target = resolver.deref(schema)
+            if isinstance(target, dict) and "in" in target and "name" in target:
+                diagnostics.warning(
+                    "ref-to-non-schema",
+                    f"this schema refers to {ref}, which is a parameter, not a schema",
+                    pointer=pointer + "/$ref",
+                    hint="refer to a schema (for example '#/components/schemas/...'); "
+                         "the converter uses that parameter's own schema",
+                )
+            continue
+        required = schema.get("required")
+        if isinstance(required, bool):
+            diagnostics.warning(
+                "schema-required-boolean",
+                f"`required: {str(required).lower()}` on a schema; in a schema `required` lists property names",
+                pointer=pointer + "/required",
+                hint="write `required: [name, ...]` on the parent object schema, "
+                     "or move `required: true` to the parameter",
+            )
+        for key in _SCHEMA_LISTS:
+            for index, child in enumerate(schema.get(key) or () if isinstance(schema.get(key), list) else ()):
+                stack.append((pointer + pointer_join(key, index), child))
+        for key in _SCHEMA_MAPS:
+            for name, child in _items(schema.get(key)):
+                stack.append((pointer + pointer_join(key, name), child))
+        for key in _SCHEMA_SINGLE:
+            if isinstance(schema.get(key), dict):
+                stack.append((pointer + pointer_join(key), schema[key]))
+
+
+def _check_security_schemes(document: dict[str, Any], version: SpecVersion, diagnostics: Diagnostics) -> None:
+    if version is SpecVersion.SWAGGER_2_0:
+        for name, scheme in _items(document.get("securityDefinitions")):
+            if isinstance(scheme, dict) and scheme.get("type") == "oauth2" and "scopes" not in scheme:
+                diagnostics.warning("oauth-scopes-missing", f"OAuth2 scheme {name!r} has no `scopes`",
+                                    pointer=pointer_join("securityDefinitions", name),
+                                    hint="add `scopes: {}` (an empty map is fine)")
+        return
+    components = document.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+    for name, scheme in _items(schemes):
+        if not isinstance(scheme, dict) or scheme.get("type") != "oauth2":
+            continue
+        for flow_name, flow in _items(scheme.get("flows")):
+            if isinstance(flow, dict) and "scopes" not in flow:
+                diagnostics.warning(
+                    "oauth-scopes-missing",
+                    f"OAuth2 flow {flow_name!r} of scheme {name!r} has no `scopes`",
+                    pointer=pointer_join("components", "securitySchemes", name, "flows", flow_name),
+                    hint="add `scopes: {}` (an empty map is fine)",
+                )
