@@ -111,7 +111,7 @@ class _Builder:
         description += f" ({server.description})." if server.description else " (first server of the definition)."
         self.variables.declare("baseUrl", url, description)
         for variable in server.variables:
-            text = variable.description or f"Server variable `{variable.name}`."
+            text = (variable.description or f"Server variable `{variable.name}`").rstrip(".") + "."
             if variable.enum:
                 text += " One of: " + ", ".join(variable.enum) + "."
             self.variables.declare(variable.name, variable.default, text)

@@ -64,26 +64,25 @@ def convert(specs: Sequence[Path], output: str, folders: str, base_url: str | No
             _report_bug(spec, debug)
             exit_code = max(exit_code, EXIT_BUG)
             continue
-        written = None
+        outcome = "failed"
         if result.succeeded(strict=strict):
             assert result.collection is not None
             text = dumps(result.collection)
             if output == "-":
                 sys.stdout.write(text)
+                outcome = "wrote <stdout>"
             else:
                 target = Path(output) / output_name(spec)
-                written = str(target) if write_if_changed(target, text) else None
-                if written is None and not quiet and report_format == "text":
-                    click.echo(f"{spec}: unchanged {target}", err=True)
+                outcome = ("wrote " if write_if_changed(target, text) else "unchanged ") + str(target)
         else:
             exit_code = max(exit_code, EXIT_FAILED)
-        reports.append(_report(result, written, strict, quiet, verbose, report_format))
+        reports.append(_report(result, outcome, strict, quiet, verbose, report_format))
     if report_format == "json":
         click.echo(json.dumps({"files": reports}, indent=2, ensure_ascii=False), err=True)
     sys.exit(exit_code)
 
 
-def _report(result: ConversionResult, written: str | None, strict: bool, quiet: bool, verbose: bool,
+def _report(result: ConversionResult, outcome: str, strict: bool, quiet: bool, verbose: bool,
             report_format: str) -> dict[str, object]:
     shown = [d for d in result.diagnostics
              if d.severity is Severity.ERROR
@@ -97,12 +96,12 @@ def _report(result: ConversionResult, written: str | None, strict: bool, quiet: 
             reason = "warnings are failures with --strict" if result.collection is not None else (
                 f"{len(result.errors)} error(s)")
             click.echo(f"{result.source}: FAILED ({reason}); nothing written", err=True)
-        elif written and not quiet:
-            click.echo(f"{result.source}: wrote {written} ({len(result.warnings)} warning(s))", err=True)
+        elif not quiet:
+            click.echo(f"{result.source}: {outcome} ({len(result.warnings)} warning(s))", err=True)
     return {
         "source": result.source,
         "ok": ok,
-        "written": written,
+        "outcome": outcome,
         "diagnostics": [d.as_dict() for d in shown],
     }
 

@@ -64,7 +64,8 @@ def convert_source(source: SourceDocument, settings: Settings | None = None) -> 
     settings = settings or Settings()
     diagnostics = Diagnostics(file=source.path)
     collection = _run_stages(source, settings, diagnostics)
-    located = tuple(_locate(source, d) for d in diagnostics.items)
+    located = tuple(sorted((_locate(source, d) for d in diagnostics.items),
+                           key=lambda d: (d.line is None, d.line or 0, d.column or 0)))
     if diagnostics.has_errors:
         collection = None
     return ConversionResult(source.path, collection, located)

@@ -73,20 +73,25 @@ def validate_spec(
     document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
 ) -> None:
     """Report every problem openapi-spec-validator and our own checks find, each with its JSON pointer."""
+    own = Diagnostics(diagnostics.file)
+    _check_path_parameters(document, version, resolver, own)
+    _check_operation_ids(document, own)
+    _check_schemas(document, version, resolver, own)
+    _check_security_schemes(document, version, own)
+    explained = {d.pointer for d in own.items}
     validator = _VALIDATORS[version](document)
     for error in validator.schema_validator.iter_errors(document):
-        _report_structural(error, diagnostics)
-    _check_path_parameters(document, version, resolver, diagnostics)
-    _check_operation_ids(document, diagnostics)
-    _check_schemas(document, version, resolver, diagnostics)
-    _check_security_schemes(document, version, diagnostics)
+        _report_structural(error, explained, diagnostics)
+    diagnostics.items.extend(own.items)
     if not resolver.broken:  # the semantic pass stops at the first broken reference: reported already
         _report_semantic(validator, diagnostics)
 
 
-def _report_structural(error: ValidationError, diagnostics: Diagnostics) -> None:
+def _report_structural(error: ValidationError, explained: set[str], diagnostics: Diagnostics) -> None:
     for leaf in _relevant_leaves(error):
         pointer = pointer_join(*leaf.absolute_path)
+        if pointer in explained:
+            continue  # our own check said it better
         diagnostics.warning("invalid-spec", _describe(leaf), pointer=pointer, hint=_hint_for(leaf))
 
 

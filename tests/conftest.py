@@ -1,0 +1,38 @@
+"""Shared test setup: golden-file regeneration and access to the shared real-spec corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "fixtures"
+CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "kpn"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite fixtures/**/expected.postman_collection.json from the current converter")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def corpus_specs() -> list[Path]:
+    """The real KPN exports; an empty list when this clone has no ../shared/corpus (never on CI)."""
+    return sorted(CORPUS.glob("*.yml")) + sorted(CORPUS.glob("*.yaml")) + sorted(CORPUS.glob("*.json"))
+
+
+def require_corpus() -> list[Path]:
+    """The corpus specs, skipping (locally) or failing (CI=true) when the corpus is missing."""
+    specs = corpus_specs()
+    if specs:
+        return specs
+    message = f"the shared KPN corpus is not at {CORPUS} (it sits beside the clone as ../shared/corpus/kpn)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
