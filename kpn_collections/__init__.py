@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .pipeline import ConversionResult, convert_document, convert_file  # noqa: E402
-from .settings import Settings  # noqa: E402
+from .pipeline import ConversionResult, convert_document, convert_file
+from .settings import Settings
 
 __all__ = ["ConversionResult", "Settings", "__version__", "convert_document", "convert_file"]

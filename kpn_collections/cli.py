@@ -60,7 +60,7 @@ def convert(specs: Sequence[Path], output: str, folders: str, base_url: str | No
     for spec in specs:
         try:
             result = convert_file(spec, settings)
-        except Exception:  # noqa: BLE001 - a bug: say so, keep going with the other files
+        except Exception:
             _report_bug(spec, debug)
             exit_code = max(exit_code, EXIT_BUG)
             continue

@@ -66,7 +66,7 @@ class ExampleGenerator:
                 return {}  # broken reference, already reported: an empty object degrades cleanly
             if "in" in target and "name" in target and isinstance(target.get("schema"), dict):
                 target = target["schema"]  # a $ref to a parameter where a schema belongs (reported)
-            return self._value(target, for_request, refs + (ref,), depth)
+            return self._value(target, for_request, (*refs, ref), depth)
         if "example" in schema:
             return copy.deepcopy(schema["example"])
         examples = schema.get("examples")

@@ -48,10 +48,10 @@ _BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
 
 
-class _CoreSchemaLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _CoreSchemaLoader(_BaseLoader):
     """PyYAML loader whose implicit tags follow the YAML 1.2 core schema."""
 
-    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}  # noqa: RUF012 - PyYAML API
 
 
 for _tag, _regexp, _first in (
@@ -109,10 +109,10 @@ def _child_node(node: yaml.Node, token: str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.value == token:
-                return value  # type: ignore[no-any-return]
+                return value
         return None
     if isinstance(node, yaml.SequenceNode) and token.isdigit() and int(token) < len(node.value):
-        return node.value[int(token)]  # type: ignore[no-any-return]
+        return node.value[int(token)]
     return None
 
 

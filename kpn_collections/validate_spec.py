@@ -29,15 +29,15 @@ _PATH_TEMPLATE = re.compile(r"{([^{}]+)}")
 
 
 class _OfflineV2(OpenAPIV2SpecValidator):
-    resolver_handlers: dict[str, Any] = {}  # never fetch anything while validating
+    resolver_handlers: dict[str, Any] = {}  # noqa: RUF012 - never fetch anything while validating  # never fetch anything while validating
 
 
 class _OfflineV30(OpenAPIV30SpecValidator):
-    resolver_handlers: dict[str, Any] = {}
+    resolver_handlers: dict[str, Any] = {}  # noqa: RUF012 - never fetch anything while validating
 
 
 class _OfflineV31(OpenAPIV31SpecValidator):
-    resolver_handlers: dict[str, Any] = {}
+    resolver_handlers: dict[str, Any] = {}  # noqa: RUF012 - never fetch anything while validating
 
 
 _VALIDATORS: dict[SpecVersion, type[Any]] = {
@@ -141,7 +141,7 @@ def _report_semantic(validator: Any, diagnostics: Diagnostics) -> None:
             if "is not of type 'array'" in str(error.message) and isinstance(error.instance, bool):
                 continue
             diagnostics.warning("invalid-spec", str(error.message), hint="see the OpenAPI specification")
-    except Exception as exc:  # noqa: BLE001 - the validator may stop on input it cannot follow
+    except Exception as exc:
         diagnostics.warning("validator-stopped", f"openapi-spec-validator stopped early: {exc.__class__.__name__}",
                             hint="fix the problems reported above and validate again")
 

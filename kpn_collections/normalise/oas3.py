@@ -153,7 +153,7 @@ def _media_types(value: Any, resolver: RefResolver) -> tuple[MediaType, ...]:
         media_types.append(MediaType(
             media_type=str(media_type),
             schema=media.get("schema"),
-            example=media["example"] if "example" in media else MISSING,
+            example=media.get("example", MISSING),
             examples=tuple(_named_examples(media.get("examples"), resolver)),
         ))
     return tuple(media_types)

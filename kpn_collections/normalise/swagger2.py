@@ -167,10 +167,10 @@ def _request_body(raw_parameters: list[dict[str, Any]], consumes: list[str]) -> 
             schema["example"] = p["x-example"]
         properties[p["name"]] = schema
     required = [p["name"] for p in form if p.get("required") is True]
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    form_schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
-        schema["required"] = required
-    return RequestBody((MediaType(media_type, schema),), bool(required))
+        form_schema["required"] = required
+    return RequestBody((MediaType(media_type, form_schema),), bool(required))
 
 
 def _responses(value: Any, resolver: RefResolver, produces: list[str]) -> list[Response]:
