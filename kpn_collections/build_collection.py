@@ -13,12 +13,22 @@ from urllib.parse import quote
 
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
-from .model import MISSING, Api, MediaType, Operation, Parameter, RequestBody, Response, SpecVersion
-from .postman_auth import AuthVariable, MappedAuth, map_requirements
+from .model import MISSING, Api, MediaType, Operation, Parameter, RequestBody, Response, SpecVersion, TokenRequest
+from .postman_auth import ACCESS_TOKEN, NOAUTH, AuthVariable, MappedAuth, map_requirements
 from .render import Renderer
 from .settings import Settings
 
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
+GET_ACCESS_TOKEN = "Get Access Token"
+TOKEN_VARIABLES = {
+    "token_url": "tokenUrl",
+    "client_id": "client_id",
+    "client_secret": "client_secret",
+    "access_token": ACCESS_TOKEN,
+    "expires_at": "access_token_expires_at",
+}
+MAX_REFRESH_MARGIN_MS = 30_000
+"""Tokens are renewed this long (or a tenth of their lifetime, if shorter) before they expire."""
 ID_NAMESPACE = uuid.UUID("7b1d5c9e-4f0a-5b8e-9c3d-2a6f8e1b4c70")
 SWAGGERHUB_MOCK_HOST = "virtserver.swaggerhub.com"
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}  # OpenAPI says these parameters are ignored
@@ -66,8 +76,13 @@ class _Builder:
 
     def collection(self, source: str) -> dict[str, Any]:
         base_url = self._declare_base_url()
+        token_request = self.api.token_request
+        if token_request is not None:
+            self._declare_token_variables(token_request)
         self.variables.declare_auth(self.collection_auth.variables)
         items = self._items()
+        if token_request is not None:
+            items.insert(0, self._get_access_token_item(token_request))
         collection: dict[str, Any] = {
             "info": {
                 "_postman_id": self.collection_id,
@@ -87,8 +102,70 @@ class _Builder:
         }
         if self.api.security:
             collection["auth"] = self.collection_auth.auth
+        if token_request is not None:
+            collection["event"] = [self._script_event("prerequest", "collection.prerequest.js.jinja",
+                                                      self.collection_id, token_request)]
         collection["variable"] = list(self.variables.entries.values())
         return collection
+
+    # --- the token flow -------------------------------------------------------------------------------
+
+    def _declare_token_variables(self, token_request: TokenRequest) -> None:
+        where = ("the API's own token operation" if token_request.mode == "token-operation"
+                 else "the OAuth2 client-credentials token endpoint")
+        self.variables.declare(TOKEN_VARIABLES["token_url"], token_request.url, f"URL of {where}.")
+        self.variables.declare(TOKEN_VARIABLES["client_id"], "",
+                               "Your application's client id (KPN Developer Portal); never stored in the file.")
+        self.variables.declare(TOKEN_VARIABLES["client_secret"], "",
+                               "Your application's client secret; never stored in the file.")
+        self.variables.declare(TOKEN_VARIABLES["access_token"], "",
+                               "Bearer token, set by Get Access Token or fetched automatically before a request.")
+        self.variables.declare(TOKEN_VARIABLES["expires_at"], "",
+                               "When (epoch ms) the access token is renewed: a little before it expires.")
+
+    def _get_access_token_item(self, token_request: TokenRequest) -> dict[str, Any]:
+        item_id = self._token_item_id()
+        fields = [(TOKEN_VARIABLES["client_id"], "{{" + TOKEN_VARIABLES["client_id"] + "}}"),
+                  (TOKEN_VARIABLES["client_secret"], "{{" + TOKEN_VARIABLES["client_secret"] + "}}"),
+                  *token_request.extra_fields]
+        if token_request.body_format == "json":
+            body: dict[str, Any] = {"mode": "raw", "raw": _json_text(dict(fields)),
+                                    "options": {"raw": {"language": "json"}}}
+            content_type = "application/json"
+        else:
+            body = {"mode": "urlencoded",
+                    "urlencoded": [{"key": k, "value": v, "type": "text"} for k, v in fields]}
+            content_type = "application/x-www-form-urlencoded"
+        reference = "{{" + TOKEN_VARIABLES["token_url"] + "}}"
+        return {
+            "id": item_id,
+            "name": GET_ACCESS_TOKEN,
+            "event": [self._script_event("test", "get_access_token.test.js.jinja", item_id, token_request)],
+            "request": {
+                "auth": NOAUTH,
+                "method": "POST",
+                "header": [{"key": "Content-Type", "value": content_type},
+                           {"key": "Accept", "value": "application/json"}],
+                "body": body,
+                "url": {"raw": reference, "host": [reference]},
+                "description": self.renderer.render("get_access_token.description.md.jinja",
+                                                    token_request=token_request, variables=TOKEN_VARIABLES),
+            },
+            "response": [],
+        }
+
+    def _token_item_id(self) -> str:
+        return stable_id(self.collection_id, "get-access-token")
+
+    def _script_event(self, listen: str, template: str, owner_id: str,
+                      token_request: TokenRequest) -> dict[str, Any]:
+        skip = [self._token_item_id()]
+        if token_request.operation is not None:
+            skip.append(stable_id(self.collection_id, *token_request.operation))
+        text = self.renderer.render(template, variables=TOKEN_VARIABLES, token_request=token_request,
+                                    max_refresh_margin_ms=MAX_REFRESH_MARGIN_MS, skip_request_ids=skip)
+        return {"listen": listen, "script": {"id": stable_id(owner_id, listen), "type": "text/javascript",
+                                             "exec": text.splitlines()}}
 
     # --- servers --------------------------------------------------------------------------------------
 
@@ -174,7 +251,7 @@ class _Builder:
                                 "value": f"{parameter.name}={self._param_text(parameter)}"})
         extras = mapped if mapped is not None else self.collection_auth
         headers.extend({"key": k, "value": v} for k, v in extras.extra_headers)
-        body, content_type = self._body(operation.request_body)
+        body, content_type = self._body(operation.request_body, credentials=self._is_token_operation(operation))
         if content_type:
             headers.append({"key": "Content-Type", "value": content_type})
         accept = _accept(operation.responses)
@@ -289,13 +366,21 @@ class _Builder:
 
     # --- bodies ---------------------------------------------------------------------------------------
 
-    def _body(self, request_body: RequestBody | None) -> tuple[dict[str, Any] | None, str | None]:
+    def _is_token_operation(self, operation: Operation) -> bool:
+        token_request = self.api.token_request
+        return token_request is not None and token_request.operation == (operation.method, operation.path)
+
+    def _body(self, request_body: RequestBody | None, *,
+              credentials: bool = False) -> tuple[dict[str, Any] | None, str | None]:
         if request_body is None or not request_body.content:
             return None, None
         media = _preferred_media_type(request_body.content)
         value = media.first_example()
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
+        if credentials and isinstance(value, dict):  # the token operation sends the credential variables
+            value = {**value, **{k: "{{" + TOKEN_VARIABLES[k] + "}}" for k in ("client_id", "client_secret")
+                                 if k in value or k == "client_id"}}
         kind = media.media_type.split(";")[0].strip().lower()
         if kind == "application/x-www-form-urlencoded":
             return {"mode": "urlencoded", "urlencoded": self._form_fields(media, value, files=False)}, kind

@@ -13,7 +13,7 @@ import click
 from . import __version__
 from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_OK, Severity
 from .pipeline import ConversionResult, convert_file
-from .settings import FOLDER_MODES, Settings
+from .settings import AUTH_MODES, FOLDER_MODES, Settings
 from .write import dumps, write_if_changed
 
 OUTPUT_SUFFIX = ".postman_collection.json"
@@ -39,6 +39,9 @@ def main() -> None:
 @click.option("--base-url", help="Value of the `baseUrl` variable, instead of the definition's first server.")
 @click.option("--templates", "templates_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Directory with templates that replace the packaged ones of the same name.")
+@click.option("--token-url", help="Token endpoint, instead of the definition's own or KPN's default.")
+@click.option("--auth-mode", type=click.Choice(AUTH_MODES), default="auto", show_default=True,
+              help="How the collection gets its bearer token (auto: see the README).")
 @click.option("--strict", is_flag=True, help="Fail on any problem in the definition, warnings included.")
 @click.option("--check-output/--no-check-output", default=True, show_default=True,
               help="Validate every collection against Postman's v2.1.0 JSON Schema before writing it.")
@@ -48,13 +51,13 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 def convert(specs: Sequence[Path], output: str, folders: str, base_url: str | None, templates_dir: Path | None,
-            strict: bool, check_output: bool, report_format: str, quiet: bool, verbose: bool,
-            debug: bool) -> None:
+            token_url: str | None, auth_mode: str, strict: bool, check_output: bool, report_format: str,
+            quiet: bool, verbose: bool, debug: bool) -> None:
     """Convert SPECS (SwaggerHub exports, YAML or JSON) into Postman v2.1 collections."""
     if output == "-" and len(specs) != 1:
         raise click.UsageError("-o - (stdout) takes exactly one SPEC")
     settings = Settings(folders=folders, base_url=base_url, templates_dir=templates_dir, strict=strict,
-                        check_output=check_output)
+                        check_output=check_output, auth_mode=auth_mode, token_url=token_url)
     exit_code = EXIT_OK
     reports = []
     for spec in specs:

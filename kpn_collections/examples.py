@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+import math
+from decimal import Decimal
+from typing import Any, TypeGuard
 
 from .resolve import RefResolver
 
@@ -108,7 +110,10 @@ class ExampleGenerator:
         if kind == "array":
             item = self._value(schema.get("items", {}), for_request, refs, depth + 1)
             count = schema.get("minItems", 1) if isinstance(schema.get("minItems"), int) else 1
-            return [] if item is _CUT else [copy.deepcopy(item) for _ in range(max(1, min(count, 3)))]
+            if item is _CUT:
+                return []
+            items = [copy.deepcopy(item) for _ in range(max(1, min(count, 3)))]
+            return _distinct(items) if schema.get("uniqueItems") is True else items
         if kind == "string":
             return _string(schema)
         if kind in ("integer", "number"):
@@ -136,6 +141,18 @@ class ExampleGenerator:
         return result
 
 
+def _distinct(items: list[Any]) -> list[Any]:
+    """Make repeated generated items differ, for `uniqueItems`."""
+    result = []
+    for index, item in enumerate(items):
+        if index and isinstance(item, str):
+            item = f"{item}{index + 1}"
+        elif index and _is_number(item):
+            item = item + index
+        result.append(item)
+    return result
+
+
 def _first_non_null(branches: list[Any], resolver: RefResolver) -> Any:
     for branch in branches:
         target = resolver.deref(branch)
@@ -159,32 +176,50 @@ def _schema_type(schema: dict[str, Any]) -> str:
 
 def _string(schema: dict[str, Any]) -> str:
     fmt = schema.get("format")
-    if isinstance(fmt, str) and fmt in _FORMAT_EXAMPLES:
-        return str(_FORMAT_EXAMPLES[fmt])
-    value = "string"
+    value = str(_FORMAT_EXAMPLES[fmt]) if isinstance(fmt, str) and fmt in _FORMAT_EXAMPLES else "string"
     min_length = schema.get("minLength")
     max_length = schema.get("maxLength")
     if isinstance(min_length, int) and len(value) < min_length:
-        value = value + "x" * (min_length - len(value))
+        value = value + "x" * (min_length - len(value))  # formats with a fixed shape rarely set minLength
     if isinstance(max_length, int) and len(value) > max_length:
         value = value[:max_length]
     return value
 
 
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _number(schema: dict[str, Any], kind: str) -> int | float:
-    minimum = schema.get("minimum")
-    maximum = schema.get("maximum")
-    exclusive_min = schema.get("exclusiveMinimum")
+    """The simplest value inside the bounds (0 when allowed), as an int for integers."""
+    lower, lower_open = _bound(schema, "minimum", "exclusiveMinimum")
+    upper, upper_open = _bound(schema, "maximum", "exclusiveMaximum")
     value: float = 0
-    if isinstance(exclusive_min, (int, float)) and not isinstance(exclusive_min, bool):  # 3.1 style
-        value = exclusive_min + 1
-    elif isinstance(minimum, (int, float)) and not isinstance(minimum, bool):
-        value = minimum + (1 if exclusive_min is True else 0)
-    elif isinstance(maximum, (int, float)) and not isinstance(maximum, bool) and maximum < 0:
-        value = maximum - (1 if schema.get("exclusiveMaximum") is True else 0)
+    if lower is not None and (lower > 0 or (lower == 0 and lower_open)):
+        value = lower + 1 if lower_open else lower
+        if kind == "integer":
+            value = math.floor(lower) + 1 if lower_open or lower != math.floor(lower) else lower
+    elif upper is not None and (upper < 0 or (upper == 0 and upper_open)):
+        value = upper - 1 if upper_open else upper
+        if kind == "integer":
+            value = math.ceil(upper) - 1 if upper_open or upper != math.ceil(upper) else upper
+    if lower is not None and upper is not None and (value > upper or (value == upper and upper_open)):
+        value = (lower + upper) / 2  # a narrow range: take its middle
     multiple = schema.get("multipleOf")
-    if isinstance(multiple, (int, float)) and not isinstance(multiple, bool) and multiple > 0:
-        value = -(-value // multiple) * multiple
-    if kind == "integer":
+    if _is_number(multiple) and multiple > 0:
+        digits = max(0, -int(Decimal(str(multiple)).as_tuple().exponent))
+        value = round(math.ceil(value / multiple) * multiple, digits)
+    if kind == "integer" or float(value).is_integer():
         return int(value)
     return value
+
+
+def _bound(schema: dict[str, Any], inclusive: str, exclusive: str) -> tuple[float | None, bool]:
+    """(limit, open) from OpenAPI 3.0 (boolean exclusive*) or 3.1 (numeric exclusive*) keywords."""
+    numeric = schema.get(exclusive)
+    if _is_number(numeric):
+        return float(numeric), True
+    limit = schema.get(inclusive)
+    if _is_number(limit):
+        return float(limit), schema.get(exclusive) is True
+    return None, False

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 MAX_DEPTH = 200
 """Deepest nesting of mappings and sequences accepted; real specs stay far below it."""
-MAX_EXPANDED_NODES = 5_000_000
+MAX_EXPANDED_NODES = 2_000_000
 """Most nodes a document may expand to once YAML aliases are followed (guards against "billion laughs")."""
 
 _STR = "tag:yaml.org,2002:str"
@@ -144,8 +144,25 @@ def load_bytes(raw: bytes, name: str) -> SourceDocument:
     if name.lower().endswith(".json") or stripped.startswith(("{", "[")):
         data = _parse_json(text)
         if data is not None:
+            if _depth_exceeds(data, MAX_DEPTH):
+                raise LoadError(_diag(name, "too-deep", f"the document nests deeper than {MAX_DEPTH} levels",
+                                      hint="flatten the structure or use $ref"))
             return _checked_root(SourceDocument(name, data, text, "json"))
     return _checked_root(SourceDocument(name, _parse_yaml(text, name), text, "yaml"))
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """True when lists/dicts nest deeper than `limit` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((child, depth + 1) for child in value.values() if isinstance(child, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((child, depth + 1) for child in value if isinstance(child, (dict, list)))
+    return False
 
 
 class _DuplicateJsonKey(Exception):
@@ -178,9 +195,9 @@ def _parse_yaml(text: str, name: str) -> Any:
             raise LoadError(_mark_diag(name, "several-documents", exc.problem_mark,
                                        "the file holds several YAML documents; expected one",
                                        hint="keep one API definition per file")) from None
-        raise LoadError(_yaml_error(name, exc)) from None
+        raise LoadError(_yaml_error(name, exc, text)) from None
     except yaml.YAMLError as exc:
-        raise LoadError(_yaml_error(name, exc)) from None
+        raise LoadError(_yaml_error(name, exc, text)) from None
     except RecursionError:
         raise LoadError(_diag(name, "too-deep", f"the document nests deeper than {MAX_DEPTH} levels",
                               hint="flatten the structure or use $ref")) from None
@@ -288,8 +305,9 @@ class _Constructor:
             except ValueError:
                 raise LoadError(_tag_diag(self.name, node)) from None
         if tag == _FLOAT:
+            special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}.get(value.lower())
             try:
-                return float(value)
+                return float(special or value)
             except ValueError:
                 raise LoadError(_tag_diag(self.name, node)) from None
         if tag == _MERGE:
@@ -303,13 +321,15 @@ def _tag_diag(name: str, node: yaml.Node) -> Diagnostic:
                       hint="API definitions use plain YAML values; remove the `!` tag")
 
 
-def _yaml_error(name: str, exc: yaml.YAMLError) -> Diagnostic:
+def _yaml_error(name: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{problem} ({context})" if context else str(problem)
     hint = "check indentation and quoting around this line"
-    if "\\t" in message or "tab" in message:
+    lines = text.splitlines()
+    line_text = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    if "\\t" in message or "tab" in message or "\t" in line_text[: mark.column + 1 if mark else 0]:
         hint = "YAML does not allow tabs for indentation; use spaces"
     return _mark_diag(name, "yaml-syntax", mark, f"not valid YAML: {message}", hint=hint)
 

@@ -165,6 +165,17 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class TokenRequest:
+    """How the collection obtains its bearer token (filled in by the inject-auth stage)."""
+
+    mode: str  # "client-credentials" (an OAuth2 token URL) or "token-operation" (the API's own endpoint)
+    url: str  # the `tokenUrl` variable's value: an absolute URL, or "{{baseUrl}}/path" for a token operation
+    body_format: str = "urlencoded"  # or "json"
+    extra_fields: tuple[tuple[str, str], ...] = ()  # further body fields the token endpoint documents
+    operation: tuple[str, str] | None = None  # (method, path) of the API's own token operation
+
+
+@dataclass(frozen=True)
 class Tag:
     name: str
     description: str = ""
@@ -182,6 +193,7 @@ class Api:
     security_schemes: tuple[SecurityScheme, ...] = ()
     security: tuple[SecurityRequirement, ...] = ()
     tags: tuple[Tag, ...] = ()
+    token_request: TokenRequest | None = None
 
     def scheme(self, key: str) -> SecurityScheme | None:
         """The security scheme declared under that name."""

@@ -12,6 +12,9 @@ from urllib.parse import unquote
 
 from .diagnostics import Diagnostics, pointer_join, pointer_unescape
 
+_LITERAL_KEYS = frozenset({"example", "x-example", "default", "enum", "const"})
+"""Keys whose values are literal data: a `$ref` inside them is not a reference."""
+
 MAX_REF_CHAIN = 64
 """Longest chain of `$ref` -> `$ref` -> ... followed before it is reported as a cycle."""
 
@@ -67,9 +70,12 @@ def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
     while stack:
         where, value = stack.pop()
         if isinstance(value, dict):
-            if "$ref" in value:
+            if "$ref" in value and not isinstance(value["$ref"], dict):
                 yield where, value["$ref"]
-            children = [(pointer_join(k), v) for k, v in value.items() if k != "$ref"]
+            children = [(pointer_join(k), v) for k, v in value.items()
+                        if k not in _LITERAL_KEYS and (k != "$ref" or isinstance(v, dict))]
+            if where.rsplit("/", 2)[-2:-1] == ["examples"] and "value" in value:
+                children = [(t, v) for t, v in children if t != "/value"]  # an Example Object's literal value
         elif isinstance(value, list):
             children = [(pointer_join(i), v) for i, v in enumerate(value)]
         else:

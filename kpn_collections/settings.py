@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FOLDER_MODES = ("tags", "paths", "flat")
+AUTH_MODES = ("auto", "client-credentials", "token-operation", "spec")
+KPN_TOKEN_URL = "https://api-prd.kpn.com/oauth/client_credential/accesstoken?grant_type=client_credentials"
 
 
 @dataclass(frozen=True)
@@ -17,3 +19,5 @@ class Settings:
     templates_dir: Path | None = None
     strict: bool = False
     check_output: bool = False
+    auth_mode: str = "auto"  # see AUTH_MODES and inject_auth.py
+    token_url: str | None = None  # overrides the definition's own token URL and the KPN default

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from kpn_collections.build_collection import GET_ACCESS_TOKEN
 from kpn_collections.check_collection import postman_schema_validator
 from kpn_collections.model import HTTP_METHODS
 
@@ -16,6 +17,14 @@ def iter_requests(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             yield from iter_requests(item["item"])
         else:
             yield item
+
+
+def operation_requests(collection: dict[str, Any]) -> list[dict[str, Any]]:
+    """The requests that stand for API operations: all but the injected Get Access Token request."""
+    items = list(iter_requests(collection["item"]))
+    if items and items[0]["name"] == GET_ACCESS_TOKEN and collection["item"][0] is items[0]:
+        items = items[1:]
+    return items
 
 
 def count_operations(document: dict[str, Any]) -> int:

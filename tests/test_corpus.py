@@ -14,7 +14,7 @@ from kpn_collections.load import load_document
 from kpn_collections.write import dumps
 
 from .conftest import CORPUS, REPO_ROOT, corpus_specs, require_corpus
-from .helpers import count_operations, iter_requests, schema_errors
+from .helpers import count_operations, operation_requests, schema_errors
 
 SPECS = corpus_specs() or [CORPUS / "missing-corpus.yml"]
 
@@ -26,7 +26,7 @@ def test_corpus_spec_converts(spec: Path) -> None:
     assert result.errors == [], [d.format() for d in result.errors]
     assert result.collection is not None
     assert schema_errors(result.collection) == []
-    requests = list(iter_requests(result.collection["item"]))
+    requests = operation_requests(result.collection)
     assert len(requests) == count_operations(load_document(spec).data)
     again = convert_file(spec, Settings(check_output=True))
     assert again.collection is not None

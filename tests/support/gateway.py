@@ -111,12 +111,16 @@ class Gateway:
         token_lifetime_s: float = 3599,
         token_path: str = DEFAULT_TOKEN_PATH,
         response_status: int = 200,
+        own_token_paths: tuple[str, ...] = (),
     ) -> None:
+        """`own_token_paths`: further token endpoints, like an API's own POST /token, where grant_type may
+        come in the body or not at all."""
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime_s = token_lifetime_s
         self.token_path = token_path
         self.response_status = response_status
+        self.own_token_paths = own_token_paths
         self.requests: list[RecordedRequest] = []
         self.token_requests: list[RecordedRequest] = []
         self.issued_tokens: list[str] = []
@@ -198,11 +202,14 @@ class Gateway:
         split = urlsplit(handler.path)
         headers = {name.lower(): value for name, value in handler.headers.items()}
         body = handler.read_body()
-        if split.path == self.token_path:
+        if split.path == self.token_path or split.path in self.own_token_paths:
             record = RecordedRequest(handler.command, split.path, split.query, headers, body, False, None)
             with self._lock:
                 self.token_requests.append(record)
-            status, payload = self._token_response(handler.command, split.query, headers, body)
+            query = split.query
+            if split.path in self.own_token_paths and "grant_type" not in parse_qs(query):
+                query = "grant_type=client_credentials"  # an API's own token endpoint needs no grant_type
+            status, payload = self._token_response(handler.command, query, headers, body)
             handler.send_json(status, payload)
             return
         token = _bearer(headers.get("authorization"))

@@ -1,0 +1,200 @@
+"""The client-credentials token flow, proven by newman against a local KPN-like gateway.
+
+Every converted collection (fixtures and the real KPN corpus) runs in newman with only `--env-var`s:
+the Get Access Token tests pass and every request that uses the bearer token reaches the gateway with a
+valid one. Wrong or missing credentials fail with a clear message; tokens are renewed when they expire;
+a folder run fetches its own token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpn_collections import Settings, convert_file
+from kpn_collections.build_collection import GET_ACCESS_TOKEN
+
+from .conftest import CORPUS, FIXTURES, corpus_specs, require_corpus
+from .helpers import iter_requests
+from .support.gateway import Gateway
+from .support.newman import NewmanRun, require_newman, run_newman
+
+FIXTURE_SPECS = sorted(p for p in FIXTURES.glob("*/*/input.*") if p.parent.parent.name != "broken")
+CREDENTIALS = {"client_id": "test-client", "client_secret": "test-secret"}
+
+
+def convert(spec: Path, **settings: Any) -> dict[str, Any]:
+    result = convert_file(spec, Settings(**settings))
+    assert result.collection is not None, [d.format() for d in result.diagnostics]
+    return result.collection
+
+
+def variable(collection: dict[str, Any], key: str) -> str:
+    return str(next(v["value"] for v in collection["variable"] if v["key"] == key))
+
+
+def bearer_item_ids(collection: dict[str, Any]) -> set[str]:
+    """Requests whose effective auth (own, else the collection's) is the bearer token."""
+    default = collection.get("auth", {}).get("type")
+    return {item["id"] for item in iter_requests(collection["item"])
+            if item["request"].get("auth", {}).get("type", default) == "bearer"}
+
+
+def own_token_paths(collection: dict[str, Any]) -> tuple[str, ...]:
+    """The path of the API's own token operation, when the collection's tokenUrl points under baseUrl."""
+    url = variable(collection, "tokenUrl")
+    return (url.removeprefix("{{baseUrl}}"),) if url.startswith("{{baseUrl}}") else ()
+
+
+def run_against_gateway(collection: dict[str, Any], gateway: Gateway, **kwargs: Any) -> NewmanRun:
+    env = {"baseUrl": gateway.url, **CREDENTIALS, **kwargs.pop("env", {})}
+    if not variable(collection, "tokenUrl").startswith("{{baseUrl}}"):
+        env["tokenUrl"] = gateway.token_url
+    return run_newman(collection, env_vars=env, **kwargs)
+
+
+def item_executions(run: NewmanRun) -> list[dict[str, Any]]:
+    """One execution per request item: newman's JSON report repeats an item when its pre-request script
+    sent a request (pm.sendRequest), so keep the last entry per cursor."""
+    by_cursor: dict[str, dict[str, Any]] = {}
+    for execution in run.executions:
+        by_cursor[execution["cursor"]["ref"]] = execution
+    return list(by_cursor.values())
+
+
+def assert_token_flow_works(collection: dict[str, Any], run: NewmanRun, gateway: Gateway) -> None:
+    assert run.script_errors() == [], run.describe()
+    assert run.request_errors() == [], run.describe()
+    token_assertions = [a for a in run.assertions() if a[0] == GET_ACCESS_TOKEN]
+    assert len(token_assertions) == 3 and all(passed for _, _, passed, _ in token_assertions), run.describe()
+    bearer = bearer_item_ids(collection)
+    executions = item_executions(run)
+    executed_bearer = [e for e in executions if e["item"]["id"] in bearer]
+    assert len(executions) == len(list(iter_requests(collection["item"])))
+    assert executed_bearer, "no request uses the bearer token"
+    for execution in executed_bearer:
+        assert execution["response"]["code"] == 200, (execution["item"]["name"], run.describe())
+    authorized = [r for r in gateway.requests if r.authorized]
+    assert len(authorized) == len(executed_bearer)
+
+
+@pytest.mark.parametrize("spec", FIXTURE_SPECS, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}")
+def test_fixture_collections_run_in_newman(spec: Path) -> None:
+    require_newman()
+    collection = convert(spec)
+    with Gateway(own_token_paths=own_token_paths(collection)) as gateway:
+        run = run_against_gateway(collection, gateway)
+        assert_token_flow_works(collection, run, gateway)
+        assert len(gateway.issued_tokens) == 1  # fetched once, reused by every request
+
+
+@pytest.mark.parametrize("spec", corpus_specs() or [CORPUS / "missing-corpus.yml"], ids=lambda p: p.name)
+def test_corpus_collections_run_in_newman(spec: Path) -> None:
+    require_corpus()
+    require_newman()
+    collection = convert(spec)
+    if not any(item["name"] == GET_ACCESS_TOKEN for item in collection["item"]):
+        # secured by API keys only: the key stays, declared and empty, on the operations that ask for it
+        assert spec.name == "kpn-fiam-eneco-data-products-openapi.yml"
+        assert variable(collection, "apikey") == ""
+        assert collection["auth"]["type"] == "apikey"
+        return
+    with Gateway(own_token_paths=own_token_paths(collection)) as gateway:
+        run = run_against_gateway(collection, gateway, timeout=300)
+        assert_token_flow_works(collection, run, gateway)
+
+
+def test_wrong_credentials_fail_with_the_gateway_answer() -> None:
+    require_newman()
+    collection = convert(FIXTURES / "oas30" / "features" / "input.yaml")
+    with Gateway() as gateway:
+        run = run_against_gateway(collection, gateway, env={"client_secret": "wrong"})
+    assert run.returncode != 0
+    messages = [error for name, _, passed, error in run.assertions() if name == GET_ACCESS_TOKEN and not passed]
+    assert any("the token endpoint answered HTTP 401" in (m or "") and "invalid_client" in (m or "")
+               for m in messages), run.describe()
+    assert gateway.issued_tokens == []
+
+
+def test_missing_credentials_say_what_to_set() -> None:
+    require_newman()
+    collection = convert(FIXTURES / "swagger20" / "features" / "input.yaml")
+    with Gateway() as gateway:
+        run = run_newman(collection, env_vars={"baseUrl": gateway.url, "tokenUrl": gateway.token_url})
+    assert run.returncode != 0
+    messages = " ".join(error or "" for name, _, passed, error in run.assertions()
+                        if name == GET_ACCESS_TOKEN and not passed)
+    assert "client_id is empty: fill in the collection variables client_id and client_secret" in messages
+
+
+def test_expired_tokens_are_renewed_during_the_run() -> None:
+    require_newman()
+    collection = convert(FIXTURES / "oas30" / "features" / "input.yaml")
+    with Gateway(token_lifetime_s=2) as gateway:
+        run = run_against_gateway(collection, gateway, extra_args=["--delay-request", "500"])
+        assert_token_flow_works(collection, run, gateway)
+        assert len(gateway.issued_tokens) >= 2, "the token was never renewed"
+        # the later requests carried a token that was issued after the first one
+        later = [r for r in gateway.requests if r.authorized and r.token != gateway.issued_tokens[0]]
+        assert later
+
+
+def test_folder_run_fetches_its_own_token() -> None:
+    require_newman()
+    collection = convert(FIXTURES / "oas30" / "features" / "input.yaml")
+    with Gateway() as gateway:
+        run = run_against_gateway(collection, gateway, folder="Customers")
+        assert run.script_errors() == [], run.describe()
+        names = [e["item"]["name"] for e in run.executions]
+        assert GET_ACCESS_TOKEN not in names and "List customers" in names
+        assert len(gateway.token_requests) == 1
+        list_customers = next(r for r in gateway.requests if r.path == "/customers" and r.method == "GET")
+        assert list_customers.authorized
+
+
+def test_token_operation_spec_uses_its_own_endpoint() -> None:
+    specs = {p.name: p for p in require_corpus()}
+    collection = convert(specs["kpn-match-openapi.yml"])
+    assert variable(collection, "tokenUrl") == "{{baseUrl}}/token"
+    first = collection["item"][0]
+    assert first["name"] == GET_ACCESS_TOKEN
+    assert first["request"]["body"]["options"]["raw"]["language"] == "json"
+    token_operation = next(i for i in iter_requests(collection["item"]) if i["name"] == "Token Request")
+    assert token_operation["request"]["auth"] == {"type": "noauth"}
+    assert '"client_secret": "{{client_secret}}"' in token_operation["request"]["body"]["raw"]
+    assert '"client_id": "{{client_id}}"' in token_operation["request"]["body"]["raw"]
+
+
+def test_spec_token_url_and_override() -> None:
+    specs = {p.name: p for p in require_corpus()}
+    msm = convert(specs["kpn-mobile-services-management-openapi.yml"])
+    assert variable(msm, "tokenUrl") == (
+        "https://api-prd.kpn.com/oauth/grip/msm/accesstoken?grant_type=client_credentials")
+    default = convert(specs["parley-secure-messenger-openapi.yml"])
+    assert variable(default, "tokenUrl") == (
+        "https://api-prd.kpn.com/oauth/client_credential/accesstoken?grant_type=client_credentials")
+    overridden = convert(specs["kpn-sms-openapi.yml"], token_url="https://example.test/token")
+    assert variable(overridden, "tokenUrl") == "https://example.test/token"
+
+
+def test_secrets_are_never_written() -> None:
+    for spec in [*FIXTURE_SPECS, *require_corpus()]:
+        collection = convert(spec)
+        for key in ("client_id", "client_secret", "access_token", "access_token_expires_at"):
+            if any(v["key"] == key for v in collection["variable"]):
+                assert variable(collection, key) == ""
+        text = str(collection)
+        assert "your_client_secret" not in text
+
+
+def test_collection_auth_is_bearer_and_public_operations_stay_public() -> None:
+    collection = convert(FIXTURES / "oas30" / "features" / "input.yaml")
+    assert collection["auth"] == {"type": "bearer", "bearer": [
+        {"key": "token", "value": "{{access_token}}", "type": "string"}]}
+    health = next(i for i in iter_requests(collection["item"]) if i["name"] == "Health check")
+    assert health["request"]["auth"] == {"type": "noauth"}
+    keys = [v["key"] for v in collection["variable"]]
+    assert keys[:6] == ["baseUrl", "environment", "tokenUrl", "client_id", "client_secret", "access_token"]
+    assert "access_token_expires_at" in keys
