@@ -12,7 +12,7 @@ import click
 
 from . import __version__
 from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_OK, Severity
-from .pipeline import ConversionResult, convert_file
+from .pipeline import ConversionResult, convert_file, inject_file
 from .settings import AUTH_MODES, FOLDER_MODES, Settings
 from .write import dumps, write_if_changed
 
@@ -83,6 +83,30 @@ def convert(specs: Sequence[Path], output: str, folders: str, base_url: str | No
     if report_format == "json":
         click.echo(json.dumps({"files": reports}, indent=2, ensure_ascii=False), err=True)
     sys.exit(exit_code)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, help="File for the patched definition, or '-' for stdout.")
+@click.option("--token-url", help="Token endpoint, instead of the definition's own or KPN's default.")
+@click.option("--auth-mode", type=click.Choice(AUTH_MODES), default="auto", show_default=True,
+              help="How tokens are obtained (auto: see the README).")
+@click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
+def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbose: bool) -> None:
+    """Write SPEC with a working OAuth2 client-credentials scheme, for upload back to SwaggerHub."""
+    result = inject_file(spec, Settings(auth_mode=auth_mode, token_url=token_url))
+    for diagnostic in result.diagnostics:
+        if diagnostic.severity is not Severity.INFO or verbose:
+            click.echo(diagnostic.format(), err=True)
+    if result.text is None:
+        click.echo(f"{spec}: FAILED; nothing written", err=True)
+        sys.exit(EXIT_FAILED)
+    if output == "-":
+        sys.stdout.write(result.text)
+    else:
+        written = write_if_changed(Path(output), result.text)
+        click.echo(f"{spec}: {'wrote' if written else 'unchanged'} {output}", err=True)
+    sys.exit(EXIT_OK)
 
 
 def _report(result: ConversionResult, outcome: str, strict: bool, quiet: bool, verbose: bool,

@@ -10,13 +10,14 @@ from typing import Any
 from .build_collection import build_collection
 from .check_collection import check_collection
 from .diagnostics import Diagnostic, Diagnostics, Severity
-from .inject_auth import inject_auth
+from .inject_auth import inject_auth, patch_document, plan_auth
 from .load import LoadError, SourceDocument, load_document
 from .normalise import normalise
 from .render import Renderer, TemplateProblem
 from .resolve import RefResolver, check_references
 from .settings import Settings
 from .validate_spec import detect_version, validate_spec
+from .write import dump_document
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,34 @@ def _run_stages(source: SourceDocument, settings: Settings, diagnostics: Diagnos
     if settings.check_output:
         check_collection(collection, diagnostics)
     return collection
+
+
+@dataclass(frozen=True)
+class InjectResult:
+    """The patched definition's text (None when it could not be produced) and the problems found."""
+
+    source: str
+    text: str | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def inject_file(path: str | Path, settings: Settings | None = None) -> InjectResult:
+    """The definition with the client-credentials scheme added or repaired, in its own format."""
+    settings = settings or Settings()
+    try:
+        source = load_document(path)
+    except LoadError as exc:
+        return InjectResult(str(path), None, (exc.diagnostic,))
+    diagnostics = Diagnostics(file=source.path)
+    text = None
+    version = detect_version(source.data, diagnostics)
+    if version is not None:
+        resolver = RefResolver(source.data)
+        api = normalise(source.data, version, resolver, diagnostics)
+        plan = plan_auth(api, settings, diagnostics)
+        if not diagnostics.has_errors:
+            text = dump_document(patch_document(source.data, version, plan), source.format)
+    return InjectResult(source.path, text, tuple(_locate(source, d) for d in diagnostics.items))
 
 
 def _locate(source: SourceDocument, diagnostic: Diagnostic) -> Diagnostic:

@@ -9,10 +9,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 
 def dumps(collection: dict[str, Any]) -> str:
     """The collection as stable JSON text: two-space indent, UTF-8 kept, trailing newline."""
     return json.dumps(collection, indent=2, ensure_ascii=False) + "\n"
+
+
+def dump_document(document: dict[str, Any], fmt: str) -> str:
+    """An API definition as YAML (key order kept, YAML 1.1-ambiguous strings quoted) or JSON text."""
+    if fmt == "json":
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120))
 
 
 def write_if_changed(path: Path, text: str) -> bool:
