@@ -8,6 +8,9 @@ a folder run fetches its own token.
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +201,50 @@ def test_collection_auth_is_bearer_and_public_operations_stay_public() -> None:
     keys = [v["key"] for v in collection["variable"]]
     assert keys[:6] == ["baseUrl", "environment", "tokenUrl", "client_id", "client_secret", "access_token"]
     assert "access_token_expires_at" in keys
+
+
+HOSTILE = "x\"'`${alert(1)}</script>\u2028{{client_secret}}\\"
+
+
+def test_hostile_spec_values_stay_inside_javascript_strings(tmp_path: Path) -> None:
+    """A value from the spec that reaches a script is a JSON string literal there; node parses the script."""
+    spec = tmp_path / "hostile.json"
+    spec.write_text(json.dumps({
+        "openapi": "3.0.3",
+        "info": {"title": HOSTILE, "version": "1"},
+        "servers": [{"url": "https://api.example.test"}],
+        "paths": {"/oauth/token": {"post": {
+            "requestBody": {"content": {"application/json": {"example": {
+                "client_id": "x", "client_secret": "s3cr3t-from-spec", "audience": HOSTILE}}}},
+            "responses": {"200": {"description": "token"}}}},
+            "/things": {"get": {"summary": HOSTILE, "responses": {"200": {"description": "ok"}}}}},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    }), encoding="utf-8")
+    collection = convert(spec)
+    assert "s3cr3t-from-spec" not in json.dumps(collection)
+    scripts = [collection["event"][0]["script"]["exec"], collection["item"][0]["event"][0]["script"]["exec"]]
+    for index, lines in enumerate(scripts):
+        text = "\n".join(lines)
+        assert "</script>" not in text and "\u2028" not in text
+        path = tmp_path / f"script{index}.js"
+        path.write_text(text, encoding="utf-8")
+        if shutil.which("node"):
+            checked = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, check=False)
+            assert checked.returncode == 0, checked.stderr
+    prerequest = "\n".join(scripts[0])
+    assert '["audience", "x\\"\\u0027`${alert(1)}\\u003c/script\\u003e\\u2028{{client_secret}}\\\\"]' in prerequest
+
+
+def test_auth_choice_is_reported_and_can_be_forced() -> None:
+    match = {p.name: p for p in require_corpus()}["kpn-match-openapi.yml"]
+    result = convert_file(match, Settings())
+    notes = [d.message for d in result.diagnostics if d.code == "auth-choice"]
+    assert notes == ["token flow: token-operation (the API issues its own tokens at POST /token)"]
+    forced = convert(match, auth_mode="client-credentials")
+    assert variable(forced, "tokenUrl").startswith("https://api-prd.kpn.com/oauth/client_credential/")
+    spec_only = convert(match, auth_mode="spec")
+    assert all(item["name"] != GET_ACCESS_TOKEN for item in spec_only["item"])
+    eneco = {p.name: p for p in require_corpus()}["kpn-fiam-eneco-data-products-openapi.yml"]
+    notes = [d.message for d in convert_file(eneco, Settings()).diagnostics if d.code == "auth-choice"]
+    assert notes == ["token flow: spec (the definition is secured by apiKey only)"]
