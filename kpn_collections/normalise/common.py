@@ -7,7 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..diagnostics import pointer_join
-from ..model import HTTP_METHODS, MISSING, Parameter, SecurityRequirement, Tag
+from ..model import (
+    HTTP_METHODS,
+    MISSING,
+    Api,
+    Operation,
+    Parameter,
+    SecurityRequirement,
+    SecurityScheme,
+    Server,
+    SpecVersion,
+    Tag,
+)
 from ..resolve import RefResolver
 
 PATH_TEMPLATE = re.compile(r"{([^{}]+)}")
@@ -86,6 +97,25 @@ def add_undeclared_path_parameters(path: str, parameters: list[Parameter]) -> li
         if name not in declared
     ]
     return parameters + extra
+
+
+def make_api(document: dict[str, Any], version: SpecVersion, resolver: RefResolver, *,
+             servers: tuple[Server, ...], operations: tuple[Operation, ...],
+             security_schemes: tuple[SecurityScheme, ...]) -> Api:
+    """The Api with the fields both formats read the same way (info, security, tags)."""
+    info = as_dict(document.get("info"))
+    return Api(
+        version=version,
+        title=text(info.get("title")) or "Untitled API",
+        resolver=resolver,
+        description=text(info.get("description")),
+        api_version=str(info.get("version", "")),
+        servers=servers,
+        operations=operations,
+        security_schemes=security_schemes,
+        security=security_requirements(document.get("security")),
+        tags=tags(document),
+    )
 
 
 def operation_pointer(path: str, method: str) -> str:

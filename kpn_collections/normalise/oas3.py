@@ -28,11 +28,11 @@ from .common import (
     as_dict,
     as_list,
     iter_operations,
+    make_api,
     merged_parameters,
     operation_pointer,
     operation_tags,
     security_requirements,
-    tags,
     text,
 )
 
@@ -41,23 +41,12 @@ def normalise_oas3(
     document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
 ) -> Api:
     """Build the Api model of an OpenAPI 3.0 or 3.1 document."""
-    info = as_dict(document.get("info"))
     operations = tuple(
         _operation(path, method, operation, item, resolver)
         for path, method, operation, item in iter_operations(document)
     )
-    return Api(
-        version=version,
-        title=text(info.get("title")) or "Untitled API",
-        resolver=resolver,
-        description=text(info.get("description")),
-        api_version=str(info.get("version", "")),
-        servers=tuple(_servers(document.get("servers"))),
-        operations=operations,
-        security_schemes=tuple(_security_schemes(document, resolver)),
-        security=security_requirements(document.get("security")),
-        tags=tags(document),
-    )
+    return make_api(document, version, resolver, servers=tuple(_servers(document.get("servers"))),
+                    operations=operations, security_schemes=tuple(_security_schemes(document, resolver)))
 
 
 def _servers(value: Any) -> list[Server]:

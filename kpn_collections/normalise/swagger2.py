@@ -26,11 +26,11 @@ from .common import (
     as_dict,
     as_list,
     iter_operations,
+    make_api,
     merged_parameters,
     operation_pointer,
     operation_tags,
     security_requirements,
-    tags,
     text,
 )
 
@@ -50,25 +50,14 @@ def normalise_swagger2(
     document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
 ) -> Api:
     """Build the Api model of a Swagger 2.0 document."""
-    info = as_dict(document.get("info"))
     consumes = _strings(document.get("consumes"))
     produces = _strings(document.get("produces"))
     operations = tuple(
         _operation(path, method, operation, item, resolver, consumes, produces)
         for path, method, operation, item in iter_operations(document)
     )
-    return Api(
-        version=version,
-        title=text(info.get("title")) or "Untitled API",
-        resolver=resolver,
-        description=text(info.get("description")),
-        api_version=str(info.get("version", "")),
-        servers=tuple(_servers(document)),
-        operations=operations,
-        security_schemes=tuple(_security_schemes(document)),
-        security=security_requirements(document.get("security")),
-        tags=tags(document),
-    )
+    return make_api(document, version, resolver, servers=tuple(_servers(document)), operations=operations,
+                    security_schemes=tuple(_security_schemes(document)))
 
 
 def _strings(value: Any) -> list[str]:
