@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
+from .inject_auth import looks_secret
 from .model import MISSING, Api, MediaType, Operation, Parameter, RequestBody, Response, SpecVersion, TokenRequest
 from .postman_auth import ACCESS_TOKEN, NOAUTH, AuthVariable, MappedAuth, map_requirements
 from .render import Renderer
@@ -59,19 +60,20 @@ class _Variables:
 def build_collection(api: Api, settings: Settings, renderer: Renderer, source: str,
                      diagnostics: Diagnostics) -> dict[str, Any]:
     """The Postman collection for an Api: folders, requests, saved responses, auth and variables."""
-    builder = _Builder(api, settings, renderer, diagnostics)
+    builder = _Builder(api, settings, renderer, diagnostics, source.rsplit(".", 1)[0])
     return builder.collection(source)
 
 
 class _Builder:
-    def __init__(self, api: Api, settings: Settings, renderer: Renderer, diagnostics: Diagnostics):
+    def __init__(self, api: Api, settings: Settings, renderer: Renderer, diagnostics: Diagnostics,
+                 source_stem: str):
         self.api = api
         self.settings = settings
         self.renderer = renderer
         self.diagnostics = diagnostics
         self.examples = ExampleGenerator(api.resolver)
         self.variables = _Variables()
-        self.collection_id = stable_id("collection", api.title, api.api_version)
+        self.collection_id = stable_id("collection", source_stem, api.title, api.api_version)
         self.collection_auth = map_requirements(api, api.security)
 
     def collection(self, source: str) -> dict[str, Any]:
@@ -236,7 +238,8 @@ class _Builder:
             "id": item_id,
             "name": _request_name(operation),
             "request": request,
-            "response": [self._saved_response(item_id, request, r) for r in operation.responses],
+            "response": [self._saved_response(item_id, request, r, redact=self._is_token_operation(operation))
+                         for r in operation.responses],
         }
         return item
 
@@ -379,8 +382,9 @@ class _Builder:
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
-            value = {**value, **{k: "{{" + TOKEN_VARIABLES[k] + "}}" for k in ("client_id", "client_secret")
-                                 if k in value or k == "client_id"}}
+            value = {k: v for k, v in redact_secrets(value).items() if v != ""}
+            value.update({k: "{{" + TOKEN_VARIABLES[k] + "}}" for k in ("client_id", "client_secret")
+                          if k in value or k == "client_id" or media.media_type.endswith("json")})
         kind = media.media_type.split(";")[0].strip().lower()
         if kind == "application/x-www-form-urlencoded":
             return {"mode": "urlencoded", "urlencoded": self._form_fields(media, value, files=False)}, kind
@@ -420,7 +424,8 @@ class _Builder:
 
     # --- saved responses ------------------------------------------------------------------------------
 
-    def _saved_response(self, item_id: str, request: dict[str, Any], response: Response) -> dict[str, Any]:
+    def _saved_response(self, item_id: str, request: dict[str, Any], response: Response, *,
+                        redact: bool = False) -> dict[str, Any]:
         code = _status_code(response.status)
         headers: list[dict[str, Any]] = []
         body = ""
@@ -430,6 +435,8 @@ class _Builder:
             value = media.first_example()
             if value is MISSING:
                 value = self.examples.example(media.schema, for_request=False)
+            if redact:
+                value = redact_secrets(value)
             kind = media.media_type.split(";")[0].strip().lower()
             content_type = "application/json" if kind == "*/*" else media.media_type
             headers.append({"key": "Content-Type", "value": content_type})
@@ -462,6 +469,16 @@ class _Builder:
             "cookie": [],
             "body": body,
         }
+
+
+def redact_secrets(value: Any) -> Any:
+    """A copy of example data with the values of secret-looking keys (tokens, passwords, ...) emptied."""
+    if isinstance(value, dict):
+        return {k: ("" if looks_secret(str(k)) and not isinstance(v, (dict, list)) else redact_secrets(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v) for v in value]
+    return value
 
 
 def _folder_name(operation: Operation, mode: str) -> str | None:
@@ -523,7 +540,7 @@ def _accept(responses: tuple[Response, ...]) -> str | None:
 
 
 def _status_code(status: str) -> int:
-    if status.isdigit():
+    if re.fullmatch(r"[1-5][0-9][0-9]", status):
         return int(status)
     if re.fullmatch(r"[1-5]XX", status, re.IGNORECASE):
         return int(status[0]) * 100

@@ -60,6 +60,11 @@ def convert(specs: Sequence[Path], output: str, folders: str, base_url: str | No
                         check_output=check_output, auth_mode=auth_mode, token_url=token_url)
     exit_code = EXIT_OK
     reports = []
+    names = [output_name(spec) for spec in specs]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes and output != "-":
+        raise click.UsageError("several inputs would write the same output file: " + ", ".join(clashes)
+                               + " (convert them in separate runs, into different -o directories)")
     for spec in specs:
         try:
             result = convert_file(spec, settings)
@@ -94,7 +99,11 @@ def convert(specs: Sequence[Path], output: str, folders: str, base_url: str | No
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
 def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbose: bool) -> None:
     """Write SPEC with a working OAuth2 client-credentials scheme, for upload back to SwaggerHub."""
-    result = inject_file(spec, Settings(auth_mode=auth_mode, token_url=token_url))
+    try:
+        result = inject_file(spec, Settings(auth_mode=auth_mode, token_url=token_url))
+    except Exception:  # a bug: say so, exit 3
+        _report_bug(spec, debug=False)
+        sys.exit(EXIT_BUG)
     for diagnostic in result.diagnostics:
         if diagnostic.severity is not Severity.INFO or verbose:
             click.echo(diagnostic.format(), err=True)

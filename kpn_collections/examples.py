@@ -12,6 +12,9 @@ from .resolve import RefResolver
 MAX_DEPTH = 12
 """Nesting depth at which generated examples stop descending (deep or recursive schemas)."""
 
+MAX_NODES = 2_000
+"""Most schema nodes one generated example visits: wide, deeply nested schemas are cut, not expanded."""
+
 _FORMAT_EXAMPLES: dict[str, Any] = {
     "date-time": "2024-01-01T12:00:00Z",
     "date": "2024-01-01",
@@ -48,14 +51,17 @@ class ExampleGenerator:
 
     def __init__(self, resolver: RefResolver):
         self.resolver = resolver
+        self.budget = 0
 
     def example(self, schema: Any, *, for_request: bool) -> Any:
         """A value that fits `schema`: the spec's own example or default when given, else a generated one."""
+        self.budget = MAX_NODES
         value = self._value(schema, for_request, (), 0)
         return {} if value is _CUT else value
 
     def _value(self, schema: Any, for_request: bool, refs: tuple[str, ...], depth: int) -> Any:
-        if depth > MAX_DEPTH:
+        self.budget -= 1
+        if depth > MAX_DEPTH or self.budget < 0:
             return _CUT
         if not isinstance(schema, dict):
             return None if schema is False else {}
@@ -187,7 +193,7 @@ def _string(schema: dict[str, Any]) -> str:
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _number(schema: dict[str, Any], kind: str) -> int | float:
@@ -206,7 +212,7 @@ def _number(schema: dict[str, Any], kind: str) -> int | float:
     if lower is not None and upper is not None and (value > upper or (value == upper and upper_open)):
         value = (lower + upper) / 2  # a narrow range: take its middle
     multiple = schema.get("multipleOf")
-    if _is_number(multiple) and multiple > 0:
+    if _is_number(multiple) and multiple > 0 and abs(value / multiple) < 1e15:
         digits = max(0, -int(Decimal(str(multiple)).as_tuple().exponent))
         value = round(math.ceil(value / multiple) * multiple, digits)
     if kind == "integer" or float(value).is_integer():

@@ -37,7 +37,6 @@ class AuthPlan:
     mode: str  # client-credentials, token-operation or spec
     scheme_key: str = ""
     token_url: str = ""
-    add_scheme: bool = False  # the scheme is new, or its client-credentials flow is
     apply_globally: bool = False  # the definition has no global security: make the scheme the default
     token_operation: Operation | None = None
     reason: str = ""
@@ -94,14 +93,14 @@ def _choose(api: Api, settings: Settings, diagnostics: Diagnostics) -> AuthPlan:
         assert flow is not None
         url = settings.token_url or flow.token_url or KPN_TOKEN_URL
         return AuthPlan("client-credentials", scheme_key=cc_scheme.key, token_url=url,
-                        add_scheme=not flow.token_url, apply_globally=not api.security,
+                        apply_globally=not api.security,
                         reason=f"the definition's OAuth2 scheme {cc_scheme.key!r} has a client-credentials flow")
     other_oauth = next((s for s in api.security_schemes if s.type == "oauth2"), None)
     key = other_oauth.key if other_oauth else _free_key(api, DEFAULT_SCHEME_KEY)
     reason = (f"OAuth2 scheme {key!r} gets a client-credentials flow" if other_oauth else
               "no client-credentials scheme in the definition: KPN's is added")
     return AuthPlan("client-credentials", scheme_key=key, token_url=settings.token_url or KPN_TOKEN_URL,
-                    add_scheme=True, apply_globally=not api.security or mode == "client-credentials",
+                    apply_globally=not api.security or mode == "client-credentials",
                     reason=reason)
 
 
@@ -121,6 +120,21 @@ def _schemes_in_use(api: Api) -> list[SecurityScheme]:
             for name, _ in alternative:
                 names[name] = None
     return [s for s in (api.scheme(n) for n in names) if s is not None]
+
+
+def _mapping(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """parent[key] as a mapping, replacing a missing or non-mapping value (`components: null`)."""
+    if not isinstance(parent.get(key), dict):
+        parent[key] = {}
+    return parent[key]
+
+
+def _free_key_in(schemes: dict[str, Any], base: str) -> str:
+    key, counter = base, 1
+    while key in schemes:
+        counter += 1
+        key = f"{base}{counter}"
+    return key
 
 
 def _free_key(api: Api, base: str) -> str:
@@ -147,7 +161,11 @@ def apply_plan(api: Api, plan: AuthPlan) -> Api:
             old = existing.flow("clientCredentials")
             flow = dataclasses.replace(flow, scopes=old.scopes if old else ())
             schemes[schemes.index(existing)] = dataclasses.replace(existing, flows=(*flows, flow))
-        token_request = TokenRequest("client-credentials", plan.token_url)
+        url = plan.token_url if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^{{", plan.token_url) else (
+            "{{baseUrl}}" + ("" if plan.token_url.startswith("/") else "/") + plan.token_url)  # relative tokenUrl
+        # RFC 6749 wants grant_type; KPN's token URL carries it in the query string already
+        extra = () if "grant_type=" in url else (("grant_type", "client_credentials"),)
+        token_request = TokenRequest("client-credentials", url, extra_fields=extra)
     else:
         assert plan.token_operation is not None
         token_request = _token_operation_request(api, plan.token_operation, plan.token_url)
@@ -179,14 +197,15 @@ def _token_operation_request(api: Api, operation: Operation, url: str) -> TokenR
                     continue
                 if key == "grant_type":
                     field_value = "client_credentials"
-                elif _looks_secret(key):
+                elif looks_secret(key):
                     continue  # never copy a secret-looking example into the collection
                 extra.append((key, "" if field_value is None else str(field_value)))
     return TokenRequest("token-operation", url, body_format, tuple(extra), (operation.method, operation.path))
 
 
-def _looks_secret(key: str) -> bool:
-    return bool(re.search(r"secret|password|assertion|token|key", key, re.IGNORECASE))
+def looks_secret(key: str) -> bool:
+    """Whether a field name suggests a credential whose example value must never be copied."""
+    return bool(re.search(r"secret|password|passwd|assertion|token|key|credential", key, re.IGNORECASE))
 
 
 def patch_document(document: dict[str, Any], version: SpecVersion, plan: AuthPlan) -> dict[str, Any]:
@@ -194,21 +213,27 @@ def patch_document(document: dict[str, Any], version: SpecVersion, plan: AuthPla
     patched = copy.deepcopy(document)
     if plan.mode == "client-credentials":
         if version is SpecVersion.SWAGGER_2_0:
-            schemes = patched.setdefault("securityDefinitions", {})
-            scheme = schemes.setdefault(plan.scheme_key, {})
+            schemes = _mapping(patched, "securityDefinitions")
+            scheme = _mapping(schemes, plan.scheme_key)
+            if scheme.get("flow", "application") != "application" or "$ref" in scheme:
+                scheme = _mapping(schemes, _free_key_in(schemes, DEFAULT_SCHEME_KEY))  # keep the other flow
+                patched["security"] = [{key: [] for key in schemes if schemes[key] is scheme}]
             scheme.update({"type": "oauth2", "flow": "application", "tokenUrl": plan.token_url})
-            scheme.setdefault("scopes", {})
+            scheme.pop("authorizationUrl", None)
+            if not isinstance(scheme.get("scopes"), dict):
+                scheme["scopes"] = {}
         else:
-            components = patched.setdefault("components", {})
-            schemes = components.setdefault("securitySchemes", {})
-            scheme = schemes.setdefault(plan.scheme_key, {"type": "oauth2"})
+            schemes = _mapping(_mapping(patched, "components"), "securitySchemes")
+            scheme = _mapping(schemes, plan.scheme_key)
             scheme["type"] = "oauth2"
-            flow = scheme.setdefault("flows", {}).setdefault("clientCredentials", {})
+            flow = _mapping(_mapping(scheme, "flows"), "clientCredentials")
             flow["tokenUrl"] = plan.token_url
-            flow.setdefault("scopes", {})
+            if not isinstance(flow.get("scopes"), dict):
+                flow["scopes"] = {}
     if plan.token_operation is not None:
-        operation = patched["paths"][plan.token_operation.path][plan.token_operation.method]
-        operation["security"] = []
+        item = patched["paths"][plan.token_operation.path]
+        if isinstance(item, dict) and isinstance(item.get(plan.token_operation.method), dict):
+            item[plan.token_operation.method]["security"] = []
     if plan.apply_globally and plan.scheme_key:
         patched["security"] = [{plan.scheme_key: []}]
     return patched

@@ -111,7 +111,7 @@ def _child_node(node: yaml.Node, token: str) -> yaml.Node | None:
             if isinstance(key, yaml.ScalarNode) and key.value == token:
                 return value
         return None
-    if isinstance(node, yaml.SequenceNode) and token.isdigit() and int(token) < len(node.value):
+    if isinstance(node, yaml.SequenceNode) and token.isdecimal() and token.isascii() and int(token) < len(node.value):
         return node.value[int(token)]
     return None
 

@@ -42,7 +42,7 @@ class RefResolver:
         for token in tokens:
             if isinstance(node, dict) and token in node:
                 node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            elif isinstance(node, list) and token.isdecimal() and token.isascii() and int(token) < len(node):
                 node = node[int(token)]
             else:
                 self.broken[ref] = "missing"
@@ -72,8 +72,9 @@ def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
         if isinstance(value, dict):
             if "$ref" in value and not isinstance(value["$ref"], dict):
                 yield where, value["$ref"]
+            literal = _LITERAL_KEYS if not where.endswith("/responses") else _LITERAL_KEYS - {"default"}
             children = [(pointer_join(k), v) for k, v in value.items()
-                        if k not in _LITERAL_KEYS and (k != "$ref" or isinstance(v, dict))]
+                        if k not in literal and (k != "$ref" or isinstance(v, dict))]
             if where.rsplit("/", 2)[-2:-1] == ["examples"] and "value" in value:
                 children = [(t, v) for t, v in children if t != "/value"]  # an Example Object's literal value
         elif isinstance(value, list):

@@ -18,6 +18,6 @@ class Settings:
     base_url: str | None = None
     templates_dir: Path | None = None
     strict: bool = False
-    check_output: bool = False
+    check_output: bool = True
     auth_mode: str = "auto"  # see AUTH_MODES and inject_auth.py
     token_url: str | None = None  # overrides the definition's own token URL and the KPN default

@@ -78,6 +78,7 @@ def validate_spec(
     _check_operation_ids(document, own)
     _check_schemas(document, version, resolver, own)
     _check_security_schemes(document, version, own)
+    _check_security_requirements(document, version, own)
     explained = {d.pointer for d in own.items}
     validator = _VALIDATORS[version](document)
     for error in validator.schema_validator.iter_errors(document):
@@ -312,3 +313,28 @@ def _check_security_schemes(document: dict[str, Any], version: SpecVersion, diag
                     pointer=pointer_join("components", "securitySchemes", name, "flows", flow_name),
                     hint="add `scopes: {}` (an empty map is fine)",
                 )
+
+
+def _check_security_requirements(document: dict[str, Any], version: SpecVersion, diagnostics: Diagnostics) -> None:
+    if version is SpecVersion.SWAGGER_2_0:
+        declared = set(_items_keys(document.get("securityDefinitions")))
+    else:
+        components = document.get("components")
+        declared = set(_items_keys(components.get("securitySchemes") if isinstance(components, dict) else None))
+    places = [("/security", document.get("security"))]
+    places += [(pointer_join("paths", path, method, "security"), operation.get("security"))
+               for path, method, operation, _ in _operations(document)]
+    for pointer, requirements in places:
+        for index, alternative in enumerate(requirements if isinstance(requirements, list) else ()):
+            for name in alternative if isinstance(alternative, dict) else ():
+                if name not in declared:
+                    diagnostics.warning(
+                        "undefined-security-scheme",
+                        f"security requirement names {name!r}, which is not a declared security scheme",
+                        pointer=f"{pointer}/{index}",
+                        hint="declare the scheme or correct the name; the converter ignores it",
+                    )
+
+
+def _items_keys(node: Any) -> list[str]:
+    return [str(k) for k in node] if isinstance(node, dict) else []

@@ -39,9 +39,11 @@ def text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
-    """(path, method, operation, path item) in document order."""
-    for path, item in as_dict(document.get("paths")).items():
+def iter_operations(document: dict[str, Any],
+                    resolver: RefResolver) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(path, method, operation, path item) in document order; path items may be `$ref`s."""
+    for path, raw_item in as_dict(document.get("paths")).items():
+        item = resolver.deref(raw_item)
         if not isinstance(item, dict):
             continue
         for key, operation in item.items():
@@ -82,7 +84,11 @@ def merged_parameters(
     for source in (path_level, operation_level):
         for raw in as_list(source):
             parameter = resolver.deref(raw)
-            if isinstance(parameter, dict) and isinstance(parameter.get("name"), str):
+            if not isinstance(parameter, dict):
+                continue
+            if parameter.get("in") == "body":  # Swagger 2: one body, whatever its name
+                merged[("", "body")] = parameter
+            elif isinstance(parameter.get("name"), str):
                 merged[(parameter["name"], text(parameter.get("in")))] = parameter
     return list(merged.values())
 

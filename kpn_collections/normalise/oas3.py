@@ -43,7 +43,7 @@ def normalise_oas3(
     """Build the Api model of an OpenAPI 3.0 or 3.1 document."""
     operations = tuple(
         _operation(path, method, operation, item, resolver)
-        for path, method, operation, item in iter_operations(document)
+        for path, method, operation, item in iter_operations(document, resolver)
     )
     return make_api(document, version, resolver, servers=tuple(_servers(document.get("servers"))),
                     operations=operations, security_schemes=tuple(_security_schemes(document, resolver)))

@@ -54,7 +54,7 @@ def normalise_swagger2(
     produces = _strings(document.get("produces"))
     operations = tuple(
         _operation(path, method, operation, item, resolver, consumes, produces)
-        for path, method, operation, item in iter_operations(document)
+        for path, method, operation, item in iter_operations(document, resolver)
     )
     return make_api(document, version, resolver, servers=tuple(_servers(document)), operations=operations,
                     security_schemes=tuple(_security_schemes(document)))
@@ -65,12 +65,16 @@ def _strings(value: Any) -> list[str]:
 
 
 def _servers(document: dict[str, Any]) -> list[Server]:
-    host = text(document.get("host"))
+    host = text(document.get("host")).strip().rstrip("/")
     if not host:
         return []
-    base_path = text(document.get("basePath")).rstrip("/")
     schemes = _strings(document.get("schemes"))
     scheme = "https" if "https" in schemes or not schemes else schemes[0]
+    if "://" in host:  # a common mistake: `host: https://api.example.com`
+        scheme, host = host.split("://", 1)
+    base_path = text(document.get("basePath")).strip().rstrip("/")
+    if base_path and not base_path.startswith("/"):
+        base_path = "/" + base_path
     return [Server(f"{scheme}://{host}{base_path}")]
 
 
