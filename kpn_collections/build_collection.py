@@ -385,6 +385,8 @@ class _Builder:
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
             value.update({k: "{{" + TOKEN_VARIABLES[k] + "}}" for k in ("client_id", "client_secret")
                           if k in value or k == "client_id" or media.media_type.endswith("json")})
+            if "grant_type" in value:
+                value["grant_type"] = "client_credentials"
         kind = media.media_type.split(";")[0].strip().lower()
         if kind == "application/x-www-form-urlencoded":
             return {"mode": "urlencoded", "urlencoded": self._form_fields(media, value, files=False)}, kind
