@@ -14,7 +14,18 @@ from urllib.parse import quote
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
 from .inject_auth import looks_secret
-from .model import MISSING, Api, MediaType, Operation, Parameter, RequestBody, Response, SpecVersion, TokenRequest
+from .model import (
+    MISSING,
+    PATH_TEMPLATE,
+    Api,
+    MediaType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Response,
+    SpecVersion,
+    TokenRequest,
+)
 from .postman_auth import ACCESS_TOKEN, NOAUTH, AuthVariable, MappedAuth, map_requirements
 from .render import Renderer
 from .settings import Settings
@@ -185,7 +196,7 @@ class _Builder:
             self.variables.declare("baseUrl", "", "Base URL of the API: set it before sending requests.")
             return ""
         server = servers[0]
-        url = re.sub(r"{([^{}]+)}", r"{{\1}}", server.url).rstrip("/")
+        url = PATH_TEMPLATE.sub(r"{{\1}}", server.url).rstrip("/")
         description = "Base URL of the API"
         description += f" ({server.description})." if server.description else " (first server of the definition)."
         self.variables.declare("baseUrl", url, description)
@@ -290,7 +301,7 @@ class _Builder:
         segments: list[str] = []
         variables: list[dict[str, Any]] = []
         for segment in [s for s in operation.path.split("/") if s]:
-            whole = re.fullmatch(r"{([^{}]+)}", segment)
+            whole = PATH_TEMPLATE.fullmatch(segment)
             if whole and whole.group(1) in path_parameters:
                 parameter = path_parameters[whole.group(1)]
                 segments.append(":" + parameter.name)
@@ -299,7 +310,7 @@ class _Builder:
                     variable["description"] = parameter.description
                 variables.append(variable)
             else:  # a parameter inside a segment ("{a}:{b}"): Postman path variables need whole segments
-                segments.append(re.sub(r"{([^{}]+)}", lambda m: self._inline_path_value(m.group(1), path_parameters),
+                segments.append(PATH_TEMPLATE.sub(lambda m: self._inline_path_value(m.group(1), path_parameters),
                                        segment))
         query: list[dict[str, Any]] = []
         for parameter in operation.parameters:
@@ -387,7 +398,7 @@ class _Builder:
                           if k in value or k == "client_id" or media.media_type.endswith("json")})
             if "grant_type" in value:
                 value["grant_type"] = "client_credentials"
-        kind = media.media_type.split(";")[0].strip().lower()
+        kind = media.kind
         if kind == "application/x-www-form-urlencoded":
             return {"mode": "urlencoded", "urlencoded": self._form_fields(media, value, files=False)}, kind
         if kind.startswith("multipart/"):
@@ -439,7 +450,7 @@ class _Builder:
                 value = self.examples.example(media.schema, for_request=False)
             if redact:
                 value = redact_secrets(value)
-            kind = media.media_type.split(";")[0].strip().lower()
+            kind = media.kind
             content_type = "application/json" if kind == "*/*" else media.media_type
             headers.append({"key": "Content-Type", "value": content_type})
             if _is_json(kind) or kind == "*/*":
@@ -519,7 +530,7 @@ def _is_file_schema(schema: dict[str, Any]) -> bool:
 
 def _preferred_media_type(content: tuple[MediaType, ...]) -> MediaType:
     def rank(media: MediaType) -> int:
-        kind = media.media_type.split(";")[0].strip().lower()
+        kind = media.kind
         if kind == "application/json":
             return 0
         if _is_json(kind):

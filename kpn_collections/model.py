@@ -7,10 +7,14 @@ travels with the Api follows them.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .resolve import RefResolver
+
+PATH_TEMPLATE = re.compile(r"{([^{}]+)}")
+"""A `{name}` template in a path or server URL."""
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -85,6 +89,11 @@ class MediaType:
     schema: Any = None
     example: Any = MISSING
     examples: tuple[NamedExample, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """The media type without parameters, lower case: `application/json; charset=utf-8` -> `application/json`."""
+        return self.media_type.split(";")[0].strip().lower()
 
     def first_example(self) -> Any:
         """The spec's own example for this media type, or MISSING."""

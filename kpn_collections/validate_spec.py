@@ -7,7 +7,7 @@ Problems in the document are warnings by default, so that slightly broken real-w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
@@ -22,10 +22,9 @@ from openapi_spec_validator.validation.exceptions import (
 )
 
 from .diagnostics import Diagnostics, pointer_join
-from .model import HTTP_METHODS, SpecVersion
+from .model import PATH_TEMPLATE, SpecVersion
+from .normalise.common import as_dict, iter_operations
 from .resolve import RefResolver
-
-_PATH_TEMPLATE = re.compile(r"{([^{}]+)}")
 
 
 class _OfflineV2(OpenAPIV2SpecValidator):
@@ -75,10 +74,10 @@ def validate_spec(
     """Report every problem openapi-spec-validator and our own checks find, each with its JSON pointer."""
     own = Diagnostics(diagnostics.file)
     _check_path_parameters(document, version, resolver, own)
-    _check_operation_ids(document, own)
+    _check_operation_ids(document, resolver, own)
     _check_schemas(document, version, resolver, own)
     _check_security_schemes(document, version, own)
-    _check_security_requirements(document, version, own)
+    _check_security_requirements(document, version, resolver, own)
     explained = {d.pointer for d in own.items}
     validator = _VALIDATORS[version](document)
     for error in validator.schema_validator.iter_errors(document):
@@ -147,19 +146,6 @@ def _report_semantic(validator: Any, diagnostics: Diagnostics) -> None:
                             hint="fix the problems reported above and validate again")
 
 
-def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], Any]]:
-    paths = document.get("paths")
-    if not isinstance(paths, dict):
-        return
-    for path, item in paths.items():
-        if not isinstance(item, dict):
-            continue
-        for method in HTTP_METHODS:
-            operation = item.get(method)
-            if isinstance(operation, dict):
-                yield path, method, operation, item.get("parameters")
-
-
 def _declared_parameters(parameters: Any, resolver: RefResolver) -> Iterator[dict[str, Any]]:
     if isinstance(parameters, list):
         for parameter in parameters:
@@ -171,14 +157,14 @@ def _declared_parameters(parameters: Any, resolver: RefResolver) -> Iterator[dic
 def _check_path_parameters(
     document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
 ) -> None:
-    for path, method, operation, path_parameters in _operations(document):
+    for path, method, operation, item in iter_operations(document, resolver):
         declared = {
             p.get("name")
-            for source in (path_parameters, operation.get("parameters"))
+            for source in (item.get("parameters"), operation.get("parameters"))
             for p in _declared_parameters(source, resolver)
             if p.get("in") == "path"
         }
-        used = _PATH_TEMPLATE.findall(path)
+        used = PATH_TEMPLATE.findall(path)
         pointer = pointer_join("paths", path, method)
         for name in used:
             if name not in declared:
@@ -198,9 +184,9 @@ def _check_path_parameters(
             )
 
 
-def _check_operation_ids(document: dict[str, Any], diagnostics: Diagnostics) -> None:
+def _check_operation_ids(document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics) -> None:
     seen: dict[str, str] = {}
-    for path, method, operation, _ in _operations(document):
+    for path, method, operation, _ in iter_operations(document, resolver):
         operation_id = operation.get("operationId")
         if not isinstance(operation_id, str):
             continue
@@ -221,11 +207,10 @@ _SCHEMA_SINGLE = ("items", "additionalProperties", "not", "contains", "if", "the
 def _schema_roots(document: dict[str, Any], version: SpecVersion) -> Iterator[tuple[str, Any]]:
     """Every place the document holds a schema directly (not nested in another schema)."""
     if version is SpecVersion.SWAGGER_2_0:
-        for name, schema in _items(document.get("definitions")):
+        for name, schema in as_dict(document.get("definitions")).items():
             yield pointer_join("definitions", name), schema
     else:
-        components = document.get("components")
-        for name, schema in _items(components.get("schemas") if isinstance(components, dict) else None):
+        for name, schema in as_dict(as_dict(document.get("components")).get("schemas")).items():
             yield pointer_join("components", "schemas", name), schema
     yield from _nested_schema_roots(document, "")
 
@@ -244,10 +229,6 @@ def _nested_schema_roots(node: Any, pointer: str) -> Iterator[tuple[str, Any]]:
                     stack.append((child_pointer, child))
         elif isinstance(value, list):
             stack.extend((where + pointer_join(i), child) for i, child in enumerate(value))
-
-
-def _items(node: Any) -> Iterable[tuple[str, Any]]:
-    return node.items() if isinstance(node, dict) else ()
 
 
 def _check_schemas(
@@ -285,7 +266,7 @@ def _check_schemas(
             for index, child in enumerate(schema.get(key) or () if isinstance(schema.get(key), list) else ()):
                 stack.append((pointer + pointer_join(key, index), child))
         for key in _SCHEMA_MAPS:
-            for name, child in _items(schema.get(key)):
+            for name, child in as_dict(schema.get(key)).items():
                 stack.append((pointer + pointer_join(key, name), child))
         for key in _SCHEMA_SINGLE:
             if isinstance(schema.get(key), dict):
@@ -294,7 +275,7 @@ def _check_schemas(
 
 def _check_security_schemes(document: dict[str, Any], version: SpecVersion, diagnostics: Diagnostics) -> None:
     if version is SpecVersion.SWAGGER_2_0:
-        for name, scheme in _items(document.get("securityDefinitions")):
+        for name, scheme in as_dict(document.get("securityDefinitions")).items():
             if isinstance(scheme, dict) and scheme.get("type") == "oauth2" and "scopes" not in scheme:
                 diagnostics.warning("oauth-scopes-missing", f"OAuth2 scheme {name!r} has no `scopes`",
                                     pointer=pointer_join("securityDefinitions", name),
@@ -302,10 +283,10 @@ def _check_security_schemes(document: dict[str, Any], version: SpecVersion, diag
         return
     components = document.get("components")
     schemes = components.get("securitySchemes") if isinstance(components, dict) else None
-    for name, scheme in _items(schemes):
+    for name, scheme in as_dict(schemes).items():
         if not isinstance(scheme, dict) or scheme.get("type") != "oauth2":
             continue
-        for flow_name, flow in _items(scheme.get("flows")):
+        for flow_name, flow in as_dict(scheme.get("flows")).items():
             if isinstance(flow, dict) and "scopes" not in flow:
                 diagnostics.warning(
                     "oauth-scopes-missing",
@@ -315,15 +296,15 @@ def _check_security_schemes(document: dict[str, Any], version: SpecVersion, diag
                 )
 
 
-def _check_security_requirements(document: dict[str, Any], version: SpecVersion, diagnostics: Diagnostics) -> None:
+def _check_security_requirements(document: dict[str, Any], version: SpecVersion, resolver: RefResolver,
+                                 diagnostics: Diagnostics) -> None:
     if version is SpecVersion.SWAGGER_2_0:
-        declared = set(_items_keys(document.get("securityDefinitions")))
+        declared = set(as_dict(document.get("securityDefinitions")))
     else:
-        components = document.get("components")
-        declared = set(_items_keys(components.get("securitySchemes") if isinstance(components, dict) else None))
+        declared = set(as_dict(as_dict(document.get("components")).get("securitySchemes")))
     places = [("/security", document.get("security"))]
     places += [(pointer_join("paths", path, method, "security"), operation.get("security"))
-               for path, method, operation, _ in _operations(document)]
+               for path, method, operation, _ in iter_operations(document, resolver)]
     for pointer, requirements in places:
         for index, alternative in enumerate(requirements if isinstance(requirements, list) else ()):
             for name in alternative if isinstance(alternative, dict) else ():
@@ -335,6 +316,3 @@ def _check_security_requirements(document: dict[str, Any], version: SpecVersion,
                         hint="declare the scheme or correct the name; the converter ignores it",
                     )
 
-
-def _items_keys(node: Any) -> list[str]:
-    return [str(k) for k in node] if isinstance(node, dict) else []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,7 @@ from ..diagnostics import pointer_join
 from ..model import (
     HTTP_METHODS,
     MISSING,
+    PATH_TEMPLATE,
     Api,
     Operation,
     Parameter,
@@ -20,8 +20,6 @@ from ..model import (
     Tag,
 )
 from ..resolve import RefResolver
-
-PATH_TEMPLATE = re.compile(r"{([^{}]+)}")
 
 
 def as_dict(value: Any) -> dict[str, Any]:

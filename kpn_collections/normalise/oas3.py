@@ -7,6 +7,7 @@ from typing import Any
 from ..diagnostics import Diagnostics, pointer_join
 from ..model import (
     MISSING,
+    PATH_TEMPLATE,
     Api,
     Header,
     MediaType,
@@ -23,7 +24,6 @@ from ..model import (
 )
 from ..resolve import RefResolver
 from .common import (
-    PATH_TEMPLATE,
     add_undeclared_path_parameters,
     as_dict,
     as_list,
