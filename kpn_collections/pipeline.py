@@ -1,20 +1,24 @@
-"""The conversion pipeline, stage by stage: load -> resolve -> validate -> normalise -> inject auth ->
-build collection (rendering text with Jinja2) -> check collection. Writing is the caller's job."""
+"""The conversion pipeline, stage by stage: load -> bundle external refs -> resolve -> validate -> normalise ->
+inject auth -> build collection (rendering text with Jinja2) -> check collection. Writing is the caller's job."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .build_collection import build_collection
+from .bundle import BundleResult, bundle
 from .check_collection import check_collection
 from .diagnostics import Diagnostic, Diagnostics, Severity
 from .inject_auth import inject_auth, patch_document, plan_auth
 from .load import LoadError, SourceDocument, load_document
+from .model import SpecVersion
 from .normalise import normalise
 from .render import Renderer, TemplateProblem
 from .resolve import RefResolver, check_references
+from .retrieve import MirrorConfigError, RemoteFetcher, RetrievalError, Retriever, build_retriever
 from .settings import Settings
 from .validate_spec import detect_version, validate_spec
 from .write import dump_document
@@ -43,40 +47,52 @@ class ConversionResult:
         return self.collection is not None and not (strict and self.warnings)
 
 
-def convert_file(path: str | Path, settings: Settings | None = None, *,
-                 display_name: str | None = None) -> ConversionResult:
-    """Convert one SwaggerHub export on disk."""
+def convert_file(path: str | Path, settings: Settings | None = None, *, display_name: str | None = None,
+                 retriever: Retriever | None = None, fetch_remote: RemoteFetcher | None = None) -> ConversionResult:
+    """Convert one SwaggerHub export on disk.
+
+    `$ref`s to other files and URLs are followed through `retriever` (default: the one the settings
+    describe, see retrieve.build_retriever; `fetch_remote` replaces its HTTPS fetcher).
+    """
+    settings = settings or Settings()
     name = display_name or str(path)
     try:
         source = load_document(path, display_name=name)
     except LoadError as exc:
         return ConversionResult(name, None, (exc.diagnostic,))
-    return convert_source(source, settings)
+    return convert_source(source, settings, base_uri=Path(path).absolute().as_uri(),
+                          retriever=retriever or _retriever(settings, Path(path), name, fetch_remote))
 
 
 def convert_document(document: dict[str, Any], settings: Settings | None = None, *,
-                     source: str = "<document>") -> ConversionResult:
-    """Convert an already-parsed API definition (a dict as from json.load)."""
-    return convert_source(SourceDocument(source, document, "", "json", _compose_failed=True), settings)
+                     source: str = "<document>", retriever: Retriever | None = None) -> ConversionResult:
+    """Convert an already-parsed API definition (a dict as from json.load); relative refs are read from the
+    current directory."""
+    return convert_source(SourceDocument(source, document, "", "json", _compose_failed=True), settings,
+                          retriever=retriever)
 
 
-def convert_source(source: SourceDocument, settings: Settings | None = None) -> ConversionResult:
+def convert_source(source: SourceDocument, settings: Settings | None = None, *, base_uri: str | None = None,
+                   retriever: Retriever | None = None) -> ConversionResult:
     """Run every stage on a loaded document."""
     settings = settings or Settings()
     diagnostics = Diagnostics(file=source.path)
-    collection = _run_stages(source, settings, diagnostics)
-    located = tuple(sorted((_locate(source, d) for d in diagnostics.items),
-                           key=lambda d: (d.line is None, d.line or 0, d.column or 0)))
+    base_uri = base_uri or (Path.cwd() / Path(source.path).name).as_uri()
+    retriever = retriever or _retriever(settings, Path(source.path), source.path, None)
+    bundled = None
+    collection = None
+    version = detect_version(source.data, diagnostics)
+    if version is not None:
+        bundled = bundle(source, version, base_uri, retriever, diagnostics)
+        if not diagnostics.has_errors:
+            collection = _run_stages(bundled.document, version, source.path, settings, diagnostics)
     if diagnostics.has_errors:
         collection = None
-    return ConversionResult(source.path, collection, located)
+    return ConversionResult(source.path, collection, _located(source, bundled, diagnostics))
 
 
-def _run_stages(source: SourceDocument, settings: Settings, diagnostics: Diagnostics) -> dict[str, Any] | None:
-    document = source.data
-    version = detect_version(document, diagnostics)
-    if version is None:
-        return None
+def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str, settings: Settings,
+                diagnostics: Diagnostics) -> dict[str, Any] | None:
     resolver = RefResolver(document)
     check_references(document, resolver, diagnostics)
     if diagnostics.has_errors:
@@ -85,7 +101,7 @@ def _run_stages(source: SourceDocument, settings: Settings, diagnostics: Diagnos
     api = normalise(document, version, resolver, diagnostics)
     api = inject_auth(api, settings, diagnostics)
     try:
-        collection = build_collection(api, settings, Renderer(settings.templates_dir), Path(source.path).name,
+        collection = build_collection(api, settings, Renderer(settings.templates_dir), Path(source_path).name,
                                       diagnostics)
     except TemplateProblem as exc:
         diagnostics.items.append(exc.diagnostic)
@@ -93,6 +109,36 @@ def _run_stages(source: SourceDocument, settings: Settings, diagnostics: Diagnos
     if settings.check_output:
         check_collection(collection, diagnostics)
     return collection
+
+
+@dataclass(frozen=True)
+class BundleFileResult:
+    """The bundled definition's text (None when it could not be produced) and the problems found."""
+
+    source: str
+    text: str | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def bundle_file(path: str | Path, settings: Settings | None = None, *, output_format: str | None = None,
+                fetch_remote: RemoteFetcher | None = None) -> BundleFileResult:
+    """The definition with every external `$ref` target bundled in, as YAML or JSON text."""
+    settings = settings or Settings()
+    try:
+        source = load_document(path)
+    except LoadError as exc:
+        return BundleFileResult(str(path), None, (exc.diagnostic,))
+    diagnostics = Diagnostics(file=source.path)
+    version = detect_version(source.data, diagnostics)
+    text = bundled = None
+    if version is not None:
+        bundled = bundle(source, version, Path(path).absolute().as_uri(),
+                         _retriever(settings, Path(path), source.path, fetch_remote), diagnostics)
+        if not diagnostics.has_errors:
+            check_references(bundled.document, RefResolver(bundled.document), diagnostics)
+        if not diagnostics.has_errors:
+            text = dump_document(bundled.document, output_format or source.format)
+    return BundleFileResult(source.path, text, _located(source, bundled, diagnostics))
 
 
 @dataclass(frozen=True)
@@ -105,26 +151,61 @@ class InjectResult:
 
 
 def inject_file(path: str | Path, settings: Settings | None = None) -> InjectResult:
-    """The definition with the client-credentials scheme added or repaired, in its own format."""
+    """The definition with the client-credentials scheme added or repaired, in its own format.
+
+    External `$ref`s are followed to understand the API but left as they are in the output."""
     settings = settings or Settings()
     try:
         source = load_document(path)
     except LoadError as exc:
         return InjectResult(str(path), None, (exc.diagnostic,))
     diagnostics = Diagnostics(file=source.path)
-    text = None
+    text = bundled = None
     version = detect_version(source.data, diagnostics)
     if version is not None:
-        resolver = RefResolver(source.data)
-        api = normalise(source.data, version, resolver, diagnostics)
+        bundled = bundle(source, version, Path(path).absolute().as_uri(),
+                         _retriever(settings, Path(path), source.path, None), diagnostics)
+        api = normalise(bundled.document, version, RefResolver(bundled.document), diagnostics)
         plan = plan_auth(api, settings, diagnostics)
         if not diagnostics.has_errors:
             text = dump_document(patch_document(source.data, version, plan), source.format)
-    return InjectResult(source.path, text, tuple(_locate(source, d) for d in diagnostics.items))
+    return InjectResult(source.path, text, _located(source, bundled, diagnostics))
 
 
-def _locate(source: SourceDocument, diagnostic: Diagnostic) -> Diagnostic:
+def _retriever(settings: Settings, path: Path, display: str, fetch_remote: RemoteFetcher | None) -> Retriever:
+    try:
+        return build_retriever(settings, path, display=display, fetch_remote=fetch_remote)
+    except MirrorConfigError as exc:
+        return _Refuse(str(exc))
+
+
+@dataclass(frozen=True)
+class _Refuse:
+    """A retriever for when the configured one cannot be built: every external reference fails with why."""
+
+    reason: str
+
+    def __call__(self, uri: str) -> Any:
+        raise RetrievalError("ref-mirror-unusable", f"cannot retrieve {uri}: {self.reason}",
+                             "fix or drop --ref-mirror")
+
+
+def _located(source: SourceDocument, bundled: BundleResult | None,
+             diagnostics: Diagnostics) -> tuple[Diagnostic, ...]:
+    """Every diagnostic with its file and line, those in bundled parts moved to the file they came from;
+    the input file's first, in line order."""
+    located = [_locate(source, bundled, d) for d in diagnostics.items]
+    return tuple(sorted(located, key=lambda d: (d.file != source.path, d.file, d.line is None, d.line or 0,
+                                                d.column or 0)))
+
+
+def _locate(source: SourceDocument, bundled: BundleResult | None, diagnostic: Diagnostic) -> Diagnostic:
     if diagnostic.line is not None or diagnostic.file != source.path:
         return diagnostic
-    position = source.locate(diagnostic.pointer)
+    origin = bundled.origin_of(diagnostic.pointer) if bundled is not None else None
+    if origin is not None:
+        diagnostic = dataclasses.replace(diagnostic, file=origin.source.path, pointer=origin.pointer)
+        position = origin.source.locate(origin.pointer)
+    else:
+        position = source.locate(diagnostic.pointer)
     return diagnostic.located(*position) if position else diagnostic

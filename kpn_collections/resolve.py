@@ -36,17 +36,10 @@ class RefResolver:
         if not ref.startswith("#"):
             self.broken[ref] = "external"
             return False, None
-        node: Any = self.document
-        fragment = unquote(ref[1:])
-        tokens = [pointer_unescape(t) for t in fragment.split("/")[1:]] if fragment else []
-        for token in tokens:
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdecimal() and token.isascii() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                self.broken[ref] = "missing"
-                return False, None
+        found, node = resolve_fragment(self.document, ref[1:])
+        if not found:
+            self.broken[ref] = "missing"
+            return False, None
         self._cache[ref] = node
         return True, node
 
@@ -62,6 +55,22 @@ class RefResolver:
             if not found:
                 return None
         return node
+
+
+def resolve_fragment(document: Any, fragment: str) -> tuple[bool, Any]:
+    """(found, node) for a URI fragment holding a JSON pointer (percent-encoded, `~0`/`~1` escaped)."""
+    pointer = unquote(fragment)
+    if pointer and not pointer.startswith("/"):
+        return False, None  # a plain-name fragment (JSON Schema anchor): not supported
+    node: Any = document
+    for token in (pointer_unescape(t) for t in pointer.split("/")[1:]):
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdecimal() and token.isascii() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False, None
+    return True, node
 
 
 def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:

@@ -21,3 +21,6 @@ class Settings:
     check_output: bool = True
     auth_mode: str = "auto"  # see AUTH_MODES and inject_auth.py
     token_url: str | None = None  # overrides the definition's own token URL and the KPN default
+    ref_root: Path | None = None  # files `$ref`s may read; default: the input file's directory
+    ref_mirror: Path | None = None  # local copies of remote `$ref` targets (see retrieve.py)
+    allow_remote_refs: bool = False  # fetch remote `$ref` targets that the mirror lacks over HTTPS
