@@ -101,7 +101,7 @@ class FileRetriever:
         if not real.is_relative_to(root):
             raise RetrievalError(
                 "ref-outside-root",
-                f"{self._show(path)} is outside the reference root {root}; it was not read",
+                f"{self._show(path)} is outside the reference root {_shown(root)}; it was not read",
                 "keep referenced files inside the spec's directory, or widen the root with --ref-root DIR")
         try:
             content = real.read_bytes()
@@ -185,6 +185,12 @@ class MirrorRetriever:
         return candidates
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it, else absolute."""
+    relative = os.path.relpath(path)
+    return Path(relative).as_posix() if not relative.startswith("..") else str(path)
+
+
 def https_fetch(url: str, *, api_key: str | None = None, timeout: float = REMOTE_TIMEOUT_S,
                 max_bytes: int = MAX_REMOTE_BYTES) -> bytes:
     """GET `url` over HTTPS (no other scheme, also after redirects), within `timeout` and `max_bytes`."""
@@ -248,7 +254,7 @@ class DefaultRetriever:
             mirrored = self.mirror.find(uri)
             if mirrored is not None:
                 try:
-                    return Retrieved(mirrored.read_bytes(), str(mirrored))
+                    return Retrieved(mirrored.read_bytes(), _shown(mirrored))
                 except OSError as exc:
                     raise RetrievalError("ref-file-unreadable", f"cannot read {mirrored}: {exc.strerror or exc}",
                                          "check the file's permissions") from None
