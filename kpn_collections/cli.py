@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,18 +14,23 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .batch import (
+    Input,
+    Job,
+    JobResult,
+    default_cache_dir,
+    discover,
+    glob_base,
+    looks_like_spec,
+    output_path,
+    run_jobs,
+)
+from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
 from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_OK, Diagnostic, Severity
-from .pipeline import ConversionResult, bundle_file, convert_file, inject_file
+from .pipeline import bundle_file, inject_file
 from .retrieve import MirrorConfigError, MirrorRetriever
 from .settings import AUTH_MODES, FOLDER_MODES, Settings
-from .write import dumps, write_if_changed
-
-OUTPUT_SUFFIX = ".postman_collection.json"
-
-
-def output_name(spec: Path) -> str:
-    """`kpn-sms-openapi.yml` -> `kpn-sms-openapi.postman_collection.json`."""
-    return spec.stem + OUTPUT_SUFFIX
+from .write import write_if_changed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,67 +67,190 @@ def _check_mirror(ref_mirror: Path | None) -> None:
 
 
 @main.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", default=".", show_default=True,
-              help="Directory for the collections, or '-' to print one collection to stdout.")
-@click.option("--folders", type=click.Choice(FOLDER_MODES), default="tags", show_default=True,
-              help="Group requests in folders by first tag, by first path segment, or not at all.")
+@click.argument("specs", nargs=-1)
+@click.option("-o", "--output",
+              help="Directory for the collections (a directory or glob argument's tree is mirrored in it), "
+                   "or '-' to print one collection to stdout.  [default: beside each spec]")
+@click.option("--naming", help="Output file name; {stem} and {name} are the spec's.  "
+                               "[default: {stem}.postman_collection.json]")
+@click.option("--folders", type=click.Choice(FOLDER_MODES),
+              help="Group requests in folders by first tag, by first path segment, or not at all.  [default: tags]")
 @click.option("--base-url", help="Value of the `baseUrl` variable, instead of the definition's first server.")
 @click.option("--templates", "templates_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Directory with templates that replace the packaged ones of the same name.")
 @click.option("--token-url", help="Token endpoint, instead of the definition's own or KPN's default.")
-@click.option("--auth-mode", type=click.Choice(AUTH_MODES), default="auto", show_default=True,
-              help="How the collection gets its bearer token (auto: see the README).")
-@click.option("--strict", is_flag=True, help="Fail on any problem in the definition, warnings included.")
-@click.option("--check-output/--no-check-output", default=True, show_default=True,
-              help="Validate every collection against Postman's v2.1.0 JSON Schema before writing it.")
+@click.option("--auth-mode", type=click.Choice(AUTH_MODES),
+              help="How the collection gets its bearer token (see the README).  [default: auto]")
+@click.option("--strict/--no-strict", default=None, help="Fail on any problem in the definition, warnings included.")
+@click.option("--check-output/--no-check-output", default=None,
+              help="Validate every collection against Postman's v2.1.0 JSON Schema before writing it.  "
+                   "[default: on]")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 when a collection is missing or differs from what would be written.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes to convert with.  [default: CPUs]")
+@click.option("--cache/--no-cache", default=None, help="Reuse results for unchanged inputs.  [default: on]")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where results are cached (safe to delete).  [default: ~/.cache/kpn-collections]")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.")
+@click.option("--pre-commit", "pre_commit", is_flag=True,
+              help="Hook mode: skip files that are not specs, and fail when a collection was written.")
 @click.option("--format", "report_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="How problems are reported on stderr.")
+              show_default=True, help="How results and problems are reported on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Report errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
-def convert(specs: Sequence[Path], output: str, folders: str, base_url: str | None, templates_dir: Path | None,
-            token_url: str | None, auth_mode: str, strict: bool, check_output: bool, report_format: str,
-            quiet: bool, verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
+def convert(specs: Sequence[str], output: str | None, naming: str | None, folders: str | None,
+            base_url: str | None, templates_dir: Path | None, token_url: str | None, auth_mode: str | None,
+            strict: bool | None, check_output: bool | None, check: bool, jobs: int | None, cache: bool | None,
+            cache_dir: Path | None, config_file: Path | None, pre_commit: bool, report_format: str, quiet: bool,
+            verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
             allow_remote_refs: bool) -> None:
-    """Convert SPECS (SwaggerHub exports, YAML or JSON) into Postman v2.1 collections."""
-    if output == "-" and len(specs) != 1:
+    """Convert SPECS (files, directories, globs; SwaggerHub exports in YAML or JSON) into Postman v2.1
+    collections. Without SPECS, converts the `specs` of the settings file."""
+    try:
+        config = load_config(config_file) if config_file else find_config()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    given = {"folders": folders, "base-url": base_url, "templates": templates_dir, "token-url": token_url,
+             "auth-mode": auth_mode, "strict": strict, "check-output": check_output, "ref-root": ref_root,
+             "ref-mirror": ref_mirror, "allow-remote-refs": allow_remote_refs or None}
+    command_line = {key: value for key, value in given.items() if value is not None}
+    roots = [config.root / s for s in config.get("specs", [])]
+    arguments = list(specs) or [str(r) for r in roots]
+    if not arguments:
+        raise click.UsageError("no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
+                               "[tool.kpn-collections] in pyproject.toml)")
+    inputs, empty = discover(arguments, [r if r.is_dir() else glob_base(r) for r in roots])
+    if pre_commit:
+        inputs = _pre_commit_inputs(inputs, roots)
+    for argument in empty:
+        if not pre_commit:
+            click.echo(f"{argument}: no OpenAPI or Swagger documents found", err=True)
+    if output == "-" and len(inputs) != 1:
         raise click.UsageError("-o - (stdout) takes exactly one SPEC")
-    _check_mirror(ref_mirror)
-    settings = Settings(folders=folders, base_url=base_url, templates_dir=templates_dir, strict=strict,
-                        check_output=check_output, auth_mode=auth_mode, token_url=token_url, ref_root=ref_root,
-                        ref_mirror=ref_mirror, allow_remote_refs=allow_remote_refs)
-    exit_code = EXIT_OK
-    reports = []
-    names = [output_name(spec) for spec in specs]
-    clashes = sorted({name for name in names if names.count(name) > 1})
-    if clashes and output != "-":
-        raise click.UsageError("several inputs would write the same output file: " + ", ".join(clashes)
-                               + " (convert them in separate runs, into different -o directories)")
-    for spec in specs:
-        try:
-            result = convert_file(spec, settings)
-        except Exception:
-            _report_bug(spec, debug)
-            exit_code = max(exit_code, EXIT_BUG)
-            continue
-        outcome = "failed"
-        if result.succeeded(strict=strict):
-            assert result.collection is not None
-            text = dumps(result.collection)
-            if output == "-":
-                sys.stdout.write(text)
-                outcome = "wrote <stdout>"
-            else:
-                target = Path(output) / output_name(spec)
-                outcome = ("wrote " if write_if_changed(target, text) else "unchanged ") + str(target)
-        else:
-            exit_code = max(exit_code, EXIT_FAILED)
-        reports.append(_report(result, outcome, strict, quiet, verbose, report_format))
+    output_dir = None if output in (None, "-") and "output" not in config.values else (
+        Path(output) if output not in (None, "-") else config.get("output"))
+    naming = naming or config.get("naming", DEFAULT_NAMING)
+    if "{stem}" not in naming and "{name}" not in naming:
+        raise click.BadParameter("must contain {stem} or {name}", param_hint="--naming")
+    use_cache = cache if cache is not None else config.get("cache", True)
+    cache_directory = (cache_dir or config.get("cache-dir") or default_cache_dir()) if use_cache else None
+    planned = []
+    for index, spec in enumerate(inputs):
+        settings = _settings({**config.for_spec(spec.path), **command_line})
+        _check_mirror(settings.ref_mirror)
+        target = None if output == "-" else output_path(spec, output_dir, naming)
+        planned.append(Job(index, spec.path, target, settings, check, cache_directory))
+    _refuse_clashes(planned)
+    workers = min(jobs or config.get("jobs") or os.cpu_count() or 1, max(len(planned), 1))
+    started = time.perf_counter()
+    results = []
+    with Progress(len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()) as progress:
+        for result in run_jobs(planned, workers, progress.advance):
+            progress.clear()
+            if result.text is not None:
+                sys.stdout.write(result.text)
+            results.append(_report(result, quiet, verbose, report_format, debug))
+    summary = _summary(results_of := [r for r, _ in results], check, time.perf_counter() - started)
+    written = [r.target for r in results_of if r.outcome == "written" and r.target]
     if report_format == "json":
-        click.echo(json.dumps({"files": reports}, indent=2, ensure_ascii=False), err=True)
+        click.echo(json.dumps({"files": [entry for _, entry in results], "summary": summary}, indent=2,
+                              ensure_ascii=False), err=True)
+    elif (not quiet and len(results_of) > 1) or check:
+        click.echo(_summary_text(summary, check), err=True)
+    exit_code = EXIT_OK
+    if any(r.outcome == "bug" for r in results_of):
+        exit_code = EXIT_BUG
+    elif not all(r.ok for r in results_of):
+        exit_code = EXIT_FAILED
+    if pre_commit and written:
+        click.echo("kpn-collections wrote " + ", ".join(written) + "; stage them and commit again:\n  git add "
+                   + " ".join(shlex.quote(w) for w in written), err=True)
+        exit_code = max(exit_code, EXIT_FAILED)
     sys.exit(exit_code)
+
+
+def _pre_commit_inputs(inputs: list[Input], roots: list[Path]) -> list[Input]:
+    """Hook mode: the staged specs; when other YAML/JSON files are staged (models a spec may refer to),
+    every configured spec as well, since any of them may depend on those files."""
+    specs = [i for i in inputs if i.path.is_file() and looks_like_spec(i.path)]
+    if len(specs) < len(inputs) and roots:
+        configured, _ = discover([str(r) for r in roots], [r if r.is_dir() else glob_base(r) for r in roots])
+        known = {s.path.absolute() for s in specs}
+        specs += [c for c in configured if c.path.absolute() not in known]
+    return specs
+
+
+def _settings(values: dict[str, object]) -> Settings:
+    names = {"folders": "folders", "base-url": "base_url", "templates": "templates_dir", "token-url": "token_url",
+             "auth-mode": "auth_mode", "strict": "strict", "check-output": "check_output", "ref-root": "ref_root",
+             "ref-mirror": "ref_mirror", "allow-remote-refs": "allow_remote_refs"}
+    return Settings(**{names[key]: value for key, value in values.items()})  # type: ignore[arg-type]
+
+
+def _refuse_clashes(jobs: list[Job]) -> None:
+    targets: dict[Path, list[str]] = {}
+    for job in jobs:
+        if job.target is not None:
+            targets.setdefault(job.target.absolute(), []).append(str(job.spec))
+    clashes = {target: specs for target, specs in targets.items() if len(specs) > 1}
+    if clashes:
+        described = "; ".join(f"{' and '.join(specs)} -> {target}" for target, specs in sorted(clashes.items()))
+        raise click.UsageError(f"several inputs would write the same output file: {described} (use "
+                               "--naming '{name}.postman_collection.json', or convert them into different -o "
+                               "directories)")
+
+
+def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str, object]:
+    counts = {outcome: sum(1 for r in results if r.outcome == outcome)
+              for outcome in ("written", "unchanged", "stdout", "up-to-date", "stale", "missing", "failed", "bug")}
+    return {"specs": len(results), **counts, "with_warnings": sum(1 for r in results if r.warnings),
+            "failed_total": counts["failed"] + counts["bug"], "from_cache": sum(1 for r in results if r.cached),
+            "seconds": round(seconds, 2), "check": check}
+
+
+def _summary_text(summary: dict[str, object], check: bool) -> str:
+    if check:
+        parts = [f"{summary['up-to-date']} up to date", f"{summary['stale']} stale", f"{summary['missing']} missing"]
+    else:
+        parts = [f"{summary['written']} written", f"{summary['unchanged']} unchanged"]
+    parts += [f"{summary['with_warnings']} with warnings", f"{summary['failed_total']} failed"]
+    return (f"{summary['specs']} spec(s): " + ", ".join(parts)
+            + f" ({summary['from_cache']} from cache) in {summary['seconds']} s")
+
+
+class Progress:
+    """A one-line progress counter on a terminal (stderr); nothing otherwise."""
+
+    def __init__(self, total: int, *, enabled: bool):
+        self.total = total
+        self.done = 0
+        self.enabled = enabled and total > 1
+
+    def __enter__(self) -> Progress:
+        self._draw()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.clear()
+
+    def advance(self) -> None:
+        """One more job finished."""
+        self.done += 1
+        self._draw()
+
+    def clear(self) -> None:
+        """Remove the line before other output is printed."""
+        if self.enabled:
+            click.echo("\r\033[K", nl=False, err=True)
+
+    def _draw(self) -> None:
+        if self.enabled:
+            width = 30
+            filled = width * self.done // max(self.total, 1)
+            click.echo(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}", nl=False, err=True)
 
 
 @main.command()
@@ -185,32 +316,39 @@ def _write_text_result(spec: Path, output: str, text: str | None, diagnostics: S
     sys.exit(EXIT_OK)
 
 
-def _report(result: ConversionResult, outcome: str, strict: bool, quiet: bool, verbose: bool,
-            report_format: str) -> dict[str, object]:
+def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
+            debug: bool) -> tuple[JobResult, dict[str, object]]:
     shown = [d for d in result.diagnostics
              if d.severity is Severity.ERROR
              or (d.severity is Severity.WARNING and not quiet)
              or (d.severity is Severity.INFO and verbose)]
-    ok = result.succeeded(strict=strict)
     if report_format == "text":
         for diagnostic in shown:
             click.echo(diagnostic.format(), err=True)
-        if not ok:
-            reason = "warnings are failures with --strict" if result.collection is not None else (
-                f"{len(result.errors)} error(s)")
-            click.echo(f"{result.source}: FAILED ({reason}); nothing written", err=True)
+        warnings = f" ({result.warnings} warning(s))"
+        if result.outcome == "bug":
+            _report_bug(Path(result.spec), debug, result.bug)
+        elif result.outcome == "failed":
+            errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
+            reason = f"{errors} error(s)" if errors else "warnings are failures with --strict"
+            click.echo(f"{result.spec}: FAILED ({reason}); nothing written", err=True)
+        elif result.outcome in ("missing", "stale"):
+            click.echo(f"{result.spec}: {result.target} is {result.outcome}", err=True)
         elif not quiet:
-            click.echo(f"{result.source}: {outcome} ({len(result.warnings)} warning(s))", err=True)
-    return {
-        "source": result.source,
-        "ok": ok,
-        "outcome": outcome,
-        "diagnostics": [d.as_dict() for d in shown],
-    }
+            described = {"written": f"wrote {result.target}", "unchanged": f"unchanged {result.target}",
+                         "stdout": "wrote <stdout>", "up-to-date": f"{result.target} is up to date"}
+            click.echo(f"{result.spec}: {described[result.outcome]}{warnings}", err=True)
+    entry: dict[str, object] = {"source": result.spec, "output": result.target, "ok": result.ok,
+                                "outcome": result.outcome, "cached": result.cached,
+                                "diagnostics": [d.as_dict() for d in shown]}
+    return result, entry
 
 
-def _report_bug(spec: Path, debug: bool) -> None:
+def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
     click.echo(f"{spec}: internal error in kpn-collections {__version__}: this is a bug, please report it "
                "with the input file" + ("" if debug else " (run with --debug for the traceback)"), err=True)
     if debug:
-        traceback.print_exc()
+        if trace:
+            click.echo(trace, err=True)
+        else:
+            traceback.print_exc()

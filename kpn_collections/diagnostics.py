@@ -66,6 +66,14 @@ class Diagnostic:
             "hint": self.hint,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Diagnostic:
+        """The inverse of as_dict (for cached results)."""
+        line, column = data.get("line"), data.get("column")
+        return cls(Severity(str(data["severity"])), str(data["code"]), str(data["message"]), str(data["file"]),
+                   str(data["pointer"]), line if isinstance(line, int) else None,
+                   column if isinstance(column, int) else None, str(data["hint"]))
+
 
 @dataclass
 class Diagnostics:

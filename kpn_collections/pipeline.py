@@ -18,7 +18,7 @@ from .model import SpecVersion
 from .normalise import normalise
 from .render import Renderer, TemplateProblem
 from .resolve import RefResolver, check_references
-from .retrieve import MirrorConfigError, RemoteFetcher, RetrievalError, Retriever, build_retriever
+from .retrieve import MirrorConfigError, RemoteFetcher, RetrievalError, Retrieved, Retriever, build_retriever
 from .settings import Settings
 from .validate_spec import detect_version, validate_spec
 from .write import dump_document
@@ -31,6 +31,8 @@ class ConversionResult:
     source: str
     collection: dict[str, Any] | None
     diagnostics: tuple[Diagnostic, ...]
+    dependencies: tuple[Path, ...] = ()  # local files read for `$ref`s (mirror files included)
+    fetched_remote: bool = False  # whether a referenced document came over the network
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -60,8 +62,24 @@ def convert_file(path: str | Path, settings: Settings | None = None, *, display_
         source = load_document(path, display_name=name)
     except LoadError as exc:
         return ConversionResult(name, None, (exc.diagnostic,))
-    return convert_source(source, settings, base_uri=Path(path).absolute().as_uri(),
-                          retriever=retriever or _retriever(settings, Path(path), name, fetch_remote))
+    recorder = _Recorder(retriever or _retriever(settings, Path(path), name, fetch_remote))
+    result = convert_source(source, settings, base_uri=Path(path).absolute().as_uri(), retriever=recorder)
+    local = tuple(r.path for r in recorder.retrieved if r.path is not None)
+    return dataclasses.replace(result, dependencies=local,
+                               fetched_remote=any(r.path is None for r in recorder.retrieved))
+
+
+@dataclass
+class _Recorder:
+    """Passes retrievals through, remembering what was read (for the batch cache)."""
+
+    inner: Retriever
+    retrieved: list[Retrieved] = dataclasses.field(default_factory=list)
+
+    def __call__(self, uri: str) -> Retrieved:
+        found = self.inner(uri)
+        self.retrieved.append(found)
+        return found
 
 
 def convert_document(document: dict[str, Any], settings: Settings | None = None, *,

@@ -61,6 +61,7 @@ class Retrieved:
 
     content: bytes
     display: str
+    path: Path | None = None  # the local file it was read from (None when fetched over the network)
 
 
 Retriever = Callable[[str], Retrieved]
@@ -112,7 +113,7 @@ class FileRetriever:
             raise RetrievalError("ref-file-unreadable",
                                  f"cannot read {self._show(path)}: {exc.strerror or exc}",
                                  "check the file's permissions") from None
-        return Retrieved(content, self._show(path))
+        return Retrieved(content, self._show(path), real)
 
     def _show(self, path: Path) -> str:
         """The path as the user knows it: beside the input file's name as given, else absolute."""
@@ -254,7 +255,7 @@ class DefaultRetriever:
             mirrored = self.mirror.find(uri)
             if mirrored is not None:
                 try:
-                    return Retrieved(mirrored.read_bytes(), _shown(mirrored))
+                    return Retrieved(mirrored.read_bytes(), _shown(mirrored), mirrored)
                 except OSError as exc:
                     raise RetrievalError("ref-file-unreadable", f"cannot read {mirrored}: {exc.strerror or exc}",
                                          "check the file's permissions") from None

@@ -1,0 +1,303 @@
+"""Batch conversion: find the specs, plan one job per spec, run the jobs over processes, keep a cache.
+
+`discover` turns command-line arguments (files, directories, globs) into inputs; `plan` gives each its
+output file; `run_job` converts one spec and writes (or, in check mode, compares) its collection. The CLI
+prints the results in input order.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .diagnostics import Diagnostic
+from .pipeline import convert_file
+from .settings import Settings
+from .write import dumps, write_if_changed
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "venv"})
+_SPEC_MARKER = re.compile(rb"""(?m)^["']?(?:openapi|swagger)["']?[ \t]*:|"(?:openapi|swagger)"\s*:""")
+_GLOB_MAGIC = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class Input:
+    """One spec to convert; `base` is the directory whose tree the output mirrors (None: name only)."""
+
+    path: Path
+    base: Path | None = None
+
+
+def looks_like_spec(path: Path) -> bool:
+    """Whether a YAML/JSON file is an OpenAPI or Swagger document (has a top-level `openapi`/`swagger` key)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64 * 1024)
+    except OSError:
+        return False
+    return _SPEC_MARKER.search(head) is not None
+
+
+def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list[Input], list[str]]:
+    """The inputs named by files, directories (searched recursively) and globs, in a stable order, and the
+    arguments that named nothing. Files named directly are always inputs; files found in directories and
+    by globs only when they are OpenAPI/Swagger documents (models, fragments and other data are skipped).
+    `roots` (from the settings file) give files named directly the tree they belong to."""
+    inputs: list[Input] = []
+    empty: list[str] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, base: Path | None) -> None:
+        key = path.absolute()
+        if key not in seen:
+            seen.add(key)
+            inputs.append(Input(path, base if base is not None else _root_of(path, roots)))
+
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            found = [p for p in _walk(path) if looks_like_spec(p)]
+            for spec in found:
+                add(spec, path)
+            if not found:
+                empty.append(argument)
+        elif _GLOB_MAGIC.search(argument) and not path.exists():
+            base = glob_base(argument)
+            found = [Path(p) for p in sorted(glob.glob(argument, recursive=True))]
+            specs = [p for p in found if p.is_file() and p.suffix.lower() in SPEC_SUFFIXES and looks_like_spec(p)]
+            for spec in specs:
+                add(spec, base)
+            if not specs:
+                empty.append(argument)
+        else:
+            add(path, None)  # a file (a missing one is reported by the conversion, with its name)
+    return inputs, empty
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    for current, directories, files in os.walk(directory):
+        directories[:] = sorted(d for d in directories if not d.startswith(".") and d not in SKIPPED_DIRECTORIES)
+        for name in sorted(files):
+            if Path(name).suffix.lower() in SPEC_SUFFIXES and not name.startswith("."):
+                yield Path(current) / name
+
+
+def glob_base(pattern: str | Path) -> Path:
+    """The directory before the first wildcard: `specs/**/*.yaml` -> `specs`."""
+    parts = Path(pattern).parts
+    literal = [p for p in parts[: next(i for i, p in enumerate(parts) if _GLOB_MAGIC.search(p))]]
+    return Path(*literal) if literal else Path(".")
+
+
+def _root_of(path: Path, roots: Sequence[Path]) -> Path | None:
+    absolute = path.absolute()
+    containing = [r for r in roots if absolute.is_relative_to(r.absolute())]
+    return max(containing, key=lambda r: len(r.absolute().parts)) if containing else None
+
+
+def output_path(spec: Input, output_dir: Path | None, naming: str) -> Path:
+    """Where a spec's collection goes: beside the spec (no output directory), else under `output_dir` at the
+    spec's place in the tree it was found in."""
+    name = naming.format(stem=spec.path.stem, name=spec.path.name)
+    if output_dir is None:
+        return spec.path.parent / name
+    relative = Path()
+    if spec.base is not None:
+        relative = spec.path.absolute().parent.relative_to(spec.base.absolute())
+    return output_dir / relative / name
+
+
+@dataclass(frozen=True)
+class Job:
+    """One conversion to run (picklable: it crosses into a worker process)."""
+
+    index: int
+    spec: Path
+    target: Path | None  # None: the collection text is returned (for stdout)
+    settings: Settings
+    check: bool = False
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What happened to one spec. `outcome` is one of: written, unchanged, stdout, missing, stale,
+    up-to-date (check mode), failed (bad input), bug (an internal error; `bug` holds the traceback)."""
+
+    index: int
+    spec: str
+    target: str | None
+    outcome: str
+    ok: bool
+    diagnostics: tuple[Diagnostic, ...] = ()
+    cached: bool = False
+    seconds: float = 0.0
+    text: str | None = None
+    bug: str | None = None
+
+    @property
+    def warnings(self) -> int:
+        """How many warnings the conversion reported."""
+        return sum(1 for d in self.diagnostics if d.severity.value == "warning")
+
+
+def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> Iterator[JobResult]:
+    """Run every job (over `workers` processes) and yield the results in job order, each as soon as it and
+    all before it are done."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            result = run_job(job)
+            on_done()
+            yield result
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures: dict[Future[JobResult], Job] = {pool.submit(run_job, job): job for job in jobs}
+        finished: dict[int, JobResult] = {}
+        order = [job.index for job in jobs]
+        position = 0
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                finished[job.index] = future.result()
+            except Exception:  # the worker process died
+                finished[job.index] = JobResult(job.index, str(job.spec), _str(job.target), "bug", False,
+                                                bug=traceback.format_exc())
+            on_done()
+            while position < len(order) and order[position] in finished:
+                yield finished.pop(order[position])
+                position += 1
+
+
+def run_job(job: Job) -> JobResult:
+    """Convert one spec and write or compare its collection; never raises."""
+    started = time.perf_counter()
+    try:
+        result = _run(job)
+    except Exception:
+        result = JobResult(job.index, str(job.spec), _str(job.target), "bug", False, bug=traceback.format_exc())
+    return JobResult(**{**_fields(result), "seconds": time.perf_counter() - started})
+
+
+def _run(job: Job) -> JobResult:
+    cache = Cache(job.cache_dir) if job.cache_dir is not None else None
+    key = cache.key(job) if cache is not None else None
+    entry = cache.lookup(key) if cache is not None and key is not None else None
+    text: str | None
+    if entry is not None:
+        text, diagnostics, cached = entry.text, entry.diagnostics, True
+    else:
+        result = convert_file(job.spec, job.settings)
+        diagnostics, cached = result.diagnostics, False
+        text = dumps(result.collection) if result.succeeded(strict=job.settings.strict) and result.collection else None
+        if cache is not None and key is not None and text is not None and not result.fetched_remote:
+            cache.store(key, CacheEntry(text, diagnostics, tuple(str(p) for p in result.dependencies)))
+    spec, target = str(job.spec), _str(job.target)
+    if text is None:
+        return JobResult(job.index, spec, target, "failed", False, diagnostics, cached)
+    if job.target is None:
+        return JobResult(job.index, spec, None, "stdout", True, diagnostics, cached, text=text)
+    if job.check:
+        try:
+            current = job.target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return JobResult(job.index, spec, target, "missing", False, diagnostics, cached)
+        outcome = "up-to-date" if current == text else "stale"
+        return JobResult(job.index, spec, target, outcome, outcome == "up-to-date", diagnostics, cached)
+    written = write_if_changed(job.target, text)
+    return JobResult(job.index, spec, target, "written" if written else "unchanged", True, diagnostics, cached)
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _fields(result: JobResult) -> dict[str, Any]:
+    return {name: getattr(result, name) for name in result.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A known conversion result: the collection text, the diagnostics, and the files it depended on."""
+
+    text: str
+    diagnostics: tuple[Diagnostic, ...]
+    dependencies: tuple[str, ...] = field(default=())
+
+
+class Cache:
+    """Results keyed on the input bytes, the settings (templates included) and the tool version; an entry is
+    used only while every referenced file still has the content it had. Safe to delete at any time."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def key(self, job: Job) -> str | None:
+        """The cache key of a job, or None when its input cannot be read."""
+        try:
+            content = job.spec.read_bytes()
+        except OSError:
+            return None
+        settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(job.settings).items()}
+        parts = {"version": __version__, "settings": settings, "input": _sha256(content),
+                 "name": str(job.spec), "templates": _tree_hash(job.settings.templates_dir)}
+        return _sha256(json.dumps(parts, sort_keys=True).encode("utf-8"))
+
+    def lookup(self, key: str) -> CacheEntry | None:
+        """The entry for `key` when present, readable and still valid."""
+        try:
+            data = json.loads(self._file(key).read_text(encoding="utf-8"))
+            dependencies = data["dependencies"]
+            for path, digest in dependencies:
+                if _sha256(Path(path).read_bytes()) != digest:
+                    return None
+            diagnostics = tuple(Diagnostic.from_dict(d) for d in data["diagnostics"])
+            return CacheEntry(data["text"], diagnostics, tuple(p for p, _ in dependencies))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def store(self, key: str, entry: CacheEntry) -> None:
+        """Record an entry (best effort: a cache that cannot be written only costs speed)."""
+        try:
+            dependencies = [[path, _sha256(Path(path).read_bytes())] for path in entry.dependencies]
+            data = {"text": entry.text, "diagnostics": [d.as_dict() for d in entry.diagnostics],
+                    "dependencies": dependencies}
+            write_if_changed(self._file(key), json.dumps(data, ensure_ascii=False))
+        except (OSError, ValueError):
+            pass
+
+    def _file(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+
+def default_cache_dir() -> Path:
+    """`$KPN_COLLECTIONS_CACHE_DIR`, else `$XDG_CACHE_HOME/kpn-collections`, else `~/.cache/kpn-collections`."""
+    explicit = os.environ.get("KPN_COLLECTIONS_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kpn-collections"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _tree_hash(directory: Path | None) -> str | None:
+    if directory is None:
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

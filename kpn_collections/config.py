@@ -1,0 +1,216 @@
+"""Project settings from `pyproject.toml` (`[tool.kpn-collections]`) or `.kpn-collections.yaml`.
+
+The file is looked for in the working directory and its parents, up to the repository root (the first
+directory holding `.git`). Paths in it are relative to the directory that holds it (the project root).
+Unknown keys are errors that name the file and the key; command-line options win over the file.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .settings import AUTH_MODES, FOLDER_MODES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+YAML_CONFIG = ".kpn-collections.yaml"
+TOML_SECTION = "kpn-collections"
+DEFAULT_NAMING = "{stem}.postman_collection.json"
+
+_PER_SPEC: dict[str, Any] = {
+    "folders": FOLDER_MODES,
+    "base-url": str,
+    "token-url": str,
+    "auth-mode": AUTH_MODES,
+    "templates": Path,
+    "ref-root": Path,
+    "ref-mirror": Path,
+    "allow-remote-refs": bool,
+    "strict": bool,
+    "check-output": bool,
+}
+"""Settings that may differ per spec (top level, and in `overrides`): key -> type or allowed values."""
+
+_TOP_LEVEL: dict[str, Any] = {
+    **_PER_SPEC,
+    "specs": list,
+    "output": Path,
+    "naming": str,
+    "jobs": int,
+    "cache": bool,
+    "cache-dir": Path,
+    "overrides": list,
+}
+
+
+class ConfigError(Exception):
+    """The project settings file is unusable; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Override:
+    """Settings for the specs whose project-relative path matches one of `files`."""
+
+    files: tuple[str, ...]
+    values: dict[str, Any]
+
+    def matches(self, relative: str) -> bool:
+        """True when the project-relative POSIX path matches one of the globs."""
+        return any(glob_matches(pattern, relative) for pattern in self.files)
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """What the settings file says, paths already made absolute."""
+
+    file: Path | None = None
+    root: Path = field(default_factory=Path.cwd)
+    values: dict[str, Any] = field(default_factory=dict)
+    overrides: tuple[Override, ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A top-level value, or `default`."""
+        return self.values.get(key, default)
+
+    def for_spec(self, spec: Path) -> dict[str, Any]:
+        """The per-spec values for one spec: top level, then every matching override in order."""
+        values = {k: v for k, v in self.values.items() if k in _PER_SPEC}
+        try:
+            relative = spec.absolute().relative_to(self.root).as_posix()
+        except ValueError:
+            return values
+        for override in self.overrides:
+            if override.matches(relative):
+                values.update(override.values)
+        return values
+
+
+def find_config(start: Path | None = None) -> ProjectConfig:
+    """The project settings for `start` (default: the working directory); empty when there are none."""
+    directory = (start or Path.cwd()).absolute()
+    for candidate in (directory, *directory.parents):
+        yaml_file = candidate / YAML_CONFIG
+        toml_file = candidate / "pyproject.toml"
+        if yaml_file.is_file():
+            return load_config(yaml_file)
+        if toml_file.is_file():
+            section = _toml_section(toml_file)
+            if section is not None:
+                return _parse(toml_file, section)
+        if (candidate / ".git").exists():
+            break
+    return ProjectConfig(root=directory)
+
+
+def load_config(path: Path) -> ProjectConfig:
+    """Read one settings file (`.kpn-collections.yaml`, or a pyproject.toml with our section)."""
+    if path.name == "pyproject.toml":
+        section = _toml_section(path)
+        return _parse(path, section or {})
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of settings")
+    return _parse(path, data)
+
+
+def _toml_section(path: Path) -> dict[str, Any] | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc}") from None
+    section = data.get("tool", {}).get(TOML_SECTION)
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.{TOML_SECTION}] must be a table")
+    return section
+
+
+def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
+    where = f"{path}" + (f" [tool.{TOML_SECTION}]" if path.name == "pyproject.toml" else "")
+    root = path.absolute().parent
+    values = _checked(where, data, _TOP_LEVEL, root)
+    overrides = []
+    for index, entry in enumerate(values.pop("overrides", [])):
+        at = f"{where} overrides[{index}]"
+        if not isinstance(entry, dict) or "files" not in entry:
+            raise ConfigError(f"{at}: each override needs `files` (a glob or a list of globs) and settings")
+        files = entry["files"]
+        patterns = [files] if isinstance(files, str) else files
+        if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
+            raise ConfigError(f"{at}: `files` must be a glob or a list of globs")
+        rest = {k: v for k, v in entry.items() if k != "files"}
+        overrides.append(Override(tuple(patterns), _checked(at, rest, _PER_SPEC, root)))
+    specs = values.get("specs")
+    if specs is not None and not all(isinstance(s, str) for s in specs):
+        raise ConfigError(f"{where}: `specs` must be a list of files, directories or globs")
+    if "naming" in values and "{stem}" not in values["naming"] and "{name}" not in values["naming"]:
+        raise ConfigError(f"{where}: `naming` must contain {{stem}} or {{name}}")
+    if "jobs" in values and values["jobs"] < 1:
+        raise ConfigError(f"{where}: `jobs` must be at least 1")
+    return ProjectConfig(path.absolute(), root, values, tuple(overrides))
+
+
+def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Path) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        kind = allowed.get(key)
+        if kind is None:
+            known = ", ".join(sorted(allowed))
+            raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
+        if isinstance(kind, tuple):
+            if value not in kind:
+                raise ConfigError(f"{where}: {key} must be one of {', '.join(kind)}, not {value!r}")
+        elif kind is Path:
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}: {key} must be a path (a string)")
+            value = root / value
+        elif kind is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: {key} must be true or false, not {value!r}")
+        elif kind is int:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{where}: {key} must be a whole number, not {value!r}")
+        elif not isinstance(value, kind):
+            raise ConfigError(f"{where}: {key} must be a {kind.__name__}, not {type(value).__name__}")
+        values[key] = value
+    return values
+
+
+def glob_matches(pattern: str, relative: str) -> bool:
+    """Whether a POSIX path matches a glob where `*` stays within a directory and `**` spans any depth."""
+    return re.fullmatch(_glob_regex(pattern), relative) is not None
+
+
+def _glob_regex(pattern: str) -> str:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
