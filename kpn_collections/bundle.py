@@ -15,6 +15,7 @@ inlined instead.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 from .diagnostics import Diagnostic, Diagnostics, Severity, pointer_join, pointer_unescape
 from .load import LoadError, SourceDocument, load_bytes
 from .model import HTTP_METHODS, SpecVersion
-from .resolve import iter_refs, resolve_fragment
+from .resolve import resolve_fragment
 from .retrieve import RetrievalError, Retriever
 
 _SCHEMA_CHILDREN = {
@@ -72,6 +73,9 @@ _OAS3_SECTIONS = {"schema": "schemas", "response": "responses", "parameter": "pa
                   "link": "links", "callback": "callbacks"}
 _SWAGGER2_SECTIONS = {"schema": "definitions", "parameter": "parameters", "response": "responses"}
 
+MAX_INLINED = 10_000
+"""Most objects copied inline (path items) in one document: guards against exponential expansion."""
+
 _LITERAL_KEYS = frozenset({"example", "x-example", "default", "enum", "const"})
 """Fields whose values are data: a `$ref` in them is not a reference."""
 
@@ -114,9 +118,30 @@ def bundle(source: SourceDocument, version: SpecVersion, base_uri: str, retrieve
     Problems (missing files, escaping paths, unmirrored URLs, missing pointers) are errors located at the
     `$ref` that names them, in whichever file holds it. The source document itself is never mutated.
     """
-    if not any(isinstance(ref, str) and not ref.startswith("#") for _, ref in iter_refs(source.data)):
+    if not _has_external_ref(source.data):
         return BundleResult(source.data)
-    return _Bundler(source, version, base_uri, retrieve, diagnostics).run()
+    try:
+        return _Bundler(source, version, base_uri, retrieve, diagnostics).run()
+    except RecursionError:
+        diagnostics.error("ref-too-deep", "references nest too deeply to bundle (a chain of hundreds of "
+                          "definitions, each referring to the next)",
+                          hint="shorten the chain, or bundle the definitions into fewer files")
+        return BundleResult(source.data)
+
+
+def _has_external_ref(node: Any) -> bool:
+    """Whether any `$ref` string anywhere (literal data included) points outside the document."""
+    stack = [node]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return True
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 @dataclass
@@ -142,6 +167,7 @@ class _Bundler:
         self.taken: dict[str, set[str]] = {}  # section -> names in use
         self.origins: dict[str, Origin] = {}
         self.inlining: list[tuple[str, str]] = []
+        self.inlined = 0
 
     def run(self) -> BundleResult:
         document = self._walk(self.root.source.data, self.root, "document", "", "")
@@ -210,8 +236,13 @@ class _Bundler:
         """The rewritten `$ref` value, an inlined object, or None (the problem has been reported)."""
         if ref.startswith("#") and doc is self.root:
             return ref
-        target_uri, fragment = urldefrag(urljoin(doc.uri, ref))
-        target_uri = _normal_uri(target_uri)
+        try:
+            target_uri, fragment = urldefrag(urljoin(doc.uri, ref))
+            target_uri = _normal_uri(target_uri)
+        except ValueError as exc:
+            self._error(doc, at, "ref-invalid", f"reference {ref!r} is not a valid URI reference: {exc}",
+                        "write a relative path, an https URL, or '#/...' for this document")
+            return None
         if target_uri == self.root.uri:
             return "#" + fragment
         target_doc = self._document(target_uri, doc, at)
@@ -255,12 +286,21 @@ class _Bundler:
             self._error(referrer, at, "ref-not-object",
                         f"the reference points to a {type(target).__name__}, not an object", "")
             return None
+        self.inlined += 1
+        if self.inlined > MAX_INLINED:
+            if self.inlined == MAX_INLINED + 1:
+                self._error(referrer, at, "ref-too-large", f"more than {MAX_INLINED} objects would be copied "
+                            "inline (path items referring to path items many times over)",
+                            "refer to fewer shared path items")
+            return None
         self.inlining.append(key)
         try:
             content = self._walk(target, doc, kind, pointer, out)
         finally:
             self.inlining.pop()
-        self.origins[out] = Origin(doc.source, pointer)
+        for name in content:  # each field, not the whole object: the $ref's siblings stay where they are
+            token = pointer_join(name)
+            self.origins[out + token] = Origin(doc.source, pointer + token)
         return content
 
     def _kind_from_pointer(self, pointer: str) -> str:
@@ -287,6 +327,9 @@ class _Bundler:
                 retrieved = self.retrieve(uri)
             except RetrievalError as exc:
                 self.documents[uri] = exc
+            except (ValueError, OSError) as exc:
+                self.documents[uri] = RetrievalError("ref-invalid", f"cannot retrieve {uri}: {exc}",
+                                                     "correct the reference")
             else:
                 try:
                     self.documents[uri] = _Document(uri, load_bytes(retrieved.content, retrieved.display))
@@ -310,7 +353,12 @@ def _normal_uri(uri: str) -> str:
     """One spelling per document: `file:` URIs percent-encoded the same way whatever the $ref wrote."""
     parts = urlsplit(uri)
     if parts.scheme == "file":
-        return Path(unquote(parts.path)).as_uri()
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(f"file URL with a host ({parts.netloc})")
+        path = unquote(parts.path)
+        if not path.startswith("/"):
+            raise ValueError("file URL without an absolute path")
+        return Path(os.path.normpath(path)).as_uri()
     return uri
 
 

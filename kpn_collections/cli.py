@@ -141,7 +141,7 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
     for index, spec in enumerate(inputs):
         settings = _settings({**config.for_spec(spec.path), **command_line})
         _check_mirror(settings.ref_mirror)
-        target = None if output == "-" else output_path(spec, output_dir, naming)
+        target = None if output == "-" else _near(output_path(spec, output_dir, naming))
         planned.append(Job(index, spec.path, target, settings, check, cache_directory))
     _refuse_clashes(planned)
     workers = min(jobs or config.get("jobs") or os.cpu_count() or 1, max(len(planned), 1))
@@ -170,6 +170,14 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
                    + " ".join(shlex.quote(w) for w in written), err=True)
         exit_code = max(exit_code, EXIT_FAILED)
     sys.exit(exit_code)
+
+
+def _near(path: Path) -> Path:
+    """A path relative to the working directory when it lies below it (shorter messages), else as it is."""
+    try:
+        return path.absolute().relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _pre_commit_inputs(inputs: list[Input], roots: list[Path]) -> list[Input]:

@@ -4,6 +4,7 @@ inject auth -> build collection (rendering text with Jinja2) -> check collection
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def convert_file(path: str | Path, settings: Settings | None = None, *, display_
     except LoadError as exc:
         return ConversionResult(name, None, (exc.diagnostic,))
     recorder = _Recorder(retriever or _retriever(settings, Path(path), name, fetch_remote))
-    result = convert_source(source, settings, base_uri=Path(path).absolute().as_uri(), retriever=recorder)
+    result = convert_source(source, settings, base_uri=_file_uri(path), retriever=recorder)
     local = tuple(r.path for r in recorder.retrieved if r.path is not None)
     return dataclasses.replace(result, dependencies=local,
                                fetched_remote=any(r.path is None for r in recorder.retrieved))
@@ -150,7 +151,7 @@ def bundle_file(path: str | Path, settings: Settings | None = None, *, output_fo
     version = detect_version(source.data, diagnostics)
     text = bundled = None
     if version is not None:
-        bundled = bundle(source, version, Path(path).absolute().as_uri(),
+        bundled = bundle(source, version, _file_uri(path),
                          _retriever(settings, Path(path), source.path, fetch_remote), diagnostics)
         if not diagnostics.has_errors:
             check_references(bundled.document, RefResolver(bundled.document), diagnostics)
@@ -181,13 +182,18 @@ def inject_file(path: str | Path, settings: Settings | None = None) -> InjectRes
     text = bundled = None
     version = detect_version(source.data, diagnostics)
     if version is not None:
-        bundled = bundle(source, version, Path(path).absolute().as_uri(),
+        bundled = bundle(source, version, _file_uri(path),
                          _retriever(settings, Path(path), source.path, None), diagnostics)
         api = normalise(bundled.document, version, RefResolver(bundled.document), diagnostics)
         plan = plan_auth(api, settings, diagnostics)
         if not diagnostics.has_errors:
             text = dump_document(patch_document(source.data, version, plan), source.format)
     return InjectResult(source.path, text, _located(source, bundled, diagnostics))
+
+
+def _file_uri(path: str | Path) -> str:
+    """The `file:` URI of the input, with `..` and `.` segments removed (as they are from $ref URIs)."""
+    return Path(os.path.abspath(path)).as_uri()
 
 
 def _retriever(settings: Settings, path: Path, display: str, fetch_remote: RemoteFetcher | None) -> Retriever:

@@ -103,13 +103,7 @@ def check_references(document: dict[str, Any], resolver: RefResolver, diagnostic
                               pointer=where + "/$ref", hint="write the reference as '#/components/schemas/Name'")
             continue
         if not ref.startswith("#"):
-            diagnostics.error(
-                "external-ref",
-                f"reference {ref!r} points outside this document; only local '#/...' references are supported",
-                pointer=where + "/$ref",
-                hint="export the API from SwaggerHub as 'YAML Resolved', or inline the referenced definition",
-            )
-            continue
+            continue  # the bundle stage resolved or reported it; one left here sits in literal data
         if resolver.deref({"$ref": ref}) is None:
             if resolver.lookup(ref)[0]:
                 message = f"reference {ref!r} is part of a `$ref` cycle that never reaches a definition"

@@ -200,8 +200,8 @@ def https_fetch(url: str, *, api_key: str | None = None, timeout: float = REMOTE
                              "use the https URL, or put the document in the --ref-mirror directory")
     headers = {"Accept": "application/yaml, application/json;q=0.9",
                "User-Agent": "kpn-collections"}
-    if api_key:
-        headers["Authorization"] = api_key  # SwaggerHub's registry API takes the bare key
+    if api_key and "swaggerhub" in (urlsplit(url).hostname or ""):
+        headers["Authorization"] = api_key  # SwaggerHub's registry API takes the bare key; other hosts: never
     request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.build_opener(_HttpsOnlyRedirects).open(request, timeout=timeout) as response:
@@ -225,7 +225,10 @@ class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
                          newurl: str) -> urllib.request.Request | None:
         if urlsplit(newurl).scheme != "https":
             raise urllib.error.URLError(f"redirect to a non-https URL {newurl}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if redirected is not None and urlsplit(newurl).hostname != urlsplit(req.full_url).hostname:
+            redirected.remove_header("Authorization")  # the API key goes to the host it was meant for only
+        return redirected
 
 
 def default_remote_fetcher() -> RemoteFetcher:

@@ -21,7 +21,15 @@ def dump_document(document: dict[str, Any], fmt: str) -> str:
     """An API definition as YAML (key order kept, YAML 1.1-ambiguous strings quoted) or JSON text."""
     if fmt == "json":
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120))
+    return str(yaml.dump(document, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True,
+                         default_flow_style=False, width=120))
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes a value shared by several places in full each time, never as a YAML anchor and alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def write_if_changed(path: Path, text: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "fixtures"
 CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "kpn"
+
+# The batch cache of every converter the tests start goes to a throw-away directory, not ~/.cache.
+os.environ.setdefault("KPN_COLLECTIONS_CACHE_DIR", tempfile.mkdtemp(prefix="kpn-collections-test-cache-"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

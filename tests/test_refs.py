@@ -379,3 +379,77 @@ def minimal_spec(ref: str, *, paths: str = "") -> str:
         + "components:\n  schemas:\n    X: {type: object}\n"
     )
 
+
+
+@pytest.mark.parametrize("ref", ["file://localhost", "https://[::1/x", "a%00.yaml", "file://otherhost/x.yaml"])
+def test_malformed_refs_are_located_errors_not_crashes(tmp_path: Path, ref: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_spec(ref), encoding="utf-8")
+    completed = run("convert", str(spec), "-o", str(tmp_path / "out"))
+    assert completed.returncode == 1, completed.stderr
+    assert "internal error" not in completed.stderr and "Traceback" not in completed.stderr
+    assert f"{spec}:13:" in completed.stderr
+
+
+def test_very_long_reference_chains_fail_cleanly(tmp_path: Path) -> None:
+    chain = "".join(f"S{i}:\n  type: object\n  properties:\n    n:\n      $ref: '#/S{i + 1}'\n" for i in range(400))
+    (tmp_path / "m.yaml").write_text(chain + "S400: {type: string}\n", encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_spec("./m.yaml#/S0"), encoding="utf-8")
+    completed = run("convert", str(spec), "-o", str(tmp_path / "out"))
+    assert completed.returncode in (0, 1) and "internal error" not in completed.stderr, completed.stderr
+
+
+def test_root_reached_back_through_a_dotted_path_is_not_copied(tmp_path: Path) -> None:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "owner.yaml").write_text(
+        "Owner:\n  type: object\n  properties:\n    pet:\n      $ref: './spec.yaml#/components/schemas/X'\n",
+        encoding="utf-8")
+    (tmp_path / "api" / "spec.yaml").write_text(minimal_spec("./owner.yaml#/Owner"), encoding="utf-8")
+    dotted = tmp_path / "api" / ".." / "api" / "spec.yaml"
+    result = bundle_file(dotted)
+    assert result.text is not None
+    assert "$ref: '#/components/schemas/X'" in result.text and "spec_X" not in result.text
+
+
+def test_external_ref_under_a_property_named_like_a_literal_key_is_bundled(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("X: {type: string, example: from-m}\n", encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_spec("#/components/schemas/X").replace(
+        "    X: {type: object}\n",
+        "    X:\n      type: object\n      properties:\n        example:\n          $ref: './m.yaml#/X'\n"),
+        encoding="utf-8")
+    result = bundle_file(spec)
+    assert result.text is not None and "m.yaml" not in result.text
+    assert "from-m" in result.text
+
+
+def test_ref_lookalikes_in_example_data_stay_data(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_spec("#/components/schemas/X").replace(
+        "    X: {type: object}\n", "    X:\n      type: object\n      example:\n        $ref: other.yaml\n"
+        "      examples:\n        - $ref: other.yaml\n"), encoding="utf-8")
+    result = convert_file(spec)
+    assert result.collection is not None, [d.format() for d in result.diagnostics]
+
+
+def test_siblings_of_an_inlined_path_item_are_located_in_their_own_file(tmp_path: Path) -> None:
+    (tmp_path / "item.yaml").write_text("get:\n  responses: {'200': {description: ok}}\n", encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_spec("#/components/schemas/X", paths=(
+        "  /b:\n    $ref: './item.yaml'\n    post:\n      parameters:\n        - {name: q, in: query, "
+        "schema: {type: string}, required: 7}\n      responses: {'200': {description: ok}}\n")), encoding="utf-8")
+    result = convert_file(spec)
+    located = [d for d in result.diagnostics if "/post/" in d.pointer]
+    assert located and all(d.file == str(spec) for d in located), [d.format() for d in result.diagnostics]
+
+
+def test_bundled_yaml_has_no_anchors(tmp_path: Path) -> None:
+    (tmp_path / "item.yaml").write_text(
+        "get:\n  responses:\n    '200':\n      description: ok\n      content:\n        application/json:\n"
+        "          example: {a: 1}\n", encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_spec("#/components/schemas/X", paths="  /b:\n    $ref: './item.yaml'\n"
+                                 "  /c:\n    $ref: './item.yaml'\n"), encoding="utf-8")
+    result = bundle_file(spec)
+    assert result.text is not None and "&id" not in result.text and "*id" not in result.text
