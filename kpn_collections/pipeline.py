@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,64 +132,60 @@ def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str
 
 
 @dataclass(frozen=True)
-class BundleFileResult:
-    """The bundled definition's text (None when it could not be produced) and the problems found."""
+class TextResult:
+    """A definition written out as text (None when it could not be produced) and the problems found."""
 
     source: str
     text: str | None
     diagnostics: tuple[Diagnostic, ...]
+
+
+BundleFileResult = InjectResult = TextResult
+
+_TextMaker = Callable[[SourceDocument, SpecVersion, BundleResult, Diagnostics], "str | None"]
 
 
 def bundle_file(path: str | Path, settings: Settings | None = None, *, output_format: str | None = None,
-                fetch_remote: RemoteFetcher | None = None) -> BundleFileResult:
+                fetch_remote: RemoteFetcher | None = None) -> TextResult:
     """The definition with every external `$ref` target bundled in, as YAML or JSON text."""
-    settings = settings or Settings()
-    try:
-        source = load_document(path)
-    except LoadError as exc:
-        return BundleFileResult(str(path), None, (exc.diagnostic,))
-    diagnostics = Diagnostics(file=source.path)
-    version = detect_version(source.data, diagnostics)
-    text = bundled = None
-    if version is not None:
-        bundled = bundle(source, version, _file_uri(path),
-                         _retriever(settings, Path(path), source.path, fetch_remote), diagnostics)
-        if not diagnostics.has_errors:
-            check_references(bundled.document, RefResolver(bundled.document), diagnostics)
-        if not diagnostics.has_errors:
-            text = dump_document(bundled.document, output_format or source.format)
-    return BundleFileResult(source.path, text, _located(source, bundled, diagnostics))
+    def bundled_text(source: SourceDocument, version: SpecVersion, bundled: BundleResult,
+                     diagnostics: Diagnostics) -> str | None:
+        check_references(bundled.document, RefResolver(bundled.document), diagnostics)
+        return None if diagnostics.has_errors else dump_document(bundled.document, output_format or source.format)
+    return _definition_text(path, settings or Settings(), fetch_remote, bundled_text)
 
 
-@dataclass(frozen=True)
-class InjectResult:
-    """The patched definition's text (None when it could not be produced) and the problems found."""
-
-    source: str
-    text: str | None
-    diagnostics: tuple[Diagnostic, ...]
-
-
-def inject_file(path: str | Path, settings: Settings | None = None) -> InjectResult:
+def inject_file(path: str | Path, settings: Settings | None = None) -> TextResult:
     """The definition with the client-credentials scheme added or repaired, in its own format.
 
     External `$ref`s are followed to understand the API but left as they are in the output."""
     settings = settings or Settings()
+
+    def patched_text(source: SourceDocument, version: SpecVersion, bundled: BundleResult,
+                     diagnostics: Diagnostics) -> str | None:
+        api = normalise(bundled.document, version, RefResolver(bundled.document), diagnostics)
+        plan = plan_auth(api, settings, diagnostics)
+        return None if diagnostics.has_errors else dump_document(patch_document(source.data, version, plan),
+                                                                 source.format)
+    return _definition_text(path, settings, None, patched_text)
+
+
+def _definition_text(path: str | Path, settings: Settings, fetch_remote: RemoteFetcher | None,
+                     make_text: _TextMaker) -> TextResult:
+    """Load and bundle a definition, then let `make_text` write it out (when bundling found no errors)."""
     try:
         source = load_document(path)
     except LoadError as exc:
-        return InjectResult(str(path), None, (exc.diagnostic,))
+        return TextResult(str(path), None, (exc.diagnostic,))
     diagnostics = Diagnostics(file=source.path)
     text = bundled = None
     version = detect_version(source.data, diagnostics)
     if version is not None:
         bundled = bundle(source, version, _file_uri(path),
-                         _retriever(settings, Path(path), source.path, None), diagnostics)
-        api = normalise(bundled.document, version, RefResolver(bundled.document), diagnostics)
-        plan = plan_auth(api, settings, diagnostics)
+                         _retriever(settings, Path(path), source.path, fetch_remote), diagnostics)
         if not diagnostics.has_errors:
-            text = dump_document(patch_document(source.data, version, plan), source.format)
-    return InjectResult(source.path, text, _located(source, bundled, diagnostics))
+            text = make_text(source, version, bundled, diagnostics)
+    return TextResult(source.path, text, _located(source, bundled, diagnostics))
 
 
 def _file_uri(path: str | Path) -> str:

@@ -230,3 +230,30 @@ def test_whole_corpus_in_parallel_then_nothing_rewritten(tmp_path: Path) -> None
     assert completed.stderr.splitlines()[-1].startswith(
         f"{len(specs)} spec(s): 0 written, {len(specs)} unchanged")
     assert {p: p.stat().st_mtime_ns for p in outputs} == stamps
+
+
+def test_progress_bar_on_a_terminal_only(tree: Path) -> None:
+    import pty
+    import subprocess
+
+    from .test_cli import console_script
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([*console_script(), "convert", "specs", "-o", "out", "--jobs", "1"], cwd=tree,
+                               stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait() == 0
+    os.close(leader)
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert "] 3/3" in shown and "\r" in shown
+    plain = run("convert", "specs", "-o", "out2", cwd=tree)  # not a terminal: plain lines only
+    assert "\r" not in plain.stderr and "] 3/3" not in plain.stderr
