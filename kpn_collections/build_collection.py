@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
+from .contract_tests import CONTRACT_SCHEMAS, ContractTests
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
 from .inject_auth import looks_secret
@@ -86,6 +87,7 @@ class _Builder:
         self.variables = _Variables()
         self.collection_id = stable_id("collection", source_stem, api.title, api.api_version)
         self.collection_auth = map_requirements(api, api.security)
+        self.contract_tests = ContractTests(api, renderer, settings.tests) if settings.tests != "none" else None
 
     def collection(self, source: str) -> dict[str, Any]:
         base_url = self._declare_base_url()
@@ -96,6 +98,10 @@ class _Builder:
         items = self._items()
         if token_request is not None:
             items.insert(0, self._get_access_token_item(token_request))
+        shared = self.contract_tests.shared_definitions() if self.contract_tests is not None else None
+        if shared is not None:
+            self.variables.declare(CONTRACT_SCHEMAS, shared, "JSON Schema definitions the contract tests share "
+                                   "(generated from the API definition; regenerate rather than edit).")
         collection: dict[str, Any] = {
             "info": {
                 "_postman_id": self.collection_id,
@@ -177,8 +183,7 @@ class _Builder:
             skip.append(stable_id(self.collection_id, *token_request.operation))
         text = self.renderer.render(template, variables=TOKEN_VARIABLES, token_request=token_request,
                                     max_refresh_margin_ms=MAX_REFRESH_MARGIN_MS, skip_request_ids=skip)
-        return {"listen": listen, "script": {"id": stable_id(owner_id, listen), "type": "text/javascript",
-                                             "exec": text.splitlines()}}
+        return _event(listen, stable_id(owner_id, listen), text)
 
     # --- servers --------------------------------------------------------------------------------------
 
@@ -245,13 +250,12 @@ class _Builder:
     def _item(self, operation: Operation) -> dict[str, Any]:
         item_id = stable_id(self.collection_id, operation.method, operation.path)
         request = self._request(operation)
-        item: dict[str, Any] = {
-            "id": item_id,
-            "name": _request_name(operation),
-            "request": request,
-            "response": [self._saved_response(item_id, request, r, redact=self._is_token_operation(operation))
-                         for r in operation.responses],
-        }
+        item: dict[str, Any] = {"id": item_id, "name": _request_name(operation)}
+        if self.contract_tests is not None:
+            item["event"] = [_event("test", stable_id(item_id, "test"), self.contract_tests.script(operation))]
+        item["request"] = request
+        item["response"] = [self._saved_response(item_id, request, r, redact=self._is_token_operation(operation))
+                            for r in operation.responses]
         return item
 
     def _request(self, operation: Operation) -> dict[str, Any]:
@@ -300,7 +304,8 @@ class _Builder:
         path_parameters = {p.name: p for p in operation.parameters if p.location == "path"}
         segments: list[str] = []
         variables: list[dict[str, Any]] = []
-        for segment in [s for s in operation.path.split("/") if s]:
+        parts = operation.path.split("/")
+        for segment in parts[1:] if parts[0] == "" else parts:  # empty segments (`/a/`, `/a//b`) are kept
             whole = PATH_TEMPLATE.fullmatch(segment)
             if whole and whole.group(1) in path_parameters:
                 parameter = path_parameters[whole.group(1)]
@@ -424,12 +429,16 @@ class _Builder:
             prop = prop if isinstance(prop, dict) else {}
             entry: dict[str, Any] = {"key": name}
             if files and _is_file_schema(prop):
-                entry.update({"type": "file", "src": []})
+                media_type = prop.get("contentMediaType")  # each part names its type, as servers expect
+                entry.update({"type": "file", "src": [],
+                              "contentType": media_type if isinstance(media_type, str) else "application/octet-stream"})
             else:
                 field_value = value.get(name, MISSING)
                 if field_value is MISSING:
                     field_value = self.examples.example(prop, for_request=True)
                 entry.update({"value": _scalar_text(field_value), "type": "text"})
+                if files and isinstance(field_value, (dict, list)):
+                    entry["contentType"] = "application/json"  # OpenAPI's default encoding for such a part
             if isinstance(prop.get("description"), str) and prop["description"]:
                 entry["description"] = prop["description"]
             fields.append(entry)
@@ -482,6 +491,11 @@ class _Builder:
             "cookie": [],
             "body": body,
         }
+
+
+def _event(listen: str, script_id: str, text: str) -> dict[str, Any]:
+    """A script event (`prerequest` or `test`); Postman keeps script text as a list of lines."""
+    return {"listen": listen, "script": {"id": script_id, "type": "text/javascript", "exec": text.splitlines()}}
 
 
 def redact_secrets(value: Any) -> Any:

@@ -29,7 +29,7 @@ from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
 from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_OK, Diagnostic, Severity
 from .pipeline import bundle_file, inject_file
 from .retrieve import MirrorConfigError, MirrorRetriever
-from .settings import AUTH_MODES, FOLDER_MODES, Settings
+from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
 from .write import write_if_changed
 
 
@@ -81,6 +81,9 @@ def _check_mirror(ref_mirror: Path | None) -> None:
 @click.option("--token-url", help="Token endpoint, instead of the definition's own or KPN's default.")
 @click.option("--auth-mode", type=click.Choice(AUTH_MODES),
               help="How the collection gets its bearer token (see the README).  [default: auto]")
+@click.option("--tests", type=click.Choice(TEST_MODES),
+              help="Tests added to every request: none; smoke (documented status and content type); contract "
+                   "(also the body against the response schema, and required headers).  [default: contract]")
 @click.option("--strict/--no-strict", default=None, help="Fail on any problem in the definition, warnings included.")
 @click.option("--check-output/--no-check-output", default=None,
               help="Validate every collection against Postman's v2.1.0 JSON Schema before writing it.  "
@@ -103,9 +106,9 @@ def _check_mirror(ref_mirror: Path | None) -> None:
 @ref_options
 def convert(specs: Sequence[str], output: str | None, naming: str | None, folders: str | None,
             base_url: str | None, templates_dir: Path | None, token_url: str | None, auth_mode: str | None,
-            strict: bool | None, check_output: bool | None, check: bool, jobs: int | None, cache: bool | None,
-            cache_dir: Path | None, config_file: Path | None, pre_commit: bool, report_format: str, quiet: bool,
-            verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
+            tests: str | None, strict: bool | None, check_output: bool | None, check: bool, jobs: int | None,
+            cache: bool | None, cache_dir: Path | None, config_file: Path | None, pre_commit: bool,
+            report_format: str, quiet: bool, verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
             allow_remote_refs: bool) -> None:
     """Convert SPECS (files, directories, globs; SwaggerHub exports in YAML or JSON) into Postman v2.1
     collections. Without SPECS, converts the `specs` of the settings file."""
@@ -114,8 +117,8 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     given = {"folders": folders, "base-url": base_url, "templates": templates_dir, "token-url": token_url,
-             "auth-mode": auth_mode, "strict": strict, "check-output": check_output, "ref-root": ref_root,
-             "ref-mirror": ref_mirror, "allow-remote-refs": allow_remote_refs or None}
+             "auth-mode": auth_mode, "tests": tests, "strict": strict, "check-output": check_output,
+             "ref-root": ref_root, "ref-mirror": ref_mirror, "allow-remote-refs": allow_remote_refs or None}
     command_line = {key: value for key, value in given.items() if value is not None}
     roots = [config.root / s for s in config.get("specs", [])]
     arguments = list(specs) or [str(r) for r in roots]
@@ -193,8 +196,8 @@ def _pre_commit_inputs(inputs: list[Input], roots: list[Path]) -> list[Input]:
 
 def _settings(values: dict[str, object]) -> Settings:
     names = {"folders": "folders", "base-url": "base_url", "templates": "templates_dir", "token-url": "token_url",
-             "auth-mode": "auth_mode", "strict": "strict", "check-output": "check_output", "ref-root": "ref_root",
-             "ref-mirror": "ref_mirror", "allow-remote-refs": "allow_remote_refs"}
+             "auth-mode": "auth_mode", "tests": "tests", "strict": "strict", "check-output": "check_output",
+             "ref-root": "ref_root", "ref-mirror": "ref_mirror", "allow-remote-refs": "allow_remote_refs"}
     return Settings(**{names[key]: value for key, value in values.items()})  # type: ignore[arg-type]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .settings import AUTH_MODES, FOLDER_MODES
+from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,6 +31,7 @@ _PER_SPEC: dict[str, Any] = {
     "base-url": str,
     "token-url": str,
     "auth-mode": AUTH_MODES,
+    "tests": TEST_MODES,
     "templates": Path,
     "ref-root": Path,
     "ref-mirror": Path,

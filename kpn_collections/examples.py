@@ -7,6 +7,7 @@ import math
 from decimal import Decimal
 from typing import Any, TypeGuard
 
+from .patterns import matching_string
 from .resolve import RefResolver
 
 MAX_DEPTH = 12
@@ -189,6 +190,12 @@ def _string(schema: dict[str, Any]) -> str:
         value = value + "x" * (min_length - len(value))  # formats with a fixed shape rarely set minLength
     if isinstance(max_length, int) and len(value) > max_length:
         value = value[:max_length]
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        matched = matching_string(pattern, value, min_length if isinstance(min_length, int) else 0,
+                                  max_length if isinstance(max_length, int) else None)
+        if matched is not None:
+            value = matched
     return value
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 FOLDER_MODES = ("tags", "paths", "flat")
 AUTH_MODES = ("auto", "client-credentials", "token-operation", "spec")
+TEST_MODES = ("none", "smoke", "contract")
 KPN_TOKEN_URL = "https://api-prd.kpn.com/oauth/client_credential/accesstoken?grant_type=client_credentials"
 
 
@@ -20,6 +21,7 @@ class Settings:
     strict: bool = False
     check_output: bool = True
     auth_mode: str = "auto"  # see AUTH_MODES and inject_auth.py
+    tests: str = "contract"  # see TEST_MODES and contract_tests.py
     token_url: str | None = None  # overrides the definition's own token URL and the KPN default
     ref_root: Path | None = None  # files `$ref`s may read; default: the input file's directory
     ref_mirror: Path | None = None  # local copies of remote `$ref` targets (see retrieve.py)

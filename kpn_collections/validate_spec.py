@@ -262,6 +262,7 @@ def _check_schemas(
                 hint="write `required: [name, ...]` on the parent object schema, "
                      "or move `required: true` to the parameter",
             )
+        _check_enum_types(schema, pointer, diagnostics)
         for key in _SCHEMA_LISTS:
             for index, child in enumerate(schema.get(key) or () if isinstance(schema.get(key), list) else ()):
                 stack.append((pointer + pointer_join(key, index), child))
@@ -271,6 +272,37 @@ def _check_schemas(
         for key in _SCHEMA_SINGLE:
             if isinstance(schema.get(key), dict):
                 stack.append((pointer + pointer_join(key), schema[key]))
+
+
+_JSON_TYPE_CHECKS: dict[str, Any] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "null": lambda v: v is None,
+}
+
+
+def _check_enum_types(schema: dict[str, Any], pointer: str, diagnostics: Diagnostics) -> None:
+    """An `enum` whose values the schema's own `type` rules out: no value can ever be valid."""
+    types = schema.get("type")
+    enum = schema.get("enum")
+    names = [types] if isinstance(types, str) else types if isinstance(types, list) else []
+    checks = [_JSON_TYPE_CHECKS[n] for n in names if isinstance(n, str) and n in _JSON_TYPE_CHECKS]
+    if not checks or len(checks) != len(names) or not isinstance(enum, list):
+        return
+    if schema.get("nullable") is True or schema.get("x-nullable") is True:
+        checks.append(_JSON_TYPE_CHECKS["null"])
+    wrong = [v for v in enum if not any(check(v) for check in checks)]
+    if wrong:
+        shown = ", ".join(repr(v) for v in wrong[:5]) + (", ..." if len(wrong) > 5 else "")
+        diagnostics.warning("enum-type-mismatch",
+                            f"enum value(s) {shown} are not of the schema's type {types!r}, so no value is valid",
+                            pointer=pointer + "/enum",
+                            hint="correct the `type` or the enum values; servers and mock servers that check the "
+                                 "schema reject every value")
 
 
 def _check_security_schemes(document: dict[str, Any], version: SpecVersion, diagnostics: Diagnostics) -> None:

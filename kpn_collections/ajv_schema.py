@@ -1,0 +1,244 @@
+"""OpenAPI schemas rewritten as JSON Schema draft-07, the dialect of the Ajv 6 inside Postman and newman.
+
+Contract tests check response bodies with `pm.response.to.have.jsonSchema(schema)`. OpenAPI's schema
+dialect is not JSON Schema, so every schema is converted, the way Prism (the mock server the tests are
+proven against) reads the same spec:
+
+- 3.0 `nullable: true` and 2.0 `x-nullable: true` add `"null"` to a single `type` (and to `enum`);
+  3.1 type arrays stay as they are.
+- 3.0 boolean `exclusiveMinimum`/`exclusiveMaximum` become draft-07 numbers.
+- Numeric formats (`int32`, `int64`, `float`) become `minimum`/`maximum` bounds, `byte` a base64 pattern;
+  formats Ajv 6 does not know (`double`, `binary`, `password`, ...) are dropped instead of failing.
+- In responses, `writeOnly` properties are left out (they are never sent back).
+- Keywords with no meaning to a validator (`example`, `discriminator`, `xml`, `x-*`, ...) are dropped.
+- 3.1's `prefixItems`, `dependentRequired` and `dependentSchemas` become their draft-07 forms.
+- Every `$ref` becomes `#/definitions/<name>`; the named definitions are collected once per collection
+  (SchemaStore.definitions), so recursive schemas stay finite and big schemas are not copied around.
+  In 2.0 and 3.0 the siblings of a `$ref` are ignored, as those versions say; in 3.1 they apply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .model import SpecVersion
+from .resolve import RefResolver
+
+AJV6_FORMATS = frozenset({
+    "date", "time", "date-time", "uri", "uri-reference", "uri-template", "url", "email", "hostname",
+    "ipv4", "ipv6", "regex", "uuid", "json-pointer", "json-pointer-uri-fragment", "relative-json-pointer",
+})
+"""The formats Ajv 6 validates; any other `format` is dropped (Ajv 6 would refuse to compile it)."""
+
+_NUMBER_RANGES: dict[str, tuple[int | float, int | float]] = {
+    "int32": (-(2**31), 2**31 - 1),
+    "int64": (-(2**53 - 1), 2**53 - 1),  # what a JavaScript number holds exactly (Prism reads it so)
+    "float": (-(2.0**128), 2.0**128),
+}
+_BYTE_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+"""Base64, as the `byte` format is checked by ajv-formats (which Prism uses)."""
+
+_SCHEMA_KEYWORDS = ("properties", "patternProperties", "dependencies")
+"""Keywords whose values map names to schemas (nested `definitions`/`$defs` are reached through `$ref`s)."""
+_SUBSCHEMA_KEYWORDS = ("additionalProperties", "additionalItems", "contains", "propertyNames", "not", "if",
+                       "then", "else")
+_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf")
+_PLAIN_KEYWORDS = ("type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+                   "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+                   "uniqueItems", "maxProperties", "minProperties", "required", "format")
+_JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
+
+MAX_NAME = 80
+"""Longest definition name kept from a reference (longer ones are cut and numbered)."""
+
+
+class SchemaStore:
+    """Converts the schemas of one API for Ajv 6; named definitions are kept once, under unique names."""
+
+    def __init__(self, resolver: RefResolver, version: SpecVersion):
+        self.resolver = resolver
+        self.version = version
+        self.definitions: dict[str, Any] = {}
+        self._names: dict[str, str] = {}  # $ref -> definition name
+
+    def convert(self, schema: Any) -> Any:
+        """The draft-07 form of a response schema; `$ref`s point into `#/definitions/`."""
+        return self._schema(schema)
+
+    def closure(self, schema: Any) -> list[str]:
+        """The names of every definition `schema` needs, directly or through other definitions, sorted."""
+        found: set[str] = set()
+        pending = list(_definition_refs(schema))
+        while pending:
+            name = pending.pop()
+            if name not in found:
+                found.add(name)
+                pending.extend(_definition_refs(self.definitions.get(name)))
+        return sorted(found)
+
+    def _definition(self, ref: str) -> str:
+        """The definition name for a reference, converting its target the first time it is seen."""
+        name = self._names.get(ref)
+        if name is not None:
+            return name
+        name = self._unique_name(ref)
+        self._names[ref] = name
+        self.definitions[name] = True  # placeholder: a recursive schema refers to itself while converting
+        target = self.resolver.deref({"$ref": ref})
+        if isinstance(target, dict) and "in" in target and "name" in target and "schema" in target:
+            target = target["schema"]  # a parameter where a schema belongs (reported by validation)
+        self.definitions[name] = self._schema(target) if target is not None else {}
+        return name
+
+    def _unique_name(self, ref: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", ref.rsplit("/", 1)[-1]).strip("_")[:MAX_NAME] or "schema"
+        name, number = base, 1
+        while name in self.definitions:
+            number += 1
+            name = f"{base}_{number}"
+        return name
+
+    def _schema(self, schema: Any) -> Any:
+        if isinstance(schema, bool):
+            return schema
+        if not isinstance(schema, dict):
+            return {}
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            pointer = {"$ref": "#/definitions/" + self._definition(ref)}
+            siblings = {k: v for k, v in schema.items() if k != "$ref"}
+            if self.version is not SpecVersion.OPENAPI_3_1 or not siblings:
+                return pointer
+            rest = self._schema(siblings)
+            return {"allOf": [pointer, rest]} if rest else pointer
+        result: dict[str, Any] = {k: schema[k] for k in _PLAIN_KEYWORDS if k in schema and _valid(k, schema[k])}
+        if "required" in result:
+            result["required"] = list(dict.fromkeys(result["required"]))  # draft-07 wants them unique
+        for key in _SUBSCHEMA_KEYWORDS:
+            if key in schema:
+                result[key] = self._schema(schema[key])
+        for key in _LIST_KEYWORDS:
+            if isinstance(schema.get(key), list) and schema[key]:
+                result[key] = [self._schema(s) for s in schema[key]]
+        for key in _SCHEMA_KEYWORDS:
+            value = schema.get(key)
+            if isinstance(value, dict):
+                result[key] = {name: (sub if key == "dependencies" and isinstance(sub, list) else self._schema(sub))
+                               for name, sub in value.items()
+                               if not (key == "properties" and self._is_write_only(sub))}
+        self._items(schema, result)
+        self._dependent(schema, result)
+        self._exclusive_bounds(result)
+        self._nullable(schema, result)
+        self._format(result)
+        self._drop_write_only_required(schema, result)
+        return result
+
+    def _items(self, schema: dict[str, Any], result: dict[str, Any]) -> None:
+        items = schema.get("items")
+        prefix = schema.get("prefixItems")
+        if isinstance(prefix, list):  # 3.1: positional items, then `items` for the rest
+            result["items"] = [self._schema(s) for s in prefix]
+            if "items" in schema:
+                result["additionalItems"] = self._schema(items)
+        elif isinstance(items, list):
+            result["items"] = [self._schema(s) for s in items]
+        elif "items" in schema:
+            result["items"] = self._schema(items)
+
+    def _dependent(self, schema: dict[str, Any], result: dict[str, Any]) -> None:
+        dependencies = dict(result.get("dependencies", {}))
+        for key in ("dependentRequired", "dependentSchemas"):
+            value = schema.get(key)
+            if isinstance(value, dict):
+                for name, sub in value.items():
+                    dependencies[name] = sub if isinstance(sub, list) else self._schema(sub)
+        if dependencies:
+            result["dependencies"] = dependencies
+
+    @staticmethod
+    def _exclusive_bounds(result: dict[str, Any]) -> None:
+        for exclusive, inclusive in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            value = result.get(exclusive)
+            if isinstance(value, bool) or (exclusive in result and not _is_number(value)):
+                del result[exclusive]
+                if value is True and _is_number(result.get(inclusive)):
+                    result[exclusive] = result.pop(inclusive)
+
+    def _nullable(self, schema: dict[str, Any], result: dict[str, Any]) -> None:
+        keyword = {SpecVersion.OPENAPI_3_0: "nullable", SpecVersion.SWAGGER_2_0: "x-nullable"}.get(self.version)
+        if keyword is None or schema.get(keyword) is not True or not isinstance(result.get("type"), str):
+            return
+        result["type"] = [result["type"], "null"]
+        if isinstance(result.get("enum"), list) and None not in result["enum"]:
+            result["enum"] = [*result["enum"], None]
+
+    @staticmethod
+    def _format(result: dict[str, Any]) -> None:
+        fmt = result.get("format")
+        if not isinstance(fmt, str):
+            result.pop("format", None)
+            return
+        if fmt in _NUMBER_RANGES:
+            low, high = _NUMBER_RANGES[fmt]
+            result["minimum"] = max(result["minimum"], low) if _is_number(result.get("minimum")) else low
+            result["maximum"] = min(result["maximum"], high) if _is_number(result.get("maximum")) else high
+        elif fmt == "byte":
+            result["pattern"] = _BYTE_PATTERN
+        if fmt not in AJV6_FORMATS:
+            del result["format"]
+
+    def _drop_write_only_required(self, schema: dict[str, Any], result: dict[str, Any]) -> None:
+        """Responses never carry `writeOnly` properties, so they cannot be required there."""
+        properties = schema.get("properties")
+        if not isinstance(properties, dict) or not isinstance(result.get("required"), list):
+            return
+        hidden = {name for name, raw in properties.items() if self._is_write_only(raw)}
+        result["required"] = [r for r in result["required"] if r not in hidden]
+        if not result["required"]:
+            del result["required"]
+
+    def _is_write_only(self, raw: Any) -> bool:
+        target = self.resolver.deref(raw) if isinstance(raw, dict) else raw
+        return isinstance(target, dict) and target.get("writeOnly") is True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _valid(keyword: str, value: Any) -> bool:
+    """Whether a keyword's value is one draft-07 allows (Ajv 6 refuses to compile a schema otherwise)."""
+    if keyword == "type":
+        names = value if isinstance(value, list) else [value]
+        return bool(names) and all(n in _JSON_TYPES for n in names) and len(set(names)) == len(names)
+    if keyword in ("enum", "required"):
+        return isinstance(value, list) and bool(value or keyword == "required") and (
+            keyword == "enum" or all(isinstance(v, str) for v in value))
+    if keyword in ("maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties"):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if keyword == "multipleOf":
+        return _is_number(value) and value > 0
+    if keyword in ("maximum", "minimum"):
+        return _is_number(value)
+    if keyword in ("pattern", "format"):
+        return isinstance(value, str)
+    if keyword == "uniqueItems":
+        return isinstance(value, bool)
+    return True  # const, and the exclusive bounds (converted later)
+
+
+def _definition_refs(schema: Any) -> Iterable[str]:
+    """Names of the definitions a converted schema points to (not following them)."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/definitions/"):
+                yield ref[len("#/definitions/"):]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)

@@ -1,0 +1,99 @@
+"""Contract tests: a Postman test script per request that checks the response against the definition.
+
+`smoke` checks that the status is documented (exactly, by a `2XX`-style range, or by `default`) and that
+the response's Content-Type is one documented for that status. `contract` also validates JSON bodies
+against the documented schema (converted for Postman's Ajv 6 by ajv_schema.py) and checks that required
+response headers are present. The data each script needs is built here as plain values; the script text
+comes from the `request.test.js.jinja` template. Named schemas are stored once, in the collection variable
+CONTRACT_SCHEMAS, and each script picks the definitions its schemas need.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .ajv_schema import SchemaStore
+from .model import Api, MediaType, Operation, Response
+from .render import Renderer
+
+CONTRACT_SCHEMAS = "contract_schemas"
+"""The collection variable holding the shared JSON Schema definitions (JSON text)."""
+NO_BODY_METHODS = frozenset({"head"})
+NO_BODY_STATUSES = (204, 205, 304)
+
+
+@dataclass
+class ContractTests:
+    """Builds the test scripts of one collection; the shared definitions grow as scripts are built."""
+
+    api: Api
+    renderer: Renderer
+    mode: str  # smoke or contract (see settings.TEST_MODES)
+
+    def __post_init__(self) -> None:
+        self.store = SchemaStore(self.api.resolver, self.api.version)
+
+    def script(self, operation: Operation) -> str:
+        """The test script text for one operation's request."""
+        return self.renderer.render(
+            "request.test.js.jinja",
+            label=operation_label(operation),
+            mode=self.mode,
+            responses=[self._response(r) for r in operation.responses],
+            body_expected=operation.method not in NO_BODY_METHODS,
+            no_body_statuses=list(NO_BODY_STATUSES),
+            schemas_variable=CONTRACT_SCHEMAS,
+        )
+
+    def shared_definitions(self) -> str | None:
+        """The JSON text of the shared definitions, or None when no script uses any."""
+        if not self.store.definitions:
+            return None
+        return json.dumps(self.store.definitions, ensure_ascii=False, separators=(",", ":"))
+
+    def _response(self, response: Response) -> dict[str, Any]:
+        entry: dict[str, Any] = {"status": response.status,
+                                 "content": [self._media(m) for m in response.content]}
+        if self.mode == "contract":
+            entry["headers"] = [h.name for h in response.headers
+                                if h.required and h.name.lower() != "content-type"]
+        return entry
+
+    def _media(self, media: MediaType) -> dict[str, Any]:
+        """A documented media type; in contract mode with the schema its body is checked against: JSON bodies
+        always, other bodies when the schema describes a string (the body's text)."""
+        entry: dict[str, Any] = {"type": media.kind}
+        if self.mode != "contract" or media.schema is None:
+            return entry
+        schema = self.store.convert(media.schema)
+        if isinstance(schema, bool):
+            schema = {} if schema else {"not": {}}
+        if is_json(media.kind):
+            entry["schema"] = schema
+        elif self._describes_string(schema):
+            entry["schema"] = schema
+            entry["text"] = True
+        else:
+            return entry
+        entry["definitions"] = self.store.closure(schema)
+        return entry
+
+    def _describes_string(self, schema: dict[str, Any]) -> bool:
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            target = self.store.definitions.get(ref.rsplit("/", 1)[-1])
+            schema = target if isinstance(target, dict) else {}
+        return schema.get("type") == "string"
+
+
+def operation_label(operation: Operation) -> str:
+    """How test names refer to an operation: `GET /pets/{id}`, with the operationId when there is one."""
+    label = f"{operation.method.upper()} {operation.path}"
+    return f"{label} ({operation.operation_id})" if operation.operation_id else label
+
+
+def is_json(kind: str) -> bool:
+    """Whether a media type (without parameters) holds JSON; `*/*` may, so it counts."""
+    return kind in ("application/json", "text/json", "*/*") or kind.endswith("+json")

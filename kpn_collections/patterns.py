@@ -1,0 +1,115 @@
+"""The simplest string a regular expression (a schema's `pattern`) matches, found without randomness.
+
+Patterns in OpenAPI are ECMAScript regular expressions; the common subset (classes, ranges, repeats, groups,
+alternatives, anchors) reads the same in Python, whose own parser gives the structure. A pattern outside
+that subset, or a string that does not match after all, gives None: the caller keeps its own value.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+try:
+    sre_parse: Any = importlib.import_module("re._parser")  # Python 3.11+
+except ImportError:  # pragma: no cover - Python 3.10
+    sre_parse = importlib.import_module("sre_parse")
+
+MAX_REPEAT = 64
+"""Most repetitions of one part written out (a pattern asking for more gives None)."""
+_CANDIDATES = "a0A_-. x"
+"""Characters tried, in order, where any character outside a negated class will do."""
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def matching_string(pattern: str, preferred: str, min_length: int = 0, max_length: int | None = None) -> str | None:
+    """`preferred` if the pattern already matches it, else the simplest string it matches within the length
+    limits, else None."""
+    def fits(text: str) -> bool:
+        return min_length <= len(text) <= (max_length if max_length is not None else len(text)) and bool(
+            compiled.search(text))
+
+    try:
+        compiled = re.compile(pattern)
+        if fits(preferred):
+            return preferred
+        parsed = sre_parse.parse(pattern)
+        for grow in (0, min_length):  # fewest repetitions first, then as many as the minimum length asks
+            text = _emit(parsed, grow)
+            if fits(text):
+                return text
+        padded = text + "x" * max(0, min_length - len(text))  # an unanchored pattern matches inside
+        return padded if fits(padded) else None
+    except (re.error, _Unsupported, RecursionError, OverflowError, ValueError):
+        return None
+
+
+def _emit(parsed: Any, grow: int) -> str:
+    return "".join(_part(op, argument, grow) for op, argument in parsed)
+
+
+def _part(op: Any, argument: Any, grow: int) -> str:
+    name = str(op)
+    if name == "LITERAL":
+        return chr(argument)
+    if name in ("NOT_LITERAL", "ANY"):
+        return next(c for c in _CANDIDATES if name == "ANY" or ord(c) != argument)
+    if name == "IN":
+        return _in(argument)
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        low, high, sub = argument
+        count = min(high, max(low, grow))
+        if count > MAX_REPEAT:
+            raise _Unsupported
+        return _emit(sub, grow) * count
+    if name == "SUBPATTERN":
+        return _emit(argument[-1], grow)
+    if name == "ATOMIC_GROUP":
+        return _emit(argument, grow)
+    if name == "BRANCH":
+        return _emit(argument[1][0], grow)
+    if name in ("AT", "ASSERT", "ASSERT_NOT"):
+        return ""
+    if name == "CATEGORY":
+        return _category(str(argument))
+    raise _Unsupported(name)
+
+
+def _category(name: str) -> str:
+    return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " ", "CATEGORY_NOT_DIGIT": "a",
+            "CATEGORY_NOT_WORD": "-", "CATEGORY_NOT_SPACE": "a"}.get(name) or _raise(name)
+
+
+def _raise(name: str) -> str:
+    raise _Unsupported(name)
+
+
+def _in(items: list[tuple[Any, Any]]) -> str:
+    if items and str(items[0][0]) == "NEGATE":
+        rest = re.compile("[" + "".join(_class_text(op, arg) for op, arg in items[1:]) + "]")
+        return next((c for c in _CANDIDATES if not rest.match(c)), "") or _raise("NEGATE")
+    op, argument = items[0]
+    name = str(op)
+    if name == "LITERAL":
+        return chr(argument)
+    if name == "RANGE":
+        return chr(argument[0])
+    if name == "CATEGORY":
+        return _category(str(argument))
+    raise _Unsupported(name)
+
+
+def _class_text(op: Any, argument: Any) -> str:
+    name = str(op)
+    if name == "LITERAL":
+        return re.escape(chr(argument))
+    if name == "RANGE":
+        return re.escape(chr(argument[0])) + "-" + re.escape(chr(argument[1]))
+    if name == "CATEGORY":
+        return {"CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w", "CATEGORY_SPACE": r"\s", "CATEGORY_NOT_DIGIT": r"\D",
+                "CATEGORY_NOT_WORD": r"\W", "CATEGORY_NOT_SPACE": r"\S"}.get(str(argument)) or _raise(str(argument))
+    raise _Unsupported(name)

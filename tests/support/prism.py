@@ -1,0 +1,129 @@
+"""Run Prism (Stoplight's spec-driven mock server, pinned in package.json) from Python tests.
+
+Prism answers every request from the API definition alone: with the spec's own examples (static mode)
+or with generated schema-valid data (`--dynamic`, seeded). It validates each request against the spec
+and its own response too, and lists what it found in the `sl-violations` response header: a violation
+whose location starts with "request" means the request broke the spec, "response" that the answer did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .newman import REPO_ROOT
+
+PRISM = REPO_ROOT / "node_modules" / ".bin" / "prism"
+SEED = "kpn-collections"
+_MISSING = "Prism is not installed: run `npm ci` in the repo root"
+_LISTENING = re.compile(r"Prism is listening on (http://\S+)")
+
+
+def require_prism() -> None:
+    """Skip the test without Prism; fail instead on CI (CI=true)."""
+    if PRISM.is_file() and shutil.which("node") is not None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{_MISSING} (CI must install it: add `npm ci` to .ci/run)")
+    pytest.skip(_MISSING)
+
+
+class PrismFailed(Exception):
+    """Prism exited (or never started listening); the message carries its output."""
+
+
+@dataclass
+class PrismServer:
+    url: str
+    process: subprocess.Popen[str]
+    output: list[str]
+
+    def log(self) -> str:
+        """What Prism printed so far."""
+        return "".join(self.output)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def prism_mock(spec: Path, *, dynamic: bool = False, timeout: float = 60) -> Iterator[PrismServer]:
+    """`prism mock SPEC` on 127.0.0.1 (a free port) until the block ends; PrismFailed if it cannot load."""
+    require_prism()
+    args = [str(PRISM), "mock", str(spec), "--host", "127.0.0.1", "--port", str(_free_port()),
+            "--verboseLevel", "info"]
+    if dynamic:
+        args += ["--dynamic", "--seed", SEED]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO_ROOT,
+                               env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"})
+    output: list[str] = []
+    listening = threading.Event()
+    urls: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            found = _LISTENING.search(line)
+            if found:
+                urls.append(found.group(1))
+                listening.set()
+        listening.set()  # Prism exited
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not listening.wait(0.1):
+            if time.monotonic() > deadline:
+                raise PrismFailed(f"Prism did not start within {timeout} s:\n{''.join(output)[-4000:]}")
+        if not urls:
+            raise PrismFailed(f"Prism exited with {process.wait()}:\n{''.join(output)[-4000:]}")
+        yield PrismServer(urls[0].rstrip("/"), process, output)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        reader.join(timeout=5)
+
+
+def violations(execution: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Prism's `sl-violations` of one newman execution (empty when Prism found nothing)."""
+    for header in (execution.get("response") or {}).get("header") or []:
+        if str(header.get("key", "")).lower() == "sl-violations":
+            parsed = json.loads(header.get("value") or "[]")
+            return [v for v in parsed if isinstance(v, dict)]
+    return []
+
+
+def request_violations(execution: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Violations of the request: what Prism says our generated request got wrong."""
+    return [v for v in violations(execution) if (v.get("location") or ["request"])[0] == "request"]
+
+
+def response_violations(execution: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Errors Prism found in its own answer (for example a spec example that breaks the spec's schema)."""
+    return [v for v in violations(execution)
+            if (v.get("location") or [""])[0] == "response" and v.get("severity") == "Error"]

@@ -1,0 +1,290 @@
+"""Contract tests (`--tests contract`), proven against Prism, a mock server nobody here wrote.
+
+Prism serves each spec (its examples, or seeded random data with --dynamic), checks every request we send
+against the spec, and says in `sl-violations` when its own answer breaks the spec. newman runs the
+converted collection against it, with the token from the local KPN-like gateway. The measure: Prism rejects
+no request, and our tests fail on exactly the answers Prism flags. A local server that breaks the contract
+one way at a time shows that the matching test fails and only that one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpn_collections import Settings, convert_file
+from kpn_collections.build_collection import GET_ACCESS_TOKEN
+from kpn_collections.contract_tests import CONTRACT_SCHEMAS
+from kpn_collections.pipeline import bundle_file
+
+from .conftest import CORPUS, FIXTURES, corpus_specs, require_corpus
+from .helpers import iter_requests
+from .support.gateway import Gateway
+from .support.newman import NewmanRun, require_newman, response_text, run_newman
+from .support.prism import prism_mock, request_violations, response_violations
+from .support.prism_copies import ADAPTATIONS, FIXTURE_ADAPTATIONS, prism_spec
+
+FIXTURE_SPECS = sorted(p for p in FIXTURES.glob("*/*/input.*") if p.parent.parent.name != "broken")
+CREDENTIALS = {"client_id": "test-client", "client_secret": "test-secret"}
+PRISM_ERROR = "https://stoplight.io/prism/errors#"
+_UNSET = {"access_token", "access_token_expires_at", CONTRACT_SCHEMAS}
+
+
+def convert(spec: Path, **settings: Any) -> dict[str, Any]:
+    result = convert_file(spec, Settings(**settings))
+    assert result.collection is not None, [d.format() for d in result.diagnostics]
+    return result.collection
+
+
+def variables(collection: dict[str, Any]) -> dict[str, str]:
+    return {v["key"]: str(v["value"]) for v in collection.get("variable", [])}
+
+
+def script_lines(collection: dict[str, Any]) -> list[list[str]]:
+    """The test scripts of the API requests, as line lists."""
+    return [event["script"]["exec"] for item in iter_requests(collection["item"]) if item["name"] != GET_ACCESS_TOKEN
+            for event in item.get("event", []) if event["listen"] == "test"]
+
+
+def item_executions(run: NewmanRun) -> list[dict[str, Any]]:
+    """One execution per request item (the report repeats an item when its pre-request script sent one)."""
+    by_cursor: dict[str, dict[str, Any]] = {}
+    for execution in run.executions:
+        by_cursor[execution["cursor"]["ref"]] = execution
+    return list(by_cursor.values())
+
+
+def run_against(server_url: str, collection: dict[str, Any], gateway: Gateway) -> NewmanRun:
+    """newman with baseUrl at the server, tokenUrl at the gateway, and every credential variable filled."""
+    known = variables(collection)
+    env = {"baseUrl": server_url, **CREDENTIALS}
+    env.update({k: "test-value" for k, v in known.items() if v == "" and k not in _UNSET and k not in env})
+    if "tokenUrl" in known:
+        own = known["tokenUrl"].removeprefix("{{baseUrl}}")
+        env["tokenUrl"] = gateway.url + own if own != known["tokenUrl"] else gateway.token_url
+    return run_newman(collection, env_vars=env, timeout=600)
+
+
+def own_token_paths(collection: dict[str, Any]) -> tuple[str, ...]:
+    url = variables(collection).get("tokenUrl", "")
+    return (url.removeprefix("{{baseUrl}}"),) if url.startswith("{{baseUrl}}") else ()
+
+
+def disagreements(run: NewmanRun) -> list[str]:
+    """Every request where Prism and the contract tests do not tell the same story."""
+    problems = [f"script error: {e}" for e in run.script_errors()] + [f"no answer: {e}" for e in run.request_errors()]
+    for execution in item_executions(run):
+        name = execution["item"]["name"]
+        if name == GET_ACCESS_TOKEN:
+            continue
+        code = execution["response"]["code"]
+        rejected = request_violations(execution)
+        if rejected:
+            problems.append(f"{name}: Prism rejected the request ({code}): {json.dumps(rejected)[:600]}")
+            continue
+        body = response_text(execution)
+        if PRISM_ERROR in body:
+            problems.append(f"{name}: Prism could not answer from the spec ({code}): {body[:300]}")
+            continue
+        assertions = [a for a in execution.get("assertions") or [] if not a.get("skipped")]
+        failed = [f"{a['assertion']}: {a['error']['message'][:300]}" for a in assertions if a.get("error")]
+        flagged = response_violations(execution)
+        if not assertions:
+            problems.append(f"{name}: no contract test ran")
+        elif bool(failed) != bool(flagged):
+            problems.append(f"{name} ({code}): tests failed {failed}, Prism flagged {json.dumps(flagged)[:600]}")
+    return problems
+
+
+def prism_run(spec: Path, prism_file: Path, *, dynamic: bool) -> tuple[NewmanRun, list[str]]:
+    collection = convert(spec)
+    with prism_mock(prism_file, dynamic=dynamic) as prism, Gateway(own_token_paths=own_token_paths(collection)) as gw:
+        run = run_against(prism.url, collection, gw)
+    assert len(item_executions(run)) == len(list(iter_requests(collection["item"]))), run.describe()
+    return run, disagreements(run)
+
+
+# --- Prism: fixtures and the KPN corpus, with static examples and with generated data --------------------
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+@pytest.mark.parametrize("spec", FIXTURE_SPECS, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}")
+def test_fixture_contract_tests_agree_with_prism(spec: Path, dynamic: bool, tmp_path: Path) -> None:
+    require_newman()
+    bundled = bundle_file(spec, output_format="json")  # one self-contained file, whatever the fixture refers to
+    assert bundled.text is not None
+    key = f"{spec.parent.parent.name}/{spec.parent.name}"
+    prism_file = prism_spec(spec, tmp_path, json.loads(bundled.text), FIXTURE_ADAPTATIONS.get(key))
+    _, problems = prism_run(spec, prism_file, dynamic=dynamic)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+@pytest.mark.parametrize("spec", corpus_specs() or [CORPUS / "missing-corpus.yml"], ids=lambda p: p.name)
+def test_corpus_contract_tests_agree_with_prism(spec: Path, dynamic: bool, tmp_path: Path) -> None:
+    require_corpus()
+    require_newman()
+    _, problems = prism_run(spec, prism_spec(spec, tmp_path), dynamic=dynamic)
+    assert problems == [], "\n".join(problems)
+
+
+def test_prism_flags_the_tv_guide_example_and_so_do_the_tests() -> None:
+    """kpn-tv-guide's own example breaks its schema (`actions[].key` is an array where a string is due)."""
+    require_corpus()
+    require_newman()
+    spec = CORPUS / "kpn-tv-guide-openapi.yml"
+    run, problems = prism_run(spec, spec, dynamic=False)
+    assert problems == []
+    flagged = [e for e in item_executions(run) if response_violations(e)]
+    assert flagged, "Prism no longer flags the tv-guide examples"
+    for execution in flagged:
+        failed = [a for a in execution["assertions"] if a.get("error")]
+        assert [a["assertion"].rsplit(": ", 1)[-1] for a in failed] == ["body matches the application/json schema"]
+        message = failed[0]["error"]["message"]
+        assert "data.containers[0].actions[0].key should be string" in message
+        assert execution["item"]["name"] and " -> 200" in failed[0]["assertion"]
+
+
+def test_adapted_specs_are_the_ones_prism_cannot_serve_and_defects_are_reported() -> None:
+    """Each adaptation of a spec for Prism still applies, and spec defects are ones the converter warns about."""
+    require_corpus()
+    names = {p.name for p in corpus_specs()}
+    assert set(ADAPTATIONS) <= names
+    for name, adaptation in ADAPTATIONS.items():
+        if adaptation.warning is not None:
+            codes = {d.code for d in convert_file(CORPUS / name).warnings}
+            assert adaptation.warning in codes, (name, codes)
+
+
+# --- negative proof: a server that breaks the contract one way at a time ----------------------------------
+
+CONTRACT_FIXTURE = FIXTURES / "oas30" / "contract" / "input.yaml"
+GOOD_CATEGORY = {"id": 7, "name": "Phones", "parent": None, "updatedAt": "2024-01-01T12:00:00Z",
+                 "children": [{"id": 8, "name": "Smartphones", "parent": 7, "children": []}]}
+STATUS = "GET /categories/{categoryId} (getCategory) -> {code}: status is documented"
+CONTENT_TYPE = "GET /categories/{categoryId} (getCategory) -> {code}: Content-Type is documented"
+BODY = "GET /categories/{categoryId} (getCategory) -> {code}: body matches the application/json schema"
+HEADER = "GET /categories/{categoryId} (getCategory) -> {code}: header X-Request-Id is present"
+MUTATIONS: dict[str, tuple[int, dict[str, str], Any, set[str]]] = {
+    # mutation: (status, headers, body, the tests that must fail)
+    "valid": (200, {"Content-Type": "application/json", "X-Request-Id": "r1"}, GOOD_CATEGORY, set()),
+    "wrong type": (200, {"Content-Type": "application/json", "X-Request-Id": "r1"},
+                   {**GOOD_CATEGORY, "children": [{**GOOD_CATEGORY["children"][0], "id": "eight"}]}, {BODY}),
+    "missing required property": (200, {"Content-Type": "application/json", "X-Request-Id": "r1"},
+                                  {k: v for k, v in GOOD_CATEGORY.items() if k != "name"}, {BODY}),
+    "undocumented status": (302, {"Content-Type": "application/json", "X-Request-Id": "r1"}, GOOD_CATEGORY,
+                            {STATUS}),
+    "wrong content type": (200, {"Content-Type": "text/html", "X-Request-Id": "r1"}, GOOD_CATEGORY,
+                           {CONTENT_TYPE}),
+    "missing required header": (200, {"Content-Type": "application/json"}, GOOD_CATEGORY, {HEADER}),
+    "null where not nullable": (200, {"Content-Type": "application/json", "X-Request-Id": "r1"},
+                                {**GOOD_CATEGORY, "name": None}, {BODY}),
+    "int32 out of range": (200, {"Content-Type": "application/json", "X-Request-Id": "r1"},
+                           {**GOOD_CATEGORY, "id": 2**31}, {BODY}),
+    "4XX with the documented problem type": (404, {"Content-Type": "application/problem+json"},
+                                             {"title": "Not found", "status": 404}, set()),
+    "4XX with a broken problem": (404, {"Content-Type": "application/problem+json"}, {"title": "Not found"},
+                                  {BODY.replace("application/json", "application/problem+json")}),
+    "exact error status": (503, {"Content-Type": "application/json"}, {"title": "Down", "status": 503}, set()),
+}
+
+
+class _Breaker(BaseHTTPRequestHandler):
+    """Answers GET /categories/7 with the mutation the server was given."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        status, headers, body = self.server.answer  # type: ignore[attr-defined]
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@contextmanager
+def _serve(answer: tuple[int, dict[str, str], Any]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Breaker)
+    server.answer = answer  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_breaking_the_contract_fails_exactly_the_matching_test(mutation: str) -> None:
+    require_newman()
+    status, headers, body, must_fail = MUTATIONS[mutation]
+    collection = convert(CONTRACT_FIXTURE)
+    collection["item"] = [i for i in collection["item"] if i["name"] in (GET_ACCESS_TOKEN, "Get a category tree")]
+    with Gateway() as gateway, _serve((status, headers, body)) as url:
+        run = run_against(url, collection, gateway)
+    assert run.script_errors() == [], run.describe()
+    results = {name: passed for item, name, passed, _ in run.assertions() if item == "Get a category tree"}
+    assert results, run.describe()
+    failed = {name for name, passed in results.items() if not passed}
+    assert failed == {t.replace("{code}", str(status)) for t in must_fail}, run.describe()
+    if must_fail == {BODY}:  # the message names the operation, the status and where in the body
+        message = next(m for i, n, p, m in run.assertions() if not p)
+        assert message is not None and "\ndata" in message and "should" in message, message
+
+
+# --- what the collection carries -----------------------------------------------------------------------
+
+def test_tests_option_none_smoke_contract() -> None:
+    contract = convert(CONTRACT_FIXTURE)
+    smoke = convert(CONTRACT_FIXTURE, tests="smoke")
+    none = convert(CONTRACT_FIXTURE, tests="none")
+    assert CONTRACT_SCHEMAS in variables(contract)
+    assert CONTRACT_SCHEMAS not in variables(smoke) and CONTRACT_SCHEMAS not in variables(none)
+    assert script_lines(none) == []
+    assert len(script_lines(smoke)) == len(script_lines(contract)) == 3
+    smoke_text = "\n".join("\n".join(s) for s in script_lines(smoke))
+    contract_text = "\n".join("\n".join(s) for s in script_lines(contract))
+    assert "jsonSchema" not in smoke_text and "Content-Type is documented" in smoke_text
+    assert "jsonSchema" in contract_text and "X-Request-Id" in contract_text
+
+
+def test_shared_schemas_are_defined_once_and_recursion_stays_finite() -> None:
+    collection = convert(CONTRACT_FIXTURE)
+    definitions = json.loads(variables(collection)[CONTRACT_SCHEMAS])
+    category = definitions["Category"]
+    assert category["properties"]["children"]["items"] == {"$ref": "#/definitions/Category"}
+    assert "secret" not in category["properties"]  # writeOnly: never in a response
+    assert category["properties"]["parent"]["type"] == ["integer", "null"]  # nullable
+    scripts = "\n".join("\n".join(s) for s in script_lines(collection))
+    assert '"Category"' in scripts and '"minLength": 1' not in scripts  # referenced by name, not copied
+
+
+def test_corpus_collections_carry_contract_tests_on_every_request() -> None:
+    require_corpus()
+    for spec in corpus_specs():
+        collection = convert(spec)
+        requests = [i for i in iter_requests(collection["item"]) if i["name"] != GET_ACCESS_TOKEN]
+        assert all(any(e["listen"] == "test" for e in i.get("event", [])) for i in requests), spec.name
+
+
+@pytest.mark.parametrize("spec", [*FIXTURE_SPECS, *(corpus_specs()[:3])], ids=lambda p: p.name)
+def test_contract_scripts_are_valid_javascript(spec: Path, tmp_path: Path) -> None:
+    require_newman()  # node comes with it
+    collection = convert(spec)
+    for index, lines in enumerate(script_lines(collection)):
+        script = tmp_path / f"script{index}.js"
+        script.write_text("\n".join(lines), encoding="utf-8")
+        checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, checked.stderr
