@@ -19,6 +19,7 @@ proven against) reads the same spec:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -62,10 +63,22 @@ class SchemaStore:
         self.version = version
         self.definitions: dict[str, Any] = {}
         self._names: dict[str, str] = {}  # $ref -> definition name
+        self._shared: dict[str, str] = {}  # JSON of a shared inline schema -> definition name
 
     def convert(self, schema: Any) -> Any:
         """The draft-07 form of a response schema; `$ref`s point into `#/definitions/`."""
         return self._schema(schema)
+
+    def share(self, schema: Any, name_hint: str) -> Any:
+        """A `$ref` to `schema` stored as a definition, the same one for every equal schema (big inline
+        schemas that many responses repeat are then kept once)."""
+        key = json.dumps(schema, sort_keys=True)
+        name = self._shared.get(key)
+        if name is None:
+            name = self._unique_name(name_hint)
+            self._shared[key] = name
+            self.definitions[name] = schema
+        return {"$ref": "#/definitions/" + name}
 
     def closure(self, schema: Any) -> list[str]:
         """The names of every definition `schema` needs, directly or through other definitions, sorted."""

@@ -18,6 +18,8 @@ from .ajv_schema import SchemaStore
 from .model import Api, MediaType, Operation, Response
 from .render import Renderer
 
+SHARE_ABOVE = 400
+"""Inline response schemas whose JSON is longer than this many characters go into the shared definitions."""
 CONTRACT_SCHEMAS = "contract_schemas"
 """The collection variable holding the shared JSON Schema definitions (JSON text)."""
 NO_BODY_METHODS = frozenset({"head"})
@@ -41,7 +43,7 @@ class ContractTests:
             "request.test.js.jinja",
             label=operation_label(operation),
             mode=self.mode,
-            responses=[self._response(r) for r in operation.responses],
+            responses=[self._response(r, operation) for r in operation.responses],
             body_expected=operation.method not in NO_BODY_METHODS,
             no_body_statuses=list(NO_BODY_STATUSES),
             schemas_variable=CONTRACT_SCHEMAS,
@@ -53,15 +55,16 @@ class ContractTests:
             return None
         return json.dumps(self.store.definitions, ensure_ascii=False, separators=(",", ":"))
 
-    def _response(self, response: Response) -> dict[str, Any]:
+    def _response(self, response: Response, operation: Operation) -> dict[str, Any]:
+        name = operation.operation_id or f"{operation.method}{operation.path}"
         entry: dict[str, Any] = {"status": response.status,
-                                 "content": [self._media(m) for m in response.content]}
+                                 "content": [self._media(m, f"{name}_{response.status}") for m in response.content]}
         if self.mode == "contract":
             entry["headers"] = [h.name for h in response.headers
                                 if h.required and h.name.lower() != "content-type"]
         return entry
 
-    def _media(self, media: MediaType) -> dict[str, Any]:
+    def _media(self, media: MediaType, name_hint: str) -> dict[str, Any]:
         """A documented media type; in contract mode with the schema its body is checked against: JSON bodies
         always, other bodies when the schema describes a string (the body's text)."""
         entry: dict[str, Any] = {"type": media.kind}
@@ -70,6 +73,8 @@ class ContractTests:
         schema = self.store.convert(media.schema)
         if isinstance(schema, bool):
             schema = {} if schema else {"not": {}}
+        if len(json.dumps(schema)) > SHARE_ABOVE:
+            schema = self.store.share(schema, name_hint)
         if is_json(media.kind):
             entry["schema"] = schema
         elif self._describes_string(schema):

@@ -31,6 +31,7 @@ from .support.gateway import Gateway
 from .support.newman import NewmanRun, require_newman, response_text, run_newman
 from .support.prism import prism_mock, request_violations, response_violations
 from .support.prism_copies import ADAPTATIONS, FIXTURE_ADAPTATIONS, prism_spec
+from .test_token_flow import item_executions
 
 FIXTURE_SPECS = sorted(p for p in FIXTURES.glob("*/*/input.*") if p.parent.parent.name != "broken")
 CREDENTIALS = {"client_id": "test-client", "client_secret": "test-secret"}
@@ -52,14 +53,6 @@ def script_lines(collection: dict[str, Any]) -> list[list[str]]:
     """The test scripts of the API requests, as line lists."""
     return [event["script"]["exec"] for item in iter_requests(collection["item"]) if item["name"] != GET_ACCESS_TOKEN
             for event in item.get("event", []) if event["listen"] == "test"]
-
-
-def item_executions(run: NewmanRun) -> list[dict[str, Any]]:
-    """One execution per request item (the report repeats an item when its pre-request script sent one)."""
-    by_cursor: dict[str, dict[str, Any]] = {}
-    for execution in run.executions:
-        by_cursor[execution["cursor"]["ref"]] = execution
-    return list(by_cursor.values())
 
 
 def run_against(server_url: str, collection: dict[str, Any], gateway: Gateway) -> NewmanRun:
@@ -288,3 +281,18 @@ def test_contract_scripts_are_valid_javascript(spec: Path, tmp_path: Path) -> No
         script.write_text("\n".join(lines), encoding="utf-8")
         checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stderr
+
+
+def test_tests_option_on_the_command_line_and_in_the_settings_file(tmp_path: Path) -> None:
+    from .test_cli import run
+
+    smoke = run("convert", str(CONTRACT_FIXTURE), "-o", "-", "--tests", "smoke", "--no-cache")
+    assert smoke.returncode == 0, smoke.stderr
+    assert "jsonSchema" not in smoke.stdout and "Content-Type is documented" in smoke.stdout
+    (tmp_path / ".kpn-collections.yaml").write_text("tests: none\n", encoding="utf-8")
+    none = run("convert", str(CONTRACT_FIXTURE), "-o", "-", "--no-cache", cwd=tmp_path)
+    assert none.returncode == 0, none.stderr
+    assert script_lines(json.loads(none.stdout)) == []
+    (tmp_path / ".kpn-collections.yaml").write_text("tests: everything\n", encoding="utf-8")
+    wrong = run("convert", str(CONTRACT_FIXTURE), "-o", "-", cwd=tmp_path)
+    assert wrong.returncode == 2 and "tests" in wrong.stderr

@@ -1,0 +1,154 @@
+"""OpenAPI schemas converted for Postman's Ajv 6 (draft-07), and examples that satisfy `pattern`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+
+from kpn_collections import Settings, convert_file
+from kpn_collections.ajv_schema import SchemaStore
+from kpn_collections.contract_tests import CONTRACT_SCHEMAS
+from kpn_collections.model import SpecVersion
+from kpn_collections.patterns import matching_string
+from kpn_collections.resolve import RefResolver
+
+from .conftest import corpus_specs, require_corpus
+from .helpers import iter_requests
+
+
+def convert(schema: Any, version: SpecVersion = SpecVersion.OPENAPI_3_0,
+            components: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    document = {"components": {"schemas": components or {}}, "definitions": components or {}}
+    store = SchemaStore(RefResolver(document), version)
+    return store.convert(schema), store.definitions
+
+
+def test_nullable_becomes_a_type_union_in_3_0_and_2_0_only() -> None:
+    assert convert({"type": "string", "nullable": True})[0] == {"type": ["string", "null"]}
+    assert convert({"type": "string", "enum": ["a"], "nullable": True})[0] == {"type": ["string", "null"],
+                                                                               "enum": ["a", None]}
+    assert convert({"type": "integer", "x-nullable": True}, SpecVersion.SWAGGER_2_0)[0] == {
+        "type": ["integer", "null"]}
+    assert convert({"type": ["string", "null"]}, SpecVersion.OPENAPI_3_1)[0] == {"type": ["string", "null"]}
+    assert convert({"type": "string", "nullable": True}, SpecVersion.OPENAPI_3_1)[0] == {"type": "string"}
+
+
+def test_boolean_exclusive_bounds_become_numbers() -> None:
+    assert convert({"type": "number", "minimum": 1, "exclusiveMinimum": True})[0] == {
+        "type": "number", "exclusiveMinimum": 1}
+    assert convert({"type": "number", "maximum": 9, "exclusiveMaximum": False})[0] == {
+        "type": "number", "maximum": 9}
+    assert convert({"type": "number", "exclusiveMinimum": 0}, SpecVersion.OPENAPI_3_1)[0] == {
+        "type": "number", "exclusiveMinimum": 0}
+
+
+def test_formats() -> None:
+    assert convert({"type": "integer", "format": "int32"})[0] == {
+        "type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+    assert convert({"type": "integer", "format": "int32", "minimum": 5})[0]["minimum"] == 5
+    assert convert({"type": "number", "format": "double"})[0] == {"type": "number"}
+    assert convert({"type": "string", "format": "binary"})[0] == {"type": "string"}
+    assert convert({"type": "string", "format": "date-time"})[0] == {"type": "string", "format": "date-time"}
+    byte = convert({"type": "string", "format": "byte"})[0]
+    assert "format" not in byte and byte["pattern"].startswith("^(?:[A-Za-z0-9+/]{4})*")
+
+
+def test_openapi_only_keywords_are_dropped_and_invalid_values_left_out() -> None:
+    converted, _ = convert({"type": "object", "example": {"a": 1}, "discriminator": {"propertyName": "a"},
+                            "xml": {"name": "x"}, "x-extra": 1, "description": "d", "deprecated": True,
+                            "required": ["a", "a"], "properties": {"a": {"type": "strin", "required": True}},
+                            "allOf": [], "maxLength": -1})
+    assert converted == {"type": "object", "required": ["a"], "properties": {"a": {}}}
+
+
+def test_write_only_properties_are_not_expected_in_responses() -> None:
+    converted, _ = convert({"type": "object", "required": ["id", "password"], "properties": {
+        "id": {"type": "string", "readOnly": True}, "password": {"$ref": "#/components/schemas/Secret"}}},
+        components={"Secret": {"type": "string", "writeOnly": True}})
+    assert converted == {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+
+
+def test_refs_become_shared_definitions_and_recursion_stays_finite() -> None:
+    components = {"Node": {"type": "object", "properties": {"next": {"$ref": "#/components/schemas/Node"},
+                                                              "items": {"type": "array", "items": {
+                                                                  "$ref": "#/components/schemas/Leaf"}}}},
+                  "Leaf": {"type": "string", "nullable": True}}
+    document = {"components": {"schemas": components}}
+    store = SchemaStore(RefResolver(document), SpecVersion.OPENAPI_3_0)
+    converted = store.convert({"$ref": "#/components/schemas/Node", "description": "ignored sibling in 3.0"})
+    assert converted == {"$ref": "#/definitions/Node"}
+    assert store.definitions["Node"]["properties"]["next"] == {"$ref": "#/definitions/Node"}
+    assert store.definitions["Leaf"] == {"type": ["string", "null"]}
+    assert store.closure(converted) == ["Leaf", "Node"]
+    root = {"definitions": store.definitions, "allOf": [converted]}
+    jsonschema.Draft7Validator.check_schema(root)
+    validator = jsonschema.Draft7Validator(root)
+    assert validator.is_valid({"next": {"next": {}, "items": ["a", None]}})
+    assert not validator.is_valid({"next": {"next": {"items": [1]}}})
+
+
+def test_3_1_keywords() -> None:
+    converted, _ = convert({"$ref": "#/components/schemas/A", "maxLength": 3}, SpecVersion.OPENAPI_3_1,
+                           {"A": {"type": "string"}})
+    assert converted == {"allOf": [{"$ref": "#/definitions/A"}, {"maxLength": 3}]}
+    converted, _ = convert({"type": "array", "prefixItems": [{"type": "string"}], "items": {"type": "integer"}},
+                           SpecVersion.OPENAPI_3_1)
+    assert converted == {"type": "array", "items": [{"type": "string"}], "additionalItems": {"type": "integer"}}
+    converted, _ = convert({"type": "object", "dependentRequired": {"a": ["b"]}}, SpecVersion.OPENAPI_3_1)
+    assert converted == {"type": "object", "dependencies": {"a": ["b"]}}
+    assert convert(True, SpecVersion.OPENAPI_3_1)[0] is True
+
+
+def test_every_corpus_definition_is_a_valid_draft_07_schema() -> None:
+    require_corpus()
+    for spec in corpus_specs():
+        collection = convert_file(spec, Settings()).collection
+        assert collection is not None
+        shared = next((v["value"] for v in collection["variable"] if v["key"] == CONTRACT_SCHEMAS), "{}")
+        definitions = json.loads(shared)
+        jsonschema.Draft7Validator.check_schema({"definitions": definitions})
+        for item in iter_requests(collection["item"]):
+            for event in item.get("event", []):
+                text = "\n".join(event["script"]["exec"])
+                if "var kpnResponses = [" in text:
+                    responses = json.loads(text.split("var kpnResponses = ", 1)[1].split(";\nvar kpnCode", 1)[0])
+                    for response in responses:
+                        for media in response["content"]:
+                            if "schema" in media:
+                                assert set(media["definitions"]) <= set(definitions), spec.name
+                                jsonschema.Draft7Validator.check_schema(media["schema"])
+
+
+@pytest.mark.parametrize(("pattern", "preferred", "low", "high", "expected"), [
+    ("[A-Z0-9]{1,4}", "stri", 4, 4, "AAAA"),  # kpn-wholesale-wba's X-Originator
+    ("^[1-9][0-9]{3}[A-Z]{2}$", "string", 0, None, "1000AA"),  # a Dutch zip code
+    ("^(foo|bar)-\\d{3}$", "string", 0, None, "foo-000"),
+    ("^[^a]+$", "string", 0, None, "string"),
+    ("^a+$", "string", 3, 5, "aaa"),
+    ("(a)\\1", "string", 0, None, None),  # back references are beyond it: the caller keeps its value
+    ("[", "string", 0, None, None),
+])
+def test_pattern_examples(pattern: str, preferred: str, low: int, high: int | None, expected: str | None) -> None:
+    assert matching_string(pattern, preferred, low, high) == expected
+
+
+def test_big_inline_schemas_repeated_by_many_responses_are_shared_once() -> None:
+    from kpn_collections.pipeline import convert_document
+
+    big = {"type": "object", "properties": {f"field{i}": {"type": "string", "maxLength": 10} for i in range(20)}}
+    small = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    responses = {"200": {"description": "OK", "content": {"application/json": {"schema": big}}},
+                 "201": {"description": "Small", "content": {"application/json": {"schema": small}}}}
+    document = {"openapi": "3.0.3", "info": {"title": "T", "version": "1"}, "servers": [{"url": "https://x"}],
+                "paths": {"/a": {"get": {"operationId": "getA", "responses": responses}},
+                          "/b": {"get": {"operationId": "getB", "responses": responses}}}}
+    collection = convert_document(document).collection
+    assert collection is not None
+    shared = json.loads(next(v["value"] for v in collection["variable"] if v["key"] == CONTRACT_SCHEMAS))
+    assert list(shared) == ["getA_200"]  # stored once, named after its first use
+    scripts = ["\n".join(e["script"]["exec"]) for item in iter_requests(collection["item"]) for e in item["event"]
+               if item["name"] != "Get Access Token"]
+    assert len(scripts) == 2 and all('"$ref": "#/definitions/getA_200"' in s and '"ok"' in s for s in scripts)
