@@ -53,7 +53,7 @@ def _emit(parsed: Any, grow: int) -> str:
 
 
 def _part(op: Any, argument: Any, grow: int) -> str:
-    name = str(op)
+    name = _name(op)
     if name == "LITERAL":
         return chr(argument)
     if name in ("NOT_LITERAL", "ANY"):
@@ -75,8 +75,13 @@ def _part(op: Any, argument: Any, grow: int) -> str:
     if name in ("AT", "ASSERT", "ASSERT_NOT"):
         return ""
     if name == "CATEGORY":
-        return _category(str(argument))
+        return _category(_name(argument))
     raise _Unsupported(name)
+
+
+def _name(constant: Any) -> str:
+    """The name of one of the regular-expression parser's opcodes (LITERAL, IN, ...)."""
+    return str(getattr(constant, "name", constant))
 
 
 def _category(name: str) -> str:
@@ -89,27 +94,27 @@ def _raise(name: str) -> str:
 
 
 def _in(items: list[tuple[Any, Any]]) -> str:
-    if items and str(items[0][0]) == "NEGATE":
+    if items and _name(items[0][0]) == "NEGATE":
         rest = re.compile("[" + "".join(_class_text(op, arg) for op, arg in items[1:]) + "]")
         return next((c for c in _CANDIDATES if not rest.match(c)), "") or _raise("NEGATE")
     op, argument = items[0]
-    name = str(op)
+    name = _name(op)
     if name == "LITERAL":
         return chr(argument)
     if name == "RANGE":
         return chr(argument[0])
     if name == "CATEGORY":
-        return _category(str(argument))
+        return _category(_name(argument))
     raise _Unsupported(name)
 
 
 def _class_text(op: Any, argument: Any) -> str:
-    name = str(op)
+    name = _name(op)
     if name == "LITERAL":
         return re.escape(chr(argument))
     if name == "RANGE":
         return re.escape(chr(argument[0])) + "-" + re.escape(chr(argument[1]))
     if name == "CATEGORY":
         return {"CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w", "CATEGORY_SPACE": r"\s", "CATEGORY_NOT_DIGIT": r"\D",
-                "CATEGORY_NOT_WORD": r"\W", "CATEGORY_NOT_SPACE": r"\S"}.get(str(argument)) or _raise(str(argument))
+                "CATEGORY_NOT_WORD": r"\W", "CATEGORY_NOT_SPACE": r"\S"}.get(_name(argument)) or _raise(_name(argument))
     raise _Unsupported(name)
