@@ -20,6 +20,7 @@ proven against) reads the same spec:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -89,7 +90,7 @@ class SchemaStore:
             if name not in found:
                 found.add(name)
                 pending.extend(_definition_refs(self.definitions.get(name)))
-        return sorted(found)
+        return sorted(found & set(self.definitions))  # a "$ref" inside literal data (enum, const) names nothing
 
     def _definition(self, ref: str) -> str:
         """The definition name for a reference, converting its target the first time it is seen."""
@@ -100,6 +101,8 @@ class SchemaStore:
         self._names[ref] = name
         self.definitions[name] = True  # placeholder: a recursive schema refers to itself while converting
         target = self.resolver.deref({"$ref": ref})
+        if self.version is SpecVersion.OPENAPI_3_1 and target is not None:
+            target = self.resolver.lookup(ref)[1]  # 3.1 keeps the siblings of a target that is itself a `$ref`
         if isinstance(target, dict) and "in" in target and "name" in target and "schema" in target:
             target = target["schema"]  # a parameter where a schema belongs (reported by validation)
         self.definitions[name] = self._schema(target) if target is not None else {}
@@ -138,9 +141,10 @@ class SchemaStore:
         for key in _SCHEMA_KEYWORDS:
             value = schema.get(key)
             if isinstance(value, dict):
-                result[key] = {name: (sub if key == "dependencies" and isinstance(sub, list) else self._schema(sub))
+                result[key] = {name: (list(dict.fromkeys(sub)) if isinstance(sub, list) else self._schema(sub))
                                for name, sub in value.items()
-                               if not (key == "properties" and self._is_write_only(sub))}
+                               if not (key == "properties" and self._is_write_only(sub))
+                               and not (isinstance(sub, list) and not all(isinstance(v, str) for v in sub))}
         self._items(schema, result)
         self._dependent(schema, result)
         self._exclusive_bounds(result)
@@ -152,12 +156,13 @@ class SchemaStore:
     def _items(self, schema: dict[str, Any], result: dict[str, Any]) -> None:
         items = schema.get("items")
         prefix = schema.get("prefixItems")
-        if isinstance(prefix, list):  # 3.1: positional items, then `items` for the rest
+        if isinstance(prefix, list) and prefix:  # 3.1: positional items, then `items` for the rest
             result["items"] = [self._schema(s) for s in prefix]
             if "items" in schema:
                 result["additionalItems"] = self._schema(items)
         elif isinstance(items, list):
-            result["items"] = [self._schema(s) for s in items]
+            if items:  # draft-07 wants a non-empty list here; an empty one constrains nothing
+                result["items"] = [self._schema(s) for s in items]
         elif "items" in schema:
             result["items"] = self._schema(items)
 
@@ -167,7 +172,11 @@ class SchemaStore:
             value = schema.get(key)
             if isinstance(value, dict):
                 for name, sub in value.items():
-                    dependencies[name] = sub if isinstance(sub, list) else self._schema(sub)
+                    if isinstance(sub, list):
+                        if all(isinstance(v, str) for v in sub):
+                            dependencies[name] = list(dict.fromkeys(sub))
+                    else:
+                        dependencies[name] = self._schema(sub)
         if dependencies:
             result["dependencies"] = dependencies
 
@@ -214,12 +223,26 @@ class SchemaStore:
             del result["required"]
 
     def _is_write_only(self, raw: Any) -> bool:
+        if isinstance(raw, dict) and raw.get("writeOnly") is True:
+            return True  # beside a `$ref` this counts in 3.1 (and a 3.0 author means it too)
         target = self.resolver.deref(raw) if isinstance(raw, dict) else raw
         return isinstance(target, dict) and target.get("writeOnly") is True
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite JSON number (YAML's .inf and .nan have no JSON form)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _finite(value: Any) -> bool:
+    """Whether literal data (`const`, `enum`) holds no infinite or NaN number."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _valid(keyword: str, value: Any) -> bool:
@@ -228,7 +251,7 @@ def _valid(keyword: str, value: Any) -> bool:
         names = value if isinstance(value, list) else [value]
         return bool(names) and all(n in _JSON_TYPES for n in names) and len(set(names)) == len(names)
     if keyword in ("enum", "required"):
-        return isinstance(value, list) and bool(value or keyword == "required") and (
+        return isinstance(value, list) and bool(value or keyword == "required") and _finite(value) and (
             keyword == "enum" or all(isinstance(v, str) for v in value))
     if keyword in ("maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties"):
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -240,7 +263,7 @@ def _valid(keyword: str, value: Any) -> bool:
         return isinstance(value, str)
     if keyword == "uniqueItems":
         return isinstance(value, bool)
-    return True  # const, and the exclusive bounds (converted later)
+    return _finite(value)  # const, and the exclusive bounds (converted later)
 
 
 def _definition_refs(schema: Any) -> Iterable[str]:

@@ -53,7 +53,7 @@ class ContractTests:
         """The JSON text of the shared definitions, or None when no script uses any."""
         if not self.store.definitions:
             return None
-        return json.dumps(self.store.definitions, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.store.definitions, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     def _response(self, response: Response, operation: Operation) -> dict[str, Any]:
         name = operation.operation_id or f"{operation.method}{operation.path}"

@@ -152,3 +152,23 @@ def test_big_inline_schemas_repeated_by_many_responses_are_shared_once() -> None
     scripts = ["\n".join(e["script"]["exec"]) for item in iter_requests(collection["item"]) for e in item["event"]
                if item["name"] != "Get Access Token"]
     assert len(scripts) == 2 and all('"$ref": "#/definitions/getA_200"' in s and '"ok"' in s for s in scripts)
+
+
+def test_review_findings_stay_fixed() -> None:
+    """Odd but possible input gives valid draft-07 (Ajv 6 would refuse to compile anything else)."""
+    v31 = SpecVersion.OPENAPI_3_1
+    _, definitions = convert({"$ref": "#/components/schemas/A"}, v31,
+                             {"A": {"$ref": "#/components/schemas/B", "maxLength": 3}, "B": {"type": "string"}})
+    assert definitions["A"] == {"allOf": [{"$ref": "#/definitions/B"}, {"maxLength": 3}]}
+    converted, _ = convert({"type": "object", "required": ["a"], "properties": {
+        "a": {"$ref": "#/components/schemas/P", "writeOnly": True}}}, v31, {"P": {"type": "string"}})
+    assert converted == {"type": "object", "properties": {}}
+    for schema in ({"type": "array", "prefixItems": []}, {"type": "array", "items": []},
+                   {"dependentRequired": {"a": ["b", "b"], "c": [1]}},
+                   {"type": "number", "maximum": float("inf"), "enum": [1.0, float("nan")], "const": float("inf")},
+                   {"enum": [{"$ref": "#/definitions/Nothing"}]}):
+        converted, definitions = convert(schema, v31)
+        jsonschema.Draft7Validator.check_schema({"definitions": definitions, "allOf": [converted]})
+        json.dumps(converted, allow_nan=False)
+    store = SchemaStore(RefResolver({}), v31)
+    assert store.closure(store.convert({"enum": [{"$ref": "#/definitions/Nothing"}]})) == []
