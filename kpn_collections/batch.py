@@ -7,6 +7,7 @@ prints the results in input order.
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import json
@@ -23,6 +24,7 @@ from typing import Any
 from . import __version__
 from .diagnostics import Diagnostic
 from .pipeline import convert_file
+from .render import package_templates_dir
 from .settings import Settings
 from .write import dumps, write_if_changed
 
@@ -250,7 +252,7 @@ class Cache:
         except OSError:
             return None
         settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(job.settings).items()}
-        parts = {"version": __version__, "settings": settings, "input": _sha256(content),
+        parts = {"version": __version__, "tool": _tool_hash(), "settings": settings, "input": _sha256(content),
                  "name": str(job.spec), "templates": _tree_hash(job.settings.templates_dir)}
         return _sha256(json.dumps(parts, sort_keys=True).encode("utf-8"))
 
@@ -294,10 +296,20 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
+def _tool_hash() -> str:
+    """The converter's own code and packaged templates: a changed tool never serves an older result, even
+    when its version number stayed the same (a development install, a patched copy)."""
+    package = Path(__file__).resolve().parent
+    templates = package_templates_dir().resolve()
+    outside = None if templates.is_relative_to(package) else templates  # a source checkout keeps them beside
+    return _sha256(f"{_tree_hash(package)} {_tree_hash(outside)}".encode())
+
+
 def _tree_hash(directory: Path | None) -> str | None:
     if directory is None:
         return None
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(path.relative_to(directory).as_posix().encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()

@@ -257,3 +257,17 @@ def test_progress_bar_on_a_terminal_only(tree: Path) -> None:
     assert "] 3/3" in shown and "\r" in shown
     plain = run("convert", "specs", "-o", "out2", cwd=tree)  # not a terminal: plain lines only
     assert "\r" not in plain.stderr and "] 3/3" not in plain.stderr
+
+
+def test_cache_key_covers_the_tool_itself(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A changed converter or packaged template never serves a result of the old one (same version or not)."""
+    from kpn_collections import batch
+    from kpn_collections.settings import Settings
+
+    job = batch.Job(0, FIXTURES / "oas30" / "features" / "input.yaml", tmp_path / "out.json", Settings(), False,
+                    tmp_path / "cache")
+    cache = batch.Cache(tmp_path / "cache")
+    before = cache.key(job)
+    assert before == cache.key(job)
+    monkeypatch.setattr(batch, "_tool_hash", lambda: "another build")
+    assert cache.key(job) != before
