@@ -26,6 +26,7 @@ class RefResolver:
         self.document = document
         self._cache: dict[str, Any] = {}
         self.broken: dict[str, str] = {}  # ref -> reason, for refs that cannot be followed
+        self.cyclic: set[str] = set()  # refs (found by check_references) in a cycle or an over-long chain
 
     def lookup(self, ref: str) -> tuple[bool, Any]:
         """(found, target) for one reference string, without following further refs."""
@@ -94,7 +95,8 @@ def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def check_references(document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics) -> None:
-    """Report every `$ref` that is not a string, leads nowhere, or points outside the document."""
+    """Report every `$ref` that is not a string or leads nowhere; each `$ref` cycle is reported once."""
+    reported: set[str] = set()
     for where, ref in iter_refs(document):
         if not isinstance(ref, str):
             if where.endswith(("/properties", "/definitions")):
@@ -104,11 +106,43 @@ def check_references(document: dict[str, Any], resolver: RefResolver, diagnostic
             continue
         if not ref.startswith("#"):
             continue  # the bundle stage resolved or reported it; one left here sits in literal data
-        if resolver.deref({"$ref": ref}) is None:
-            if resolver.lookup(ref)[0]:
-                message = f"reference {ref!r} is part of a `$ref` cycle that never reaches a definition"
-            else:
-                message = f"reference {ref!r} points to nothing in this document"
-            diagnostics.warning("dangling-ref", message, pointer=where + "/$ref",
-                                hint="add the missing definition or correct the reference; "
-                                     "the converter uses an empty schema in its place")
+        if resolver.deref({"$ref": ref}) is not None:
+            continue
+        if not resolver.lookup(ref)[0]:
+            diagnostics.warning("dangling-ref", f"reference {ref!r} points to nothing in this document",
+                                pointer=where + "/$ref",
+                                hint="add the missing definition or correct the reference; " + _EMPTY_SCHEMA_HINT)
+            continue
+        chain = _ref_chain(resolver, ref)
+        if chain[-1] not in chain[:-1]:
+            resolver.cyclic.update(chain)
+            if reported.isdisjoint(chain):
+                diagnostics.warning("ref-chain-too-long", f"reference {ref!r} starts a chain of more than "
+                                    f"{MAX_REF_CHAIN} `$ref`s to `$ref`s", pointer=where + "/$ref",
+                                    hint="point the reference at the definition itself; " + _EMPTY_SCHEMA_HINT)
+                reported.update(chain)
+            continue
+        cycle = chain[chain.index(chain[-1]):-1]
+        resolver.cyclic.update(cycle)
+        if reported.isdisjoint(cycle):
+            reported.update(cycle)
+            shown = " -> ".join(cycle[:4]) + (" -> ..." if len(cycle) > 4 else "") + f" -> {cycle[0]}"
+            diagnostics.warning("ref-cycle", f"`$ref` cycle of {len(cycle)} reference(s) never reaches a "
+                                f"definition: {shown}", pointer=where + "/$ref",
+                                hint="point one reference of the cycle at a real definition; " + _EMPTY_SCHEMA_HINT)
+
+
+_EMPTY_SCHEMA_HINT = "the converter uses an empty schema in its place"
+
+
+def _ref_chain(resolver: RefResolver, ref: str) -> list[str]:
+    """The refs followed from `ref`, ending with a repeated ref (a cycle) or the last ref of the chain."""
+    chain, seen = [ref], {ref}
+    while True:
+        found, node = resolver.lookup(chain[-1])
+        if not found or not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
+            return chain
+        chain.append(node["$ref"])
+        if chain[-1] in seen:
+            return chain
+        seen.add(chain[-1])

@@ -1,7 +1,9 @@
 """Validate stage: openapi-spec-validator plus the checks real SwaggerHub exports need, as located diagnostics.
 
 Problems in the document are warnings by default, so that slightly broken real-world exports still convert
-(`--strict` turns them into failures); only a document the converter cannot read at all is an error.
+(`--strict` turns them into failures). Errors are kept for what the converter cannot read, or could only
+convert by silently dropping part of the API: `paths`, a path item or an operation that is not a mapping,
+and an operation under a key that is no HTTP method.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from openapi_spec_validator.validation.exceptions import (
 )
 
 from .diagnostics import Diagnostics, pointer_join
-from .model import PATH_TEMPLATE, SpecVersion
+from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
 from .normalise.common import as_dict, iter_operations
 from .resolve import RefResolver
 
@@ -73,17 +75,19 @@ def validate_spec(
 ) -> None:
     """Report every problem openapi-spec-validator and our own checks find, each with its JSON pointer."""
     own = Diagnostics(diagnostics.file)
+    _check_structure(document, version, resolver, own)
     _check_path_parameters(document, version, resolver, own)
     _check_operation_ids(document, resolver, own)
     _check_schemas(document, version, resolver, own)
     _check_security_schemes(document, version, own)
     _check_security_requirements(document, version, resolver, own)
-    explained = {d.pointer for d in own.items}
+    explained = {d.pointer for d in own.items} | {d.pointer.rsplit("/", 1)[0] for d in own.items
+                                                  if d.code in ("unknown-method", "parameter-without-in")}
     validator = _VALIDATORS[version](document)
     for error in validator.schema_validator.iter_errors(document):
         _report_structural(error, explained, diagnostics)
     diagnostics.items.extend(own.items)
-    if not resolver.broken:  # the semantic pass stops at the first broken reference: reported already
+    if not resolver.broken and not resolver.cyclic and not own.has_errors:  # the semantic pass stops at (or loops on) a broken reference
         _report_semantic(validator, diagnostics)
 
 
@@ -142,8 +146,77 @@ def _report_semantic(validator: Any, diagnostics: Diagnostics) -> None:
                 continue
             diagnostics.warning("invalid-spec", str(error.message), hint="see the OpenAPI specification")
     except Exception as exc:
+        if any(d.pointer for d in diagnostics.items if d.code != "no-server"):
+            return  # it tripped over a problem reported above, with its location
         diagnostics.warning("validator-stopped", f"openapi-spec-validator stopped early: {exc.__class__.__name__}",
                             hint="fix the problems reported above and validate again")
+
+
+_PATH_ITEM_FIELDS = frozenset({"$ref", "summary", "description", "servers", "parameters"})
+
+
+def _check_structure(document: dict[str, Any], version: SpecVersion, resolver: RefResolver,
+                     diagnostics: Diagnostics) -> None:
+    """Errors for structure the converter could only skip (losing requests); warnings where it recovers."""
+    paths = document.get("paths")
+    if paths is not None and not isinstance(paths, dict):
+        diagnostics.error("paths-not-mapping", f"`paths` is {_kind(paths)}, not a mapping of paths to path items",
+                          pointer="/paths", hint="write `paths:` as `/path: {get: ...}` entries")
+        return
+    methods = HTTP_METHODS if version is not SpecVersion.SWAGGER_2_0 else tuple(m for m in HTTP_METHODS
+                                                                                if m != "trace")
+    for path, raw_item in as_dict(paths).items():
+        item = resolver.deref(raw_item)
+        if item is None:
+            continue  # a broken `$ref`: reported by the resolve stage
+        if not isinstance(item, dict):
+            diagnostics.error("path-item-not-mapping", f"the path item of {path} is {_kind(item)}, not a mapping",
+                              pointer=pointer_join("paths", path),
+                              hint="give the path its operations: `get:`, `post:`, ...")
+            continue
+        for key, operation in item.items():
+            pointer = pointer_join("paths", path, key)
+            if key in methods:
+                if not isinstance(operation, dict):
+                    diagnostics.error("operation-not-mapping", f"the {key.upper()} operation of {path} is "
+                                      f"{_kind(operation)}, not a mapping", pointer=pointer,
+                                      hint="write the operation as a mapping with `responses:` (and `summary:`)")
+            elif not (key in _PATH_ITEM_FIELDS or (key == "trace" and version is SpecVersion.SWAGGER_2_0)
+                      or (isinstance(key, str) and key.startswith("x-"))):
+                lowered = key.lower() if isinstance(key, str) else ""
+                hint = (f"write the method in lower case: `{lowered}`" if lowered in methods else
+                        f"use one of {', '.join(methods)}, or prefix an extension with `x-`")
+                diagnostics.error("unknown-method", f"{key!r} under {path} is not an HTTP method "
+                                  f"{_SPEC_NAMES[version]} allows, so its operation cannot be converted",
+                                  pointer=pointer, hint=hint)
+        for index, raw in enumerate(item.get("parameters") if isinstance(item.get("parameters"), list) else []):
+            _check_parameter(raw, pointer_join("paths", path, "parameters", index), resolver, diagnostics)
+        for key in methods:
+            operation = item.get(key)
+            parameters = operation.get("parameters") if isinstance(operation, dict) else None
+            for index, raw in enumerate(parameters if isinstance(parameters, list) else []):
+                _check_parameter(raw, pointer_join("paths", path, key, "parameters", index), resolver, diagnostics)
+
+
+_SPEC_NAMES = {SpecVersion.SWAGGER_2_0: "Swagger 2.0", SpecVersion.OPENAPI_3_0: "OpenAPI 3.0",
+               SpecVersion.OPENAPI_3_1: "OpenAPI 3.1"}
+
+
+def _check_parameter(raw: Any, pointer: str, resolver: RefResolver, diagnostics: Diagnostics) -> None:
+    parameter = resolver.deref(raw)
+    if isinstance(parameter, dict) and not isinstance(parameter.get("in"), str):
+        name = parameter.get("name")
+        diagnostics.warning("parameter-without-in", f"parameter {name!r} has no `in`; it is sent as a query "
+                            "parameter", pointer=pointer + ("/in" if "$ref" not in as_dict(raw) else ""),
+                            hint="add `in: query` (or path, header, cookie)")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}" + ("..." if len(value) > 40 else "")
+    return "empty" if value is None else f"a {type(value).__name__}"
 
 
 def _declared_parameters(parameters: Any, resolver: RefResolver) -> Iterator[dict[str, Any]]:
@@ -185,17 +258,18 @@ def _check_path_parameters(
 
 
 def _check_operation_ids(document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics) -> None:
-    seen: dict[str, str] = {}
+    """One warning per operationId used more than once, at its second use, naming the others."""
+    uses: dict[str, list[str]] = {}
     for path, method, operation, _ in iter_operations(document, resolver):
         operation_id = operation.get("operationId")
-        if not isinstance(operation_id, str):
-            continue
-        pointer = pointer_join("paths", path, method, "operationId")
-        if operation_id in seen:
-            diagnostics.warning("duplicate-operation-id", f"operationId {operation_id!r} is also used at "
-                                f"#{seen[operation_id]}", pointer=pointer, hint="operationIds must be unique")
-        else:
-            seen[operation_id] = pointer
+        if isinstance(operation_id, str):
+            uses.setdefault(operation_id, []).append(pointer_join("paths", path, method, "operationId"))
+    for operation_id, pointers in uses.items():
+        if len(pointers) > 1:
+            others = [p for i, p in enumerate(pointers) if i != 1]
+            shown = ", ".join("#" + p for p in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            diagnostics.warning("duplicate-operation-id", f"operationId {operation_id!r} is also used at {shown}",
+                                pointer=pointers[1], hint="operationIds must be unique")
 
 
 _SCHEMA_LISTS = ("allOf", "oneOf", "anyOf", "prefixItems")

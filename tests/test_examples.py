@@ -411,13 +411,26 @@ def test_dangling_ref() -> None:
     assert d.file == "spec.yaml"
 
 
-def test_ref_cycle() -> None:
-    document = {"components": {"schemas": {"A": ref("B"), "B": ref("A")}}}
-    items = check(document).items
-    assert [d.code for d in items] == ["dangling-ref", "dangling-ref"]
-    assert all(d.severity is Severity.WARNING for d in items)
-    assert {d.pointer for d in items} == {"/components/schemas/A/$ref", "/components/schemas/B/$ref"}
-    assert all("cycle" in d.message for d in items)
+def test_ref_cycle_is_reported_once() -> None:
+    document = {"components": {"schemas": {"A": ref("B"), "B": ref("A"), "C": {"items": ref("A")}}}}
+    resolver = RefResolver(document)
+    diagnostics = Diagnostics(file="spec.yaml")
+    check_references(document, resolver, diagnostics)
+    [d] = diagnostics.items
+    assert (d.severity, d.code, d.pointer) == (Severity.WARNING, "ref-cycle", "/components/schemas/A/$ref")
+    assert d.message == ("`$ref` cycle of 2 reference(s) never reaches a definition: "
+                         "#/components/schemas/B -> #/components/schemas/A -> #/components/schemas/B")
+    assert resolver.cyclic == {"#/components/schemas/A", "#/components/schemas/B"}
+
+
+def test_long_cycles_and_chains_are_one_warning_each() -> None:
+    schemas: dict[str, Any] = {f"S{i}": ref(f"S{(i + 1) % 1000}") for i in range(1000)}
+    schemas.update({f"T{i}": ref(f"T{i + 1}") for i in range(100)})
+    schemas["T100"] = {"type": "string"}
+    items = check({"components": {"schemas": schemas}}).items
+    assert [(d.code, d.pointer) for d in items] == [("ref-cycle", "/components/schemas/S0/$ref"),
+                                                    ("ref-chain-too-long", "/components/schemas/T0/$ref")]
+    assert "cycle of 1000 reference(s)" in items[0].message
 
 
 def test_ref_not_string() -> None:
