@@ -25,7 +25,7 @@ from openapi_spec_validator.validation.exceptions import (
 
 from .diagnostics import Diagnostics, pointer_join
 from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
-from .normalise.common import as_dict, iter_operations
+from .normalise.common import as_dict, as_list, iter_operations
 from .resolve import RefResolver
 
 
@@ -87,7 +87,8 @@ def validate_spec(
     for error in validator.schema_validator.iter_errors(document):
         _report_structural(error, explained, diagnostics)
     diagnostics.items.extend(own.items)
-    if not resolver.broken and not resolver.cyclic and not own.has_errors:  # the semantic pass stops at (or loops on) a broken reference
+    # the semantic pass stops at (or loops on) a broken reference, and trips over broken structure
+    if not resolver.broken and not resolver.cyclic and not own.has_errors:
         _report_semantic(validator, diagnostics)
 
 
@@ -189,12 +190,12 @@ def _check_structure(document: dict[str, Any], version: SpecVersion, resolver: R
                 diagnostics.error("unknown-method", f"{key!r} under {path} is not an HTTP method "
                                   f"{_SPEC_NAMES[version]} allows, so its operation cannot be converted",
                                   pointer=pointer, hint=hint)
-        for index, raw in enumerate(item.get("parameters") if isinstance(item.get("parameters"), list) else []):
+        for index, raw in enumerate(as_list(item.get("parameters"))):
             _check_parameter(raw, pointer_join("paths", path, "parameters", index), resolver, diagnostics)
         for key in methods:
             operation = item.get(key)
             parameters = operation.get("parameters") if isinstance(operation, dict) else None
-            for index, raw in enumerate(parameters if isinstance(parameters, list) else []):
+            for index, raw in enumerate(as_list(parameters)):
                 _check_parameter(raw, pointer_join("paths", path, key, "parameters", index), resolver, diagnostics)
 
 
