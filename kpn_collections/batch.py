@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -109,6 +110,20 @@ def _root_of(path: Path, roots: Sequence[Path]) -> Path | None:
     return max(containing, key=lambda r: len(r.absolute().parts)) if containing else None
 
 
+def naming_problem(naming: str) -> str | None:
+    """Why an output file name pattern is unusable, or None: it must name a file in the output directory
+    (no path separators, so no output can land outside it) and use {stem} or {name}."""
+    if "{stem}" not in naming and "{name}" not in naming:
+        return "must contain {stem} or {name}"
+    try:
+        example = naming.format(stem="api", name="api.yaml")
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return "may use only {stem} and {name} (write {{ and }} for literal braces)"
+    if "/" in example or "\\" in example or example in (".", ".."):
+        return "must be a file name, without directories (use -o for the output directory)"
+    return None
+
+
 def output_path(spec: Input, output_dir: Path | None, naming: str) -> Path:
     """Where a spec's collection goes: beside the spec (no output directory), else under `output_dir` at the
     spec's place in the tree it was found in."""
@@ -118,6 +133,8 @@ def output_path(spec: Input, output_dir: Path | None, naming: str) -> Path:
     relative = Path()
     if spec.base is not None:
         relative = spec.path.absolute().parent.relative_to(spec.base.absolute())
+    if ".." in relative.parts:  # pragma: no cover - relative_to never yields `..`; kept as a guarantee
+        raise ValueError(f"{spec.path} would be written outside {output_dir}")
     return output_dir / relative / name
 
 
@@ -164,7 +181,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             on_done()
             yield result
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+    try:
         futures: dict[Future[JobResult], Job] = {pool.submit(run_job, job): job for job in jobs}
         finished: dict[int, JobResult] = {}
         order = [job.index for job in jobs]
@@ -180,6 +198,15 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             while position < len(order) and order[position] in finished:
                 yield finished.pop(order[position])
                 position += 1
+    except BaseException:  # Ctrl-C: start no more jobs; the running ones finish their (atomic) writes
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _ignore_interrupts() -> None:
+    """Worker processes leave Ctrl-C to the main process, which stops the batch between jobs."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_job(job: Job) -> JobResult:

@@ -22,11 +22,12 @@ from .batch import (
     discover,
     glob_base,
     looks_like_spec,
+    naming_problem,
     output_path,
     run_jobs,
 )
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
-from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_OK, Diagnostic, Severity
+from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, Severity
 from .pipeline import bundle_file, inject_file
 from .retrieve import MirrorConfigError, MirrorRetriever
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
@@ -136,8 +137,9 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
     output_dir = None if output in (None, "-") and "output" not in config.values else (
         Path(output) if output not in (None, "-") else config.get("output"))
     naming = naming or config.get("naming", DEFAULT_NAMING)
-    if "{stem}" not in naming and "{name}" not in naming:
-        raise click.BadParameter("must contain {stem} or {name}", param_hint="--naming")
+    problem = naming_problem(naming)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--naming")
     use_cache = cache if cache is not None else config.get("cache", True)
     cache_directory = (cache_dir or config.get("cache-dir") or default_cache_dir()) if use_cache else None
     planned = []
@@ -150,12 +152,17 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
     workers = min(jobs or config.get("jobs") or os.cpu_count() or 1, max(len(planned), 1))
     started = time.perf_counter()
     results = []
-    with Progress(len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()) as progress:
-        for result in run_jobs(planned, workers, progress.advance):
-            progress.clear()
-            if result.text is not None:
-                sys.stdout.write(result.text)
-            results.append(_report(result, quiet, verbose, report_format, debug))
+    try:
+        with Progress(len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()) as progress:
+            for result in run_jobs(planned, workers, progress.advance):
+                progress.clear()
+                if result.text is not None:
+                    sys.stdout.write(result.text)
+                results.append(_report(result, quiet, verbose, report_format, debug))
+    except KeyboardInterrupt:
+        click.echo(f"interrupted after {len(results)} of {len(planned)} spec(s); every collection on disk is "
+                   "complete (each is written whole or not at all)", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     summary = _summary(results_of := [r for r, _ in results], check, time.perf_counter() - started)
     written = [r.target for r in results_of if r.outcome == "written" and r.target]
     if report_format == "json":

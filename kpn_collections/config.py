@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .batch import naming_problem
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES
 
 if sys.version_info >= (3, 11):
@@ -157,8 +158,9 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
     specs = values.get("specs")
     if specs is not None and not all(isinstance(s, str) for s in specs):
         raise ConfigError(f"{where}: `specs` must be a list of files, directories or globs")
-    if "naming" in values and "{stem}" not in values["naming"] and "{name}" not in values["naming"]:
-        raise ConfigError(f"{where}: `naming` must contain {{stem}} or {{name}}")
+    problem = naming_problem(values["naming"]) if "naming" in values else None
+    if problem:
+        raise ConfigError(f"{where}: `naming` {problem}")
     if "jobs" in values and values["jobs"] < 1:
         raise ConfigError(f"{where}: `jobs` must be at least 1")
     return ProjectConfig(path.absolute(), root, values, tuple(overrides))

@@ -23,6 +23,8 @@ try:  # the C parser is much faster; the pure-Python one behaves the same
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
+MAX_FILE_BYTES = 100 * 1024 * 1024
+"""Largest file read (100 MiB); the biggest public API descriptions (Microsoft Graph beta, ~47 MB) fit."""
 MAX_DEPTH = 200
 """Deepest nesting of mappings and sequences accepted; real specs stay far below it."""
 MAX_EXPANDED_NODES = 2_000_000
@@ -120,6 +122,8 @@ def load_document(path: str | Path, *, display_name: str | None = None) -> Sourc
     """Read a YAML or JSON file into a SourceDocument, raising LoadError with a located message."""
     name = display_name or str(path)
     try:
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            raise LoadError(_too_big(name))
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise LoadError(_diag(name, "read-failed", f"cannot read the file: {exc.strerror or exc}",
@@ -129,6 +133,8 @@ def load_document(path: str | Path, *, display_name: str | None = None) -> Sourc
 
 def load_bytes(raw: bytes, name: str) -> SourceDocument:
     """Parse bytes (UTF-8, optional BOM) as JSON or YAML into a SourceDocument."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise LoadError(_too_big(name))
     if b"\x00" in raw[:8192]:
         raise LoadError(_diag(name, "not-text", "the file is binary, not a YAML or JSON document",
                               hint="export the API from SwaggerHub as YAML or JSON"))
@@ -141,14 +147,22 @@ def load_bytes(raw: bytes, name: str) -> SourceDocument:
     if not text.strip():
         raise LoadError(_diag(name, "empty", "the file is empty", hint="export the API definition again"))
     stripped = text.lstrip()
+    json_error: json.JSONDecodeError | None = None
     if name.lower().endswith(".json") or stripped.startswith(("{", "[")):
-        data = _parse_json(text)
-        if data is not None:
+        data, json_error = _parse_json(text)
+        if json_error is None:
             if _depth_exceeds(data, MAX_DEPTH):
                 raise LoadError(_diag(name, "too-deep", f"the document nests deeper than {MAX_DEPTH} levels",
                                       hint="flatten the structure or use $ref"))
             return _checked_root(SourceDocument(name, data, text, "json"))
-    return _checked_root(SourceDocument(name, _parse_yaml(text, name), text, "yaml"))
+    try:
+        return _checked_root(SourceDocument(name, _parse_yaml(text, name), text, "yaml"))
+    except LoadError as exc:
+        if (json_error is None or json_error is _NOT_PLAIN_JSON or not name.lower().endswith(".json")
+                or exc.diagnostic.code != "yaml-syntax"):
+            raise
+        raise LoadError(_diag(name, "json-syntax", f"not valid JSON: {json_error.msg}", line=json_error.lineno,
+                              column=json_error.colno, hint="check the commas, quotes and brackets here")) from None
 
 
 def _depth_exceeds(data: Any, limit: int) -> bool:
@@ -178,12 +192,18 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _parse_json(text: str) -> Any | None:
-    """Parse JSON; None means 'not plain JSON, let the YAML parser explain what is wrong'."""
+_NOT_PLAIN_JSON = json.JSONDecodeError("not plain JSON", "", 0)
+
+
+def _parse_json(text: str) -> tuple[Any, json.JSONDecodeError | None]:
+    """(data, None), or (None, the error): then the YAML parser reads it (YAML is a superset of JSON) or explains
+    what is wrong (duplicate keys, nesting depth, with their positions)."""
     try:
-        return json.loads(text, object_pairs_hook=_json_pairs)
+        return json.loads(text, object_pairs_hook=_json_pairs), None
+    except json.JSONDecodeError as exc:
+        return None, exc
     except (ValueError, _DuplicateJsonKey, RecursionError):
-        return None
+        return None, _NOT_PLAIN_JSON
 
 
 def _parse_yaml(text: str, name: str) -> Any:
@@ -324,6 +344,9 @@ def _tag_diag(name: str, node: yaml.Node) -> Diagnostic:
 def _yaml_error(name: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
+    if "maximum nesting depth" in str(problem):  # libyaml stops at 1,000 levels
+        return _mark_diag(name, "too-deep", mark, f"the document nests deeper than {MAX_DEPTH} levels",
+                          hint="flatten the structure or use $ref")
     context = getattr(exc, "context", None)
     message = f"{problem} ({context})" if context else str(problem)
     hint = "check indentation and quoting around this line"
@@ -340,5 +363,11 @@ def _mark_diag(name: str, code: str, mark: Any, message: str, *, hint: str = "")
     return Diagnostic(Severity.ERROR, code, message, name, "", line, column, hint)
 
 
-def _diag(name: str, code: str, message: str, *, line: int | None = None, hint: str = "") -> Diagnostic:
-    return Diagnostic(Severity.ERROR, code, message, name, "", line, None, hint)
+def _diag(name: str, code: str, message: str, *, line: int | None = None, column: int | None = None,
+          hint: str = "") -> Diagnostic:
+    return Diagnostic(Severity.ERROR, code, message, name, "", line, column, hint)
+
+
+def _too_big(name: str) -> Diagnostic:
+    return _diag(name, "too-large", f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                 hint="split the definition into files joined with $ref")
