@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .credentials import secret_kind
 from .model import SpecVersion
 from .resolve import RefResolver
 
@@ -250,6 +251,8 @@ def _valid(keyword: str, value: Any) -> bool:
     if keyword == "type":
         names = value if isinstance(value, list) else [value]
         return bool(names) and all(n in _JSON_TYPES for n in names) and len(set(names)) == len(names)
+    if keyword in ("enum", "const") and _holds_secret(value):
+        return False  # a credential never goes into a script: the test checks a little less instead
     if keyword in ("enum", "required"):
         return isinstance(value, list) and bool(value or keyword == "required") and _finite(value) and (
             keyword == "enum" or all(isinstance(v, str) for v in value))
@@ -264,6 +267,11 @@ def _valid(keyword: str, value: Any) -> bool:
     if keyword == "uniqueItems":
         return isinstance(value, bool)
     return _finite(value)  # const, and the exclusive bounds (converted later)
+
+
+def _holds_secret(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and secret_kind(v) is not None for v in values)
 
 
 def _definition_refs(schema: Any) -> Iterable[str]:

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .diagnostics import Diagnostic
+from .credentials import find_in_collection
+from .diagnostics import Diagnostic, Severity
 from .pipeline import convert_file
 from .render import package_templates_dir
 from .settings import Settings
@@ -153,7 +154,8 @@ class Job:
 @dataclass(frozen=True)
 class JobResult:
     """What happened to one spec. `outcome` is one of: written, unchanged, stdout, missing, stale,
-    up-to-date (check mode), failed (bad input), bug (an internal error; `bug` holds the traceback)."""
+    up-to-date, credentials (check mode: the file on disk stores a secret), failed (bad input), bug (an
+    internal error; `bug` holds the traceback)."""
 
     index: int
     spec: str
@@ -242,10 +244,27 @@ def _run(job: Job) -> JobResult:
             current = job.target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return JobResult(job.index, spec, target, "missing", False, diagnostics, cached)
+        stored = stored_credentials(current, str(job.target))
+        if stored:
+            return JobResult(job.index, spec, target, "credentials", False, (*diagnostics, *stored), cached)
         outcome = "up-to-date" if current == text else "stale"
         return JobResult(job.index, spec, target, outcome, outcome == "up-to-date", diagnostics, cached)
     written = write_if_changed(job.target, text)
     return JobResult(job.index, spec, target, "written" if written else "unchanged", True, diagnostics, cached)
+
+
+def stored_credentials(text: str, name: str) -> tuple[Diagnostic, ...]:
+    """Errors for each credential a collection file on disk carries (a tester's exported token or secret)."""
+    try:
+        collection = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(collection, dict):
+        return ()
+    return tuple(Diagnostic(Severity.ERROR, "secret-in-collection", f"the collection file stores {kind}", name,
+                            where, hint="clear the value (keep credentials in Postman's current values or pass "
+                            "them to newman with --env-var), or regenerate the file without --check")
+                 for where, kind in find_in_collection(collection))
 
 
 def _str(path: Path | None) -> str | None:

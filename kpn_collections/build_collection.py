@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .contract_tests import CONTRACT_SCHEMAS, ContractTests
+from .credentials import secret_kind, strip_url_credentials, without_credentials
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
 from .inject_auth import looks_secret
@@ -132,7 +133,9 @@ class _Builder:
     def _declare_token_variables(self, token_request: TokenRequest) -> None:
         where = ("the API's own token operation" if token_request.mode == "token-operation"
                  else "the OAuth2 client-credentials token endpoint")
-        self.variables.declare(TOKEN_VARIABLES["token_url"], token_request.url, f"URL of {where}.")
+        url = (self._without_credentials(token_request.url, "--token-url / token-url")
+               if self.settings.token_url else strip_url_credentials(token_request.url)[0])
+        self.variables.declare(TOKEN_VARIABLES["token_url"], url, f"URL of {where}.")
         self.variables.declare(TOKEN_VARIABLES["client_id"], "",
                                "Your application's client id (KPN Developer Portal); never stored in the file.")
         self.variables.declare(TOKEN_VARIABLES["client_secret"], "",
@@ -142,11 +145,19 @@ class _Builder:
         self.variables.declare(TOKEN_VARIABLES["expires_at"], "",
                                "When (epoch ms) the access token is renewed: a little before it expires.")
 
+    def _without_credentials(self, url: str, setting: str) -> str:
+        cleaned, removed = strip_url_credentials(url)
+        if removed:
+            self.diagnostics.warning("secret-in-settings", f"the URL given with {setting} carries credentials; "
+                                     "they are left out of the collection",
+                                     hint="pass credentials to Postman or newman as variables, never in a URL")
+        return cleaned
+
     def _get_access_token_item(self, token_request: TokenRequest) -> dict[str, Any]:
         item_id = self._token_item_id()
         fields = [(TOKEN_VARIABLES["client_id"], "{{" + TOKEN_VARIABLES["client_id"] + "}}"),
                   (TOKEN_VARIABLES["client_secret"], "{{" + TOKEN_VARIABLES["client_secret"] + "}}"),
-                  *token_request.extra_fields]
+                  *((k, v) for k, v in token_request.extra_fields if not secret_kind(v))]
         if token_request.body_format == "json":
             body: dict[str, Any] = {"mode": "raw", "raw": _json_text(dict(fields)),
                                     "options": {"raw": {"language": "json"}}}
@@ -189,7 +200,7 @@ class _Builder:
 
     def _declare_base_url(self) -> str:
         if self.settings.base_url is not None:
-            url = self.settings.base_url.rstrip("/")
+            url = self._without_credentials(self.settings.base_url, "--base-url / base-url").rstrip("/")
             self.variables.declare("baseUrl", url, "Base URL of the API (set with --base-url).")
             return url
         servers = [s for s in self.api.servers if SWAGGERHUB_MOCK_HOST not in s.url] or list(self.api.servers)
@@ -201,7 +212,7 @@ class _Builder:
             self.variables.declare("baseUrl", "", "Base URL of the API: set it before sending requests.")
             return ""
         server = servers[0]
-        url = PATH_TEMPLATE.sub(r"{{\1}}", server.url).rstrip("/")
+        url = PATH_TEMPLATE.sub(r"{{\1}}", strip_url_credentials(server.url)[0]).rstrip("/")
         description = "Base URL of the API"
         description += f" ({server.description})." if server.description else " (first server of the definition)."
         self.variables.declare("baseUrl", url, description)
@@ -209,7 +220,8 @@ class _Builder:
             text = (variable.description or f"Server variable `{variable.name}`").rstrip(".") + "."
             if variable.enum:
                 text += " One of: " + ", ".join(variable.enum) + "."
-            self.variables.declare(variable.name, variable.default, text)
+            default = "" if secret_kind(variable.default) else variable.default  # warned by validation
+            self.variables.declare(variable.name, default, text)
         if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^{{", url):
             self.diagnostics.warning("relative-server", f"the server URL {server.url!r} is relative",
                                      hint="give an absolute server URL, or pass --base-url")
@@ -339,7 +351,7 @@ class _Builder:
 
     def _param_value(self, parameter: Parameter) -> Any:
         if parameter.example is not MISSING:
-            return parameter.example
+            return without_credentials(parameter.example, parameter.name)
         return self.examples.example(parameter.schema, for_request=True)
 
     def _param_text(self, parameter: Parameter) -> str:
@@ -394,7 +406,7 @@ class _Builder:
         if request_body is None or not request_body.content:
             return None, None
         media = _preferred_media_type(request_body.content)
-        value = media.first_example()
+        value = without_credentials(media.first_example())
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
@@ -454,7 +466,7 @@ class _Builder:
         language = "text"
         if response.content:
             media = _preferred_media_type(response.content)
-            value = media.first_example()
+            value = without_credentials(media.first_example())
             if value is MISSING:
                 value = self.examples.example(media.schema, for_request=False)
             if redact:
@@ -472,8 +484,8 @@ class _Builder:
         for header in response.headers:
             if header.name.lower() == "content-type":
                 continue
-            value = header.example if header.example is not MISSING else self.examples.example(
-                header.schema, for_request=False)
+            value = without_credentials(header.example, header.name) if header.example is not MISSING else (
+                self.examples.example(header.schema, for_request=False))
             entry: dict[str, Any] = {"key": header.name, "value": _scalar_text(value)}
             if header.description:
                 entry["description"] = header.description

@@ -223,7 +223,8 @@ def _refuse_clashes(jobs: list[Job]) -> None:
 
 def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str, object]:
     counts = {outcome: sum(1 for r in results if r.outcome == outcome)
-              for outcome in ("written", "unchanged", "stdout", "up-to-date", "stale", "missing", "failed", "bug")}
+              for outcome in ("written", "unchanged", "stdout", "up-to-date", "stale", "missing", "credentials",
+                              "failed", "bug")}
     return {"specs": len(results), **counts, "with_warnings": sum(1 for r in results if r.warnings),
             "failed_total": counts["failed"] + counts["bug"], "from_cache": sum(1 for r in results if r.cached),
             "seconds": round(seconds, 2), "check": check}
@@ -232,6 +233,8 @@ def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str,
 def _summary_text(summary: dict[str, object], check: bool) -> str:
     if check:
         parts = [f"{summary['up-to-date']} up to date", f"{summary['stale']} stale", f"{summary['missing']} missing"]
+        if summary["credentials"]:
+            parts.append(f"{summary['credentials']} storing credentials")
     else:
         parts = [f"{summary['written']} written", f"{summary['unchanged']} unchanged"]
     parts += [f"{summary['with_warnings']} with warnings", f"{summary['failed_total']} failed"]
@@ -350,6 +353,8 @@ def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
             errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
             reason = f"{errors} error(s)" if errors else "warnings are failures with --strict"
             click.echo(f"{result.spec}: FAILED ({reason}); nothing written", err=True)
+        elif result.outcome == "credentials":
+            click.echo(f"{result.spec}: {result.target} stores credentials; clear them", err=True)
         elif result.outcome in ("missing", "stale"):
             click.echo(f"{result.spec}: {result.target} is {result.outcome}", err=True)
         elif not quiet:

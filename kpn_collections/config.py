@@ -54,6 +54,10 @@ _TOP_LEVEL: dict[str, Any] = {
 }
 
 
+_CREDENTIAL_SETTING = re.compile(r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?token|token|password|secret"
+                                 r"|api[-_]?key|credentials?)$")
+
+
 class ConfigError(Exception):
     """The project settings file is unusable; the message names the file and the key."""
 
@@ -170,6 +174,10 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
     values: dict[str, Any] = {}
     for key, value in data.items():
         kind = allowed.get(key)
+        if kind is None and _CREDENTIAL_SETTING.match(str(key)):
+            raise ConfigError(f"{where}: {key!r} does not belong in a settings file, which is shared with the "
+                              "repository; credentials never go into collections either: set client_id and "
+                              "client_secret in Postman, or pass them to newman with --env-var client_secret=...")
         if kind is None:
             known = ", ".join(sorted(allowed))
             raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")

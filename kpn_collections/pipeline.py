@@ -13,6 +13,7 @@ from typing import Any
 from .build_collection import build_collection
 from .bundle import BundleResult, bundle
 from .check_collection import check_collection
+from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Diagnostics, Severity
 from .inject_auth import inject_auth, patch_document, plan_auth
 from .load import LoadError, SourceDocument, load_document
@@ -126,6 +127,10 @@ def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str
     except TemplateProblem as exc:
         diagnostics.items.append(exc.diagnostic)
         return None
+    for where, kind in find_in_collection(collection):  # the last line of defence: fail rather than leak
+        diagnostics.error("secret-in-output", f"the collection would carry {kind} at #{where} (a variable or "
+                          "script); nothing was written", hint="remove the credential from the API definition, "
+                          "the settings or the templates")
     if settings.check_output:
         check_collection(collection, diagnostics)
     return collection

@@ -23,6 +23,7 @@ from openapi_spec_validator.validation.exceptions import (
     UnresolvableParameterError,
 )
 
+from .credentials import find_in_document
 from .diagnostics import Diagnostics, pointer_join
 from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
 from .normalise.common import as_dict, as_list, iter_operations
@@ -81,6 +82,7 @@ def validate_spec(
     _check_schemas(document, version, resolver, own)
     _check_security_schemes(document, version, own)
     _check_security_requirements(document, version, resolver, own)
+    _check_credentials(document, own)
     explained = {d.pointer for d in own.items} | {d.pointer.rsplit("/", 1)[0] for d in own.items
                                                   if d.code in ("unknown-method", "parameter-without-in")}
     validator = _VALIDATORS[version](document)
@@ -210,6 +212,14 @@ def _check_parameter(raw: Any, pointer: str, resolver: RefResolver, diagnostics:
         diagnostics.warning("parameter-without-in", f"parameter {name!r} has no `in`; it is sent as a query "
                             "parameter", pointer=pointer + ("/in" if "$ref" not in as_dict(raw) else ""),
                             hint="add `in: query` (or path, header, cookie)")
+
+
+def _check_credentials(document: dict[str, Any], diagnostics: Diagnostics) -> None:
+    for pointer, kind in find_in_document(document):
+        diagnostics.warning("secret-in-spec", f"this value looks like {kind}; it is left out of the "
+                            "collection", pointer=pointer,
+                            hint="replace real credentials in the definition with placeholders; testers set "
+                                 "client_id and client_secret in Postman, or pass them to newman with --env-var")
 
 
 def _kind(value: Any) -> str:

@@ -1,0 +1,131 @@
+"""Credentials: recognise secret-looking values, so that none reaches a collection's variables or scripts.
+
+A collection is shared (committed, exported, sent to colleagues); the secrets its requests need live in
+Postman or newman (`--env-var client_secret=...`), never in the file. Three lines of defence use this module:
+the spec is scanned and each credential-looking value is a located warning (`find_in_document`); values the
+converter copies into variables are cleaned (`strip_url_credentials`, `secret_kind`); and the finished
+collection's variables and scripts are swept once more (`find_in_collection`), so anything that slipped
+through fails the conversion instead of being written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .diagnostics import pointer_join
+
+CREDENTIAL_VARIABLES = ("client_secret", "access_token")
+"""Collection variables whose value must stay empty in a file on disk (`convert --check` enforces it)."""
+
+_VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
+    ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
+    ("bearer or basic credentials", re.compile(r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{20,}")),
+    ("a user name and password in a URL", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:?#]+:[^/@\s?#]+@")),
+    ("a credential in a URL query", re.compile(
+        r"(?i)[?&](?:client_secret|access_token|refresh_token|api_?key|password|token)=(?!\{\{)[^&#\s]{6,}")),
+    ("an access key", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
+                                 r"|sk_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35})\b")),
+)
+
+_CREDENTIAL_KEY = re.compile(r"(?i)^(?:client[-_]?secret|access[-_]?token|refresh[-_]?token|id[-_]?token)$")
+"""OAuth credential names: a value under one is a secret (other names, `password`, `apiKey`, usually hold
+made-up example data; a real token there is still caught by its shape)."""
+
+_URL_CREDENTIAL_KEY = re.compile(r"(?i)^(?:client_secret|access_token|refresh_token|api_?key|password|token)$")
+
+_PLACEHOLDER = re.compile(r"(?i)^(?:string|\*+|x+|\.+|<[^>]*>|\{\{[^}]*\}\}|\$\{[^}]*\}|your[-_ ].*|.*example.*"
+                          r"|changeme|secret|password|token|null|none|redacted|bearer|basic)$")
+
+
+def secret_kind(value: str) -> str | None:
+    """What credential `value` looks like ("a JSON Web Token", ...), or None."""
+    for kind, pattern in _VALUE_PATTERNS:
+        if pattern.search(value):
+            return kind
+    return None
+
+
+def credential_by_name(key: str, value: Any) -> bool:
+    """A value under a credential's name (`client_secret: s3cr3t-v4lue`) that is not a placeholder."""
+    return (isinstance(value, str) and len(value) >= 8 and _CREDENTIAL_KEY.match(key) is not None
+            and _PLACEHOLDER.match(value.strip()) is None)
+
+
+def without_credentials(value: Any, key: str = "") -> Any:
+    """Example data with every credential-looking string (by shape, or by an OAuth credential's name) emptied;
+    other values unchanged (the same object when nothing was found)."""
+    if isinstance(value, str):
+        return "" if secret_kind(value) or credential_by_name(key, value) else value
+    if isinstance(value, dict):
+        cleaned = {k: without_credentials(v, str(k)) for k, v in value.items()}
+        return value if all(cleaned[k] is value[k] for k in value) else cleaned
+    if isinstance(value, list):
+        items = [without_credentials(v, key) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
+def strip_url_credentials(url: str) -> tuple[str, bool]:
+    """(url without user:password and secret query parameters, whether anything was removed)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, False
+    netloc, removed = parts.netloc, False
+    if "@" in netloc:
+        netloc, removed = netloc.rsplit("@", 1)[1], True
+    query = parts.query
+    if query:
+        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+                if not _URL_CREDENTIAL_KEY.match(k) or v.startswith("{{")]
+        if len(kept) != len(parse_qsl(query, keep_blank_values=True)):
+            query, removed = urlencode(kept, safe="{}"), True
+    if not removed:
+        return url, False
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)), True
+
+
+def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
+    """(JSON pointer, what it looks like) for every credential-looking value in an API definition."""
+    stack: list[tuple[str, str, Any]] = [("", "", document)]
+    while stack:
+        pointer, key, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((pointer + pointer_join(k), str(k), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((pointer + pointer_join(i), key, v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, str):
+            kind = secret_kind(value)
+            if kind is None and credential_by_name(key, value):
+                kind = f"a value for `{key}`"
+            if kind is not None:
+                yield pointer, kind
+
+
+def find_in_collection(collection: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(JSON pointer, what it looks like) for every credential-looking text in a collection's variables
+    (values and descriptions) and scripts (the places a shared file must never carry a secret)."""
+    for index, variable in enumerate(collection.get("variable") or []):
+        for field in ("value", "description"):
+            text = variable.get(field)
+            if isinstance(text, str):
+                kind = secret_kind(text) or (f"a value for `{variable.get('key')}`" if field == "value" and text
+                                             and variable.get("key") in CREDENTIAL_VARIABLES else None)
+                if kind:
+                    yield pointer_join("variable", index, field), kind
+    yield from _scripts(collection, "")
+
+
+def _scripts(node: dict[str, Any], pointer: str) -> Iterator[tuple[str, str]]:
+    for index, event in enumerate(node.get("event") or []):
+        lines = event.get("script", {}).get("exec") or []
+        for number, line in enumerate(lines if isinstance(lines, list) else [lines]):
+            kind = secret_kind(line) if isinstance(line, str) else None
+            if kind:
+                yield pointer + pointer_join("event", index, "script", "exec", number), kind
+    for index, item in enumerate(node.get("item") or []):
+        yield from _scripts(item, pointer + pointer_join("item", index))
