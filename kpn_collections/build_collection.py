@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .contract_tests import CONTRACT_SCHEMAS, ContractTests
-from .credentials import secret_kind, strip_url_credentials, without_credentials
+from .credentials import defuse, secret_kind, strip_url_credentials, without_credentials
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
 from .inject_auth import looks_secret
@@ -278,7 +278,7 @@ class _Builder:
                 headers.append(self._key_value(parameter))
             elif parameter.location == "cookie":
                 headers.append({**self._key_value(parameter), "key": "Cookie",
-                                "value": f"{parameter.name}={self._param_text(parameter)}"})
+                                "value": f"{defuse(parameter.name)}={self._param_text(parameter)}"})
         extras = mapped if mapped is not None else self.collection_auth
         headers.extend({"key": k, "value": v} for k, v in extras.extra_headers)
         body, content_type = self._body(operation.request_body, credentials=self._is_token_operation(operation))
@@ -352,7 +352,7 @@ class _Builder:
     def _param_value(self, parameter: Parameter) -> Any:
         if parameter.example is not MISSING:
             return without_credentials(parameter.example, parameter.name)
-        return self.examples.example(parameter.schema, for_request=True)
+        return without_credentials(self.examples.example(parameter.schema, for_request=True), parameter.name)
 
     def _param_text(self, parameter: Parameter) -> str:
         value = self._param_value(parameter)
@@ -362,7 +362,7 @@ class _Builder:
         return quote(text, safe="-._~!$&'()*+,;=:@{}") if parameter.location == "path" else text
 
     def _key_value(self, parameter: Parameter) -> dict[str, Any]:
-        entry: dict[str, Any] = {"key": parameter.name, "value": self._param_text(parameter)}
+        entry: dict[str, Any] = {"key": defuse(parameter.name), "value": self._param_text(parameter)}
         if parameter.description:
             entry["description"] = parameter.description
         if not parameter.required:
@@ -387,7 +387,7 @@ class _Builder:
             pairs = [(parameter.name, _scalar_text(value))]
         entries = []
         for key, text in pairs:
-            entry: dict[str, Any] = {"key": key, "value": text}
+            entry: dict[str, Any] = {"key": defuse(key), "value": text}
             if parameter.description:
                 entry["description"] = parameter.description
             if not parameter.required:
@@ -406,9 +406,10 @@ class _Builder:
         if request_body is None or not request_body.content:
             return None, None
         media = _preferred_media_type(request_body.content)
-        value = without_credentials(media.first_example())
+        value = media.first_example()
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
+        value = without_credentials(value)
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
             value.update({k: "{{" + TOKEN_VARIABLES[k] + "}}" for k in ("client_id", "client_secret")
@@ -439,7 +440,7 @@ class _Builder:
         for name in names:
             prop = self.api.resolver.deref(properties.get(name)) if isinstance(properties, dict) else None
             prop = prop if isinstance(prop, dict) else {}
-            entry: dict[str, Any] = {"key": name}
+            entry: dict[str, Any] = {"key": defuse(name)}
             if files and _is_file_schema(prop):
                 media_type = prop.get("contentMediaType")  # each part names its type, as servers expect
                 entry.update({"type": "file", "src": [],
@@ -447,7 +448,7 @@ class _Builder:
             else:
                 field_value = value.get(name, MISSING)
                 if field_value is MISSING:
-                    field_value = self.examples.example(prop, for_request=True)
+                    field_value = without_credentials(self.examples.example(prop, for_request=True), name)
                 entry.update({"value": _scalar_text(field_value), "type": "text"})
                 if files and isinstance(field_value, (dict, list)):
                     entry["contentType"] = "application/json"  # OpenAPI's default encoding for such a part

@@ -55,18 +55,33 @@ def credential_by_name(key: str, value: Any) -> bool:
             and _PLACEHOLDER.match(value.strip()) is None)
 
 
+_CREDENTIAL_REFERENCE = re.compile(r"(?i)\{\{\s*([^{}]*?(?:secret|passw|token|api[-_]?key)[^{}]*?)\s*\}\}")
+"""A Postman variable reference to a credential (`{{client_secret}}`): in request data, Postman would send the
+secret to the API instead of only to the token endpoint."""
+
+
 def without_credentials(value: Any, key: str = "") -> Any:
-    """Example data with every credential-looking string (by shape, or by an OAuth credential's name) emptied;
-    other values unchanged (the same object when nothing was found)."""
+    """Example data with every credential-looking string (by shape, by an OAuth credential's name, or a
+    `{{client_secret}}`-style reference) emptied, and such references in keys unwrapped; other values unchanged
+    (the same object when nothing was found)."""
     if isinstance(value, str):
-        return "" if secret_kind(value) or credential_by_name(key, value) else value
+        return "" if (secret_kind(value) or credential_by_name(key, value)
+                      or _CREDENTIAL_REFERENCE.search(value)) else value
     if isinstance(value, dict):
-        cleaned = {k: without_credentials(v, str(k)) for k, v in value.items()}
-        return value if all(cleaned[k] is value[k] for k in value) else cleaned
+        cleaned = {defuse(str(k)): without_credentials(v, str(k)) for k, v in value.items()}
+        if list(cleaned) == list(value) and all(cleaned[k] is value[k] for k in value):
+            return value
+        return cleaned
     if isinstance(value, list):
         items = [without_credentials(v, key) for v in value]
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
+
+
+def defuse(name: str) -> str:
+    """A name (of a parameter, a field) with credential references unwrapped: `{{client_secret}}` ->
+    `client_secret`, which Postman sends as it is."""
+    return _CREDENTIAL_REFERENCE.sub(lambda match: match.group(1), name) if "{{" in name else name
 
 
 def strip_url_credentials(url: str) -> tuple[str, bool]:
@@ -102,6 +117,8 @@ def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
             kind = secret_kind(value)
             if kind is None and credential_by_name(key, value):
                 kind = f"a value for `{key}`"
+            if kind is None and _CREDENTIAL_REFERENCE.search(value):
+                kind = "a reference to a Postman credential variable"
             if kind is not None:
                 yield pointer, kind
 
