@@ -1,6 +1,6 @@
 """`python -m kpn_collections`."""
 
-from kpn_collections.cli import main
+from kpn_collections.cli import entry
 
 if __name__ == "__main__":
-    main(prog_name="kpn-collections")
+    entry()

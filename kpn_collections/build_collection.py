@@ -133,9 +133,7 @@ class _Builder:
     def _declare_token_variables(self, token_request: TokenRequest) -> None:
         where = ("the API's own token operation" if token_request.mode == "token-operation"
                  else "the OAuth2 client-credentials token endpoint")
-        url = (self._without_credentials(token_request.url, "--token-url / token-url")
-               if self.settings.token_url else strip_url_credentials(token_request.url)[0])
-        self.variables.declare(TOKEN_VARIABLES["token_url"], url, f"URL of {where}.")
+        self.variables.declare(TOKEN_VARIABLES["token_url"], token_request.url, f"URL of {where}.")
         self.variables.declare(TOKEN_VARIABLES["client_id"], "",
                                "Your application's client id (KPN Developer Portal); never stored in the file.")
         self.variables.declare(TOKEN_VARIABLES["client_secret"], "",
@@ -157,7 +155,7 @@ class _Builder:
         item_id = self._token_item_id()
         fields = [(TOKEN_VARIABLES["client_id"], "{{" + TOKEN_VARIABLES["client_id"] + "}}"),
                   (TOKEN_VARIABLES["client_secret"], "{{" + TOKEN_VARIABLES["client_secret"] + "}}"),
-                  *((k, v) for k, v in token_request.extra_fields if not secret_kind(v))]
+                  *token_request.extra_fields]
         if token_request.body_format == "json":
             body: dict[str, Any] = {"mode": "raw", "raw": _json_text(dict(fields)),
                                     "options": {"raw": {"language": "json"}}}

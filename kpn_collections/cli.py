@@ -40,6 +40,20 @@ def main() -> None:
     """Turn SwaggerHub OpenAPI exports into Postman collections that run."""
 
 
+def entry() -> None:
+    """The `kpn-collections` console script: the command group, with a last guard that turns an internal error
+    anywhere (outside the per-spec jobs, which report their own) into a short bug report and exit code 3."""
+    try:
+        main(prog_name="kpn-collections")
+    except Exception:
+        click.echo(f"kpn-collections {__version__}: internal error: this is a bug, please report it with the command "
+                   "line and input files" + ("" if "--debug" in sys.argv else " (run with --debug for the traceback)"),
+                   err=True)
+        if "--debug" in sys.argv:
+            traceback.print_exc()
+        sys.exit(EXIT_BUG)
+
+
 F = Callable[..., None]
 
 
@@ -281,9 +295,10 @@ class Progress:
 @click.option("--auth-mode", type=click.Choice(AUTH_MODES), default="auto", show_default=True,
               help="How tokens are obtained (auto: see the README).")
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
+@click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
-def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbose: bool, ref_root: Path | None,
-           ref_mirror: Path | None, allow_remote_refs: bool) -> None:
+def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbose: bool, debug: bool,
+           ref_root: Path | None, ref_mirror: Path | None, allow_remote_refs: bool) -> None:
     """Write SPEC with a working OAuth2 client-credentials scheme, for upload back to SwaggerHub.
 
     External `$ref`s are followed to understand the API, and written back as they were."""
@@ -293,7 +308,7 @@ def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbo
     try:
         result = inject_file(spec, settings)
     except Exception:  # a bug: say so, exit 3
-        _report_bug(spec, debug=False)
+        _report_bug(spec, debug)
         sys.exit(EXIT_BUG)
     _write_text_result(spec, output, result.text, result.diagnostics, verbose)
 
@@ -303,8 +318,9 @@ def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbo
 @click.option("-o", "--output", required=True,
               help="File for the bundled definition (.json for JSON, else YAML), or '-' for stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
+@click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
-def bundle(spec: Path, output: str, verbose: bool, ref_root: Path | None, ref_mirror: Path | None,
+def bundle(spec: Path, output: str, verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
            allow_remote_refs: bool) -> None:
     """Write SPEC as one self-contained document: every $ref to another file or URL bundled in.
 
@@ -316,7 +332,7 @@ def bundle(spec: Path, output: str, verbose: bool, ref_root: Path | None, ref_mi
     try:
         result = bundle_file(spec, settings, output_format=output_format)
     except Exception:  # a bug: say so, exit 3
-        _report_bug(spec, debug=False)
+        _report_bug(spec, debug)
         sys.exit(EXIT_BUG)
     _write_text_result(spec, output, result.text, result.diagnostics, verbose)
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .credentials import secret_kind, strip_url_credentials
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
 from .model import MISSING, Api, OAuthFlow, Operation, SecurityScheme, SpecVersion, TokenRequest
@@ -45,7 +46,15 @@ class AuthPlan:
 def inject_auth(api: Api, settings: Settings, diagnostics: Diagnostics) -> Api:
     """Return the Api with the planned client-credentials or token-operation auth applied."""
     plan = plan_auth(api, settings, diagnostics)
-    return apply_plan(api, plan)
+    api = apply_plan(api, plan)
+    if api.token_request is not None:
+        url, removed = strip_url_credentials(api.token_request.url)
+        if removed and settings.token_url:
+            diagnostics.warning("secret-in-settings", "the URL given with --token-url / token-url carries "
+                                "credentials; they are left out of the collection",
+                                hint="pass credentials to Postman or newman as variables, never in a URL")
+        api = dataclasses.replace(api, token_request=dataclasses.replace(api.token_request, url=url))
+    return api
 
 
 def plan_auth(api: Api, settings: Settings, diagnostics: Diagnostics) -> AuthPlan:
@@ -197,7 +206,7 @@ def _token_operation_request(api: Api, operation: Operation, url: str) -> TokenR
                     continue
                 if key == "grant_type":
                     field_value = "client_credentials"
-                elif looks_secret(key):
+                elif looks_secret(key) or secret_kind(str(field_value)):
                     continue  # never copy a secret-looking example into the collection
                 extra.append((key, "" if field_value is None else str(field_value)))
     return TokenRequest("token-operation", url, body_format, tuple(extra), (operation.method, operation.path))

@@ -1,0 +1,214 @@
+"""Credentials never reach a collection: warned about in the spec, refused in settings files, swept from the
+output, and caught on disk by `convert --check`. Internal errors say "bug" and exit 3."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from kpn_collections import Settings, batch, cli, convert_document
+from kpn_collections.credentials import secret_kind, strip_url_credentials, without_credentials
+
+from .conftest import REPO_ROOT
+from .helpers import iter_requests, schema_errors
+
+JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----"
+
+
+def run_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kpn_collections", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    (JWT, "a JSON Web Token"),
+    (f"Bearer {JWT}", "a JSON Web Token"),
+    ("Basic dXNlcm5hbWU6cGFzc3dvcmQxMjM0NTY3OA==", "bearer or basic credentials"),
+    (PRIVATE_KEY, "a private key"),
+    ("https://alice:s3cret@api.example.test/v1", "a user name and password in a URL"),
+    ("https://api.example.test/v1?client_secret=abcdef123", "a credential in a URL query"),
+    ("ghp_" + "a" * 36, "an access key"),
+    ("AKIAABCDEFGHIJKLMNOP", "an access key"),
+])
+def test_secret_shapes_are_recognised(value: str, kind: str) -> None:
+    assert secret_kind(value) == kind
+
+
+@pytest.mark.parametrize("value", ["string", "Bearer <token>", "https://api.example.test/v1?page=2",
+                                   "https://api.example.test/v1?api_key={{apikey}}", "eyJhbGciOi", "s3cret-Passw0rd",
+                                   "mailto:someone@example.test", "user@example.test"])
+def test_ordinary_values_are_not_secrets(value: str) -> None:
+    assert secret_kind(value) is None
+
+
+def test_urls_lose_their_credentials() -> None:
+    assert strip_url_credentials("https://u:p@h.test/x?a=1&client_secret=abc&api_key={{k}}") == (
+        "https://h.test/x?a=1&api_key={{k}}", True)
+    assert strip_url_credentials("https://h.test/x?a=1") == ("https://h.test/x?a=1", False)
+
+
+def test_examples_lose_credentials_and_keep_everything_else() -> None:
+    plain = {"name": "Jan", "password": "s3cret-Passw0rd", "items": [1, "two"]}
+    assert without_credentials(plain) is plain  # made-up example data stays (a password field, not a secret)
+    assert without_credentials({"client_secret": "real-secret-value", "token": JWT, "n": 1, "ref": "{{client_secret}}",
+                                "{{client_secret}}": "x"}) == {"client_secret": "", "token": "", "n": 1, "ref": "",
+                                                                "client_secret": "x"}
+
+
+def leaky_definition() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Leaky", "version": "1"},
+        "servers": [{"url": "https://alice:hunter2pw@api.example.test/{stage}?api_key=abcdef123456",
+                     "variables": {"stage": {"default": JWT}}}],
+        "security": [{"oauth": []}],
+        "paths": {"/a": {"post": {
+            "parameters": [{"name": "X-Debug-Token", "in": "header", "schema": {"type": "string"}, "example": JWT}],
+            "requestBody": {"content": {"application/json": {"example": {"client_secret": "abcdefgh12345678",
+                                                                         "note": "hello"}}}},
+            "responses": {"200": {"description": "ok", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {"kind": {"type": "string", "enum": [JWT]}}},
+                "example": {"access_token": "real-looking-token-value"}}}}},
+        }}},
+        "components": {"securitySchemes": {"oauth": {"type": "oauth2", "flows": {"clientCredentials": {
+            "tokenUrl": "https://login.example.test/token?client_secret=topsecret99", "scopes": {}}}}}},
+    }
+
+
+def test_spec_secrets_are_warned_about_and_left_out() -> None:
+    result = convert_document(leaky_definition(), Settings(), source="leaky.yaml")
+    assert result.collection is not None, [d.format() for d in result.diagnostics]
+    assert schema_errors(result.collection) == []
+    warned = {d.pointer: d.message for d in result.diagnostics if d.code == "secret-in-spec"}
+    assert set(warned) == {
+        "/servers/0/url", "/servers/0/variables/stage/default", "/paths/~1a/post/parameters/0/example",
+        "/paths/~1a/post/requestBody/content/application~1json/example/client_secret",
+        "/paths/~1a/post/responses/200/content/application~1json/schema/properties/kind/enum/0",
+        "/paths/~1a/post/responses/200/content/application~1json/example/access_token",
+        "/components/securitySchemes/oauth/flows/clientCredentials/tokenUrl"}
+    assert "looks like a JSON Web Token" in warned["/servers/0/variables/stage/default"]
+    text = json.dumps(result.collection)
+    for secret in (JWT, "hunter2pw", "abcdef123456", "abcdefgh12345678", "real-looking-token-value", "topsecret99"):
+        assert secret not in text
+    variables = {v["key"]: v["value"] for v in result.collection["variable"]}
+    assert variables["baseUrl"] == "https://api.example.test/{{stage}}"
+    assert variables["tokenUrl"] == "https://login.example.test/token"
+    assert variables["stage"] == ""
+    [request] = [i for i in iter_requests(result.collection["item"]) if i["name"] == "POST /a"]
+    assert json.loads(request["request"]["body"]["raw"]) == {"client_secret": "", "note": "hello"}
+
+
+def test_secrets_in_settings_urls_are_left_out(tmp_path: Path) -> None:
+    spec = tmp_path / "api.json"
+    spec.write_text(json.dumps({**leaky_definition(), "servers": [{"url": "https://api.example.test"}]}), "utf-8")
+    completed = run_cli("convert", str(spec), "-o", "-", "--base-url", "https://bob:pw123456@api.example.test",
+                        "--token-url", "https://login.example.test/t?access_token=zzzzzzzz")
+    assert completed.returncode == 0, completed.stderr
+    variables = {v["key"]: v["value"] for v in json.loads(completed.stdout)["variable"]}
+    assert (variables["baseUrl"], variables["tokenUrl"]) == ("https://api.example.test", "https://login.example.test/t")
+    assert completed.stderr.count("warning [secret-in-settings]") == 2
+
+
+def test_a_template_that_hardcodes_a_token_fails_the_conversion(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    original = (REPO_ROOT / "templates" / "get_access_token.test.js.jinja").read_text(encoding="utf-8")
+    (templates / "get_access_token.test.js.jinja").write_text(f'// debugging: "{JWT}"\n' + original, "utf-8")
+    spec = tmp_path / "api.json"
+    spec.write_text(json.dumps({**leaky_definition(), "servers": [{"url": "https://api.example.test"}]}), "utf-8")
+    out = tmp_path / "out"
+    completed = run_cli("convert", str(spec), "-o", str(out), "--templates", str(templates))
+    assert completed.returncode == 1, completed.stderr
+    assert ("error [secret-in-output]: the collection would carry a JSON Web Token at #/item/0/event/0/script/exec/0 "
+            "(a variable or script); nothing was written") in completed.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("key", ["client-secret", "client_secret", "access-token", "password", "client-id"])
+def test_settings_files_refuse_credentials(key: str, tmp_path: Path) -> None:
+    (tmp_path / ".kpn-collections.yaml").write_text(f"{key}: s3cret-value\n", encoding="utf-8")
+    (tmp_path / "api.json").write_text(json.dumps(leaky_definition()), encoding="utf-8")
+    completed = run_cli("convert", "api.json", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert f"{key!r} does not belong in a settings file" in completed.stderr
+    assert "--env-var client_secret=" in completed.stderr and "Traceback" not in completed.stderr
+    assert not (tmp_path / "api.postman_collection.json").exists()
+
+
+def test_check_fails_on_a_collection_that_stores_credentials(tmp_path: Path) -> None:
+    spec = tmp_path / "api.json"
+    spec.write_text(json.dumps({**leaky_definition(), "servers": [{"url": "https://api.example.test"}]}), "utf-8")
+    assert run_cli("convert", str(spec)).returncode == 0
+    target = tmp_path / "api.postman_collection.json"
+    assert run_cli("convert", str(spec), "--check").returncode == 0
+    collection = json.loads(target.read_text(encoding="utf-8"))
+    positions = {}
+    for index, variable in enumerate(collection["variable"]):
+        if variable["key"] in ("client_secret", "access_token"):
+            variable["value"] = "exported-by-a-tester"
+            positions[variable["key"]] = index
+    target.write_text(json.dumps(collection, indent=2), encoding="utf-8")
+    before = target.read_bytes()
+    completed = run_cli("convert", str(spec), "--check")
+    assert completed.returncode == 1
+    for key, index in positions.items():
+        assert (f"{target}: error [secret-in-collection] at #/variable/{index}/value: the collection file stores a "
+                f"value for `{key}` (hint: clear the value") in completed.stderr
+    assert "1 storing credentials" in completed.stderr
+    assert target.read_bytes() == before  # --check writes nothing
+    assert run_cli("convert", str(spec)).returncode == 0  # a normal run rewrites it without them
+    assert run_cli("convert", str(spec), "--check").returncode == 0
+
+
+# --- internal errors ---------------------------------------------------------------------------------
+
+
+def _broken_converter(*args: Any, **kwargs: Any) -> Any:
+    raise ZeroDivisionError("simulated bug")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bug_in_a_conversion_is_reported_as_such(debug: bool, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    monkeypatch.setattr(batch, "convert_file", _broken_converter)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli.main, ["convert", str(REPO_ROOT / "fixtures" / "broken" / "bom.yaml"), "-o",
+                                           str(out), "--no-cache", *(["--debug"] if debug else [])])
+    assert result.exit_code == 3
+    assert "internal error in kpn-collections" in result.output and "this is a bug, please report it" in result.output
+    assert ("Traceback" in result.output and "ZeroDivisionError: simulated bug" in result.output) is debug
+    assert ("run with --debug for the traceback" in result.output) is not debug
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["inject", "bundle"])
+def test_a_bug_in_inject_or_bundle_is_reported_as_such(command: str, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    monkeypatch.setattr(cli, f"{command}_file", _broken_converter)
+    result = CliRunner().invoke(cli.main, [command, str(REPO_ROOT / "fixtures" / "broken" / "bom.yaml"), "-o",
+                                           str(tmp_path / "x.yaml"), "--debug"])
+    assert result.exit_code == 3
+    assert "this is a bug" in result.output and "ZeroDivisionError: simulated bug" in result.output
+    assert not (tmp_path / "x.yaml").exists()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bug_outside_the_jobs_is_caught_by_the_entry_point(debug: bool, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "discover", _broken_converter)
+    monkeypatch.setattr(sys, "argv", ["kpn-collections", "convert", "x.yaml", *(["--debug"] if debug else [])])
+    with pytest.raises(SystemExit) as exited:
+        cli.entry()
+    assert exited.value.code == 3
+    stderr = capsys.readouterr().err
+    assert "internal error: this is a bug, please report it" in stderr
+    assert ("ZeroDivisionError: simulated bug" in stderr) is debug
+    assert traceback is not None
