@@ -68,7 +68,9 @@ def without_credentials(value: Any, key: str = "") -> Any:
         return "" if (secret_kind(value) or credential_by_name(key, value)
                       or _CREDENTIAL_REFERENCE.search(value)) else value
     if isinstance(value, dict):
-        cleaned = {defuse(str(k)): without_credentials(v, str(k)) for k, v in value.items()}
+        cleaned: dict[str, Any] = {}
+        for key_text, item in value.items():
+            cleaned.setdefault(defuse(str(key_text)), without_credentials(item, str(key_text)))
         if list(cleaned) == list(value) and all(cleaned[k] is value[k] for k in value):
             return value
         return cleaned
