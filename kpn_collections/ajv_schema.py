@@ -250,7 +250,8 @@ def _valid(keyword: str, value: Any) -> bool:
     """Whether a keyword's value is one draft-07 allows (Ajv 6 refuses to compile a schema otherwise)."""
     if keyword == "type":
         names = value if isinstance(value, list) else [value]
-        return bool(names) and all(n in _JSON_TYPES for n in names) and len(set(names)) == len(names)
+        return (bool(names) and all(isinstance(n, str) and n in _JSON_TYPES for n in names)
+                and len(set(names)) == len(names))
     if keyword in ("enum", "const") and _holds_secret(value):
         return False  # a credential never goes into a script: the test checks a little less instead
     if keyword in ("enum", "required"):

@@ -342,6 +342,13 @@ def _tag_diag(name: str, node: yaml.Node) -> Diagnostic:
 
 
 def _yaml_error(name: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow; located by its offset
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return Diagnostic(Severity.ERROR, "yaml-syntax", f"not valid YAML: the control character "
+                          f"U+{ord(character):04X} is not allowed", name, "", line, column,
+                          "remove it, or write it escaped (\\u0001) inside a double-quoted string")
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     if "maximum nesting depth" in str(problem):  # libyaml stops at 1,000 levels
