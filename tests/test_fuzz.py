@@ -37,12 +37,12 @@ BUDGET = settings(max_examples=CAMPAIGN or 200, deadline=timedelta(seconds=20), 
 UNLOCATED = {"empty", "not-text", "too-large", "not-openapi"}  # whole-file problems: there is no line to name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def base_text(index: int) -> bytes:
     return BASES[index].read_bytes()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def base_document(index: int) -> Any:
     return load_bytes(base_text(index), BASES[index].name).data  # the converter's own reading: string keys
 
