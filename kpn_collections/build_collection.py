@@ -506,7 +506,10 @@ class _Builder:
 
 def _event(listen: str, script_id: str, text: str) -> dict[str, Any]:
     """A script event (`prerequest` or `test`); Postman keeps script text as a list of lines."""
-    return {"listen": listen, "script": {"id": script_id, "type": "text/javascript", "exec": text.splitlines()}}
+    lines = text.split("\n")  # only newlines: str.splitlines() would also cut at U+2028, \x0b, \x1c, ...
+    if lines and lines[-1] == "":
+        lines.pop()
+    return {"listen": listen, "script": {"id": script_id, "type": "text/javascript", "exec": lines}}
 
 
 def redact_secrets(value: Any) -> Any:

@@ -242,11 +242,11 @@ def _check_path_parameters(
     document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
 ) -> None:
     for path, method, operation, item in iter_operations(document, resolver):
-        declared = {
-            p.get("name")
+        declared: set[str] = {
+            p["name"]
             for source in (item.get("parameters"), operation.get("parameters"))
             for p in _declared_parameters(source, resolver)
-            if p.get("in") == "path"
+            if p.get("in") == "path" and isinstance(p.get("name"), str)
         }
         used = PATH_TEMPLATE.findall(path)
         pointer = pointer_join("paths", path, method)
@@ -259,7 +259,7 @@ def _check_path_parameters(
                     hint=f"add a parameter with `name: {name}` and `in: path`; "
                          "the collection gets a path variable for it anyway",
                 )
-        for name in sorted(n for n in declared if isinstance(n, str) and n not in used):
+        for name in sorted(n for n in declared if n not in used):
             diagnostics.warning(
                 "unused-path-parameter",
                 f"path parameter {name!r} of {method.upper()} {path} is declared but not in the path",
