@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import os
+import re
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpn_collections import Settings, convert_document
+from kpn_collections import Settings, cli, convert_document
 from kpn_collections.diagnostics import Severity
-from kpn_collections.load import LoadError, load_bytes
-from kpn_collections.pipeline import convert_source
+from kpn_collections.load import load_bytes
 
 from .conftest import FIXTURES, corpus_specs
 from .helpers import schema_errors
@@ -34,6 +37,8 @@ CAMPAIGN = int(os.environ.get("KPN_FUZZ_EXAMPLES", "0"))
 """A longer, randomized local campaign: `KPN_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py` (CI: fixed budget)."""
 BUDGET = settings(max_examples=CAMPAIGN or 200, deadline=timedelta(seconds=20), derandomize=not CAMPAIGN,
                   database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LINE = re.compile(r"^(?P<file>[^:]+)(?::(?P<line>\d+)(?::\d+)?)?: error \[(?P<code>[a-z0-9-]+)\]"
+                  r"(?: at #(?P<pointer>\S*))?: .+? \(hint: (?P<hint>.+)\)$")
 UNLOCATED = {"empty", "not-text", "too-large", "not-openapi"}  # whole-file problems: there is no line to name
 
 
@@ -124,21 +129,33 @@ def test_mutated_documents_convert_or_fail_located(document: Any) -> None:
 @pytest.mark.skipif(not BASES, reason="no fixtures found")
 @BUDGET
 @given(st.data())
-def test_truncated_and_corrupted_files_convert_or_fail_located(data: st.DataObject) -> None:
+def test_truncated_and_corrupted_files_exit_0_or_1_with_located_errors(data: st.DataObject) -> None:
+    """Through the command line (in-process): exit code 0 and a valid collection, or 1, located errors and
+    nothing written."""
     index = data.draw(st.integers(0, len(BASES) - 1))
     raw = bytearray(base_text(index))
     raw = raw[: data.draw(st.integers(0, len(raw)))]
     for _ in range(data.draw(st.integers(0, 3))):
         if raw:
             raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-    name = Path(BASES[index]).name
-    try:
-        source = load_bytes(bytes(raw), name)
-    except LoadError as exc:
-        check_outcome(None, [exc.diagnostic])
-        return
-    result = convert_source(source, Settings(check_output=True), base_uri=BASES[index].as_uri())
-    check_outcome(result.collection, result.diagnostics)
+    with tempfile.TemporaryDirectory() as scratch:
+        spec = Path(scratch) / BASES[index].name
+        spec.write_bytes(bytes(raw))
+        out = Path(scratch) / "out"
+        result = CliRunner().invoke(cli.main, ["convert", str(spec), "-o", str(out), "--no-cache", "-q"])
+        assert result.exit_code in (0, 1), result.output
+        written = list(out.glob("*.json")) if out.is_dir() else []
+        if result.exit_code == 0:
+            [collection] = written
+            assert schema_errors(json.loads(collection.read_text(encoding="utf-8"))) == []
+            return
+        assert written == [] and f"{spec}: FAILED" in result.output
+        errors = [line for line in result.output.splitlines() if " error [" in line]
+        assert errors, result.output
+        for line in errors:
+            match = LINE.match(line)
+            assert match and match["file"] == str(spec) and match["hint"], line
+            assert match["line"] or match["pointer"] or match["code"] in UNLOCATED, line
 
 
 @BUDGET
