@@ -66,10 +66,15 @@ class SchemaStore:
         self.definitions: dict[str, Any] = {}
         self._names: dict[str, str] = {}  # $ref -> definition name
         self._shared: dict[str, str] = {}  # JSON of a shared inline schema -> definition name
+        self._pending: list[tuple[str, Any]] = []  # definitions named but not converted yet
 
     def convert(self, schema: Any) -> Any:
         """The draft-07 form of a response schema; `$ref`s point into `#/definitions/`."""
-        return self._schema(schema)
+        result = self._schema(schema)
+        while self._pending:  # one definition at a time: a long chain of `$ref`s never deepens the recursion
+            name, target = self._pending.pop()
+            self.definitions[name] = self._schema(target) if target is not None else {}
+        return result
 
     def share(self, schema: Any, name_hint: str) -> Any:
         """A `$ref` to `schema` stored as a definition, the same one for every equal schema (big inline
@@ -94,19 +99,19 @@ class SchemaStore:
         return sorted(found & set(self.definitions))  # a "$ref" inside literal data (enum, const) names nothing
 
     def _definition(self, ref: str) -> str:
-        """The definition name for a reference, converting its target the first time it is seen."""
+        """The definition name for a reference; its target is converted (by `convert`) the first time."""
         name = self._names.get(ref)
         if name is not None:
             return name
         name = self._unique_name(ref)
         self._names[ref] = name
-        self.definitions[name] = True  # placeholder: a recursive schema refers to itself while converting
+        self.definitions[name] = True  # placeholder until converted (keeps the name taken)
         target = self.resolver.deref({"$ref": ref})
         if self.version is SpecVersion.OPENAPI_3_1 and target is not None:
             target = self.resolver.lookup(ref)[1]  # 3.1 keeps the siblings of a target that is itself a `$ref`
         if isinstance(target, dict) and "in" in target and "name" in target and "schema" in target:
             target = target["schema"]  # a parameter where a schema belongs (reported by validation)
-        self.definitions[name] = self._schema(target) if target is not None else {}
+        self._pending.append((name, target))
         return name
 
     def _unique_name(self, ref: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable
@@ -610,11 +611,26 @@ def _scalar_text(value: Any) -> str:
 def _json_text(value: Any) -> str:
     if isinstance(value, str):
         try:
-            json.loads(value)
+            json.loads(value, parse_constant=_not_json)
             return value  # the spec gave the body as JSON text already
         except ValueError:
             pass
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return json.dumps(_json_numbers(value), indent=2, ensure_ascii=False)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _json_numbers(value: Any) -> Any:
+    """Example data with infinite and NaN numbers (YAML's .inf, .nan) as null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    return value
 
 
 def _xml_text(value: Any, tag: str = "root") -> str:

@@ -14,6 +14,8 @@ MAX_DEPTH = 12
 """Nesting depth at which generated examples stop descending (deep or recursive schemas)."""
 
 MAX_NODES = 2_000
+MAX_REFS = 40
+"""Longest chain of `$ref`s followed inside one example (through properties, items, allOf...)."""
 """Most schema nodes one generated example visits: wide, deeply nested schemas are cut, not expanded."""
 
 _FORMAT_EXAMPLES: dict[str, Any] = {
@@ -68,7 +70,7 @@ class ExampleGenerator:
             return None if schema is False else {}
         ref = schema.get("$ref")
         if isinstance(ref, str):
-            if ref in refs:
+            if ref in refs or len(refs) >= MAX_REFS:
                 return _CUT
             target = self.resolver.deref(schema)
             if not isinstance(target, dict):

@@ -14,7 +14,7 @@ from .build_collection import build_collection
 from .bundle import BundleResult, bundle
 from .check_collection import check_collection
 from .credentials import find_in_collection
-from .diagnostics import Diagnostic, Diagnostics, Severity
+from .diagnostics import Diagnostic, Diagnostics, Severity, pointer_join
 from .inject_auth import inject_auth, patch_document, plan_auth
 from .load import LoadError, SourceDocument, load_document
 from .model import SpecVersion
@@ -72,6 +72,27 @@ def convert_file(path: str | Path, settings: Settings | None = None, *, display_
                                fetched_remote=any(r.path is None for r in recorder.retrieved))
 
 
+def _not_json_data(document: Any) -> tuple[str, str] | None:
+    """(pointer, problem) for the first thing no JSON document holds, or None."""
+    if not isinstance(document, dict):
+        return "", f"the document is a {type(document).__name__}, not a mapping"
+    stack: list[tuple[Any, str, frozenset[int]]] = [(document, "", frozenset())]
+    while stack:
+        value, pointer, ancestors = stack.pop()
+        if isinstance(value, (dict, list)):
+            if id(value) in ancestors:
+                return pointer, "the data contains itself (a cycle); JSON and YAML files cannot"
+            inside = ancestors | {id(value)}
+            if isinstance(value, dict):
+                for key, child in value.items():
+                    if not isinstance(key, str):
+                        return pointer, f"the key {key!r} is not a string"
+                    stack.append((child, pointer + pointer_join(key), inside))
+            else:
+                stack.extend((child, pointer + pointer_join(i), inside) for i, child in enumerate(value))
+    return None
+
+
 @dataclass
 class _Recorder:
     """Passes retrievals through, remembering what was read (for the batch cache)."""
@@ -88,7 +109,13 @@ class _Recorder:
 def convert_document(document: dict[str, Any], settings: Settings | None = None, *,
                      source: str = "<document>", retriever: Retriever | None = None) -> ConversionResult:
     """Convert an already-parsed API definition (a dict as from json.load); relative refs are read from the
-    current directory."""
+    current directory. Data a YAML or JSON file cannot hold (a dict that contains itself, non-string keys) is a
+    `not-json-data` error."""
+    problem = _not_json_data(document)
+    if problem is not None:
+        diagnostic = Diagnostic(Severity.ERROR, "not-json-data", problem[1], source, problem[0], None, None,
+                                "pass data as json.load or yaml.safe_load with string keys would give it")
+        return ConversionResult(source, None, (diagnostic,))
     return convert_source(SourceDocument(source, document, "", "json", _compose_failed=True), settings,
                           retriever=retriever)
 

@@ -300,3 +300,69 @@ def test_ctrl_c_mid_batch_leaves_whole_files_and_no_temp_files(jobs: str, tmp_pa
         assert "interrupted after" in stderr and len(written) < 12
     else:  # the batch finished before the signal arrived (a very fast machine)
         assert process.returncode == 0 and len(written) == 12
+
+
+@pytest.mark.parametrize("via", ["properties", "allOf", "items", "nesting"])
+def test_deep_schemas_convert_without_recursion_errors(via: str, tmp_path: Path) -> None:
+    """Schemas nested 1,000 `$ref`s deep (or 95 literal levels, under the loader's depth limit of 200), used
+    as a request body and a response: contract tests and examples stay bounded."""
+    if via == "nesting":
+        schema: dict[str, object] = {"type": "string"}
+        for _ in range(95):
+            schema = {"type": "object", "properties": {"c": schema}}
+        schemas = {"S0": schema}
+    else:
+        def link(i: int) -> dict[str, object]:
+            ref = {"$ref": f"#/components/schemas/S{i + 1}"}
+            if via == "properties":
+                return {"type": "object", "properties": {"c": ref}}
+            if via == "items":
+                return {"type": "array", "items": ref}
+            return {"allOf": [ref, {"type": "object", "properties": {f"p{i}": {"type": "integer"}}}]}
+        schemas = {f"S{i}": link(i) for i in range(1000)}
+        schemas["S1000"] = {"type": "string"}
+    use = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/S0"}}}}
+    document = {"openapi": "3.0.3", "info": {"title": "Deep", "version": "1"}, "servers": [{"url": "https://x.test"}],
+                "paths": {"/a": {"post": {"requestBody": use, "responses": {"200": {"description": "ok", **use}}}}},
+                "components": {"schemas": schemas}}
+    spec = tmp_path / "deep.json"
+    spec.write_text(json.dumps(document), encoding="utf-8")
+    completed = run_cli("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "Traceback" not in completed.stderr and "internal error" not in completed.stderr
+    collection = json.loads((tmp_path / "out" / "deep.postman_collection.json").read_text(encoding="utf-8"))
+    assert schema_errors(collection) == []
+
+
+def test_python_data_no_file_can_hold_is_a_located_error() -> None:
+    from kpn_collections import convert_document
+
+    schema: dict[str, object] = {"type": "object"}
+    schema["properties"] = {"self": schema}
+    document = {"openapi": "3.0.3", "info": {"title": "Cycle", "version": "1"}, "paths": {},
+                "components": {"schemas": {"S": schema}}}
+    [error] = convert_document(document).diagnostics
+    assert (error.code, error.pointer) == ("not-json-data", "/components/schemas/S/properties/self")
+    assert "contains itself" in error.message and error.hint
+    [error] = convert_document({"openapi": "3.0.3", "info": {"title": "Keys", "version": "1"},
+                                "paths": {"/a": {"get": {"responses": {200: {"description": "ok"}}}}}}).diagnostics
+    assert (error.code, error.pointer) == ("not-json-data", "/paths/~1a/get/responses")
+    assert error.message == "the key 200 is not a string"
+
+
+def test_infinite_and_nan_examples_become_json_null(tmp_path: Path) -> None:
+    spec = tmp_path / "inf.yaml"
+    spec.write_text(spec_text(title="Inf").replace("paths: {}", """paths:
+  /a:
+    post:
+      requestBody:
+        content:
+          application/json:
+            example: {big: .inf, odd: .nan, fine: 1.5}
+      responses:
+        "200": {description: ok, content: {application/json: {example: .nan}}}"""), encoding="utf-8")
+    completed = run_cli("convert", str(spec), "-o", "-", "--no-cache")
+    assert completed.returncode == 0, completed.stderr
+    [request] = [i for i in json.loads(completed.stdout)["item"] if i["name"] == "POST /a"]
+    assert json.loads(request["request"]["body"]["raw"]) == {"big": None, "odd": None, "fine": 1.5}
+    assert request["response"][0]["body"] == "null"
