@@ -108,21 +108,22 @@ def strip_url_credentials(url: str) -> tuple[str, bool]:
 
 def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
     """(JSON pointer, what it looks like) for every credential-looking value in an API definition."""
-    stack: list[tuple[str, str, Any]] = [("", "", document)]
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), document)]
     while stack:
-        pointer, key, value = stack.pop()
+        path, value = stack.pop()
         if isinstance(value, dict):
-            stack.extend((pointer + pointer_join(k), str(k), v) for k, v in reversed(list(value.items())))
+            stack.extend(((*path, k), v) for k, v in reversed(value.items()))
         elif isinstance(value, list):
-            stack.extend((pointer + pointer_join(i), key, v) for i, v in reversed(list(enumerate(value))))
-        elif isinstance(value, str):
+            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and (len(value) >= 8 or "{{" in value):  # shorter text is no credential
             kind = secret_kind(value)
+            key = next((str(k) for k in reversed(path) if not isinstance(k, int)), "")
             if kind is None and credential_by_name(key, value):
                 kind = f"a value for `{key}`"
             if kind is None and _CREDENTIAL_REFERENCE.search(value):
                 kind = "a reference to a Postman credential variable"
             if kind is not None:
-                yield pointer, kind
+                yield pointer_join(*path), kind
 
 
 def find_in_collection(collection: dict[str, Any]) -> Iterator[tuple[str, str]]:

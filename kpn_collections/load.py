@@ -9,6 +9,8 @@ YAML, lazily, when a diagnostic needs a line number.
 from __future__ import annotations
 
 import json
+import json.decoder
+import json.scanner
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import yaml
 
 from .diagnostics import Diagnostic, Severity, pointer_unescape
+from .schema_check import REFERENCE_ONLY
 
 try:  # the C parser is much faster; the pure-Python one behaves the same
     from yaml import CSafeLoader as _BaseLoader
@@ -84,9 +87,16 @@ class SourceDocument:
     format: str  # "yaml" or "json"
     _root_node: yaml.Node | None = field(default=None, repr=False)
     _compose_failed: bool = field(default=False, repr=False)
+    _json_positions: _JsonPositions | None = field(default=None, repr=False)
 
     def locate(self, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the value at `pointer`, or of its nearest located parent."""
+        if self.format == "json" and self.text and not REFERENCE_ONLY:
+            if self._json_positions is None:
+                self._json_positions = _JsonPositions(self.text)
+            found = self._json_positions.locate(pointer)
+            if found is not None:
+                return found
         node = self._node_tree()
         if node is None:
             return None
@@ -105,6 +115,65 @@ class SourceDocument:
             except (yaml.YAMLError, RecursionError):
                 self._compose_failed = True
         return self._root_node
+
+
+class _JsonPositions:
+    """Source positions in JSON text, found with the standard library's C scanner: only the containers on the
+    way to a pointer are indexed (each once), their other members skipped at C speed. Composing the whole
+    text as YAML for the same answer takes seconds on a big API description."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.scan_once: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+        self.members: dict[int, dict[str, int] | list[int]] = {}  # container offset -> member value offsets
+
+    def locate(self, pointer: str) -> tuple[int, int] | None:
+        """(line, column) of the value at `pointer` or its nearest parent; None when the text is not plain JSON."""
+        try:
+            offset = self._skip_space(0)
+            for token in (pointer_unescape(t) for t in pointer.split("/")[1:]) if pointer else ():
+                members = self._members(offset)
+                if isinstance(members, dict) and token in members:
+                    offset = members[token]
+                elif isinstance(members, list) and token.isdecimal() and int(token) < len(members):
+                    offset = members[int(token)]
+                else:
+                    break
+        except (StopIteration, ValueError, IndexError):
+            return None  # JSON-like YAML (trailing commas, comments): the YAML locator answers
+        line_start = self.text.rfind("\n", 0, offset) + 1
+        return self.text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+    def _members(self, offset: int) -> dict[str, int] | list[int] | None:
+        if offset in self.members:
+            return self.members[offset]
+        opener = self.text[offset]
+        if opener not in "{[":
+            return None
+        members: dict[str, int] | list[int] = {} if opener == "{" else []
+        position = self._skip_space(offset + 1)
+        closer = "}" if opener == "{" else "]"
+        while self.text[position] != closer:
+            if isinstance(members, dict):
+                key, position = json.decoder.scanstring(self.text, position + 1)  # type: ignore[attr-defined]
+                position = self._skip_space(position)
+                if self.text[position] != ":":
+                    raise ValueError("expected ':'")
+                position = self._skip_space(position + 1)
+                members.setdefault(key, position)
+            else:
+                members.append(position)
+            _, position = self.scan_once(self.text, position)
+            position = self._skip_space(position)
+            if self.text[position] == ",":
+                position = self._skip_space(position + 1)
+        self.members[offset] = members
+        return members
+
+    def _skip_space(self, position: int) -> int:
+        while self.text[position] in " \t\r\n":
+            position += 1
+        return position
 
 
 def _child_node(node: yaml.Node, token: str) -> yaml.Node | None:

@@ -1,0 +1,209 @@
+"""The fast paths report exactly what the reference paths report.
+
+Speed comes from jsonschema-rs answering "valid?" (OpenAPI meta-schema, Postman schema, the semantic pass's
+meta-check of each schema), a set instead of a list for the semantic pass's visited schemas, and a JSON
+source locator using the C scanner. `KPN_COLLECTIONS_REFERENCE_VALIDATION=1` turns all of them off; the end-to-end
+test converts the fixtures, the KPN corpus and the public corpus both ways and requires identical
+diagnostics and byte-identical collections. The unit tests compare each fast answer with the reference one,
+on the same documents and on mutated ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+from kpn_collections import Settings, convert_document
+from kpn_collections.check_collection import postman_schema_check
+from kpn_collections.diagnostics import pointer_join
+from kpn_collections.load import SourceDocument, _JsonPositions, load_document
+from kpn_collections.model import SpecVersion
+from kpn_collections.schema_check import jsonschema_rs
+from kpn_collections.validate_spec import _VALIDATORS, _oas30_meta_valid, detect_version, structural_check
+
+from .conftest import CORPUS, FIXTURES, REPO_ROOT, corpus_specs
+from .test_fuzz import BUDGET, mutated_documents
+from .test_public_corpus import PACKAGE, require_package
+
+pytestmark = pytest.mark.skipif(jsonschema_rs is None, reason="jsonschema-rs is not installed")
+
+
+def documents() -> list[Path]:
+    fixtures = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".yaml", ".yml", ".json")
+                      and "expected" not in p.name)
+    public = sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".yaml", ".json") and p.parent.name != "test")
+    return fixtures + corpus_specs() + public
+
+
+def loaded() -> list[tuple[Path, dict[str, Any], SpecVersion]]:
+    found = []
+    for path in documents():
+        try:
+            data = load_document(path).data
+        except Exception:
+            continue
+        from kpn_collections.diagnostics import Diagnostics
+        version = detect_version(data, Diagnostics())
+        if version is not None:
+            found.append((path, data, version))
+    return found
+
+
+LOADED = loaded()
+
+
+def test_there_are_documents_to_compare() -> None:
+    assert len(LOADED) > 30
+
+
+@pytest.mark.parametrize(("path", "document", "version"), LOADED, ids=[str(p.relative_to(REPO_ROOT.parent))
+                                                                       for p, _, _ in LOADED])
+def test_meta_schema_fast_answer_is_the_reference_answer(path: Path, document: dict[str, Any],
+                                                         version: SpecVersion) -> None:
+    check = structural_check(version)
+    assert check.fast is not None
+    assert check.fast(document) == check.reference_valid(document)
+
+
+@BUDGET
+@given(mutated_documents())
+def test_meta_schema_fast_answer_on_mutated_documents(document: Any) -> None:
+    if not isinstance(document, dict):
+        return
+    from kpn_collections.diagnostics import Diagnostics
+    version = detect_version(document, Diagnostics())
+    if version is None:
+        return
+    check = structural_check(version)
+    assert check.fast is not None
+    if check.fast(document):  # the fast path only ever skips the reference check when it says "valid"
+        assert check.reference_valid(document)
+
+
+REFERENCE_CLASSES = {SpecVersion.SWAGGER_2_0: OpenAPIV2SpecValidator, SpecVersion.OPENAPI_3_0: OpenAPIV30SpecValidator,
+                     SpecVersion.OPENAPI_3_1: OpenAPIV31SpecValidator}
+
+
+def semantic_findings(validator_class: type[Any], document: dict[str, Any]) -> list[str]:
+    class Offline(validator_class):  # type: ignore[misc, valid-type]
+        resolver_handlers: dict[str, Any] = {}  # noqa: RUF012
+    if validator_class in _VALIDATORS.values():
+        Offline = validator_class
+    validator = Offline(document)
+    try:
+        return [f"{type(e).__name__}: {e.message}" for e in validator.root_validator(validator.schema_path)]
+    except Exception as exc:
+        return [f"stopped: {type(exc).__name__}"]
+
+
+@pytest.mark.parametrize(("path", "document", "version"), LOADED, ids=[str(p.relative_to(REPO_ROOT.parent))
+                                                                       for p, _, _ in LOADED])
+def test_semantic_pass_finds_what_openapi_spec_validator_finds(path: Path, document: dict[str, Any],
+                                                               version: SpecVersion) -> None:
+    assert semantic_findings(_VALIDATORS[version], document) == semantic_findings(REFERENCE_CLASSES[version],
+                                                                                  document)
+
+
+def reference_meta_errors(schema: Any) -> bool:
+    try:
+        OAS30Validator.check_schema(schema)
+    except Exception:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "string", "pattern": "^[a-z]+$"},
+    {"type": "string", "pattern": "("},
+    {"type": "object", "properties": {"a": {"type": "string", "pattern": "[unclosed"}}},
+    {"type": "object", "properties": {"pattern": {"type": "string"}}},
+    {"type": 5},
+    {"required": []},
+    {"minimum": "1"},
+    {"allOf": []},
+    {"example": {"pattern": "("}},  # not a pattern the meta-schema checks: the fast path defers, never wrong
+])
+def test_schema_meta_fast_answer_never_contradicts_the_reference(schema: dict[str, Any]) -> None:
+    if _oas30_meta_valid(schema):
+        assert not reference_meta_errors(schema)
+
+
+def test_every_corpus_schema_meta_fast_answer_is_sound() -> None:
+    checked = 0
+    for _, document, version in LOADED:
+        if version is SpecVersion.OPENAPI_3_1:
+            continue
+        schemas = document.get("definitions") if version is SpecVersion.SWAGGER_2_0 else (
+            document.get("components") or {}).get("schemas")
+        for schema in (schemas or {}).values():
+            if _oas30_meta_valid(schema):
+                assert not reference_meta_errors(schema)
+            checked += 1
+    assert checked > 100
+
+
+def test_postman_schema_fast_answer_is_the_reference_answer() -> None:
+    check = postman_schema_check()
+    for path in sorted(FIXTURES.glob("*/*/expected.postman_collection.json")):
+        collection = json.loads(path.read_text(encoding="utf-8"))
+        assert check.fast is not None and check.fast(collection) and check.reference_valid(collection)
+        for broken in ({**collection, "info": {"name": 5}}, {**collection, "item": [{"request": 7}]},
+                       {k: v for k, v in collection.items() if k != "info"}):
+            assert check.fast(broken) is False and check.reference_valid(broken) is False
+
+
+def json_pointers(value: Any, prefix: str = "") -> list[str]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += json_pointers(child, prefix + pointer_join(key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += json_pointers(child, prefix + pointer_join(index))
+    return found
+
+
+def test_json_locator_agrees_with_the_yaml_locator() -> None:
+    compared = 0
+    for path, _, _ in LOADED:
+        source = load_document(path)
+        if source.format != "json":
+            continue
+        positions = _JsonPositions(source.text)
+        as_yaml = SourceDocument(source.path, source.data, source.text, "yaml")
+        for pointer in [*json_pointers(source.data), "/nope", "/paths/~1missing/get"]:
+            assert positions.locate(pointer) == as_yaml.locate(pointer), (path, pointer)
+            compared += 1
+    assert compared > 10_000
+
+
+def convert_all(tmp_path: Path, name: str, reference: bool) -> tuple[list[Any], dict[str, bytes]]:
+    out = tmp_path / name
+    specs = [str(FIXTURES), *( [str(CORPUS)] if corpus_specs() else []), str(PACKAGE)]
+    env = {**os.environ, "KPN_COLLECTIONS_REFERENCE_VALIDATION": "1" if reference else "0"}
+    completed = subprocess.run([sys.executable, "-m", "kpn_collections", "convert", *specs, "-o", str(out),
+                                "--no-cache", "--format", "json", "-v"], capture_output=True, text=True, env=env,
+                               cwd=REPO_ROOT, timeout=1800)
+    assert completed.returncode in (0, 1), completed.stderr[-2000:]
+    report = json.loads(completed.stderr)
+    files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.json"))}
+    return [(f["source"], f["outcome"], f["diagnostics"]) for f in report["files"]], files
+
+
+def test_fast_and_reference_paths_give_identical_results(tmp_path: Path) -> None:
+    require_package()
+    fast_report, fast_files = convert_all(tmp_path, "fast", reference=False)
+    reference_report, reference_files = convert_all(tmp_path, "reference", reference=True)
+    assert len(fast_report) > 150
+    assert fast_report == reference_report
+    assert fast_files == reference_files
+    assert Settings() and convert_document  # the public API converts through the same stages
