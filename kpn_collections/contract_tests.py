@@ -82,7 +82,7 @@ class ContractTests:
             entry["text"] = True
         else:
             return entry
-        entry["definitions"] = self.store.closure(schema)
+        entry["definitions"] = self.store.references(schema)
         return entry
 
     def _describes_string(self, schema: dict[str, Any]) -> bool:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
 from kpn_collections import Settings, convert_file
-from kpn_collections.ajv_schema import SchemaStore
+from kpn_collections.ajv_schema import SchemaStore, _definition_refs
 from kpn_collections.contract_tests import CONTRACT_SCHEMAS
 from kpn_collections.model import SpecVersion
 from kpn_collections.patterns import matching_string
 from kpn_collections.resolve import RefResolver
 
-from .conftest import corpus_specs, require_corpus
+from .conftest import FIXTURES, corpus_specs, require_corpus
 from .helpers import iter_requests
 
 
@@ -172,3 +176,51 @@ def test_review_findings_stay_fixed() -> None:
         json.dumps(converted, allow_nan=False)
     store = SchemaStore(RefResolver({}), v31)
     assert store.closure(store.convert({"enum": [{"$ref": "#/definitions/Nothing"}]})) == []
+
+
+def test_scripts_take_the_whole_closure_of_the_definitions_they_name(tmp_path: Path) -> None:
+    """Scripts list the definitions a schema names directly; their `kpnDefinitions` adds the rest at run time.
+    For every response of the KPN corpus (and the fixtures), what node computes is the Python closure."""
+    if shutil.which("node") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("node is not installed")
+        pytest.skip("node is not installed")
+    cases = []
+    function = ""
+    for spec in [*sorted(FIXTURES.glob("*/*/input.*")), *corpus_specs()]:
+        result = convert_file(spec, Settings())
+        if result.collection is None:
+            continue
+        variables = {v["key"]: v["value"] for v in result.collection["variable"]}
+        shared = json.loads(variables.get(CONTRACT_SCHEMAS) or "{}")
+        for item in iter_requests(result.collection["item"]):
+            script = "\n".join(next((e["script"]["exec"] for e in item.get("event", []) if e["listen"] == "test"), []))
+            if "function kpnDefinitions" not in script:
+                continue
+            start = script.index("function kpnDefinitions")
+            function = function or script[start:script.index("\n}\n", start) + 2]
+            data = script[script.index("var kpnResponses = ") + len("var kpnResponses = "):script.index("];\n") + 1]
+            for response in json.loads(data):
+                for media in response["content"]:
+                    if media.get("definitions"):
+                        expected = _python_closure(shared, media["definitions"])
+                        cases.append({"shared": shared, "names": media["definitions"], "expected": expected})
+    assert len(cases) > 100 and function
+    program = tmp_path / "closure.js"
+    program.write_text(function + "\nconst cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n"
+                       "process.stdout.write(JSON.stringify(cases.map(c => Object.keys(kpnDefinitions(c.shared, "
+                       "c.names)).sort())));\n", encoding="utf-8")
+    completed = subprocess.run(["node", str(program)], input=json.dumps(cases), capture_output=True, text=True,
+                               check=True, timeout=300)
+    assert json.loads(completed.stdout) == [sorted(c["expected"]) for c in cases]
+
+
+def _python_closure(shared: dict[str, Any], names: list[str]) -> list[str]:
+    found: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in shared and name not in found:
+            found.add(name)
+            pending.extend(_definition_refs(shared[name]))
+    return sorted(found)
