@@ -25,7 +25,6 @@ from typing import Any
 from . import __version__
 from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Severity
-from .pipeline import convert_file
 from .render import package_templates_dir
 from .settings import Settings
 from .write import dumps, write_if_changed
@@ -229,6 +228,8 @@ def _run(job: Job) -> JobResult:
     if entry is not None:
         text, diagnostics, cached = entry.text, entry.diagnostics, True
     else:
+        from .pipeline import convert_file  # only now: a run served from the cache never loads the validators
+
         result = convert_file(job.spec, job.settings)
         diagnostics, cached = result.diagnostics, False
         text = dumps(result.collection) if result.succeeded(strict=job.settings.strict) and result.collection else None

@@ -28,7 +28,6 @@ from .batch import (
 )
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
 from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, Severity
-from .pipeline import bundle_file, inject_file
 from .retrieve import MirrorConfigError, MirrorRetriever
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
 from .write import write_if_changed
@@ -305,6 +304,8 @@ def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbo
     _check_mirror(ref_mirror)
     settings = Settings(auth_mode=auth_mode, token_url=token_url, ref_root=ref_root, ref_mirror=ref_mirror,
                         allow_remote_refs=allow_remote_refs)
+    from .pipeline import inject_file
+
     try:
         result = inject_file(spec, settings)
     except Exception:  # a bug: say so, exit 3
@@ -329,6 +330,8 @@ def bundle(spec: Path, output: str, verbose: bool, debug: bool, ref_root: Path |
     _check_mirror(ref_mirror)
     settings = Settings(ref_root=ref_root, ref_mirror=ref_mirror, allow_remote_refs=allow_remote_refs)
     output_format = None if output == "-" else ("json" if output.lower().endswith(".json") else "yaml")
+    from .pipeline import bundle_file
+
     try:
         result = bundle_file(spec, settings, output_format=output_format)
     except Exception:  # a bug: say so, exit 3

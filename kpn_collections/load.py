@@ -91,6 +91,10 @@ class SourceDocument:
 
     def locate(self, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the value at `pointer`, or of its nearest located parent."""
+        if not pointer and self.text and not REFERENCE_ONLY:
+            root = _root_position(self.text)  # whole-document notes need no node tree
+            if root is not None:
+                return root
         if self.format == "json" and self.text and not REFERENCE_ONLY:
             if self._json_positions is None:
                 self._json_positions = _JsonPositions(self.text)
@@ -115,6 +119,19 @@ class SourceDocument:
             except (yaml.YAMLError, RecursionError):
                 self._compose_failed = True
         return self._root_node
+
+
+_ROOT_CONTENT = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*([ \t]*)([^\s#%-])")
+
+
+def _root_position(text: str) -> tuple[int, int] | None:
+    """Where the root node starts when the text opens with blank and comment lines, then content (what the
+    YAML composer says, for the common case); None when unsure (directives, `---`, a leading `-`)."""
+    match = _ROOT_CONTENT.match(text)
+    if match is None:
+        return None
+    offset = match.start(2)
+    return text.count("\n", 0, offset) + 1, len(match.group(1)) + 1
 
 
 class _JsonPositions:

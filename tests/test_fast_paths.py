@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
@@ -25,7 +26,7 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidat
 from kpn_collections import Settings, convert_document
 from kpn_collections.check_collection import postman_schema_check
 from kpn_collections.diagnostics import pointer_join
-from kpn_collections.load import SourceDocument, _JsonPositions, load_document
+from kpn_collections.load import SourceDocument, _JsonPositions, _root_position, load_document
 from kpn_collections.model import SpecVersion
 from kpn_collections.schema_check import jsonschema_rs
 from kpn_collections.validate_spec import _VALIDATORS, _oas30_meta_valid, detect_version, structural_check
@@ -207,3 +208,20 @@ def test_fast_and_reference_paths_give_identical_results(tmp_path: Path) -> None
     assert fast_report == reference_report
     assert fast_files == reference_files
     assert Settings() and convert_document  # the public API converts through the same stages
+
+
+@pytest.mark.parametrize("text", ["openapi: 3\n", "# c\n\nopenapi: 3\n", "  a: 1\n", '{"a": 1}', '\n\n  {"a": 1}',
+                                  "---\na: 1\n", "- a\n", "%YAML 1.2\n---\na: 1\n", "#x\n   # y\n  b: 2\n",
+                                  "&anchor\na: 1\n", "? a\n: 1\n", "'quoted'\n", "|\n  text\n"])
+def test_root_position_shortcut_agrees_with_the_composer(text: str) -> None:
+    fast = _root_position(text)
+    node = yaml.compose(text)
+    assert fast is None or fast == (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def test_root_position_of_every_document_agrees_with_the_composer() -> None:
+    for path, _, _ in LOADED:
+        text = load_document(path).text
+        as_yaml = SourceDocument(str(path), {}, text, "yaml", _json_positions=None)
+        assert _root_position(text) in (None, as_yaml._node_tree() and (
+            as_yaml._node_tree().start_mark.line + 1, as_yaml._node_tree().start_mark.column + 1)), path
