@@ -23,10 +23,10 @@ CREDENTIAL_VARIABLES = ("client_secret", "access_token")
 _VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
     ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
-    ("bearer or basic credentials", re.compile(r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{20,}")),
+    ("bearer or basic credentials", re.compile(r"\b(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{20,}")),
     ("a user name and password in a URL", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:?#]+:[^/@\s?#]+@")),
     ("a credential in a URL query", re.compile(
-        r"(?i)[?&](?:client_secret|access_token|refresh_token|api_?key|password|token)=(?!\{\{)[^&#\s]{6,}")),
+        r"[?&](?i:client_secret|access_token|refresh_token|api_?key|password|token)=(?!\{\{)[^&#\s]{6,}")),
     ("an access key", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
                                  r"|sk_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35})\b")),
 )
@@ -41,8 +41,14 @@ _PLACEHOLDER = re.compile(r"(?i)^(?:string|\*+|x+|\.+|<[^>]*>|\{\{[^}]*\}\}|\$\{
                           r"|changeme|secret|password|token|null|none|redacted|bearer|basic)$")
 
 
+_ANY_VALUE_PATTERN = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _VALUE_PATTERNS))
+"""All the shapes in one pass: most strings match none, and one search is cheaper than six."""
+
+
 def secret_kind(value: str) -> str | None:
     """What credential `value` looks like ("a JSON Web Token", ...), or None."""
+    if not _ANY_VALUE_PATTERN.search(value):
+        return None
     for kind, pattern in _VALUE_PATTERNS:
         if pattern.search(value):
             return kind

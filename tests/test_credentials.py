@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kpn_collections import Settings, batch, cli, convert_document
+from kpn_collections import Settings, cli, convert_document, pipeline
 from kpn_collections.credentials import secret_kind, strip_url_credentials, without_credentials
 
 from .conftest import REPO_ROOT
@@ -180,7 +180,7 @@ def _broken_converter(*args: Any, **kwargs: Any) -> Any:
 @pytest.mark.parametrize("debug", [False, True])
 def test_a_bug_in_a_conversion_is_reported_as_such(debug: bool, monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
-    monkeypatch.setattr(batch, "convert_file", _broken_converter)
+    monkeypatch.setattr(pipeline, "convert_file", _broken_converter)
     out = tmp_path / "out"
     result = CliRunner().invoke(cli.main, ["convert", str(REPO_ROOT / "fixtures" / "broken" / "bom.yaml"), "-o",
                                            str(out), "--no-cache", *(["--debug"] if debug else [])])
@@ -194,7 +194,7 @@ def test_a_bug_in_a_conversion_is_reported_as_such(debug: bool, monkeypatch: pyt
 @pytest.mark.parametrize("command", ["inject", "bundle"])
 def test_a_bug_in_inject_or_bundle_is_reported_as_such(command: str, monkeypatch: pytest.MonkeyPatch,
                                                        tmp_path: Path) -> None:
-    monkeypatch.setattr(cli, f"{command}_file", _broken_converter)
+    monkeypatch.setattr(pipeline, f"{command}_file", _broken_converter)
     result = CliRunner().invoke(cli.main, [command, str(REPO_ROOT / "fixtures" / "broken" / "bom.yaml"), "-o",
                                            str(tmp_path / "x.yaml"), "--debug"])
     assert result.exit_code == 3
