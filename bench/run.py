@@ -139,34 +139,64 @@ def _process_memory(pid: int) -> int:
 class _TreeSampler(threading.Thread):
     """Samples the summed memory of a process session every SAMPLE_INTERVAL_S seconds until stopped."""
 
-    def __init__(self, session: int) -> None:
+    def __init__(self, session: int, *, skip_leader: bool) -> None:
         super().__init__(daemon=True)
         self.session = session
+        self.skip_leader = skip_leader  # the leader is /usr/bin/time, not part of the converter
         self.peak = 0
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            total = sum(_process_memory(pid) for pid in _session_members(self.session))
+            members = _session_members(self.session)
+            total = sum(_process_memory(pid) for pid in members if not (self.skip_leader and pid == self.session))
             self.peak = max(self.peak, total)
             self.stopped.wait(SAMPLE_INTERVAL_S)
+
+
+def gnu_time() -> str | None:
+    """/usr/bin/time when it is GNU time (which reports the child's max RSS with -f %M), else None."""
+    path = "/usr/bin/time"
+    if not os.access(path, os.X_OK):
+        return None
+    try:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if "GNU" in done.stdout + done.stderr else None
+
+
+GNU_TIME = gnu_time()
+MEMORY_METHOD = (
+    "max(max RSS of the converter's process tree from `/usr/bin/time -f %M` (GNU time: ru_maxrss from wait4, "
+    "the largest single process), highest sum of Pss over all processes of the run's session sampled every "
+    f"{SAMPLE_INTERVAL_S * 1000:.0f} ms, which adds up worker processes running at the same time)"
+    if GNU_TIME
+    else "max(ru_maxrss of the child from os.wait4 — the largest single process of the tree; without GNU time "
+    "this includes the benchmark process's own RSS at fork, ~20-30 MB, because Linux carries max RSS across fork "
+    "and exec —, highest sum of Pss over all processes of the run's session sampled every "
+    f"{SAMPLE_INTERVAL_S * 1000:.0f} ms)"
+)
 
 
 def measure(command: Sequence[str], *, cwd: Path, timeout: float, log_path: Path) -> Measurement:
     """Run `command` in its own session and measure it.
 
-    Wall time runs from just before the spawn to the reaping of the process. Peak memory is the larger of
-    (a) ru_maxrss from os.wait4 on the child, which Linux reports as the largest max RSS of any single process in
-    the tree that was waited for, and (b) the highest sum of the proportional set sizes (Pss) of all processes
-    in the child's session, sampled every 50 ms (this catches worker processes that run at the same time).
+    Wall time runs from just before the spawn to the reaping of the process. Peak memory: see MEMORY_METHOD.
+    The command runs under GNU time when /usr/bin/time is GNU time, because a forked child inherits the
+    maximum RSS of the process it was forked from (Linux keeps it across exec), so ru_maxrss from our own wait4
+    would never be lower than this script's RSS; GNU time is small. Without it, ru_maxrss from os.wait4 is used.
     After `timeout` seconds the whole session is killed and the run counts as "did not finish".
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    rss_path = log_path.with_name(log_path.name + ".maxrss")
+    rss_path.unlink(missing_ok=True)
+    wrapped = [GNU_TIME, "-q", "-f", "%M", "-o", str(rss_path), *command] if GNU_TIME else list(command)
     killed = threading.Event()
     with log_path.open("wb") as log_file:
         start = time.perf_counter()
         process = subprocess.Popen(
-            list(command),
+            wrapped,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -180,7 +210,7 @@ def measure(command: Sequence[str], *, cwd: Path, timeout: float, log_path: Path
 
         timer = threading.Timer(timeout, kill)
         timer.daemon = True
-        sampler = _TreeSampler(process.pid)
+        sampler = _TreeSampler(process.pid, skip_leader=GNU_TIME is not None)
         timer.start()
         sampler.start()
         try:
@@ -192,12 +222,23 @@ def measure(command: Sequence[str], *, cwd: Path, timeout: float, log_path: Path
             sampler.join()
             _kill_session(process.pid)  # leftovers (orphaned grandchildren), if any
     process.returncode = os.waitstatus_to_exitcode(status)
-    peak = max(usage.ru_maxrss * 1024, sampler.peak)
+    max_rss = _read_max_rss(rss_path) if GNU_TIME else usage.ru_maxrss * 1024
+    peak = max(max_rss, sampler.peak)
     if killed.is_set():
         return Measurement(elapsed, peak, "timeout", f"killed after {timeout:g} s")
     if process.returncode != 0:
         return Measurement(elapsed, peak, "failed", f"exit {process.returncode}")
     return Measurement(elapsed, peak)
+
+
+def _read_max_rss(path: Path) -> int:
+    """The %M (kilobytes) GNU time wrote as the last numeric line of `path`, in bytes; 0 when absent."""
+    try:
+        lines = path.read_text().split()
+    except OSError:
+        return 0
+    numbers = [line for line in lines if line.isdigit()]
+    return int(numbers[-1]) * 1024 if numbers else 0
 
 
 def _kill_session(pgid: int) -> None:
@@ -338,6 +379,28 @@ def corpus_specs(corpus: Path) -> list[Path]:
 
 
 def count_operations(path: Path) -> int | None:
+    """Operations under `paths` of the spec at `path`, or None when it cannot be read.
+
+    Counted in a child process so that loading big specs does not grow this process (see `measure`).
+    """
+    try:
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), COUNT_FLAG, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = done.stdout.strip()
+    return int(text) if done.returncode == 0 and text.isdigit() else None
+
+
+COUNT_FLAG = "--count-operations-of"
+
+
+def _count_operations_here(path: Path) -> int | None:
     """Operations under `paths` (None when the file cannot be read; YAML needs PyYAML, which ours depends on)."""
     try:
         if path.suffix.lower() == ".json":
@@ -806,8 +869,7 @@ def machine_notes(args: argparse.Namespace, scratch: Path, anchor_cli: Path | No
         f"- runs per case: {args.runs} (medians), timeout per process: {args.timeout:g} s"
         + (", --quick" if args.quick else ""),
         "- time: wall clock from spawn to reaping (time.perf_counter); includes interpreter/node start-up",
-        "- peak memory: max(ru_maxrss of the child from os.wait4 — the largest single process of the tree —, "
-        f"highest sum of Pss over the child's process session sampled every {SAMPLE_INTERVAL_S * 1000:.0f} ms)",
+        f"- peak memory: {MEMORY_METHOD}",
         f"- ours: `{sys.executable} -m kpn_collections convert SPEC|DIR -o OUTDIR --no-cache` from {REPO_ROOT} "
         "(default settings: validation and output check on, jobs = CPUs); pre-commit case: "
         "`... convert DIR -o OUTDIR --cache-dir FRESH` twice, the second timed",
@@ -824,7 +886,6 @@ def machine_notes(args: argparse.Namespace, scratch: Path, anchor_cli: Path | No
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark kpn-collections against openapi-to-postmanv2 and print Markdown tables.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--runs", type=int, default=None, help="repetitions per case (default 5, or 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke check: 1 run, skip " + " and ".join(QUICK_SKIPPED))
@@ -841,7 +902,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--scratch",
         type=Path,
         default=Path("~/.cache/kpn-collections-bench"),
-        help="scratch directory: npm installs, extracted specs, outputs, logs",
+        help="scratch directory: npm installs, extracted specs, outputs, logs (default ~/.cache/kpn-collections-bench)",
     )
     parser.add_argument(
         "--directory-tgz",
@@ -853,9 +914,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--corpus",
         type=Path,
         default=REPO_ROOT.parent / "shared" / "corpus" / "kpn",
-        help="directory of KPN specs (batch and pre-commit cases, and the sd-lan spec)",
+        help="directory of KPN specs for the sd-lan, batch and cache cases (default REPO/../shared/corpus/kpn)",
     )
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per converter process")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds per converter process before it counts as did not finish (default 300)",
+    )
     parser.add_argument(
         "--with-theirs-on-graph", action="store_true", help="also run openapi2postmanv2 on the Microsoft Graph specs"
     )
@@ -888,7 +954,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if len(arguments) == 2 and arguments[0] == COUNT_FLAG:  # internal: see count_operations
+        count = _count_operations_here(Path(arguments[1]))
+        if count is None:
+            return 1
+        print(count)
+        return 0
+    args = parse_args(arguments)
     try:
         return run(args)
     except BenchError as error:
@@ -926,6 +999,9 @@ def run(args: argparse.Namespace) -> int:
         tarball = directory_tarball(scratch, args.directory_tgz.expanduser() if args.directory_tgz else None, npm)
         spec_paths = extract_public_specs(tarball, public, scratch)
 
+    corpus_list = corpus_specs(corpus) if needs_corpus else []
+    if needs_corpus and not corpus_list:
+        raise BenchError(f"no specs ({', '.join(SPEC_SUFFIXES)}) in {corpus}")
     converters = Converters(scratch, args.timeout, anchor_cli)
     runs: int = args.runs
     rows: dict[str, list[Row]] = {section: [] for section in SECTIONS}
@@ -967,20 +1043,17 @@ def run(args: argparse.Namespace) -> int:
                 raise BenchError(f"{spec} not found (pass --corpus DIR)")
             single(case, spec, "single", ratio_target=RATIO_TARGETS[case])
         elif case in ("batch", "cache"):
-            specs = corpus_specs(corpus)
-            if not specs:
-                raise BenchError(f"no specs ({', '.join(SPEC_SUFFIXES)}) in {corpus}")
-            size = sum(spec.stat().st_size for spec in specs)
-            counts = [count_operations(spec) for spec in specs]
+            size = sum(spec.stat().st_size for spec in corpus_list)
+            counts = [count_operations(spec) for spec in corpus_list]
             operations = None if None in counts else sum(count or 0 for count in counts)
-            label = f"{len(specs)} specs"
+            label = f"{len(corpus_list)} specs"
             if case == "batch":
                 row = Row(f"batch ({label})", size, operations, ratio_target=RATIO_TARGETS["batch"])
                 row.ours, row.theirs = run_pair(
                     case,
                     runs,
-                    lambda run, specs=specs: converters.ours_batch("batch", run, corpus, len(specs)),
-                    lambda run, specs=specs: converters.theirs_batch("batch", run, specs),
+                    lambda run: converters.ours_batch("batch", run, corpus, len(corpus_list)),
+                    lambda run: converters.theirs_batch("batch", run, corpus_list),
                 )
                 rows["batch"].append(row)
             else:
