@@ -13,10 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 from .contract_tests import CONTRACT_SCHEMAS, ContractTests
-from .credentials import defuse, secret_kind, strip_url_credentials, without_credentials
+from .credentials import defuse, redact_secrets, secret_kind, strip_url_credentials, without_credentials
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
-from .inject_auth import looks_secret
 from .model import (
     MISSING,
     PATH_TEMPLATE,
@@ -511,16 +510,6 @@ def _event(listen: str, script_id: str, text: str) -> dict[str, Any]:
     if lines and lines[-1] == "":
         lines.pop()
     return {"listen": listen, "script": {"id": script_id, "type": "text/javascript", "exec": lines}}
-
-
-def redact_secrets(value: Any) -> Any:
-    """A copy of example data with the values of secret-looking keys (tokens, passwords, ...) emptied."""
-    if isinstance(value, dict):
-        return {k: ("" if looks_secret(str(k)) and not isinstance(v, (dict, list)) else redact_secrets(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_secrets(v) for v in value]
-    return value
 
 
 def _folder_name(operation: Operation, mode: str) -> str | None:

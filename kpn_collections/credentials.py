@@ -66,6 +66,23 @@ _CREDENTIAL_REFERENCE = re.compile(r"(?i)\{\{\s*([^{}]*?(?:secret|passw|token|ap
 secret to the API instead of only to the token endpoint."""
 
 
+def looks_secret(key: str) -> bool:
+    """Whether a field name suggests a credential: the wide net used around the token endpoint (its request
+    and response examples), where every such value is one."""
+    return bool(re.search(r"secret|password|passwd|assertion|token|key|credential", key, re.IGNORECASE))
+
+
+def redact_secrets(value: Any) -> Any:
+    """A copy of token-endpoint example data with the values of secret-looking keys (`looks_secret`) emptied;
+    other example data goes through the narrower `without_credentials`."""
+    if isinstance(value, dict):
+        return {k: ("" if looks_secret(str(k)) and not isinstance(v, (dict, list)) else redact_secrets(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v) for v in value]
+    return value
+
+
 def without_credentials(value: Any, key: str = "") -> Any:
     """Example data with every credential-looking string (by shape, by an OAuth credential's name, or a
     `{{client_secret}}`-style reference) emptied, and such references in keys unwrapped; other values unchanged

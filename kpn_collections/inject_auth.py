@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .credentials import secret_kind, strip_url_credentials
+from .credentials import looks_secret, secret_kind, strip_url_credentials
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
 from .model import MISSING, Api, OAuthFlow, Operation, SecurityScheme, SpecVersion, TokenRequest
@@ -210,11 +210,6 @@ def _token_operation_request(api: Api, operation: Operation, url: str) -> TokenR
                     continue  # never copy a secret-looking example into the collection
                 extra.append((key, "" if field_value is None else str(field_value)))
     return TokenRequest("token-operation", url, body_format, tuple(extra), (operation.method, operation.path))
-
-
-def looks_secret(key: str) -> bool:
-    """Whether a field name suggests a credential whose example value must never be copied."""
-    return bool(re.search(r"secret|password|passwd|assertion|token|key|credential", key, re.IGNORECASE))
 
 
 def patch_document(document: dict[str, Any], version: SpecVersion, plan: AuthPlan) -> dict[str, Any]:
