@@ -33,6 +33,7 @@ from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
 from .normalise.common import as_dict, as_list, iter_operations
 from .resolve import RefResolver
 from .schema_check import REFERENCE_ONLY, SchemaCheck
+from .semantic import SemanticPass
 
 
 class _IdSet(list[int]):
@@ -162,12 +163,26 @@ def validate_spec(
     _check_credentials(document, own)
     explained = {d.pointer for d in own.items} | {d.pointer.rsplit("/", 1)[0] for d in own.items
                                                   if d.code in ("unknown-method", "parameter-without-in")}
+    well_formed = True
     for error in structural_check(version).iter_errors(document):
+        well_formed = False
         _report_structural(error, explained, diagnostics)
     diagnostics.items.extend(own.items)
     # the semantic pass stops at (or loops on) a broken reference, and trips over broken structure
     if not resolver.broken and not resolver.cyclic and not own.has_errors:
-        _report_semantic(_VALIDATORS[version](document), diagnostics)
+        _report_semantic(semantic_errors(document, version, resolver, well_formed=well_formed), diagnostics)
+
+
+def semantic_errors(document: dict[str, Any], version: SpecVersion, resolver: RefResolver, *,
+                    well_formed: bool) -> Iterator[ValidationError]:
+    """openapi-spec-validator's semantic findings: from our own walk (`semantic.py`) for a document that passed
+    the structural check, from the library's for any other (whose shapes only the library's walk handles the
+    library's way)."""
+    if well_formed and not REFERENCE_ONLY:
+        meta_valid = _oas30_meta_valid if version is not SpecVersion.OPENAPI_3_1 else None
+        return SemanticPass(document, version, resolver, meta_valid=meta_valid).errors()
+    validator = _VALIDATORS[version](document)
+    return validator.root_validator(validator.schema_path)
 
 
 def _report_structural(error: ValidationError, explained: set[str], diagnostics: Diagnostics) -> None:
@@ -214,9 +229,9 @@ def _hint_for(error: ValidationError) -> str:
     return "see the OpenAPI specification for this object"
 
 
-def _report_semantic(validator: Any, diagnostics: Diagnostics) -> None:
+def _report_semantic(errors: Iterator[ValidationError], diagnostics: Diagnostics) -> None:
     try:
-        for error in validator.root_validator(validator.schema_path):
+        for error in errors:
             if isinstance(error, (UnresolvableParameterError, DuplicateOperationIDError)):
                 continue  # our own checks report these, with locations
             if error.validator == "required" and error.absolute_path and error.absolute_path[-1] == "required":
