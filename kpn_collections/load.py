@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .diagnostics import Diagnostic, Severity, pointer_unescape
-from .schema_check import REFERENCE_ONLY
+from .fast_paths import REFERENCE_ONLY
 
 try:  # the C parser is much faster; the pure-Python one behaves the same
     from yaml import CSafeLoader as _BaseLoader

@@ -7,7 +7,7 @@ caches lookups by pointer and cuts reference cycles.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import unquote
 
 from .diagnostics import Diagnostics, pointer_join, pointer_unescape
@@ -74,24 +74,40 @@ def resolve_fragment(document: Any, fragment: str) -> tuple[bool, Any]:
     return True, node
 
 
-def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
+_Link: TypeAlias = tuple["_Link | None", "str | int"]
+"""Where a value sits: (its parent's link, its key or index); None at the root. Pointers are built from links
+only for the `$ref`s found, not for each of the million values of a big document."""
+
+
+def iter_refs(document: Any) -> Iterator[tuple[str, Any]]:
     """Yield (pointer of the $ref object, ref value) for every `$ref` in a document, in document order."""
-    stack: list[tuple[str, Any]] = [(pointer, node)]
+    stack: list[tuple[Any, _Link | None]] = [(document, None)]
     while stack:
-        where, value = stack.pop()
+        value, link = stack.pop()
         if isinstance(value, dict):
             if "$ref" in value and not isinstance(value["$ref"], dict):
-                yield where, value["$ref"]
-            literal = _LITERAL_KEYS if not where.endswith("/responses") else _LITERAL_KEYS - {"default"}
-            children = [(pointer_join(k), v) for k, v in value.items()
-                        if k not in literal and (k != "$ref" or isinstance(v, dict))]
-            if where.rsplit("/", 2)[-2:-1] == ["examples"] and "value" in value:
-                children = [(t, v) for t, v in children if t != "/value"]  # an Example Object's literal value
+                yield _pointer(link), value["$ref"]
+            literal = _LITERAL_KEYS if link is None or link[1] != "responses" else _RESPONSES_LITERAL_KEYS
+            if link is not None and link[0] is not None and link[0][1] == "examples" and "value" in value:
+                literal = literal | {"value"}  # an Example Object's literal value
+            children = [(child, (link, key)) for key, child in value.items()
+                        if isinstance(child, (dict, list)) and key not in literal
+                        and (key != "$ref" or isinstance(child, dict))]
+            stack.extend(reversed(children))
         elif isinstance(value, list):
-            children = [(pointer_join(i), v) for i, v in enumerate(value)]
-        else:
-            continue
-        stack.extend((where + token, child) for token, child in reversed(children))
+            stack.extend(reversed([(child, (link, index)) for index, child in enumerate(value)
+                                   if isinstance(child, (dict, list))]))
+
+
+_RESPONSES_LITERAL_KEYS = _LITERAL_KEYS - {"default"}  # under `responses`, `default` is a response
+
+
+def _pointer(link: _Link | None) -> str:
+    tokens: list[str | int] = []
+    while link is not None:
+        link, token = link
+        tokens.append(token)
+    return pointer_join(*reversed(tokens))
 
 
 def check_references(document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics) -> None:

@@ -10,21 +10,19 @@ every check simply takes the reference path.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import validator_for
 
+from .fast_paths import REFERENCE_ONLY
+
 try:
     import jsonschema_rs
 except ImportError:  # pragma: no cover - jsonschema-rs ships wheels for the usual platforms
     jsonschema_rs = None  # type: ignore[assignment]
 
-REFERENCE_ONLY = os.environ.get("KPN_COLLECTIONS_REFERENCE_VALIDATION") == "1"
-"""KPN_COLLECTIONS_REFERENCE_VALIDATION=1 turns every fast path off (this one, the semantic pass's, the JSON
-source locator): for comparing the two paths in tests, or to rule the fast paths out when in doubt."""
 
 
 class SchemaCheck:

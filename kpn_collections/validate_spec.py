@@ -29,10 +29,11 @@ from openapi_spec_validator.validation.exceptions import (
 
 from .credentials import find_in_document
 from .diagnostics import Diagnostics, pointer_join
+from .fast_paths import REFERENCE_ONLY
 from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
 from .normalise.common import as_dict, as_list, iter_operations
 from .resolve import RefResolver
-from .schema_check import REFERENCE_ONLY, SchemaCheck
+from .schema_check import SchemaCheck
 from .semantic import SemanticPass
 
 

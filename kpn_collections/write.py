@@ -11,10 +11,44 @@ from typing import Any
 
 import yaml
 
+from .fast_paths import REFERENCE_ONLY
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson ships wheels for the usual platforms
+    orjson = None  # type: ignore[assignment]
+
 
 def dumps(collection: dict[str, Any]) -> str:
-    """The collection as stable JSON text: two-space indent, UTF-8 kept, trailing newline."""
+    """The collection as stable JSON text: two-space indent, UTF-8 kept, trailing newline.
+
+    The text is `json.dumps(collection, indent=2, ensure_ascii=False)`'s (the reference); orjson writes the
+    same bytes about four times faster (the standard library has no C encoder for indented output), except
+    for floats Python writes with an exponent (`1e-05`, orjson `0.00001`), integers beyond 64 bits and lone
+    surrogates, which take the reference path. `tests/test_fast_paths.py` compares the two.
+    """
+    if orjson is not None and not REFERENCE_ONLY and not _has_float_orjson_writes_differently(collection):
+        try:
+            return orjson.dumps(collection, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+        except TypeError:
+            pass  # an integer beyond 64 bits, a lone surrogate, a type orjson does not know
     return json.dumps(collection, indent=2, ensure_ascii=False) + "\n"
+
+
+def _has_float_orjson_writes_differently(data: Any) -> bool:
+    """Whether `data` holds a float whose Python text has an exponent or is not a number (NaN, Infinity)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, float):
+            text = repr(value)
+            if "e" in text or "n" in text:
+                return True
+    return False
 
 
 def dump_document(document: dict[str, Any], fmt: str) -> str:

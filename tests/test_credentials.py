@@ -4,6 +4,7 @@ output, and caught on disk by `convert --check`. Internal errors say "bug" and e
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import traceback
@@ -12,8 +13,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kpn_collections import Settings, cli, convert_document, pipeline
+from kpn_collections import Settings, cli, convert_document, credentials, pipeline
 from kpn_collections.credentials import secret_kind, strip_url_credentials, without_credentials
 
 from .conftest import REPO_ROOT
@@ -214,3 +217,14 @@ def test_a_bug_outside_the_jobs_is_caught_by_the_entry_point(debug: bool, monkey
     assert "internal error: this is a bug, please report it" in stderr
     assert ("ZeroDivisionError: simulated bug" in stderr) is debug
     assert traceback is not None
+
+
+@pytest.mark.parametrize(("kind", "pattern"), credentials._VALUE_PATTERNS,
+                         ids=[k for k, _ in credentials._VALUE_PATTERNS])
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_every_secret_shape_contains_a_literal_of_the_prefilter(kind: str, pattern: re.Pattern[str],
+                                                                 data: st.DataObject) -> None:
+    text = data.draw(st.from_regex(pattern))
+    assert credentials._SHAPE_HINT.search(text), (kind, text)
+    assert credentials.secret_kind(text) is not None

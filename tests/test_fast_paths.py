@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import given
+from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from openapi_spec_validator.validation.exceptions import (
@@ -29,10 +30,13 @@ from openapi_spec_validator.validation.exceptions import (
     UnresolvableParameterError,
 )
 
+from kpn_collections import write
 from kpn_collections.check_collection import postman_schema_check
+from kpn_collections.credentials import find_in_document
 from kpn_collections.diagnostics import Diagnostics, pointer_join
 from kpn_collections.load import SourceDocument, _JsonPositions, _root_position, load_document
 from kpn_collections.model import SpecVersion
+from kpn_collections.pipeline import convert_file
 from kpn_collections.resolve import RefResolver, check_references, iter_refs
 from kpn_collections.schema_check import jsonschema_rs
 from kpn_collections.validate_spec import (
@@ -291,3 +295,124 @@ def test_root_position_of_every_document_agrees_with_the_composer() -> None:
         root = yaml.compose(text)
         assert root is not None
         assert _root_position(text) in (None, (root.start_mark.line + 1, root.start_mark.column + 1)), path
+
+
+# --- walks: each fast walk against the plain walk it replaced -------------------------------------------------
+
+def reference_iter_refs(node: Any, pointer: str = "") -> list[tuple[str, Any]]:
+    """iter_refs as first written: a pointer built for every value."""
+    literal_keys = frozenset({"example", "x-example", "default", "enum", "const"})
+    found, stack = [], [(pointer, node)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            if "$ref" in value and not isinstance(value["$ref"], dict):
+                found.append((where, value["$ref"]))
+            literal = literal_keys if not where.endswith("/responses") else literal_keys - {"default"}
+            children = [(pointer_join(k), v) for k, v in value.items()
+                        if k not in literal and (k != "$ref" or isinstance(v, dict))]
+            if where.rsplit("/", 2)[-2:-1] == ["examples"] and "value" in value:
+                children = [(t, v) for t, v in children if t != "/value"]
+        elif isinstance(value, list):
+            children = [(pointer_join(i), v) for i, v in enumerate(value)]
+        else:
+            continue
+        stack.extend((where + token, child) for token, child in reversed(children))
+    return found
+
+
+def reference_find_in_document(document: Any) -> list[tuple[str, str]]:
+    """find_in_document as first written: every string judged, every pointer built."""
+    from kpn_collections.credentials import _CREDENTIAL_REFERENCE, credential_by_name, secret_kind
+
+    found, stack = [], [((), document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(((*path, k), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and (len(value) >= 8 or "{{" in value):
+            kind = secret_kind(value)
+            key = next((str(k) for k in reversed(path) if not isinstance(k, int)), "")
+            if kind is None and credential_by_name(key, value):
+                kind = f"a value for `{key}`"
+            if kind is None and _CREDENTIAL_REFERENCE.search(value):
+                kind = "a reference to a Postman credential variable"
+            if kind is not None:
+                found.append((pointer_join(*path), kind))
+    return found
+
+
+def test_walks_find_what_the_plain_walks_find() -> None:
+    refs = secrets = 0
+    for path, document, _ in LOADED:
+        assert list(iter_refs(document)) == reference_iter_refs(document), path
+        assert list(find_in_document(document)) == reference_find_in_document(document), path
+        refs += len(reference_iter_refs(document))
+        secrets += len(reference_find_in_document(document))
+    assert refs > 1000 and secrets > 0
+
+
+@BUDGET
+@given(mutated_documents())
+def test_walks_on_mutated_documents(document: Any) -> None:
+    assert list(iter_refs(document)) == reference_iter_refs(document)
+    assert list(find_in_document(document)) == reference_find_in_document(document)
+
+
+TRICKY_SECRETS = ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig", "x {{client_secret}} y",
+                  "https://user:pass@example.org/", "ghp_" + "a" * 36, "Bearer " + "x" * 24]
+
+
+@pytest.mark.parametrize("value", TRICKY_SECRETS)
+def test_walks_agree_on_secrets_under_every_kind_of_key(value: str) -> None:
+    document = {"a": {"client_secret": [value, {"x": value}], "access-token": "s3cr3t-v4lue-1", "e": [[value]]},
+                "examples": {"x": {"value": {"$ref": value}}}, "responses": {"default": {"$ref": "#/x"}}}
+    assert list(find_in_document(document)) == reference_find_in_document(document)
+    assert list(iter_refs(document)) == reference_iter_refs(document)
+
+
+# --- the writer: orjson's text is the standard library's ------------------------------------------------------
+
+def test_fast_writer_writes_the_reference_text_of_every_golden_collection() -> None:
+    goldens = sorted(FIXTURES.glob("*/*/expected.postman_collection.json"))
+    assert len(goldens) >= 5
+    for path in goldens:
+        collection = json.loads(path.read_text(encoding="utf-8"))
+        assert write.dumps(collection) == reference_dumps(collection) == path.read_text(encoding="utf-8"), path
+
+
+def test_fast_writer_writes_the_reference_text_of_every_corpus_collection() -> None:
+    written = 0
+    for path in corpus_specs():
+        collection = convert_file(path).collection
+        if collection is not None:
+            assert write.dumps(collection) == reference_dumps(collection), path
+            written += 1
+    assert written == len(corpus_specs())
+
+
+def reference_dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+JSON_LIKE = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20)
+
+
+@given(JSON_LIKE)
+def test_fast_writer_writes_the_reference_text_of_any_data(value: Any) -> None:
+    try:
+        expected = reference_dumps({"v": value})
+    except (UnicodeEncodeError, ValueError):
+        return
+    assert write.dumps({"v": value}) == expected
+
+
+@pytest.mark.parametrize("value", [1e-05, 1.5e-7, 2**64, -(2**63) - 1, float("nan"), float("inf"), 1e16, 0.1, "\ud800"])
+def test_fast_writer_leaves_what_orjson_writes_differently_to_the_reference(value: Any) -> None:
+    assert write.dumps({"a": [{"b": value}]}) == reference_dumps({"a": [{"b": value}]})
