@@ -31,6 +31,7 @@ from .model import (
 from .postman_auth import ACCESS_TOKEN, NOAUTH, AuthVariable, MappedAuth, map_requirements
 from .render import Renderer
 from .settings import Settings
+from .write import json_text
 
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 GET_ACCESS_TOKEN = "Get Access Token"
@@ -604,7 +605,7 @@ def _json_text(value: Any) -> str:
             return value  # the spec gave the body as JSON text already
         except ValueError:
             pass
-    return json.dumps(_json_numbers(value), indent=2, ensure_ascii=False)
+    return json_text(_json_numbers(value))
 
 
 def _not_json(constant: str) -> Any:

@@ -10,6 +10,7 @@ through fails the conversion instead of being written.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -92,8 +93,7 @@ def without_credentials(value: Any, key: str = "") -> Any:
     `{{client_secret}}`-style reference) emptied, and such references in keys unwrapped; other values unchanged
     (the same object when nothing was found)."""
     if isinstance(value, str):
-        return "" if (secret_kind(value) or credential_by_name(key, value)
-                      or _CREDENTIAL_REFERENCE.search(value)) else value
+        return "" if _credential_text(value, key) else value
     if isinstance(value, dict):
         cleaned: dict[str, Any] = {}
         for key_text, item in value.items():
@@ -105,6 +105,13 @@ def without_credentials(value: Any, key: str = "") -> Any:
         items = [without_credentials(v, key) for v in value]
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _credential_text(value: str, key: str) -> bool:
+    """Whether example text is a credential (by shape, under an OAuth credential's name, or a reference to a
+    credential variable); remembered, since the same examples recur in many responses."""
+    return bool(secret_kind(value) or credential_by_name(key, value) or _CREDENTIAL_REFERENCE.search(value))
 
 
 def defuse(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -131,6 +132,21 @@ def pointer_escape(token: str | int) -> str:
 def pointer_join(*tokens: str | int) -> str:
     """Build a JSON pointer from raw tokens."""
     return "".join("/" + pointer_escape(t) for t in tokens)
+
+
+Link: TypeAlias = tuple["Link | None", "str | int"]
+"""Where a value sits in a document: (its parent's link, its key or index); None at the root. Walks over a whole
+document carry links and build a JSON pointer (`link_pointer`) only for the few values they report, not for
+each of the million values of a big API description."""
+
+
+def link_pointer(link: Link | None, prefix: str = "") -> str:
+    """The JSON pointer of a linked place (below `prefix`)."""
+    tokens: list[str | int] = []
+    while link is not None:
+        link, token = link
+        tokens.append(token)
+    return prefix + pointer_join(*reversed(tokens))
 
 
 def pointer_unescape(token: str) -> str:

@@ -62,11 +62,15 @@ class Renderer:
     def __init__(self, user_dir: Path | None = None):
         self.user_dir = str(user_dir) if user_dir else None
         self.environment = _environment(self.user_dir)
+        self.templates: dict[str, jinja2.Template] = {}  # looked up (a file stat each) once per conversion
 
     def render(self, name: str, **context: Any) -> str:
         """Render one template; a broken user template becomes a TemplateProblem, not a traceback."""
         try:
-            return self.environment.get_template(name).render(**context)
+            template = self.templates.get(name)
+            if template is None:
+                template = self.templates[name] = self.environment.get_template(name)
+            return template.render(**context)
         except jinja2.TemplateError as exc:
             where = getattr(exc, "filename", None) or name
             line = getattr(exc, "lineno", None)

@@ -7,10 +7,10 @@ caches lookups by pointer and cuts reference cycles.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeAlias
+from typing import Any
 from urllib.parse import unquote
 
-from .diagnostics import Diagnostics, pointer_join, pointer_unescape
+from .diagnostics import Diagnostics, Link, link_pointer, pointer_unescape
 
 _LITERAL_KEYS = frozenset({"example", "x-example", "default", "enum", "const"})
 """Keys whose values are literal data: a `$ref` inside them is not a reference."""
@@ -74,19 +74,14 @@ def resolve_fragment(document: Any, fragment: str) -> tuple[bool, Any]:
     return True, node
 
 
-_Link: TypeAlias = tuple["_Link | None", "str | int"]
-"""Where a value sits: (its parent's link, its key or index); None at the root. Pointers are built from links
-only for the `$ref`s found, not for each of the million values of a big document."""
-
-
 def iter_refs(document: Any) -> Iterator[tuple[str, Any]]:
     """Yield (pointer of the $ref object, ref value) for every `$ref` in a document, in document order."""
-    stack: list[tuple[Any, _Link | None]] = [(document, None)]
+    stack: list[tuple[Any, Link | None]] = [(document, None)]
     while stack:
         value, link = stack.pop()
         if isinstance(value, dict):
             if "$ref" in value and not isinstance(value["$ref"], dict):
-                yield _pointer(link), value["$ref"]
+                yield link_pointer(link), value["$ref"]
             literal = _LITERAL_KEYS if link is None or link[1] != "responses" else _RESPONSES_LITERAL_KEYS
             if link is not None and link[0] is not None and link[0][1] == "examples" and "value" in value:
                 literal = literal | {"value"}  # an Example Object's literal value
@@ -100,14 +95,6 @@ def iter_refs(document: Any) -> Iterator[tuple[str, Any]]:
 
 
 _RESPONSES_LITERAL_KEYS = _LITERAL_KEYS - {"default"}  # under `responses`, `default` is a response
-
-
-def _pointer(link: _Link | None) -> str:
-    tokens: list[str | int] = []
-    while link is not None:
-        link, token = link
-        tokens.append(token)
-    return pointer_join(*reversed(tokens))
 
 
 def check_references(document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics) -> None:

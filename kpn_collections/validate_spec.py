@@ -28,7 +28,7 @@ from openapi_spec_validator.validation.exceptions import (
 )
 
 from .credentials import find_in_document
-from .diagnostics import Diagnostics, pointer_join
+from .diagnostics import Diagnostics, Link, link_pointer, pointer_join
 from .fast_paths import REFERENCE_ONLY
 from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
 from .normalise.common import as_dict, as_list, iter_operations
@@ -381,31 +381,37 @@ _SCHEMA_SINGLE = ("items", "additionalProperties", "not", "contains", "if", "the
                   "propertyNames", "unevaluatedItems", "unevaluatedProperties", "additionalItems")
 
 
-def _schema_roots(document: dict[str, Any], version: SpecVersion) -> Iterator[tuple[str, Any]]:
+_SCHEMA_CHILD_KEYS = frozenset(_SCHEMA_LISTS + _SCHEMA_MAPS + _SCHEMA_SINGLE)
+
+
+def _schema_roots(document: dict[str, Any], version: SpecVersion) -> Iterator[tuple[Link | None, Any]]:
     """Every place the document holds a schema directly (not nested in another schema)."""
     if version is SpecVersion.SWAGGER_2_0:
         for name, schema in as_dict(document.get("definitions")).items():
-            yield pointer_join("definitions", name), schema
+            yield ((None, "definitions"), name), schema
     else:
         for name, schema in as_dict(as_dict(document.get("components")).get("schemas")).items():
-            yield pointer_join("components", "schemas", name), schema
-    yield from _nested_schema_roots(document, "")
+            yield (((None, "components"), "schemas"), name), schema
+    yield from _nested_schema_roots(document)
 
 
-def _nested_schema_roots(node: Any, pointer: str) -> Iterator[tuple[str, Any]]:
+def _nested_schema_roots(document: Any) -> Iterator[tuple[Link | None, Any]]:
     """`schema` values of parameters, media types, responses and headers, anywhere outside schemas."""
-    stack = [(pointer, node)]
+    stack: list[tuple[Link | None, Any]] = [(None, document)]
     while stack:
-        where, value = stack.pop()
+        link, value = stack.pop()
         if isinstance(value, dict):
             for key, child in value.items():
-                child_pointer = where + pointer_join(key)
                 if key == "schema" and isinstance(child, dict):
-                    yield child_pointer, child
-                elif key not in ("definitions", "schemas", "example", "examples", "x-examples"):
-                    stack.append((child_pointer, child))
+                    yield (link, key), child
+                elif isinstance(child, (dict, list)) and key not in _NOT_SCHEMA_HOLDERS:
+                    stack.append(((link, key), child))
         elif isinstance(value, list):
-            stack.extend((where + pointer_join(i), child) for i, child in enumerate(value))
+            stack.extend(((link, index), child) for index, child in enumerate(value)
+                         if isinstance(child, (dict, list)))
+
+
+_NOT_SCHEMA_HOLDERS = frozenset({"definitions", "schemas", "example", "examples", "x-examples"})
 
 
 def _check_schemas(
@@ -414,7 +420,7 @@ def _check_schemas(
     visited: set[int] = set()
     stack = list(_schema_roots(document, version))
     while stack:
-        pointer, schema = stack.pop()
+        link, schema = stack.pop()
         if not isinstance(schema, dict) or id(schema) in visited:
             continue
         visited.add(id(schema))
@@ -425,7 +431,7 @@ def _check_schemas(
                 diagnostics.warning(
                     "ref-to-non-schema",
                     f"this schema refers to {ref}, which is a parameter, not a schema",
-                    pointer=pointer + "/$ref",
+                    pointer=link_pointer(link) + "/$ref",
                     hint="refer to a schema (for example '#/components/schemas/...'); "
                          "the converter uses that parameter's own schema",
                 )
@@ -435,20 +441,23 @@ def _check_schemas(
             diagnostics.warning(
                 "schema-required-boolean",
                 f"`required: {str(required).lower()}` on a schema; in a schema `required` lists property names",
-                pointer=pointer + "/required",
+                pointer=link_pointer(link) + "/required",
                 hint="write `required: [name, ...]` on the parent object schema, "
                      "or move `required: true` to the parameter",
             )
-        _check_enum_types(schema, pointer, diagnostics)
+        if "enum" in schema:
+            _check_enum_types(schema, link, diagnostics)
+        if schema.keys().isdisjoint(_SCHEMA_CHILD_KEYS):
+            continue
         for key in _SCHEMA_LISTS:
-            for index, child in enumerate(schema.get(key) or () if isinstance(schema.get(key), list) else ()):
-                stack.append((pointer + pointer_join(key, index), child))
+            children = schema.get(key)
+            if isinstance(children, list):
+                stack.extend((((link, key), index), child) for index, child in enumerate(children))
         for key in _SCHEMA_MAPS:
-            for name, child in as_dict(schema.get(key)).items():
-                stack.append((pointer + pointer_join(key, name), child))
+            stack.extend((((link, key), name), child) for name, child in as_dict(schema.get(key)).items())
         for key in _SCHEMA_SINGLE:
             if isinstance(schema.get(key), dict):
-                stack.append((pointer + pointer_join(key), schema[key]))
+                stack.append(((link, key), schema[key]))
 
 
 _JSON_TYPE_CHECKS: dict[str, Any] = {
@@ -462,7 +471,7 @@ _JSON_TYPE_CHECKS: dict[str, Any] = {
 }
 
 
-def _check_enum_types(schema: dict[str, Any], pointer: str, diagnostics: Diagnostics) -> None:
+def _check_enum_types(schema: dict[str, Any], link: Link | None, diagnostics: Diagnostics) -> None:
     """An `enum` whose values the schema's own `type` rules out: no value can ever be valid."""
     types = schema.get("type")
     enum = schema.get("enum")
@@ -477,7 +486,7 @@ def _check_enum_types(schema: dict[str, Any], pointer: str, diagnostics: Diagnos
         shown = ", ".join(repr(v) for v in wrong[:5]) + (", ..." if len(wrong) > 5 else "")
         diagnostics.warning("enum-type-mismatch",
                             f"enum value(s) {shown} are not of the schema's type {types!r}, so no value is valid",
-                            pointer=pointer + "/enum",
+                            pointer=link_pointer(link) + "/enum",
                             hint="correct the `type` or the enum values; servers and mock servers that check the "
                                  "schema reject every value")
 

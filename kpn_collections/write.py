@@ -20,19 +20,24 @@ except ImportError:  # pragma: no cover - orjson ships wheels for the usual plat
 
 
 def dumps(collection: dict[str, Any]) -> str:
-    """The collection as stable JSON text: two-space indent, UTF-8 kept, trailing newline.
+    """The collection as stable JSON text: two-space indent, UTF-8 kept, trailing newline."""
+    return json_text(collection) + "\n"
 
-    The text is `json.dumps(collection, indent=2, ensure_ascii=False)`'s (the reference); orjson writes the
-    same bytes about four times faster (the standard library has no C encoder for indented output), except
-    for floats Python writes with an exponent (`1e-05`, orjson `0.00001`), integers beyond 64 bits and lone
-    surrogates, which take the reference path. `tests/test_fast_paths.py` compares the two.
+
+def json_text(value: Any) -> str:
+    """`json.dumps(value, indent=2, ensure_ascii=False)`, the reference text, written fast.
+
+    orjson writes the same bytes about four times faster (the standard library has no C encoder for indented
+    output), except for floats Python writes with an exponent (`1e-05`, orjson `0.00001`) or as NaN and
+    Infinity, integers beyond 64 bits and lone surrogates: those take the reference path.
+    `tests/test_fast_paths.py` compares the two.
     """
-    if orjson is not None and not REFERENCE_ONLY and not _has_float_orjson_writes_differently(collection):
+    if orjson is not None and not REFERENCE_ONLY and not _has_float_orjson_writes_differently(value):
         try:
-            return orjson.dumps(collection, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+            return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
         except TypeError:
             pass  # an integer beyond 64 bits, a lone surrogate, a type orjson does not know
-    return json.dumps(collection, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def _has_float_orjson_writes_differently(data: Any) -> bool:
