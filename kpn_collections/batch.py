@@ -27,7 +27,7 @@ from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Severity
 from .render import package_templates_dir
 from .settings import Settings
-from .write import dumps, write_if_changed
+from .write import collection_bytes, write_if_changed
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "venv"})
@@ -224,37 +224,41 @@ def _run(job: Job) -> JobResult:
     cache = Cache(job.cache_dir) if job.cache_dir is not None else None
     key = cache.key(job) if cache is not None else None
     entry = cache.lookup(key) if cache is not None and key is not None else None
-    text: str | None
+    content: bytes | None
     if entry is not None:
-        text, diagnostics, cached = entry.text, entry.diagnostics, True
+        content, diagnostics, cached = entry.content, entry.diagnostics, True
     else:
         from .pipeline import convert_file  # only now: a run served from the cache never loads the validators
 
         result = convert_file(job.spec, job.settings)
         diagnostics, cached = result.diagnostics, False
-        text = dumps(result.collection) if result.succeeded(strict=job.settings.strict) and result.collection else None
-        if cache is not None and key is not None and text is not None and not result.fetched_remote:
-            cache.store(key, CacheEntry(text, diagnostics, tuple(str(p) for p in result.dependencies)))
+        succeeded = result.succeeded(strict=job.settings.strict) and result.collection
+        content = collection_bytes(result.collection) if succeeded and result.collection else None
+        fetched_remote, dependencies = result.fetched_remote, tuple(str(p) for p in result.dependencies)
+        del result  # the collection's objects are not needed beside its text
+        if cache is not None and key is not None and content is not None and not fetched_remote:
+            cache.store(key, CacheEntry(content, diagnostics, dependencies))
     spec, target = str(job.spec), _str(job.target)
-    if text is None:
+    if content is None:
         return JobResult(job.index, spec, target, "failed", False, diagnostics, cached)
     if job.target is None:
-        return JobResult(job.index, spec, None, "stdout", True, diagnostics, cached, text=text)
+        return JobResult(job.index, spec, None, "stdout", True, diagnostics, cached, text=content.decode("utf-8"))
     if job.check:
         try:
-            current = job.target.read_text(encoding="utf-8")
+            current = job.target.read_bytes()
+            current.decode("utf-8")
         except (OSError, UnicodeDecodeError):
             return JobResult(job.index, spec, target, "missing", False, diagnostics, cached)
         stored = stored_credentials(current, str(job.target))
         if stored:
             return JobResult(job.index, spec, target, "credentials", False, (*diagnostics, *stored), cached)
-        outcome = "up-to-date" if current == text else "stale"
+        outcome = "up-to-date" if current == content else "stale"
         return JobResult(job.index, spec, target, outcome, outcome == "up-to-date", diagnostics, cached)
-    written = write_if_changed(job.target, text)
+    written = write_if_changed(job.target, content)
     return JobResult(job.index, spec, target, "written" if written else "unchanged", True, diagnostics, cached)
 
 
-def stored_credentials(text: str, name: str) -> tuple[Diagnostic, ...]:
+def stored_credentials(text: str | bytes, name: str) -> tuple[Diagnostic, ...]:
     """Errors for each credential a collection file on disk carries (a tester's exported token or secret)."""
     try:
         collection = json.loads(text)
@@ -278,9 +282,9 @@ def _fields(result: JobResult) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """A known conversion result: the collection text, the diagnostics, and the files it depended on."""
+    """A known conversion result: the collection file's content, the diagnostics, and the files it depended on."""
 
-    text: str
+    content: bytes
     diagnostics: tuple[Diagnostic, ...]
     dependencies: tuple[str, ...] = field(default=())
 
@@ -312,19 +316,27 @@ class Cache:
                 if _sha256(Path(path).read_bytes()) != digest:
                     return None
             diagnostics = tuple(Diagnostic.from_dict(d) for d in data["diagnostics"])
-            return CacheEntry(data["text"], diagnostics, tuple(p for p, _ in dependencies))
+            content = self._content_file(key).read_bytes()
+            if _sha256(content) != data["content"]:
+                return None  # a half-copied or edited cache
+            return CacheEntry(content, diagnostics, tuple(p for p, _ in dependencies))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def store(self, key: str, entry: CacheEntry) -> None:
-        """Record an entry (best effort: a cache that cannot be written only costs speed)."""
+        """Record an entry (best effort: a cache that cannot be written only costs speed). The collection is
+        kept as the file it is, beside a small JSON record of the rest; the record is written last."""
         try:
             dependencies = [[path, _sha256(Path(path).read_bytes())] for path in entry.dependencies]
-            data = {"text": entry.text, "diagnostics": [d.as_dict() for d in entry.diagnostics],
+            data = {"content": _sha256(entry.content), "diagnostics": [d.as_dict() for d in entry.diagnostics],
                     "dependencies": dependencies}
+            write_if_changed(self._content_file(key), entry.content)
             write_if_changed(self._file(key), json.dumps(data, ensure_ascii=False))
         except (OSError, ValueError):
             pass
+
+    def _content_file(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.postman_collection.json"
 
     def _file(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"

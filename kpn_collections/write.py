@@ -21,7 +21,19 @@ except ImportError:  # pragma: no cover - orjson ships wheels for the usual plat
 
 def dumps(collection: dict[str, Any]) -> str:
     """The collection as stable JSON text: two-space indent, UTF-8 kept, trailing newline."""
-    return json_text(collection) + "\n"
+    return collection_bytes(collection).decode("utf-8")
+
+
+def collection_bytes(collection: dict[str, Any]) -> bytes:
+    """`dumps(collection)` encoded as UTF-8, made without the text in between: a big API's collection is
+    tens of megabytes as Python text (four bytes a character once one emoji is in it), which is what a
+    conversion's peak memory would otherwise be made of."""
+    if orjson is not None and not REFERENCE_ONLY and not _has_float_orjson_writes_differently(collection):
+        try:
+            return orjson.dumps(collection, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            pass  # an integer beyond 64 bits, a lone surrogate, a type orjson does not know
+    return (json.dumps(collection, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def json_text(value: Any) -> str:
@@ -71,9 +83,10 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
-def write_if_changed(path: Path, text: str) -> bool:
-    """Write `text` to `path` atomically unless it already holds exactly that; True when written."""
-    data = text.encode("utf-8")
+def write_if_changed(path: Path, content: str | bytes) -> bool:
+    """Write `content` (text is written as UTF-8) to `path` atomically unless it already holds exactly that;
+    True when written."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
         if path.read_bytes() == data:
             return False
