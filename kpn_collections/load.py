@@ -26,6 +26,11 @@ try:  # the C parser is much faster; the pure-Python one behaves the same
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
+try:
+    import yaml_rs
+except ImportError:  # pragma: no cover - yaml-rs ships wheels for the usual platforms
+    yaml_rs = None  # type: ignore[assignment]
+
 MAX_FILE_BYTES = 100 * 1024 * 1024
 """Largest file read (100 MiB); the biggest public API descriptions (Microsoft Graph beta, ~47 MB) fit."""
 MAX_DEPTH = 200
@@ -242,7 +247,8 @@ def load_bytes(raw: bytes, name: str) -> SourceDocument:
                                       hint="flatten the structure or use $ref"))
             return _checked_root(SourceDocument(name, data, text, "json"))
     try:
-        return _checked_root(SourceDocument(name, _parse_yaml(text, name), text, "yaml"))
+        data = _fast_yaml(text)
+        return _checked_root(SourceDocument(name, _parse_yaml(text, name) if data is None else data, text, "yaml"))
     except LoadError as exc:
         if (json_error is None or json_error is _NOT_PLAIN_JSON or not name.lower().endswith(".json")
                 or exc.diagnostic.code != "yaml-syntax"):
@@ -290,6 +296,138 @@ def _parse_json(text: str) -> tuple[Any, json.JSONDecodeError | None]:
         return None, exc
     except (ValueError, _DuplicateJsonKey, RecursionError):
         return None, _NOT_PLAIN_JSON
+
+
+_YAML_REFUSED = re.compile(
+    "[^\x0A\x0D\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFF]")
+"""Characters YAML forbids (PyYAML refuses them), those YAML 1.1 reads as line breaks where 1.2 does not (NEL,
+U+2028, U+2029), byte order marks, and tabs, which 1.2 accepts as separators in more places than 1.1."""
+_NUMBER_TAIL = r"[0-9_.]*(?:[eE][-+]?[0-9_]+)?"
+_YAML_RS_NUMBER = re.compile(
+    r"[-+]?(?:0[0-9_]" + _NUMBER_TAIL + r"|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"  # 0612, 0X1F, 0b101
+    + r"|[0-9.]*_" + _NUMBER_TAIL + r"|[0-9.]+[eE][-+]?[0-9]*_[0-9_]*)"  # 1_000
+    + r"|\+[0-9.]" + _NUMBER_TAIL)  # +1: a number to both, but as a key only its text is kept
+"""Plain scalars yaml-rs reads as numbers where our loader keeps text (or, as keys, keeps the text as written)."""
+_NUMBER_HINTS = re.compile(r"0[0-9_xXoObB]|_(?:(?<=[0-9._]_)|(?=[0-9_]))|\+[0-9.]")
+_TOKEN_CHARACTERS = frozenset("0123456789_.+-eExXoObBaAcCdDfF")
+_TOKEN_BEFORE = frozenset(" \n\r[{,")
+
+
+def _unsure_for_yaml_rs(text: str) -> bool:
+    """Whether yaml-rs and our loader could read `text` differently: YAML 1.2's numbers with leading zeros or
+    underscores, tags, anchors, merge keys, directives, characters PyYAML refuses, risky flow collections, an
+    empty block scalar at the end. A match in quoted text or a description only costs speed. (Searches open
+    with a rare character and look around in Python: one regular expression for all of it is ten times
+    slower on a big document.)"""
+    padded = "\n" + text  # every token then has a character before it
+    if "<<" in padded or "\n%" in padded or _YAML_REFUSED.search(padded):
+        return True
+    for match in re.finditer(r"[!&]", padded):  # a tag; an anchor (and so possibly an alias)
+        at = match.start()
+        if padded[at - 1] in _TOKEN_BEFORE and (padded[at] == "!" or not padded[at + 1:at + 2].isspace()):
+            return True
+    if any(_number_token_at(padded, match.start()) for match in _NUMBER_HINTS.finditer(padded)):
+        return True
+    return _ends_in_block_header(text) or _has_risky_flow_collection(text)
+
+
+def _number_token_at(padded: str, at: int) -> bool:
+    """Whether the plain token around `padded[at]` is one yaml-rs reads as a number and we do not."""
+    start = end = at
+    while padded[start - 1] in _TOKEN_CHARACTERS:
+        start -= 1
+    while end < len(padded) and padded[end] in _TOKEN_CHARACTERS:
+        end += 1
+    if padded[start - 1] not in _TOKEN_BEFORE or not _YAML_RS_NUMBER.fullmatch(padded, start, end):
+        return False
+    after = padded[end:end + 2]
+    return not after or after[0] in " \n\r,]}" or (after[0] == ":" and after[1:2] in ("", " ", "\n", "\r"))
+
+
+def _fast_yaml(text: str) -> Any:
+    """The document as yaml-rs reads it, when that is sure to be what `_parse_yaml` returns; else None.
+
+    yaml-rs (Rust) reads a big definition about fifteen times faster than PyYAML's C loader, whose node
+    objects and Python-level tag resolution cost most of a YAML conversion. It is used only for text that
+    `_unsure_for_yaml_rs` finds nothing risky in, whose root is a mapping, whose keys are text (or integers,
+    written back as the text they were) and that nests no deeper than MAX_DEPTH; everything else, errors
+    included, goes to PyYAML, which also locates problems. `tests/test_fast_paths.py` compares the two.
+    """
+    if yaml_rs is None or REFERENCE_ONLY or _unsure_for_yaml_rs(text):
+        return None
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
+    except Exception:  # whatever yaml-rs refuses, PyYAML explains with a location
+        return None
+    if not isinstance(data, dict) or _depth_exceeds(data, MAX_DEPTH):
+        return None
+    return _with_text_keys(data)
+
+
+_BLOCK_HEADER = re.compile(r"[|>][0-9+-]*[ \t]*(?:#.*)?$")
+
+
+def _ends_in_block_header(text: str) -> bool:
+    """Whether the document ends with an empty block scalar (`key: |` and nothing after): yaml-rs reads "\n"."""
+    for line in reversed(text.splitlines()):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return _BLOCK_HEADER.search(stripped) is not None
+    return False
+
+
+_BLOCK_SCALAR_HEADER = re.compile(r"^([ ]*(?:[-?][ ]+)*)(?:(.*?[^ ])[ ]*:[ ]+)?[|>][0-9+-]*[ ]*(?:#.*)?$")
+_FLOW_START = re.compile(
+    r"""^[ ]*(?:[-?][ \t]+)*(?:(?:"[^"]*"|'[^']*'|(?:[^\s#'":]|:(?![ \t]))(?:[^#:]|:(?![ \t]))*?)[ \t]*:[ \t]+)?"""
+    r"[\[{]")
+_FLOW_RISK = re.compile(r"[\[{,:][ \t]*(?:[:?,|>@`%&*!#\t]|-(?:\s|$))|:[^ \t\n]|\t")
+
+
+def _has_risky_flow_collection(text: str) -> bool:
+    """Whether a flow collection (`[a, b]`, `{a: 1}`) holds what YAML 1.2 (yaml-rs) accepts and 1.1 (PyYAML)
+    refuses (`[:a]`, `{a: |}`, `[a:, b]`), or spans lines. Lines of block scalars (descriptions, whose
+    Markdown links look like flow collections) are skipped; a multi-line plain scalar's line may be taken for
+    a flow collection, which only costs speed."""
+    block_indent = -1  # inside a block scalar: the indentation its lines must exceed
+    for line in text.split("\n"):
+        if block_indent >= 0:
+            if not line.strip() or len(line) - len(line.lstrip(" ")) > block_indent:
+                continue
+            block_indent = -1
+        end = line.rstrip()[-1:]
+        header = _BLOCK_SCALAR_HEADER.match(line) if end and (end in "|>+-0123456789" or "#" in line) else None
+        if header is not None:
+            key = header.group(2)
+            block_indent = len(header.group(1)) if key is None else line.index(key, len(header.group(1)))
+            continue
+        start = _FLOW_START.match(line) if "[" in line or "{" in line else None
+        if start is not None:
+            flow = line[start.end() - 1:]
+            opened = flow.count("[") + flow.count("{") - flow.count("]") - flow.count("}")
+            if opened != 0 or _FLOW_RISK.search(flow):
+                return True
+    return False
+
+
+def _with_text_keys(data: dict[str, Any]) -> dict[str, Any] | None:
+    """`data` with integer keys (`200:`) as the text they were written as; None if a key is anything else or two
+    keys then clash (`200:` and `'200':`, a duplicate to PyYAML)."""
+    stack: list[Any] = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if not all(type(key) is str for key in value):
+                if not all(type(key) in (str, int) for key in value):
+                    return None
+                renamed = {str(key): item for key, item in value.items()}
+                if len(renamed) != len(value):
+                    return None
+                value.clear()
+                value.update(renamed)
+            stack.extend(item for item in value.values() if isinstance(item, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend(item for item in value if isinstance(item, (dict, list)))
+    return data
 
 
 def _parse_yaml(text: str, name: str) -> Any:

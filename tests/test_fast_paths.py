@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
@@ -34,7 +34,15 @@ from kpn_collections import write
 from kpn_collections.check_collection import postman_schema_check
 from kpn_collections.credentials import find_in_document
 from kpn_collections.diagnostics import Diagnostics, pointer_join
-from kpn_collections.load import SourceDocument, _JsonPositions, _root_position, load_document
+from kpn_collections.load import (
+    LoadError,
+    SourceDocument,
+    _fast_yaml,
+    _JsonPositions,
+    _parse_yaml,
+    _root_position,
+    load_document,
+)
 from kpn_collections.model import SpecVersion
 from kpn_collections.pipeline import convert_file
 from kpn_collections.resolve import RefResolver, check_references, iter_refs
@@ -416,3 +424,109 @@ def test_fast_writer_writes_the_reference_text_of_any_data(value: Any) -> None:
 @pytest.mark.parametrize("value", [1e-05, 1.5e-7, 2**64, -(2**63) - 1, float("nan"), float("inf"), 1e16, 0.1, "\ud800"])
 def test_fast_writer_leaves_what_orjson_writes_differently_to_the_reference(value: Any) -> None:
     assert write.dumps({"a": [{"b": value}]}) == reference_dumps({"a": [{"b": value}]})
+
+
+# --- YAML: yaml-rs where it is sure to read what PyYAML reads ------------------------------------------------
+
+def same_data(a: Any, b: Any) -> bool:
+    """Equal with the same types throughout (1 is not 1.0 nor True) and NaN equal to NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_data(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_data(x, y) for x, y in zip(a, b, strict=True))
+    return a == b or (a != a and b != b)
+
+
+def reference_yaml(text: str) -> Any:
+    """What the PyYAML loader makes of `text`, or the LoadError class when it refuses it."""
+    try:
+        return _parse_yaml(text, "x.yaml")
+    except LoadError:
+        return LoadError
+
+
+def assert_fast_yaml_is_reference(text: str) -> bool:
+    """The fast reader gives PyYAML's document or steps aside; True when it answered."""
+    fast = _fast_yaml(text)
+    if fast is None:
+        return False
+    expected = reference_yaml(text)
+    assert expected is not LoadError, f"yaml-rs read what PyYAML refuses: {text!r}"
+    assert same_data(fast, expected), (text, fast, expected)
+    return True
+
+
+def yaml_texts() -> list[tuple[Path, str]]:
+    texts = []
+    for path in documents():
+        if path.suffix in (".yaml", ".yml"):
+            try:
+                texts.append((path, path.read_bytes().decode("utf-8-sig")))
+            except UnicodeDecodeError:
+                continue
+    return texts
+
+
+def test_fast_yaml_reads_every_yaml_document_as_pyyaml_does() -> None:
+    texts = yaml_texts()
+    answered = [path for path, text in texts if assert_fast_yaml_is_reference(text)]
+    assert len(answered) > len(texts) // 2, "the fast path should serve most real documents"
+    if corpus_specs():
+        big = CORPUS / "kpn-sd-lan-sd-wan-network-view-openapi.yml"
+        assert big in answered, "the corpus's biggest YAML file is the reason for the fast path"
+
+
+SCALAR_ALPHABET = "0123456789_.eE+-xXoObB:~ntruefalsNTRUEFALSinfa ?[]{},#'\"!&*|>"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(SCALAR_ALPHABET, min_size=1, max_size=10))
+def test_fast_yaml_types_scalars_as_pyyaml_does(scalar: str) -> None:
+    for text in (f"k: {scalar}\n", f"{scalar}: v\n", f"k: [{scalar}, x]\n", f"k: {{a: {scalar}}}\n",
+                 f"k:\n  - {scalar}\n", f"k: '{scalar}'\n", f"k: \"{scalar}\"\n"):
+        assert_fast_yaml_is_reference(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_LIKE.filter(lambda v: isinstance(v, (dict, list))),
+       st.sampled_from([None, '"', "'", "|", ">"]), st.integers(20, 120), st.booleans())
+def test_fast_yaml_reads_what_pyyaml_writes_in_every_style(value: Any, style: str | None, width: int,
+                                                           flow: bool) -> None:
+    try:
+        text = yaml.safe_dump({"root": value}, default_style=style, width=width, default_flow_style=flow,
+                              allow_unicode=True)
+    except yaml.YAMLError:
+        return
+    assert_fast_yaml_is_reference(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_fast_yaml_on_damaged_documents(data: st.DataObject) -> None:
+    texts = [text for _, text in YAML_TEXTS if len(text) < 20_000]
+    text = data.draw(st.sampled_from(texts))
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(text)))
+        cut = data.draw(st.integers(0, 3))
+        text = text[:at] + data.draw(st.sampled_from(["", " ", "\t", ":", "-", "'", '"', "\n", "  ", "{", "[",
+                                                      "#", "0", "1_", "? ", "|", ">"])) + text[at + cut:]
+    assert_fast_yaml_is_reference(text)
+
+
+YAML_TEXTS = yaml_texts()
+
+
+@pytest.mark.parametrize("text", [
+    "a: 0612345678\n", "a: 1_000\n", "0x1F: v\n", "+1: v\n", "a: !tag 1\n", "a: &x [1]\nb: *x\n",
+    "<<: {a: 1}\nb: 2\n", "%YAML 1.2\n---\na: 1\n", "a: b\x01c\n", "200: a\n'200': b\n", "? [a]\n: 1\n",
+    "a: 1\na: 2\n", "---\na: 1\n---\nb: 2\n", "- 1\n", "a: " + "[" * 300 + "]" * 300 + "\n",
+])
+def test_fast_yaml_steps_aside_where_readers_differ(text: str) -> None:
+    assert _fast_yaml(text) is None
+    assert not assert_fast_yaml_is_reference(text)
+
+
+def test_fast_yaml_keeps_integer_keys_as_their_text() -> None:
+    assert _fast_yaml("responses:\n  200: a\n  404: b\n") == {"responses": {"200": "a", "404": "b"}}
