@@ -182,6 +182,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             on_done()
             yield result
         return
+    if any(job.cache_dir is None for job in jobs):
+        from . import pipeline  # noqa: F401 - loaded once here, the forked workers start with it loaded
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
     try:
         futures: dict[Future[JobResult], Job] = {pool.submit(run_job, job): job for job in jobs}

@@ -380,7 +380,7 @@ _BLOCK_SCALAR_HEADER = re.compile(r"^([ ]*(?:[-?][ ]+)*)(?:(.*?[^ ])[ ]*:[ ]+)?[
 _FLOW_START = re.compile(
     r"""^[ ]*(?:[-?][ \t]+)*(?:(?:"[^"]*"|'[^']*'|(?:[^\s#'":]|:(?![ \t]))(?:[^#:]|:(?![ \t]))*?)[ \t]*:[ \t]+)?"""
     r"[\[{]")
-_FLOW_RISK = re.compile(r"[\[{,:][ \t]*(?:[:?,|>@`%&*!#\t]|-(?:\s|$))|:[^ \t\n]|\t")
+_FLOW_RISK = re.compile(r"[\[{,:][ \t]*(?:[:?,|>@`%&*!#\t]|-(?:\s|$))|:[^ \t\r\n]|\t")
 
 
 def _has_risky_flow_collection(text: str) -> bool:
@@ -389,7 +389,7 @@ def _has_risky_flow_collection(text: str) -> bool:
     Markdown links look like flow collections) are skipped; a multi-line plain scalar's line may be taken for
     a flow collection, which only costs speed."""
     block_indent = -1  # inside a block scalar: the indentation its lines must exceed
-    for line in text.split("\n"):
+    for line in text.splitlines():
         if block_indent >= 0:
             if not line.strip() or len(line) - len(line.lstrip(" ")) > block_indent:
                 continue

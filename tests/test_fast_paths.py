@@ -472,6 +472,9 @@ def yaml_texts() -> list[tuple[Path, str]]:
 def test_fast_yaml_reads_every_yaml_document_as_pyyaml_does() -> None:
     texts = yaml_texts()
     answered = [path for path, text in texts if assert_fast_yaml_is_reference(text)]
+    for _, text in texts:  # the same with the other line ending
+        other = text.replace("\r\n", "\n") if "\r\n" in text else text.replace("\n", "\r\n")
+        assert_fast_yaml_is_reference(other)
     assert len(answered) > len(texts) // 2, "the fast path should serve most real documents"
     if corpus_specs():
         big = CORPUS / "kpn-sd-lan-sd-wan-network-view-openapi.yml"
@@ -491,12 +494,13 @@ def test_fast_yaml_types_scalars_as_pyyaml_does(scalar: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(JSON_LIKE.filter(lambda v: isinstance(v, (dict, list))),
-       st.sampled_from([None, '"', "'", "|", ">"]), st.integers(20, 120), st.booleans())
+       st.sampled_from([None, '"', "'", "|", ">"]), st.integers(20, 120), st.booleans(),
+       st.sampled_from(["\n", "\r\n"]))
 def test_fast_yaml_reads_what_pyyaml_writes_in_every_style(value: Any, style: str | None, width: int,
-                                                           flow: bool) -> None:
+                                                           flow: bool, line_break: str) -> None:
     try:
         text = yaml.safe_dump({"root": value}, default_style=style, width=width, default_flow_style=flow,
-                              allow_unicode=True)
+                              allow_unicode=True, line_break=line_break)
     except yaml.YAMLError:
         return
     assert_fast_yaml_is_reference(text)
@@ -511,7 +515,7 @@ def test_fast_yaml_on_damaged_documents(data: st.DataObject) -> None:
         at = data.draw(st.integers(0, len(text)))
         cut = data.draw(st.integers(0, 3))
         text = text[:at] + data.draw(st.sampled_from(["", " ", "\t", ":", "-", "'", '"', "\n", "  ", "{", "[",
-                                                      "#", "0", "1_", "? ", "|", ">"])) + text[at + cut:]
+                                                      "#", "0", "1_", "? ", "|", ">", "\r\n", "\r"])) + text[at + cut:]
     assert_fast_yaml_is_reference(text)
 
 
