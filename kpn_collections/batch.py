@@ -7,7 +7,9 @@ prints the results in input order.
 
 from __future__ import annotations
 
+import collections
 import functools
+import gc
 import glob
 import hashlib
 import json
@@ -174,8 +176,11 @@ class JobResult:
 
 
 def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> Iterator[JobResult]:
-    """Run every job (over `workers` processes) and yield the results in job order, each as soon as it and
-    all before it are done."""
+    """Run every job (over `workers` processes, this one included) and yield the results in job order, each as
+    soon as it and all before it are done.
+
+    The worker processes take the biggest specs first, this process the smallest, until they meet: the cores
+    stay busy to the end, and no process sits idle beside the workers (its memory would count for nothing)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             result = run_job(job)
@@ -184,20 +189,29 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         return
     if any(job.cache_dir is None for job in jobs):
         from . import pipeline  # noqa: F401 - loaded once here, the forked workers start with it loaded
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+    gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
+    queue = collections.deque(sorted(jobs, key=_input_size, reverse=True))  # the biggest first
+    pool = ProcessPoolExecutor(max_workers=workers - 1, initializer=_ignore_interrupts)
     try:
-        futures: dict[Future[JobResult], Job] = {pool.submit(run_job, job): job for job in jobs}
+        pending: dict[Future[JobResult], Job] = {}
         finished: dict[int, JobResult] = {}
         order = [job.index for job in jobs]
         position = 0
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                finished[job.index] = future.result()
-            except Exception:  # the worker process died
-                finished[job.index] = JobResult(job.index, str(job.spec), _str(job.target), "bug", False,
-                                                bug=traceback.format_exc())
-            on_done()
+        while queue or pending:
+            while queue and len(pending) < 2 * (workers - 1):  # each worker: one running, one waiting
+                job = queue.popleft()
+                pending[pool.submit(run_job, job)] = job
+            if queue:  # this process takes the smallest spec left
+                job = queue.pop()
+                finished[job.index] = run_job(job)
+                on_done()
+                done = [future for future in pending if future.done()]
+            else:
+                done = [next(as_completed(pending))]
+            for future in done:
+                job = pending.pop(future)
+                finished[job.index] = _worker_result(future, job)
+                on_done()
             while position < len(order) and order[position] in finished:
                 yield finished.pop(order[position])
                 position += 1
@@ -205,6 +219,21 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+    gc.unfreeze()
+
+
+def _input_size(job: Job) -> int:
+    try:
+        return job.spec.stat().st_size
+    except OSError:
+        return 0
+
+
+def _worker_result(future: Future[JobResult], job: Job) -> JobResult:
+    try:
+        return future.result()
+    except Exception:  # the worker process died
+        return JobResult(job.index, str(job.spec), _str(job.target), "bug", False, bug=traceback.format_exc())
 
 
 def _ignore_interrupts() -> None:

@@ -271,3 +271,21 @@ def test_cache_key_covers_the_tool_itself(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert before == cache.key(job)
     monkeypatch.setattr(batch, "_tool_hash", lambda: "another build")
     assert cache.key(job) != before
+
+
+def test_run_jobs_over_this_process_and_a_worker_runs_every_job_once_in_job_order(tmp_path: Path) -> None:
+    from kpn_collections.batch import Job, run_jobs
+    from kpn_collections.settings import Settings
+
+    source = (FIXTURES / "oas30" / "features" / "input.yaml").read_text(encoding="utf-8")
+    jobs = []
+    for index in range(7):  # different sizes: the workers take the biggest, this process the smallest
+        spec = tmp_path / f"spec{index}.yaml"
+        spec.write_text(source + "# padding\n" * (index * 50), encoding="utf-8")
+        jobs.append(Job(index, spec, tmp_path / "out" / f"spec{index}.json", Settings()))
+    done: list[int] = []
+    results = list(run_jobs(jobs, 2, lambda: done.append(1)))
+    assert [r.index for r in results] == list(range(7))
+    assert all(r.outcome == "written" for r in results), [r.bug for r in results]
+    assert len(done) == 7
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"spec{i}.json" for i in range(7)]
