@@ -86,6 +86,7 @@ class _Builder:
         self.renderer = renderer
         self.diagnostics = diagnostics
         self.examples = ExampleGenerator(api.resolver)
+        self.json_texts: dict[int, tuple[Any, str]] = {}  # id(value) -> (value, its JSON text)
         self.variables = _Variables()
         self.collection_id = stable_id("collection", source_stem, api.title, api.api_version)
         self.collection_auth = map_requirements(api, api.security)
@@ -475,7 +476,7 @@ class _Builder:
             content_type = "application/json" if kind == "*/*" else media.media_type
             headers.append({"key": "Content-Type", "value": content_type})
             if _is_json(kind) or kind == "*/*":
-                body, language = _json_text(value), "json"
+                body, language = self._json_text_of(value), "json"
             elif "xml" in kind:
                 body, language = (value if isinstance(value, str) else _xml_text(value)), "xml"
             else:
@@ -503,6 +504,19 @@ class _Builder:
             "cookie": [],
             "body": body,
         }
+
+
+    def _json_text_of(self, value: Any) -> str:
+        """`_json_text(value)`, remembered for the shared values the example generator returns (the same error
+        body is saved with every operation's responses)."""
+        key = id(value)
+        known = self.json_texts.get(key)
+        if known is not None and known[0] is value:
+            return known[1]
+        text = _json_text(value)
+        if isinstance(value, (dict, list)):
+            self.json_texts[key] = (value, text)  # the value is kept alive with it: its id stays its own
+        return text
 
 
 def _event(listen: str, script_id: str, text: str) -> dict[str, Any]:

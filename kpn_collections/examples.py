@@ -55,12 +55,23 @@ class ExampleGenerator:
     def __init__(self, resolver: RefResolver):
         self.resolver = resolver
         self.budget = 0
+        self.made: dict[tuple[int | str, bool], tuple[Any, Any]] = {}  # (schema key, for_request) -> (schema, value)
 
     def example(self, schema: Any, *, for_request: bool) -> Any:
-        """A value that fits `schema`: the spec's own example or default when given, else a generated one."""
+        """A value that fits `schema`: the spec's own example or default when given, else a generated one.
+
+        Each schema's example is made once (an error response that every operation refers to is generated
+        once, not 450 times); the value is shared, so callers must not change it."""
+        ref = schema.get("$ref") if isinstance(schema, dict) and len(schema) == 1 else None
+        key = (ref if isinstance(ref, str) else id(schema), for_request)
+        made = self.made.get(key)
+        if made is not None and (isinstance(ref, str) or made[0] is schema):
+            return made[1]
         self.budget = MAX_NODES
         value = self._value(schema, for_request, (), 0)
-        return {} if value is _CUT else value
+        value = {} if value is _CUT else value
+        self.made[key] = (schema, value)  # the schema is kept alive with it: its id stays its own
+        return value
 
     def _value(self, schema: Any, for_request: bool, refs: tuple[str, ...], depth: int) -> Any:
         self.budget -= 1
