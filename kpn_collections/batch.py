@@ -19,10 +19,9 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .credentials import find_in_collection
@@ -30,6 +29,9 @@ from .diagnostics import Diagnostic, Severity
 from .render import package_templates_dir
 from .settings import Settings
 from .write import collection_bytes, write_if_changed
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "venv"})
@@ -190,6 +192,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
     if any(job.cache_dir is None for job in jobs):
         from . import pipeline  # noqa: F401 - loaded once here, the forked workers start with it loaded
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # only for several workers
+
     queue = collections.deque(sorted(jobs, key=_input_size, reverse=True))  # the biggest first
     pool = ProcessPoolExecutor(max_workers=workers - 1, initializer=_ignore_interrupts)
     try:

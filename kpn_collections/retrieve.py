@@ -12,8 +12,6 @@ bytes). `build_retriever` makes the one the CLI uses, from the settings:
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,9 +200,12 @@ def https_fetch(url: str, *, api_key: str | None = None, timeout: float = REMOTE
                "User-Agent": "kpn-collections"}
     if api_key and "swaggerhub" in (urlsplit(url).hostname or ""):
         headers["Authorization"] = api_key  # SwaggerHub's registry API takes the bare key; other hosts: never
+    import urllib.error  # only now: most conversions fetch nothing, and the HTTP stack takes a while to load
+    import urllib.request
+
     request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.build_opener(_HttpsOnlyRedirects).open(request, timeout=timeout) as response:
+        with urllib.request.build_opener(_https_only_redirects()).open(request, timeout=timeout) as response:
             content: bytes = response.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
         hint = ("set SWAGGERHUB_API_KEY to a key that can read it" if exc.code in (401, 403)
@@ -220,15 +221,22 @@ def https_fetch(url: str, *, api_key: str | None = None, timeout: float = REMOTE
     return content
 
 
-class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
-                         newurl: str) -> urllib.request.Request | None:
-        if urlsplit(newurl).scheme != "https":
-            raise urllib.error.URLError(f"redirect to a non-https URL {newurl}")
-        redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if redirected is not None and urlsplit(newurl).hostname != urlsplit(req.full_url).hostname:
-            redirected.remove_header("Authorization")  # the API key goes to the host it was meant for only
-        return redirected
+def _https_only_redirects() -> Any:
+    """A redirect handler that follows https redirects only, dropping the API key when the host changes."""
+    import urllib.error
+    import urllib.request
+
+    class HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                             newurl: str) -> urllib.request.Request | None:
+            if urlsplit(newurl).scheme != "https":
+                raise urllib.error.URLError(f"redirect to a non-https URL {newurl}")
+            redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if redirected is not None and urlsplit(newurl).hostname != urlsplit(req.full_url).hostname:
+                redirected.remove_header("Authorization")  # the API key goes to the host it was meant for only
+            return redirected
+
+    return HttpsOnlyRedirects
 
 
 def default_remote_fetcher() -> RemoteFetcher:
