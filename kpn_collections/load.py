@@ -8,6 +8,8 @@ YAML, lazily, when a diagnostic needs a line number.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
 import json.decoder
 import json.scanner
@@ -414,28 +416,62 @@ _FLOW_RISK = re.compile(r"[\[{,:][ \t]*(?:[:?,|>@`%&*!#\t]|-(?:\s|$))|:[^ \t\r\n
 
 def _has_risky_flow_collection(text: str) -> bool:
     """Whether a flow collection (`[a, b]`, `{a: 1}`) holds what YAML 1.2 (yaml-rs) accepts and 1.1 (PyYAML)
-    refuses (`[:a]`, `{a: |}`, `[a:, b]`), or spans lines. Lines of block scalars (descriptions, whose
+    refuses (`[:a]`, `{a: |}`, `[a:, b]`), or spans lines. Lines inside block scalars (descriptions, whose
     Markdown links look like flow collections) are skipped; a multi-line plain scalar's line may be taken for
-    a flow collection, which only costs speed."""
-    block_indent = -1  # inside a block scalar: the indentation its lines must exceed
-    for line in text.splitlines():
-        if block_indent >= 0:
-            if not line.strip() or len(line) - len(line.lstrip(" ")) > block_indent:
-                continue
-            block_indent = -1
-        end = line.rstrip()[-1:]
-        header = _BLOCK_SCALAR_HEADER.match(line) if end and (end in "|>+-0123456789" or "#" in line) else None
-        if header is not None:
-            key = header.group(2)
-            block_indent = len(header.group(1)) if key is None else line.index(key, len(header.group(1)))
+    a flow collection, which only costs speed.
+
+    Only the lines that matter are looked at: block scalar headers (found by their `|`/`>` at a line's end),
+    with the extent of each scalar found by one search, then the lines with a bracket outside them."""
+    if "\r" in text.replace("\r\n", ""):
+        return True  # lone carriage returns as line breaks: not worth a special case
+    blocks: list[tuple[int, int]] = []  # (start, end) of each block scalar's content
+    headers: set[int] = set()
+    block_end = -1
+    for hint in _BLOCK_HEADER_HINT.finditer(text):
+        line_start = text.rfind("\n", 0, hint.start()) + 1
+        if line_start < block_end or line_start in headers:
             continue
-        start = _FLOW_START.match(line) if "[" in line or "{" in line else None
+        line_end = text.find("\n", hint.start())
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[line_start:line_end].rstrip("\r")
+        header = _BLOCK_SCALAR_HEADER.match(line)
+        if header is None:
+            continue
+        headers.add(line_start)
+        key = header.group(2)
+        parent = len(header.group(1)) if key is None else line.index(key, len(header.group(1)))
+        end = _block_end(parent).search(text, line_end)
+        block_end = len(text) if end is None else end.start() + 1
+        blocks.append((line_end, block_end))
+    starts = [start for start, _ in blocks]
+    seen: set[int] = set()
+    for bracket in re.finditer(r"[\[{]", text):
+        line_start = text.rfind("\n", 0, bracket.start()) + 1
+        if line_start in seen or line_start in headers:
+            continue
+        seen.add(line_start)
+        index = bisect.bisect_right(starts, line_start) - 1
+        if index >= 0 and line_start < blocks[index][1]:
+            continue  # inside a block scalar
+        line_end = text.find("\n", line_start)
+        line = (text[line_start:] if line_end < 0 else text[line_start:line_end]).rstrip("\r")
+        start = _FLOW_START.match(line)
         if start is not None:
             flow = line[start.end() - 1:]
             opened = flow.count("[") + flow.count("{") - flow.count("]") - flow.count("}")
             if opened != 0 or _FLOW_RISK.search(flow):
                 return True
     return False
+
+
+_BLOCK_HEADER_HINT = re.compile(r"[|>][0-9+-]*[ ]*(?:#[^\n]*)?\r?$", re.MULTILINE)
+
+
+@functools.cache
+def _block_end(parent: int) -> re.Pattern[str]:
+    """Where a block scalar under a key at column `parent` ends: the next line that is neither blank nor
+    indented further."""
+    return re.compile(r"\n(?! {" + str(parent + 1) + r"})(?![^\S\n]*(?:\n|\Z))")
 
 
 def _with_text_keys(data: dict[str, Any]) -> dict[str, Any] | None:

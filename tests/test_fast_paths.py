@@ -38,6 +38,7 @@ from kpn_collections.load import (
     LoadError,
     SourceDocument,
     _fast_yaml,
+    _has_risky_flow_collection,
     _JsonPositions,
     _parse_yaml,
     _root_position,
@@ -536,3 +537,48 @@ def test_fast_yaml_steps_aside_where_readers_differ(text: str) -> None:
 
 def test_fast_yaml_keeps_integer_keys_as_their_text() -> None:
     assert _fast_yaml("responses:\n  200: a\n  404: b\n") == {"responses": {"200": "a", "404": "b"}}
+
+
+def reference_has_risky_flow_collection(text: str) -> bool:
+    """The flow-collection guard as first written: every line visited, block scalars followed line by line."""
+    from kpn_collections.load import _BLOCK_SCALAR_HEADER, _FLOW_RISK, _FLOW_START
+
+    block_indent = -1
+    for line in text.splitlines():
+        if block_indent >= 0:
+            if not line.strip() or len(line) - len(line.lstrip(" ")) > block_indent:
+                continue
+            block_indent = -1
+        header = _BLOCK_SCALAR_HEADER.match(line)
+        if header is not None:
+            key = header.group(2)
+            block_indent = len(header.group(1)) if key is None else line.index(key, len(header.group(1)))
+            continue
+        start = _FLOW_START.match(line) if "[" in line or "{" in line else None
+        if start is not None:
+            flow = line[start.end() - 1:]
+            opened = flow.count("[") + flow.count("{") - flow.count("]") - flow.count("}")
+            if opened != 0 or _FLOW_RISK.search(flow):
+                return True
+    return False
+
+
+def test_flow_guard_finds_what_the_line_by_line_guard_finds() -> None:
+    for path, text in YAML_TEXTS:
+        assert _has_risky_flow_collection(text) == reference_has_risky_flow_collection(text), path
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data())
+def test_flow_guard_on_damaged_documents(data: st.DataObject) -> None:
+    text = data.draw(st.sampled_from([text for _, text in YAML_TEXTS if len(text) < 20_000]))
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text)))
+        cut = data.draw(st.integers(0, 3))
+        text = text[:at] + data.draw(st.sampled_from(["", " ", "  ", "    ", ":", "- ", "\n", "\r\n", "{", "[",
+                                                      "]", "}", "|", ">", "|-", "#", ",", "a: [b", "k: |\n",
+                                                      "- |\n", "x: {a: 1}\n", "  [x]\n"])) + text[at + cut:]
+    if "\r" in text.replace("\r\n", ""):
+        assert _has_risky_flow_collection(text)  # lone carriage returns: always the reference path
+    else:
+        assert _has_risky_flow_collection(text) == reference_has_risky_flow_collection(text)
