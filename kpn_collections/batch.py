@@ -152,6 +152,7 @@ class Job:
     settings: Settings
     check: bool = False
     cache_dir: Path | None = None
+    validate_beside: bool = False  # a core to spare: validate a big spec in a second process (parallel.py)
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ def _run(job: Job) -> JobResult:
     else:
         from .pipeline import convert_file  # only now: a run served from the cache never loads the validators
 
-        result = convert_file(job.spec, job.settings)
+        result = convert_file(job.spec, job.settings, validate_beside=job.validate_beside)
         diagnostics, cached = result.diagnostics, False
         succeeded = result.succeeded(strict=job.settings.strict) and result.collection
         content = collection_bytes(result.collection) if succeeded and result.collection else None

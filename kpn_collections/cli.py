@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -162,7 +163,10 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
         target = None if output == "-" else _near(output_path(spec, output_dir, naming))
         planned.append(Job(index, spec.path, target, settings, check, cache_directory))
     _refuse_clashes(planned)
-    workers = min(jobs or config.get("jobs") or os.cpu_count() or 1, max(len(planned), 1))
+    cores = jobs or config.get("jobs") or os.cpu_count() or 1
+    workers = min(cores, max(len(planned), 1))
+    if len(planned) == 1 and cores > 1:  # one spec, a core to spare: validate it beside the build
+        planned[0] = dataclasses.replace(planned[0], validate_beside=True)
     started = time.perf_counter()
     results = []
     try:

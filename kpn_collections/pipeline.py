@@ -53,7 +53,8 @@ class ConversionResult:
 
 
 def convert_file(path: str | Path, settings: Settings | None = None, *, display_name: str | None = None,
-                 retriever: Retriever | None = None, fetch_remote: RemoteFetcher | None = None) -> ConversionResult:
+                 retriever: Retriever | None = None, fetch_remote: RemoteFetcher | None = None,
+                 validate_beside: bool = False) -> ConversionResult:
     """Convert one SwaggerHub export on disk.
 
     `$ref`s to other files and URLs are followed through `retriever` (default: the one the settings
@@ -66,10 +67,17 @@ def convert_file(path: str | Path, settings: Settings | None = None, *, display_
     except LoadError as exc:
         return ConversionResult(name, None, (exc.diagnostic,))
     recorder = _Recorder(retriever or _retriever(settings, Path(path), name, fetch_remote))
-    result = convert_source(source, settings, base_uri=_file_uri(path), retriever=recorder)
+    result = convert_source(source, settings, base_uri=_file_uri(path), retriever=recorder,
+                            validate_beside=validate_beside)
     local = tuple(r.path for r in recorder.retrieved if r.path is not None)
     return dataclasses.replace(result, dependencies=local,
                                fetched_remote=any(r.path is None for r in recorder.retrieved))
+
+
+def _min_source_for_beside() -> int:
+    from .parallel import MIN_SOURCE_CHARACTERS
+
+    return MIN_SOURCE_CHARACTERS
 
 
 def _not_json_data(document: Any) -> tuple[str, str] | None:
@@ -121,8 +129,9 @@ def convert_document(document: dict[str, Any], settings: Settings | None = None,
 
 
 def convert_source(source: SourceDocument, settings: Settings | None = None, *, base_uri: str | None = None,
-                   retriever: Retriever | None = None) -> ConversionResult:
-    """Run every stage on a loaded document."""
+                   retriever: Retriever | None = None, validate_beside: bool = False) -> ConversionResult:
+    """Run every stage on a loaded document; `validate_beside`: validate a big one in a second process while
+    this one builds (see parallel.py), with the same outcome."""
     settings = settings or Settings()
     diagnostics = Diagnostics(file=source.path)
     base_uri = base_uri or (Path.cwd() / Path(source.path).name).as_uri()
@@ -133,19 +142,26 @@ def convert_source(source: SourceDocument, settings: Settings | None = None, *, 
     if version is not None:
         bundled = bundle(source, version, base_uri, retriever, diagnostics)
         if not diagnostics.has_errors:
-            collection = _run_stages(bundled.document, version, source.path, settings, diagnostics)
+            beside = validate_beside and len(source.text) >= _min_source_for_beside()
+            collection = _run_stages(bundled.document, version, source.path, settings, diagnostics,
+                                     validate_beside=beside)
     if diagnostics.has_errors:
         collection = None
     return ConversionResult(source.path, collection, _located(source, bundled, diagnostics))
 
 
 def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str, settings: Settings,
-                diagnostics: Diagnostics) -> dict[str, Any] | None:
+                diagnostics: Diagnostics, *, validate_beside: bool = False) -> dict[str, Any] | None:
     resolver = RefResolver(document)
     check_references(document, resolver, diagnostics)
     if diagnostics.has_errors:
         return None
-    validate_spec(document, version, resolver, diagnostics)
+    if validate_beside:
+        from .parallel import validate_beside as start_validation
+
+        validated = start_validation(document, version, resolver, diagnostics)
+    else:
+        validate_spec(document, version, resolver, diagnostics)
     api = normalise(document, version, resolver, diagnostics)
     api = inject_auth(api, settings, diagnostics)
     try:
@@ -154,6 +170,9 @@ def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str
     except TemplateProblem as exc:
         diagnostics.items.append(exc.diagnostic)
         return None
+    finally:
+        if validate_beside:
+            validated()
     for where, kind in find_in_collection(collection):  # the last line of defence: fail rather than leak
         diagnostics.error("secret-in-output", f"the collection would carry {kind} at #{where} (a variable or "
                           "script); nothing was written", hint="remove the credential from the API definition, "

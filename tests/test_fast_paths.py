@@ -582,3 +582,52 @@ def test_flow_guard_on_damaged_documents(data: st.DataObject) -> None:
         assert _has_risky_flow_collection(text)  # lone carriage returns: always the reference path
     else:
         assert _has_risky_flow_collection(text) == reference_has_risky_flow_collection(text)
+
+
+# --- validation beside the build: same findings, same collection ----------------------------------------------
+
+def conversions(paths: list[Path], *, beside: bool) -> list[tuple[Any, ...]]:
+    found = []
+    for path in paths:
+        result = convert_file(path, validate_beside=beside)
+        text = write.dumps(result.collection) if result.collection is not None else None
+        found.append((str(path), [d.format() for d in result.diagnostics], text))
+    return found
+
+
+def beside_inputs() -> list[Path]:
+    fixtures = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".yaml", ".yml", ".json")
+                      and "expected" not in p.name and p.parent.name != "models")
+    return fixtures + corpus_specs()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
+def test_validating_beside_the_build_finds_and_builds_what_the_stages_in_turn_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpn_collections import parallel
+
+    monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)  # every document, not only the big ones
+    paths = beside_inputs()
+    assert len(paths) > 20
+    beside = conversions(paths, beside=True)
+    assert beside == conversions(paths, beside=False)
+    assert sum(len(diagnostics) for _, diagnostics, _ in beside) > 50
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
+def test_a_failing_validation_process_is_replaced_by_validation_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpn_collections import parallel
+
+    monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)
+    parent = os.getpid()
+    real = parallel.validate_spec
+
+    def dies_in_the_child(*args: Any) -> None:
+        if os.getpid() != parent:
+            os._exit(9)
+        real(*args)
+
+    monkeypatch.setattr(parallel, "validate_spec", dies_in_the_child)
+    paths = [p for p in beside_inputs() if "warts" in str(p) or "broken" in str(p)][:6]
+    assert paths
+    assert conversions(paths, beside=True) == conversions(paths, beside=False)
