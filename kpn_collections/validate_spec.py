@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
-from openapi_schema_validator import OAS30Validator
+from openapi_schema_validator import OAS31_BASE_DIALECT_ID, OAS30Validator, OAS31Validator, oas31_format_checker
 from openapi_spec_validator import (
     OpenAPIV2SpecValidator,
     OpenAPIV30SpecValidator,
@@ -33,7 +33,7 @@ from .fast_paths import REFERENCE_ONLY
 from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
 from .normalise.common import as_dict, as_list, iter_operations
 from .resolve import RefResolver
-from .schema_check import SchemaCheck
+from .schema_check import SchemaCheck, jsonschema_rs
 from .semantic import SemanticPass
 
 
@@ -88,6 +88,49 @@ def _oas30_meta_valid(schema: Any) -> bool:
         if isinstance(node, dict):
             pattern = node.get("pattern")
             if isinstance(pattern, str) and not OAS30Validator.FORMAT_CHECKER.conforms(pattern, "regex"):
+                return False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
+
+
+@functools.cache
+def _oas31_meta_fast() -> Any:
+    """jsonschema-rs's "valid?" for the OpenAPI 3.1 base dialect (JSON Schema 2020-12 plus the OpenAPI
+    vocabulary, as openapi-schema-validator ships them), or None where it cannot be built."""
+    if jsonschema_rs is None or REFERENCE_ONLY:
+        return None
+    try:
+        from openapi_schema_validator._specifications import REGISTRY
+
+        vocabulary = REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base")
+        dialect = dict(OAS31Validator.META_SCHEMA)
+        registry = jsonschema_rs.Registry([(vocabulary["$id"], vocabulary), (dialect["$id"], dialect)])
+        return jsonschema_rs.validator_for(dialect, registry=registry, validate_formats=False).is_valid
+    except Exception:  # another openapi-schema-validator: the reference check answers alone
+        return None
+
+
+def _oas31_meta_valid(schema: Any) -> bool:
+    """True only when openapi-spec-validator's meta-check of an OpenAPI 3.1 schema in the base dialect finds
+    nothing: the Rust validator checks the structure, and every `pattern` and `patternProperties` name (the
+    places the dialect gives the `regex` format, the only format of its meta-schema the reference checks) must
+    be a valid regex. A schema naming its own `$schema` is left to the reference check. False means "ask the
+    reference check", never "invalid"."""
+    fast = _oas31_meta_fast()
+    if fast is None or (isinstance(schema, dict) and "$schema" in schema) or not fast(schema):
+        return False
+    conforms = oas31_format_checker.conforms
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            pattern = node.get("pattern")
+            if isinstance(pattern, str) and not conforms(pattern, "regex"):
+                return False
+            names = node.get("patternProperties")
+            if isinstance(names, dict) and not all(conforms(name, "regex") for name in names):
                 return False
             stack.extend(node.values())
         elif isinstance(node, list):
@@ -180,7 +223,10 @@ def semantic_errors(document: dict[str, Any], version: SpecVersion, resolver: Re
     the structural check, from the library's for any other (whose shapes only the library's walk handles the
     library's way)."""
     if well_formed and not REFERENCE_ONLY:
-        meta_valid = _oas30_meta_valid if version is not SpecVersion.OPENAPI_3_1 else None
+        meta_valid: Any = _oas30_meta_valid
+        if version is SpecVersion.OPENAPI_3_1:
+            base_dialect = document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID) == OAS31_BASE_DIALECT_ID
+            meta_valid = _oas31_meta_valid if base_dialect else None
         return SemanticPass(document, version, resolver, meta_valid=meta_valid).errors()
     validator = _VALIDATORS[version](document)
     return validator.root_validator(validator.schema_path)

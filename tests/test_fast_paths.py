@@ -631,3 +631,101 @@ def test_a_failing_validation_process_is_replaced_by_validation_here(monkeypatch
     paths = [p for p in beside_inputs() if "warts" in str(p) or "broken" in str(p)][:6]
     assert paths
     assert conversions(paths, beside=True) == conversions(paths, beside=False)
+
+
+# --- OpenAPI 3.1 schema meta-check: jsonschema-rs for the base dialect --------------------------------------------
+
+def reference_meta31_errors(schema: Any) -> bool:
+    from jsonschema.validators import validator_for
+    from openapi_schema_validator import OAS31_BASE_DIALECT_ID, oas31_format_checker
+
+    try:
+        validator_for({"$schema": OAS31_BASE_DIALECT_ID}).check_schema(schema, format_checker=oas31_format_checker)
+    except Exception:
+        return True
+    return False
+
+
+SCHEMAS_31 = [
+    {"type": "string", "pattern": "^[a-z]+$"}, {"type": "string", "pattern": "("},
+    {"patternProperties": {"(": {"type": "string"}}}, {"patternProperties": {"^x-": {"type": "string"}}},
+    {"type": ["string", "null"]}, {"type": 5}, {"discriminator": 5}, {"discriminator": {"propertyName": "k"}},
+    {"xml": {"name": 5}}, {"externalDocs": {"url": "https://example.com"}}, {"$ref": 5}, {"$defs": {"a": 5}},
+    {"prefixItems": [{"type": "string"}], "items": False}, {"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    {"properties": {"a": {"$dynamicRef": "#meta"}}}, {"const": None, "examples": [1]}, {"minimum": "1"},
+    {"unevaluatedProperties": {"type": "integer"}}, {"dependentRequired": {"a": ["b", "b"]}}, True, False,
+]
+
+
+@pytest.mark.parametrize("schema", SCHEMAS_31)
+def test_schema_meta31_fast_answer_is_the_reference_answer_where_it_answers(schema: Any) -> None:
+    from kpn_collections.validate_spec import _oas31_meta_valid
+
+    if _oas31_meta_valid(schema):
+        assert not reference_meta31_errors(schema)
+
+
+def test_schema_meta31_fast_answer_answers_for_most_valid_schemas() -> None:
+    from kpn_collections.validate_spec import _oas31_meta_valid
+
+    valid = [schema for schema in SCHEMAS_31 if not reference_meta31_errors(schema)]
+    answered = [schema for schema in valid if _oas31_meta_valid(schema)]
+    assert len(answered) >= len(valid) - 2  # `$schema` is left to the reference on purpose
+
+
+def test_every_corpus_31_schema_meta_fast_answer_is_sound() -> None:
+    from kpn_collections.validate_spec import _oas31_meta_valid
+
+    checked = answered = 0
+    for _, document, version in LOADED:
+        if version is not SpecVersion.OPENAPI_3_1:
+            continue
+        stack: list[Any] = [document]
+        while stack:  # every schema-like mapping in the document, not only the named ones
+            node = stack.pop()
+            if isinstance(node, dict):
+                if "type" in node or "properties" in node or "$ref" in node:
+                    fast = _oas31_meta_valid(node)
+                    assert not fast or not reference_meta31_errors(node)
+                    checked += 1
+                    answered += fast
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    assert checked > 50 and answered > 10
+
+
+@BUDGET
+@given(JSON_LIKE)
+def test_schema_meta31_fast_answer_on_generated_schemas(value: Any) -> None:
+    from kpn_collections.validate_spec import _oas31_meta_valid
+
+    for schema in (value, {"properties": {"a": value}}, {"items": value}, {"allOf": [value]}):
+        if _oas31_meta_valid(schema):
+            assert not reference_meta31_errors(schema), schema
+
+
+SCHEMA_KEYWORDS = ["type", "properties", "items", "prefixItems", "required", "enum", "const", "pattern",
+                   "patternProperties", "additionalProperties", "minimum", "maximum", "minLength", "format",
+                   "allOf", "oneOf", "anyOf", "not", "$ref", "$defs", "discriminator", "xml", "example", "examples",
+                   "nullable", "readOnly", "deprecated", "contains", "minContains", "dependentRequired",
+                   "unevaluatedProperties", "if", "then", "else", "$id", "$anchor", "$comment", "default"]
+SCHEMA_VALUES = st.one_of(st.sampled_from(["string", "object", "integer", "null", "(", "^a$", "#/x", "a"]),
+                          st.integers(-2, 3), st.booleans(), st.none(), st.lists(st.sampled_from(["a", "b", 1]),
+                                                                                 max_size=3))
+SCHEMA_LIKE = st.recursive(
+    st.dictionaries(st.sampled_from(SCHEMA_KEYWORDS), SCHEMA_VALUES, max_size=4),
+    lambda inner: st.dictionaries(st.sampled_from(SCHEMA_KEYWORDS),
+                                  st.one_of(SCHEMA_VALUES, inner, st.lists(inner, max_size=2),
+                                            st.dictionaries(st.sampled_from(["a", "b", "^x"]), inner, max_size=2)),
+                                  max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(SCHEMA_LIKE)
+def test_schema_meta31_fast_answer_on_generated_schema_like_data(schema: dict[str, Any]) -> None:
+    from kpn_collections.validate_spec import _oas31_meta_valid
+
+    if _oas31_meta_valid(schema):
+        assert not reference_meta31_errors(schema), schema
