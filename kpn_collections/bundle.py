@@ -131,16 +131,17 @@ def bundle(source: SourceDocument, version: SpecVersion, base_uri: str, retrieve
 
 def _has_external_ref(node: Any) -> bool:
     """Whether any `$ref` string anywhere (literal data included) points outside the document."""
-    stack = [node]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            ref = value.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
-                return True
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
+    level = [node] if isinstance(node, (dict, list)) else []
+    while level:
+        deeper: list[Any] = []
+        for value in level:
+            if isinstance(value, dict):
+                ref = value.get("$ref")
+                if isinstance(ref, str) and not ref.startswith("#"):
+                    return True
+            deeper += [child for child in (value.values() if isinstance(value, dict) else value)
+                       if isinstance(child, (dict, list))]
+        level = deeper
     return False
 
 

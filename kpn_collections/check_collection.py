@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft7Validator
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostics, pointer_join
 from .schema_check import SchemaCheck
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
 
 SCHEMA_FILE = "collection-v2.1.0.schema.json"
 

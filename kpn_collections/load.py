@@ -291,16 +291,16 @@ def load_bytes(raw: bytes, name: str) -> SourceDocument:
 
 
 def _depth_exceeds(data: Any, limit: int) -> bool:
-    """True when lists/dicts nest deeper than `limit` (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
+    """True when lists/dicts nest deeper than `limit` (checked level by level, without recursion)."""
+    level, depth = [data], 0
+    while level:
         if depth > limit:
             return True
-        if isinstance(value, dict):
-            stack.extend((child, depth + 1) for child in value.values() if isinstance(child, (dict, list)))
-        elif isinstance(value, list):
-            stack.extend((child, depth + 1) for child in value if isinstance(child, (dict, list)))
+        deeper: list[Any] = []
+        for value in level:
+            deeper += [child for child in (value.values() if isinstance(value, dict) else value)
+                       if isinstance(child, (dict, list))]
+        level, depth = deeper, depth + 1
     return False
 
 
@@ -390,7 +390,7 @@ def _fast_yaml(text: str) -> Any:
         data = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
     except Exception:  # whatever yaml-rs refuses, PyYAML explains with a location
         return None
-    if not isinstance(data, dict) or _depth_exceeds(data, MAX_DEPTH):
+    if not isinstance(data, dict):
         return None
     return _with_text_keys(data)
 
@@ -475,12 +475,15 @@ def _block_end(parent: int) -> re.Pattern[str]:
 
 
 def _with_text_keys(data: dict[str, Any]) -> dict[str, Any] | None:
-    """`data` with integer keys (`200:`) as the text they were written as; None if a key is anything else or two
-    keys then clash (`200:` and `'200':`, a duplicate to PyYAML)."""
-    stack: list[Any] = [data]
+    """`data` with integer keys (`200:`) as the text they were written as; None if a key is anything else, two
+    keys then clash (`200:` and `'200':`, a duplicate to PyYAML), or the data nests deeper than MAX_DEPTH
+    (PyYAML then says where). One walk for all three."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return None
+        if type(value) is dict:
             if not all(type(key) is str for key in value):
                 if not all(type(key) in (str, int) for key in value):
                     return None
@@ -489,9 +492,10 @@ def _with_text_keys(data: dict[str, Any]) -> dict[str, Any] | None:
                     return None
                 value.clear()
                 value.update(renamed)
-            stack.extend(item for item in value.values() if isinstance(item, (dict, list)))
-        elif isinstance(value, list):
-            stack.extend(item for item in value if isinstance(item, (dict, list)))
+            children = value.values()
+        else:
+            children = value
+        stack.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
     return data
 
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .diagnostics import Diagnostics
 from .resolve import RefResolver
 
 PATH_TEMPLATE = re.compile(r"{([^{}]+)}")
@@ -25,6 +26,28 @@ class SpecVersion(enum.Enum):
     SWAGGER_2_0 = "2.0"
     OPENAPI_3_0 = "3.0"
     OPENAPI_3_1 = "3.1"
+
+
+def detect_version(document: dict[str, Any], diagnostics: Diagnostics) -> SpecVersion | None:
+    """Which format the document is in; an error diagnostic and None when it is none we read."""
+    if "swagger" in document:
+        if str(document["swagger"]) == "2.0":
+            return SpecVersion.SWAGGER_2_0
+        diagnostics.error("unsupported-version", f"Swagger version {document['swagger']!r} is not supported",
+                          pointer="/swagger", hint="use Swagger 2.0 or OpenAPI 3.0/3.1")
+        return None
+    if "openapi" in document:
+        version = str(document["openapi"])
+        if re.fullmatch(r"3\.0\.\d+", version):
+            return SpecVersion.OPENAPI_3_0
+        if re.fullmatch(r"3\.1\.\d+", version):
+            return SpecVersion.OPENAPI_3_1
+        diagnostics.error("unsupported-version", f"OpenAPI version {version!r} is not supported",
+                          pointer="/openapi", hint="use OpenAPI 3.0.x or 3.1.x (or Swagger 2.0)")
+        return None
+    diagnostics.error("not-openapi", "the document has neither a `swagger` nor an `openapi` key",
+                      hint="is this an API definition? SwaggerHub exports start with `openapi:` or `swagger:`")
+    return None
 
 
 class _Missing:

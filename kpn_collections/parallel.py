@@ -3,6 +3,7 @@ core while this one normalises and builds the collection; its findings are then 
 would have put them. The findings and the collection are the same as those of the stages run one after the
 other (`tests/test_fast_paths.py` compares both ways); only the time differs.
 
+Its validators (openapi-spec-validator, jsonschema) are loaded in the child too, beside the parent's work.
 Used only when asked for (`convert_file(..., validate_beside=True)`, which the CLI asks for when it converts a
 single spec and has a core to spare), on platforms with `os.fork`, for documents big enough to gain from it.
 """
@@ -18,9 +19,8 @@ from typing import Any
 from .diagnostics import Diagnostic, Diagnostics
 from .model import SpecVersion
 from .resolve import RefResolver
-from .validate_spec import validate_spec
 
-MIN_SOURCE_CHARACTERS = 2_000_000
+MIN_SOURCE_CHARACTERS = 1_000_000
 """Smallest source text validated beside the build: below it, validation takes a tenth of a second or less,
 about what forking and the copies of memory pages it causes would cost."""
 
@@ -40,6 +40,8 @@ def validate_beside(document: dict[str, Any], version: SpecVersion, resolver: Re
         os.close(read_end)
         status = 1
         try:
+            from .validate_spec import validate_spec  # loaded here, beside the parent's work
+
             validate_spec(document, version, resolver, diagnostics)
             payload = pickle.dumps(diagnostics.items[mark:], protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
@@ -71,6 +73,8 @@ def validate_beside(document: dict[str, Any], version: SpecVersion, resolver: Re
 def _sequential(document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics,
                 mark: int) -> Callable[[], None]:
     def finish() -> None:
+        from .validate_spec import validate_spec
+
         alone = Diagnostics(diagnostics.file, diagnostics.items[:mark])
         validate_spec(document, version, resolver, alone)
         diagnostics.items[mark:mark] = alone.items[mark:]

@@ -17,13 +17,12 @@ from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Diagnostics, Severity, pointer_join
 from .inject_auth import inject_auth, patch_document, plan_auth
 from .load import LoadError, SourceDocument, load_document
-from .model import SpecVersion
+from .model import SpecVersion, detect_version
 from .normalise import normalise
 from .render import Renderer, TemplateProblem
 from .resolve import RefResolver, check_references
 from .retrieve import MirrorConfigError, RemoteFetcher, RetrievalError, Retrieved, Retriever, build_retriever
 from .settings import Settings
-from .validate_spec import detect_version, validate_spec
 from .write import dump_document
 
 
@@ -161,6 +160,8 @@ def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str
 
         validated = start_validation(document, version, resolver, diagnostics)
     else:
+        from .validate_spec import validate_spec  # here: its validators take a while to load (see parallel.py)
+
         validate_spec(document, version, resolver, diagnostics)
     api = normalise(document, version, resolver, diagnostics)
     api = inject_auth(api, settings, diagnostics)

@@ -10,13 +10,14 @@ every check simply takes the reference path.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
-from typing import Any
-
-from jsonschema.exceptions import ValidationError
-from jsonschema.validators import validator_for
+from typing import TYPE_CHECKING, Any
 
 from .fast_paths import REFERENCE_ONLY
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 try:
     import jsonschema_rs
@@ -29,11 +30,18 @@ class SchemaCheck:
     """One JSON Schema, checked fast when possible and explained by the reference validator."""
 
     def __init__(self, schema: dict[str, Any]):
-        self.reference = validator_for(schema)(schema)
+        self.schema = schema
         self.fast: Callable[[Any], bool] | None = None
         if jsonschema_rs is not None and not REFERENCE_ONLY:
             # formats are annotations for the reference validator too (it is given no format checker)
             self.fast = jsonschema_rs.validator_for(schema, validate_formats=False).is_valid
+
+    @functools.cached_property
+    def reference(self) -> Any:
+        """The reference validator, built (and jsonschema loaded) the first time an answer needs explaining."""
+        from jsonschema.validators import validator_for
+
+        return validator_for(self.schema)(self.schema)
 
     def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
         """Every error the reference validator finds; none, without running it, when the fast one says valid."""

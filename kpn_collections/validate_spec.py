@@ -9,7 +9,6 @@ and an operation under a key that is no HTTP method.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,28 +168,6 @@ _META_SCHEMAS = {SpecVersion.SWAGGER_2_0: schema_v2, SpecVersion.OPENAPI_3_0: sc
 def structural_check(version: SpecVersion) -> SchemaCheck:
     """The OpenAPI meta-schema of a version (the one openapi-spec-validator ships), fast path included."""
     return SchemaCheck(dict(_META_SCHEMAS[version]))
-
-
-def detect_version(document: dict[str, Any], diagnostics: Diagnostics) -> SpecVersion | None:
-    """Which format the document is in; an error diagnostic and None when it is none we read."""
-    if "swagger" in document:
-        if str(document["swagger"]) == "2.0":
-            return SpecVersion.SWAGGER_2_0
-        diagnostics.error("unsupported-version", f"Swagger version {document['swagger']!r} is not supported",
-                          pointer="/swagger", hint="use Swagger 2.0 or OpenAPI 3.0/3.1")
-        return None
-    if "openapi" in document:
-        version = str(document["openapi"])
-        if re.fullmatch(r"3\.0\.\d+", version):
-            return SpecVersion.OPENAPI_3_0
-        if re.fullmatch(r"3\.1\.\d+", version):
-            return SpecVersion.OPENAPI_3_1
-        diagnostics.error("unsupported-version", f"OpenAPI version {version!r} is not supported",
-                          pointer="/openapi", hint="use OpenAPI 3.0.x or 3.1.x (or Swagger 2.0)")
-        return None
-    diagnostics.error("not-openapi", "the document has neither a `swagger` nor an `openapi` key",
-                      hint="is this an API definition? SwaggerHub exports start with `openapi:` or `swagger:`")
-    return None
 
 
 def validate_spec(

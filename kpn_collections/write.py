@@ -33,7 +33,9 @@ def collection_bytes(collection: dict[str, Any]) -> bytes:
             return orjson.dumps(collection, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
         except TypeError:
             pass  # an integer beyond 64 bits, a lone surrogate, a type orjson does not know
-    return (json.dumps(collection, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # a lone surrogate (from a `\ud800` escape in a JSON definition) cannot be UTF-8: it is written as the
+    # same JSON escape
+    return (json.dumps(collection, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
 
 
 def json_text(value: Any) -> str:
@@ -54,17 +56,18 @@ def json_text(value: Any) -> str:
 
 def _has_float_orjson_writes_differently(data: Any) -> bool:
     """Whether `data` holds a float whose Python text has an exponent or is not a number (NaN, Infinity)."""
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, float):
-            text = repr(value)
-            if "e" in text or "n" in text:
-                return True
+    level: list[Any] = [[data]]  # the root is looked at as a list's item
+    while level:
+        deeper: list[Any] = []
+        for value in level:
+            for child in value.values() if isinstance(value, dict) else value:
+                if isinstance(child, (dict, list)):
+                    deeper.append(child)
+                elif isinstance(child, float):
+                    text = repr(child)
+                    if "e" in text or "n" in text:
+                        return True
+        level = deeper
     return False
 
 
