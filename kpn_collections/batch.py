@@ -191,7 +191,7 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             yield result
         return
     if any(job.cache_dir is None for job in jobs):
-        from . import pipeline  # noqa: F401 - loaded once here, the forked workers start with it loaded
+        from . import pipeline, validate_spec  # noqa: F401 - loaded once here, shared by the forked workers
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
     from concurrent.futures import ProcessPoolExecutor, as_completed  # only for several workers
 
@@ -203,7 +203,7 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         order = [job.index for job in jobs]
         position = 0
         while queue or pending:
-            while queue and len(pending) < 2 * (workers - 1):  # each worker: one running, one waiting
+            while queue and len(pending) < workers - 1:  # one at a time: the next goes where a core is free
                 job = queue.popleft()
                 pending[pool.submit(run_job, job)] = job
             if queue:  # this process takes the smallest spec left

@@ -625,15 +625,17 @@ def test_a_failing_validation_process_is_replaced_by_validation_here(monkeypatch
     from kpn_collections import parallel
 
     monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)
+    from kpn_collections import validate_spec as stage
+
     parent = os.getpid()
-    real = parallel.validate_spec
+    real = stage.validate_spec
 
     def dies_in_the_child(*args: Any) -> None:
         if os.getpid() != parent:
             os._exit(9)
         real(*args)
 
-    monkeypatch.setattr(parallel, "validate_spec", dies_in_the_child)
+    monkeypatch.setattr(stage, "validate_spec", dies_in_the_child)
     paths = [p for p in beside_inputs() if "warts" in str(p) or "broken" in str(p)][:6]
     assert paths
     assert conversions(paths, beside=True) == conversions(paths, beside=False)
