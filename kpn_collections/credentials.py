@@ -42,9 +42,11 @@ _PLACEHOLDER = re.compile(r"(?i)^(?:string|\*+|x+|\.+|<[^>]*>|\{\{[^}]*\}\}|\$\{
                           r"|changeme|secret|password|token|null|none|redacted|bearer|basic)$")
 
 
-_SHAPE_HINT = re.compile(r"eyJ|-----BEGIN|(?i:bearer|basic)|://|=|gh[pousr]_|xox[abprs]-|AKIA|sk_live_|AIza")
-"""Text every shape above contains (each pattern's literal part): most strings contain none, and a search for
-literals is five times cheaper than one for the shapes. A new shape must add its literal here."""
+_SHAPE_HINT = re.compile(
+    r"eyJ|-----BEGIN|(?i:bearer|basic)|://[^/@\s:?#]+:[^/@\s?#]+@|=|gh[pousr]_|xox[abprs]-|AKIA|sk_live_|AIza")
+"""Text every shape above contains (a part of each pattern that opens with a literal): most strings contain
+none, and this search is several times cheaper than one for the shapes (a URL is only a candidate with a
+user and password in it). A new shape must add such a part here."""
 
 _ANY_VALUE_PATTERN = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _VALUE_PATTERNS))
 """All the shapes in one pass: one search is cheaper than six."""
@@ -149,7 +151,7 @@ def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
     shapes: dict[str, str | None] = {}
     credential_keys: dict[str, bool] = {}
 
-    def judge(value: str, key: str) -> None:
+    def judge(value: str, key: str, token: str | int | None) -> None:
         if value in shapes:
             kind = shapes[value]
         else:
@@ -162,23 +164,25 @@ def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
             elif "{{" in value and _CREDENTIAL_REFERENCE.search(value):
                 kind = "a reference to a Postman credential variable"
         if kind is not None:
-            found.append((pointer_join(*path), kind))
+            found.append((pointer_join(*path) if token is None else pointer_join(*path, token), kind))
 
-    def walk(value: Any, key: str) -> None:
-        if isinstance(value, dict):
-            for child_key, child in value.items():
-                path.append(child_key)
-                walk(child, str(child_key))
+    def walk(value: Any, key: str) -> None:  # text is judged here, without a call per value
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        is_mapping = isinstance(value, dict)
+        for token, child in items:
+            child_key = str(token) if is_mapping else key
+            if isinstance(child, str):
+                if len(child) >= 8 or "{{" in child:  # shorter text is no credential
+                    judge(child, child_key, token)
+            elif isinstance(child, (dict, list)):
+                path.append(token)
+                walk(child, child_key)
                 path.pop()
-        elif isinstance(value, list):
-            for index, child in enumerate(value):
-                path.append(index)
-                walk(child, key)
-                path.pop()
-        elif isinstance(value, str) and (len(value) >= 8 or "{{" in value):  # shorter text is no credential
-            judge(value, key)
 
-    walk(document, "")
+    if isinstance(document, (dict, list)):
+        walk(document, "")
+    elif isinstance(document, str) and (len(document) >= 8 or "{{" in document):
+        judge(document, "", None)
     return iter(found)
 
 

@@ -81,16 +81,30 @@ def _oas30_meta_valid(schema: Any) -> bool:
     check = _oas30_meta_check()
     if check.fast is None or not check.fast(schema):
         return False
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            pattern = node.get("pattern")
-            if isinstance(pattern, str) and not OAS30Validator.FORMAT_CHECKER.conforms(pattern, "regex"):
-                return False
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+    return _all_patterns_conform(schema, OAS30Validator.FORMAT_CHECKER.conforms, pattern_names=False)
+
+
+def _all_patterns_conform(schema: Any, conforms: Any, *, pattern_names: bool) -> bool:
+    """Whether every `pattern` string in `schema` (and, with `pattern_names`, every `patternProperties` name) is
+    a regex by the format checker's `conforms`; looked at level by level, each distinct pattern once."""
+    checked: set[str] = set()
+    level = [schema] if isinstance(schema, (dict, list)) else []
+    while level:
+        deeper: list[Any] = []
+        for node in level:
+            if isinstance(node, dict):
+                patterns = [node.get("pattern")]
+                names = node.get("patternProperties") if pattern_names else None
+                if isinstance(names, dict):
+                    patterns += list(names)
+                for pattern in patterns:
+                    if isinstance(pattern, str) and pattern not in checked:
+                        if not conforms(pattern, "regex"):
+                            return False
+                        checked.add(pattern)
+            deeper += [child for child in (node.values() if isinstance(node, dict) else node)
+                       if isinstance(child, (dict, list))]
+        level = deeper
     return True
 
 
@@ -120,21 +134,7 @@ def _oas31_meta_valid(schema: Any) -> bool:
     fast = _oas31_meta_fast()
     if fast is None or (isinstance(schema, dict) and "$schema" in schema) or not fast(schema):
         return False
-    conforms = oas31_format_checker.conforms
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            pattern = node.get("pattern")
-            if isinstance(pattern, str) and not conforms(pattern, "regex"):
-                return False
-            names = node.get("patternProperties")
-            if isinstance(names, dict) and not all(conforms(name, "regex") for name in names):
-                return False
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return True
+    return _all_patterns_conform(schema, oas31_format_checker.conforms, pattern_names=True)
 
 
 class _OfflineV2(OpenAPIV2SpecValidator):
