@@ -192,6 +192,7 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         return
     if any(job.cache_dir is None for job in jobs):
         from . import pipeline, validate_spec  # noqa: F401 - loaded once here, shared by the forked workers
+    gc.collect()
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
     from concurrent.futures import ProcessPoolExecutor, as_completed  # only for several workers
 
@@ -203,7 +204,9 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         order = [job.index for job in jobs]
         position = 0
         while queue or pending:
-            while queue and len(pending) < workers - 1:  # one at a time: the next goes where a core is free
+            # each worker: one running, one waiting; the biggest specs then follow each other in a worker
+            # instead of running beside each other, which keeps the run's peak memory down
+            while queue and len(pending) < 2 * (workers - 1):
                 job = queue.popleft()
                 pending[pool.submit(run_job, job)] = job
             if queue:  # this process takes the smallest spec left

@@ -87,6 +87,7 @@ class _Builder:
         self.diagnostics = diagnostics
         self.examples = ExampleGenerator(api.resolver)
         self.json_texts: dict[int, tuple[Any, str]] = {}  # id(value) -> (value, its JSON text)
+        self.cleaned: dict[int, tuple[Any, Any]] = {}  # id(example) -> (example, without its credentials)
         self.variables = _Variables()
         self.collection_id = stable_id("collection", source_stem, api.title, api.api_version)
         self.collection_auth = map_requirements(api, api.security)
@@ -409,7 +410,7 @@ class _Builder:
         value = media.first_example()
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
-        value = without_credentials(value)
+        value = self._example_without_credentials(value)
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
             value.update({k: "{{" + TOKEN_VARIABLES[k] + "}}" for k in ("client_id", "client_secret")
@@ -467,7 +468,7 @@ class _Builder:
         language = "text"
         if response.content:
             media = _preferred_media_type(response.content)
-            value = without_credentials(media.first_example())
+            value = self._example_without_credentials(media.first_example())
             if value is MISSING:
                 value = self.examples.example(media.schema, for_request=False)
             if redact:
@@ -505,6 +506,17 @@ class _Builder:
             "body": body,
         }
 
+
+    def _example_without_credentials(self, value: Any) -> Any:
+        """`without_credentials(value)`, remembered for example data the definition shares between operations."""
+        if not isinstance(value, (dict, list)):
+            return without_credentials(value)
+        known = self.cleaned.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        cleaned = without_credentials(value)
+        self.cleaned[id(value)] = (value, cleaned)  # the value is kept alive with it: its id stays its own
+        return cleaned
 
     def _json_text_of(self, value: Any) -> str:
         """`_json_text(value)`, remembered for the shared values the example generator returns (the same error
