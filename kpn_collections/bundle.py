@@ -118,7 +118,7 @@ def bundle(source: SourceDocument, version: SpecVersion, base_uri: str, retrieve
     Problems (missing files, escaping paths, unmirrored URLs, missing pointers) are errors located at the
     `$ref` that names them, in whichever file holds it. The source document itself is never mutated.
     """
-    if not _has_external_ref(source.data):
+    if _text_has_only_local_refs(source.text) or not _has_external_ref(source.data):
         return BundleResult(source.data)
     try:
         return _Bundler(source, version, base_uri, retrieve, diagnostics).run()
@@ -127,6 +127,20 @@ def bundle(source: SourceDocument, version: SpecVersion, base_uri: str, retrieve
                           "definitions, each referring to the next)",
                           hint="shorten the chain, or bundle the definitions into fewer files")
         return BundleResult(source.data)
+
+
+_NON_LOCAL_REF = re.compile(r"""\$ref['"]?\s*:\s*(?=\S)(?!['"]?#)""")
+
+
+def _text_has_only_local_refs(text: str) -> bool:
+    """A shortcut through the source text: True when every `$ref` key in it is followed by a value opening with
+    `#` (so nothing is external). False means "look at the data": some `$ref` may be external, or the text
+    escapes one of its letters, or is not at hand."""
+    return bool(text) and _REF_LETTER_ESCAPE.search(text) is None and _NON_LOCAL_REF.search(text) is None
+
+
+_REF_LETTER_ESCAPE = re.compile(r"\\(?:u00|x|U000000)(?:24|72|65|66)")
+"""`$`, `r`, `e` or `f` written as an escape (JSON `\u0024`, YAML `\x24`): a `$ref` the text search cannot see."""
 
 
 def _has_external_ref(node: Any) -> bool:

@@ -737,3 +737,33 @@ def test_schema_meta31_fast_answer_on_generated_schema_like_data(schema: dict[st
 
     if _oas31_meta_valid(schema):
         assert not reference_meta31_errors(schema), schema
+
+
+# --- bundle: the text shortcut for "no external $ref" ----------------------------------------------------------
+
+def test_text_shortcut_never_hides_an_external_ref() -> None:
+    from kpn_collections.bundle import _has_external_ref, _text_has_only_local_refs
+
+    sure = external = 0
+    for path in documents():
+        try:
+            source = load_document(path)
+        except Exception:
+            continue
+        walk_says_external = _has_external_ref(source.data)
+        external += walk_says_external
+        if _text_has_only_local_refs(source.text):
+            sure += 1
+            assert not walk_says_external, path
+    assert sure > 50 and external > 5
+
+
+@pytest.mark.parametrize(("text", "sure"), [
+    ('{"$ref": "#/a"}', True), ('{"$ref" : "./a.yaml"}', False), ("a:\n  $ref: ./x.yaml\n", False),
+    ("a:\n  $ref:\n    '#/x'\n", True), ('{"$re\\u0066": "./a.yaml"}', False), ('a: "\\x24ref"\n', False),
+    ("? $ref\n: ./x\n", False), ("a: {$ref: ' #/x'}\n", False), ('{"$ref": {"$ref": "#/a"}}', False), ("", False),
+])
+def test_text_shortcut_cases(text: str, sure: bool) -> None:
+    from kpn_collections.bundle import _text_has_only_local_refs
+
+    assert _text_has_only_local_refs(text) is sure
