@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import parallel
 from .build_collection import build_collection
 from .bundle import BundleResult, bundle
 from .check_collection import check_collection
@@ -71,12 +72,6 @@ def convert_file(path: str | Path, settings: Settings | None = None, *, display_
     local = tuple(r.path for r in recorder.retrieved if r.path is not None)
     return dataclasses.replace(result, dependencies=local,
                                fetched_remote=any(r.path is None for r in recorder.retrieved))
-
-
-def _min_source_for_beside() -> int:
-    from .parallel import MIN_SOURCE_CHARACTERS
-
-    return MIN_SOURCE_CHARACTERS
 
 
 def _not_json_data(document: Any) -> tuple[str, str] | None:
@@ -141,7 +136,7 @@ def convert_source(source: SourceDocument, settings: Settings | None = None, *, 
     if version is not None:
         bundled = bundle(source, version, base_uri, retriever, diagnostics)
         if not diagnostics.has_errors:
-            beside = validate_beside and len(source.text) >= _min_source_for_beside()
+            beside = validate_beside and len(source.text) >= parallel.MIN_SOURCE_CHARACTERS
             collection = _run_stages(bundled.document, version, source.path, settings, diagnostics,
                                      validate_beside=beside)
     if diagnostics.has_errors:
@@ -156,16 +151,14 @@ def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str
     if diagnostics.has_errors:
         return None
     if validate_beside:
-        from .parallel import validate_beside as start_validation
-
-        validated = start_validation(document, version, resolver, diagnostics)
+        validated = parallel.validate_beside(document, version, resolver, diagnostics)
     else:
         from .validate_spec import validate_spec  # here: its validators take a while to load (see parallel.py)
 
         validate_spec(document, version, resolver, diagnostics)
-    api = normalise(document, version, resolver, diagnostics)
-    api = inject_auth(api, settings, diagnostics)
     try:
+        api = normalise(document, version, resolver, diagnostics)
+        api = inject_auth(api, settings, diagnostics)
         collection = build_collection(api, settings, Renderer(settings.templates_dir), Path(source_path).name,
                                       diagnostics)
     except TemplateProblem as exc:
