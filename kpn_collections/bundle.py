@@ -27,6 +27,7 @@ from .load import LoadError, SourceDocument, load_bytes
 from .model import HTTP_METHODS, SpecVersion
 from .resolve import resolve_fragment
 from .retrieve import RetrievalError, Retriever
+from .walk import container_levels
 
 _SCHEMA_CHILDREN = {
     **dict.fromkeys(("properties", "patternProperties", "dependentSchemas", "$defs", "definitions"), "map:schema"),
@@ -145,18 +146,8 @@ _REF_LETTER_ESCAPE = re.compile(r"\\(?:u00|x|U000000)(?:24|72|65|66)")
 
 def _has_external_ref(node: Any) -> bool:
     """Whether any `$ref` string anywhere (literal data included) points outside the document."""
-    level = [node] if isinstance(node, (dict, list)) else []
-    while level:
-        deeper: list[Any] = []
-        for value in level:
-            if isinstance(value, dict):
-                ref = value.get("$ref")
-                if isinstance(ref, str) and not ref.startswith("#"):
-                    return True
-            deeper += [child for child in (value.values() if isinstance(value, dict) else value)
-                       if isinstance(child, (dict, list))]
-        level = deeper
-    return False
+    return any(isinstance(value, dict) and isinstance(value.get("$ref"), str) and not value["$ref"].startswith("#")
+               for level in container_levels(node) for value in level)
 
 
 @dataclass

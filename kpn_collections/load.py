@@ -22,6 +22,7 @@ import yaml
 
 from .diagnostics import Diagnostic, Severity, pointer_unescape
 from .fast_paths import REFERENCE_ONLY
+from .walk import container_levels
 
 try:  # the C parser is much faster; the pure-Python one behaves the same
     from yaml import CSafeLoader as _BaseLoader
@@ -292,16 +293,7 @@ def load_bytes(raw: bytes, name: str) -> SourceDocument:
 
 def _depth_exceeds(data: Any, limit: int) -> bool:
     """True when lists/dicts nest deeper than `limit` (checked level by level, without recursion)."""
-    level, depth = [data], 0
-    while level:
-        if depth > limit:
-            return True
-        deeper: list[Any] = []
-        for value in level:
-            deeper += [child for child in (value.values() if isinstance(value, dict) else value)
-                       if isinstance(child, (dict, list))]
-        level, depth = deeper, depth + 1
-    return False
+    return any(depth > limit for depth, _ in enumerate(container_levels(data)))
 
 
 class _DuplicateJsonKey(Exception):

@@ -34,6 +34,7 @@ from .normalise.common import as_dict, as_list, iter_operations
 from .resolve import RefResolver
 from .schema_check import SchemaCheck, jsonschema_rs
 from .semantic import SemanticPass
+from .walk import container_levels
 
 
 class _IdSet(list[int]):
@@ -88,23 +89,19 @@ def _all_patterns_conform(schema: Any, conforms: Any, *, pattern_names: bool) ->
     """Whether every `pattern` string in `schema` (and, with `pattern_names`, every `patternProperties` name) is
     a regex by the format checker's `conforms`; looked at level by level, each distinct pattern once."""
     checked: set[str] = set()
-    level = [schema] if isinstance(schema, (dict, list)) else []
-    while level:
-        deeper: list[Any] = []
+    for level in container_levels(schema):
         for node in level:
-            if isinstance(node, dict):
-                patterns = [node.get("pattern")]
-                names = node.get("patternProperties") if pattern_names else None
-                if isinstance(names, dict):
-                    patterns += list(names)
-                for pattern in patterns:
-                    if isinstance(pattern, str) and pattern not in checked:
-                        if not conforms(pattern, "regex"):
-                            return False
-                        checked.add(pattern)
-            deeper += [child for child in (node.values() if isinstance(node, dict) else node)
-                       if isinstance(child, (dict, list))]
-        level = deeper
+            if not isinstance(node, dict):
+                continue
+            patterns = [node.get("pattern")]
+            names = node.get("patternProperties") if pattern_names else None
+            if isinstance(names, dict):
+                patterns += list(names)
+            for pattern in patterns:
+                if isinstance(pattern, str) and pattern not in checked:
+                    if not conforms(pattern, "regex"):
+                        return False
+                    checked.add(pattern)
     return True
 
 

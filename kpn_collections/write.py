@@ -55,7 +55,10 @@ def json_text(value: Any) -> str:
 
 
 def _has_float_orjson_writes_differently(data: Any) -> bool:
-    """Whether `data` holds a float whose Python text has an exponent or is not a number (NaN, Infinity)."""
+    """Whether `data` holds a float whose Python text has an exponent or is not a number (NaN, Infinity).
+
+    Its own walk, not walk.container_levels: it looks at every value once, where that would look at the
+    containers and then again at their values (a third slower, on every collection written)."""
     level: list[Any] = [[data]]  # the root is looked at as a list's item
     while level:
         deeper: list[Any] = []
