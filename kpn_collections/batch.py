@@ -190,8 +190,12 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             on_done()
             yield result
         return
-    if any(job.cache_dir is None for job in jobs):
-        from . import pipeline, validate_spec  # noqa: F401 - loaded once here, shared by the forked workers
+    if any(job.cache_dir is None for job in jobs):  # with a cache, it may answer all: the validators can wait
+        from .pipeline import prepare
+
+        distinct = {(job.settings.templates_dir, job.settings.check_output): job.settings for job in jobs}
+        for settings in distinct.values():
+            prepare(settings)  # built once here, shared by the forked workers
     gc.collect()
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
     from concurrent.futures import ProcessPoolExecutor, as_completed  # only for several workers
@@ -204,9 +208,9 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         order = [job.index for job in jobs]
         position = 0
         while queue or pending:
-            # each worker: one running, one waiting; the biggest specs then follow each other in a worker
-            # instead of running beside each other, which keeps the run's peak memory down
-            while queue and len(pending) < 2 * (workers - 1):
+            # one job per worker at a time, so that whichever process is free first takes what is left (the
+            # biggest specs also then run one after another in a worker, which keeps the peak memory down)
+            while queue and len(pending) < workers - 1:
                 job = queue.popleft()
                 pending[pool.submit(run_job, job)] = job
             if queue:  # this process takes the smallest spec left

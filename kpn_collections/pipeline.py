@@ -52,6 +52,19 @@ class ConversionResult:
         return self.collection is not None and not (strict and self.warnings)
 
 
+def prepare(settings: Settings) -> None:
+    """Load and build, once, what every conversion with these settings uses: the validators and schema checks,
+    the Postman schema check, the compiled templates. A batch calls this before forking its workers, which then
+    share all of it instead of each building (and holding) its own copy."""
+    from . import render, validate_spec
+    from .check_collection import postman_schema_check
+
+    validate_spec.prepare()
+    if settings.check_output:
+        postman_schema_check()
+    render.prepare(settings.templates_dir)
+
+
 def convert_file(path: str | Path, settings: Settings | None = None, *, display_name: str | None = None,
                  retriever: Retriever | None = None, fetch_remote: RemoteFetcher | None = None,
                  validate_beside: bool = False) -> ConversionResult:

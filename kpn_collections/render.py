@@ -6,6 +6,7 @@ can be replaced by a file of the same name. Every value put into a script goes t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from importlib import resources
 from pathlib import Path
@@ -54,6 +55,15 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
     )
     environment.filters["md_cell"] = md_cell
     return environment
+
+
+def prepare(user_dir: Path | None = None) -> None:
+    """Compile every template once (a batch does this before forking its workers, which then share them); a
+    template that does not compile is left for the conversion that uses it to report."""
+    environment = _environment(str(user_dir) if user_dir else None)
+    for name in environment.list_templates(filter_func=lambda name: name.endswith(".jinja")):
+        with contextlib.suppress(jinja2.TemplateError):
+            environment.get_template(name)
 
 
 class Renderer:

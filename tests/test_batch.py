@@ -289,3 +289,25 @@ def test_run_jobs_over_this_process_and_a_worker_runs_every_job_once_in_job_orde
     assert all(r.outcome == "written" for r in results), [r.bug for r in results]
     assert len(done) == 7
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"spec{i}.json" for i in range(7)]
+
+
+def test_workers_share_prepared_templates_and_still_report_a_template_that_does_not_compile(tmp_path: Path) -> None:
+    """run_jobs compiles the templates before forking (pipeline.prepare); a user template with a syntax error
+    must not stop it there, but fail each conversion with a located template error."""
+    from kpn_collections.batch import Job, run_jobs
+    from kpn_collections.settings import Settings
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "request.test.js.jinja").write_text("{% if %}\n", encoding="utf-8")
+    source = (FIXTURES / "oas30" / "features" / "input.yaml").read_text(encoding="utf-8")
+    jobs = []
+    for index in range(3):
+        spec = tmp_path / f"spec{index}.yaml"
+        spec.write_text(source, encoding="utf-8")
+        jobs.append(Job(index, spec, tmp_path / "out" / f"spec{index}.json", Settings(templates_dir=templates)))
+    results = list(run_jobs(jobs, 2, lambda: None))
+    assert [r.outcome for r in results] == ["failed"] * 3, [r.bug for r in results]
+    for result in results:
+        assert [d.code for d in result.diagnostics if d.severity.value == "error"] == ["template-error"]
+    assert not (tmp_path / "out").exists()

@@ -49,8 +49,10 @@ from kpn_collections.pipeline import convert_file
 from kpn_collections.resolve import RefResolver, check_references, iter_refs
 from kpn_collections.schema_check import jsonschema_rs
 from kpn_collections.validate_spec import (
+    _META_SCHEMAS,
     _VALIDATORS,
     _oas30_meta_valid,
+    meta_schema,
     semantic_errors,
     structural_check,
 )
@@ -83,6 +85,13 @@ def loaded() -> list[tuple[Path, dict[str, Any], SpecVersion]]:
 
 
 LOADED = loaded()
+
+
+@pytest.mark.parametrize("version", list(SpecVersion))
+def test_meta_schema_read_from_the_library_file_is_the_librarys_own(version: SpecVersion) -> None:
+    schema = meta_schema(version)
+    assert schema == dict(_META_SCHEMAS[version])
+    assert schema["$schema"] and schema is not meta_schema(version)  # a fresh copy each time
 
 
 def test_there_are_documents_to_compare() -> None:
