@@ -121,6 +121,90 @@ def test_meta_schema_fast_answer_on_mutated_documents(document: Any) -> None:
         assert check.reference_valid(document)
 
 
+def error_signature(error: Any) -> tuple[Any, ...]:
+    """Everything of a jsonschema error the reports are built from, its sub-errors included."""
+    return (error.message, list(error.absolute_path), list(error.absolute_schema_path), error.validator,
+            error.validator_value, error.instance, [error_signature(sub) for sub in error.context])
+
+
+def assert_narrowed_errors_are_the_reference_errors(check: Any, document: Any) -> None:
+    narrowed = [error_signature(e) for e in check.narrowed.iter_errors(document)]
+    assert narrowed == [error_signature(e) for e in check.reference.iter_errors(document)]
+
+
+INVALID = [(p, d, v) for p, d, v in LOADED if not structural_check(v).reference_valid(d)]
+
+
+def test_there_are_invalid_documents_to_explain() -> None:
+    assert len(INVALID) >= 5  # all OpenAPI 3.0; the tests below break 2.0 and 3.1 documents too
+
+
+@pytest.mark.parametrize(("path", "document", "version"), INVALID, ids=[str(p.relative_to(REPO_ROOT.parent))
+                                                                        for p, _, _ in INVALID])
+def test_narrowed_check_explains_an_invalid_document_as_the_reference_does(path: Path, document: dict[str, Any],
+                                                                            version: SpecVersion) -> None:
+    assert_narrowed_errors_are_the_reference_errors(structural_check(version), document)
+
+
+@BUDGET
+@given(mutated_documents())
+def test_narrowed_check_explains_mutated_documents_as_the_reference_does(document: Any) -> None:
+    version = detect_version(document, Diagnostics()) if isinstance(document, dict) else None
+    for check in [structural_check(version)] if version else [structural_check(v) for v in SpecVersion]:
+        assert_narrowed_errors_are_the_reference_errors(check, document)
+
+
+@pytest.mark.parametrize("fixture", ["swagger20", "oas30", "oas31"])
+def test_narrowed_check_explains_a_wrong_field_deep_in_each_version_as_the_reference_does(fixture: str) -> None:
+    document = load_document(next((FIXTURES / fixture / "features").glob("input.*"))).data
+    version = detect_version(document, Diagnostics())
+    assert version is not None
+    for item in document["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"]["200"] = {"description": 5, "headers": []}
+    check = structural_check(version)
+    assert check.fast is not None and not check.fast(document)
+    assert_narrowed_errors_are_the_reference_errors(check, document)
+
+
+def test_narrowed_check_skips_the_valid_parts_of_a_big_invalid_document() -> None:
+    document = load_document(CORPUS / "kpn-sd-lan-sd-wan-network-view-openapi.yml").data
+    operation = next(iter(document["paths"].values()))
+    next(iter(operation.values()))["responses"] = {"200": {"description": 5}}
+    check = structural_check(SpecVersion.OPENAPI_3_0)
+    assert_narrowed_errors_are_the_reference_errors(check, document)
+    assert references_met(check.narrowed, document) * 20 < references_met(check.reference, document)
+
+
+def references_met(validator: Any, document: Any) -> int:
+    """How many `$ref`s `validator` meets while finding the errors of `document`."""
+    met: list[str] = []
+    validators = type(validator).VALIDATORS
+    original = validators["$ref"]
+
+    def counting(validator: Any, ref: Any, instance: Any, schema: Any) -> Any:
+        met.append(ref)
+        return original(validator, ref, instance, schema)
+
+    validators["$ref"] = counting
+    try:
+        assert list(validator.iter_errors(document))
+    finally:
+        validators["$ref"] = original
+    return len(met)
+
+
+def test_narrowed_postman_check_explains_a_broken_collection_as_the_reference_does() -> None:
+    collection = json.loads((FIXTURES / "oas30" / "features" / "expected.postman_collection.json").read_text(
+        encoding="utf-8"))
+    collection["item"][1]["item"][0]["request"]["method"] = 7
+    collection["variable"][0]["type"] = []
+    check = postman_schema_check()
+    assert check.fast is not None and not check.fast(collection)
+    assert_narrowed_errors_are_the_reference_errors(check, collection)
+
+
 REFERENCE_CLASSES = {SpecVersion.SWAGGER_2_0: OpenAPIV2SpecValidator, SpecVersion.OPENAPI_3_0: OpenAPIV30SpecValidator,
                      SpecVersion.OPENAPI_3_1: OpenAPIV31SpecValidator}
 
