@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,13 +36,17 @@ from kpn_collections.check_collection import postman_schema_check
 from kpn_collections.credentials import find_in_document
 from kpn_collections.diagnostics import Diagnostics, pointer_join
 from kpn_collections.load import (
+    _YAML_REFUSED,
     LoadError,
     SourceDocument,
+    _ends_in_block_header,
     _fast_yaml,
+    _has_refused_character,
     _has_risky_flow_collection,
     _JsonPositions,
     _parse_yaml,
     _root_position,
+    _unsure_for_yaml_rs,
     load_document,
 )
 from kpn_collections.model import SpecVersion, detect_version
@@ -584,6 +589,36 @@ def test_fast_yaml_reads_every_yaml_document_as_pyyaml_does() -> None:
 
 
 SCALAR_ALPHABET = "0123456789_.eE+-xXoObB:~ntruefalsNTRUEFALSinfa ?[]{},#'\"!&*|>"
+
+
+def reference_unsure(text: str) -> bool:
+    """The guard's number, tag and refused-character searches as first written: one regular expression each
+    (load.py now finds literal characters with str.find and splits the number search in three)."""
+    from kpn_collections.load import _TOKEN_BEFORE, _YAML_REFUSED, _number_token_at
+
+    padded = "\n" + text
+    if "<<" in padded or "\n%" in padded or _YAML_REFUSED.search(padded):
+        return True
+    for match in re.finditer(r"[!&]", padded):
+        at = match.start()
+        if padded[at - 1] in _TOKEN_BEFORE and (padded[at] == "!" or not padded[at + 1:at + 2].isspace()):
+            return True
+    hints = re.compile(r"0[0-9_xXoObB]|_(?:(?<=[0-9._]_)|(?=[0-9_]))|\+[0-9.]")
+    if any(_number_token_at(padded, match.start()) for match in hints.finditer(padded)):
+        return True
+    return _ends_in_block_header(text) or _has_risky_flow_collection(text)
+
+
+def test_guard_searches_find_what_single_expressions_find_in_every_yaml_document() -> None:
+    for _, text in yaml_texts():
+        assert _unsure_for_yaml_rs(text) == reference_unsure(text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(SCALAR_ALPHABET + "<%\t\x85\u2028\ufeff\x7f\x00é\n", max_size=40))
+def test_guard_searches_find_what_single_expressions_find(text: str) -> None:
+    assert _unsure_for_yaml_rs(text) == reference_unsure(text)
+    assert _has_refused_character(text) == (_YAML_REFUSED.search(text) is not None)
 
 
 @settings(max_examples=600, deadline=None)
