@@ -182,8 +182,9 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
     """Run every job (over `workers` processes, this one included) and yield the results in job order, each as
     soon as it and all before it are done.
 
-    The worker processes take the biggest specs first, this process the smallest, until they meet: the cores
-    stay busy to the end, and no process sits idle beside the workers (its memory would count for nothing)."""
+    Every process, this one included, takes the biggest spec left whenever it is free (a worker runs one job at
+    a time): the long conversions start first and the short ones at the end fill the gaps, so the processes
+    finish close together; and no process sits idle beside the workers (its memory would count for nothing)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             result = run_job(job)
@@ -213,8 +214,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             while queue and len(pending) < workers - 1:
                 job = queue.popleft()
                 pending[pool.submit(run_job, job)] = job
-            if queue:  # this process takes the smallest spec left
-                job = queue.pop()
+            if queue:  # this process takes the biggest spec left too
+                job = queue.popleft()
                 finished[job.index] = run_job(job)
                 on_done()
                 done = [future for future in pending if future.done()]

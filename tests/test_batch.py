@@ -279,7 +279,7 @@ def test_run_jobs_over_this_process_and_a_worker_runs_every_job_once_in_job_orde
 
     source = (FIXTURES / "oas30" / "features" / "input.yaml").read_text(encoding="utf-8")
     jobs = []
-    for index in range(7):  # different sizes: the workers take the biggest, this process the smallest
+    for index in range(7):  # different sizes: every process takes the biggest left
         spec = tmp_path / f"spec{index}.yaml"
         spec.write_text(source + "# padding\n" * (index * 50), encoding="utf-8")
         jobs.append(Job(index, spec, tmp_path / "out" / f"spec{index}.json", Settings()))
