@@ -895,3 +895,38 @@ def test_text_shortcut_cases(text: str, sure: bool) -> None:
     from kpn_collections.bundle import _text_has_only_local_refs
 
     assert _text_has_only_local_refs(text) is sure
+
+
+def test_equal_response_schemas_are_converted_once_with_the_same_result(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """contract_tests converts each distinct inline response schema once; NaN (which the content key writes as
+    null) must not be taken for null, and a big shared schema keeps the name its first use gave it."""
+    from kpn_collections import contract_tests
+    from kpn_collections.ajv_schema import SchemaStore
+
+    big = {"type": "object", "properties": {f"field{i}": {"type": "string", "maxLength": i} for i in range(30)}}
+    schemas = [{"type": "number", "enum": [float("nan")]}, {"type": "number", "enum": [None]}, big,
+               {"type": "number", "enum": [float("nan")]}, big, {"type": "number", "enum": [None]}]
+    paths = {f"/p{i}": {"get": {"operationId": f"op{i}", "responses": {"200": {
+        "description": "ok", "content": {"application/json": {"schema": json.loads(json.dumps(schema))}}}}}}
+        for i, schema in enumerate(schemas)}
+    spec = tmp_path / "memo.json"
+    spec.write_text(json.dumps({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths}),
+                    encoding="utf-8")
+    conversions: list[Any] = []
+    original = SchemaStore.convert
+
+    def counting(self: SchemaStore, schema: Any) -> Any:
+        conversions.append(schema)
+        return original(self, schema)
+
+    monkeypatch.setattr(SchemaStore, "convert", counting)
+    fast = convert_file(spec)
+    # big once; NaN and null share a key (NaN != NaN, null != NaN), so each is converted again after the other
+    assert len(conversions) == 5
+    monkeypatch.setattr(contract_tests, "REFERENCE_ONLY", True)
+    conversions.clear()
+    reference = convert_file(spec)
+    assert len(conversions) == len(schemas)
+    assert fast.collection is not None and fast.diagnostics == reference.diagnostics
+    assert write.dumps(fast.collection) == write.dumps(reference.collection)
