@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import shlex
@@ -44,6 +45,7 @@ def main() -> None:
 def entry() -> None:
     """The `kpn-collections` console script: the command group, with a last guard that turns an internal error
     anywhere (outside the per-spec jobs, which report their own) into a short bug report and exit code 3."""
+    _tune_garbage_collector()
     try:
         main(prog_name="kpn-collections")
     except SystemExit as done:
@@ -55,6 +57,19 @@ def entry() -> None:
         if "--debug" in sys.argv:
             traceback.print_exc()
         sys.exit(EXIT_BUG)
+
+
+GC_THRESHOLDS = (100_000, 50, 100)
+"""Python's garbage collector thresholds for a run (the defaults are 700, 10, 10)."""
+
+
+def _tune_garbage_collector() -> None:
+    """A conversion makes millions of small containers that never form cycles (the document, the model, the
+    collection) and keeps most of them to the end; with the default thresholds the collector walks them over
+    and over (a fifth of the time on 10,000 operations, a tenth on GitHub's API description), for nothing.
+    Collections still run, less often; what is loaded before the run is moved out of their way for good."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _exit_now(code: object) -> None:

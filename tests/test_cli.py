@@ -173,3 +173,16 @@ def test_json_report_format(tmp_path: Path) -> None:
     codes = {d["code"] for d in entry["diagnostics"]}
     assert {"dangling-ref", "undeclared-path-parameter", "schema-required-boolean", "oauth-scopes-missing"} <= codes
     assert all(d["line"] for d in entry["diagnostics"])
+
+
+def test_a_run_collects_garbage_less_often(tmp_path: Path) -> None:
+    """cli.entry raises the garbage collector's thresholds and freezes what is loaded before the run (speed:
+    see cli._tune_garbage_collector); the conversion is the same."""
+    code = ("import gc, sys\nfrom kpn_collections import cli\n"
+            "cli._exit_now = lambda code: print(gc.get_threshold(), gc.get_freeze_count() > 0, code)\n"
+            f"sys.argv = ['kpn-collections', 'convert', {str(FEATURES_30)!r}, '-o', {str(tmp_path)!r}, '-q']\n"
+            "cli.entry()\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.split("\n")[-2] == "(100000, 50, 100) True 0", completed.stdout
+    written = next(tmp_path.glob("*.json")).read_bytes()
+    assert written == (FEATURES_30.parent / "expected.postman_collection.json").read_bytes()
