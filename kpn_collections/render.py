@@ -39,6 +39,9 @@ class TemplateProblem(Exception):
         self.diagnostic = diagnostic
 
 
+_TEMPLATE_FAILURES = (jinja2.TemplateError, OSError, UnicodeDecodeError)
+
+
 @functools.lru_cache(maxsize=8)
 def _environment(user_dir: str | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
@@ -58,12 +61,16 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
 
 
 def prepare(user_dir: Path | None = None) -> None:
-    """Compile every template once (a batch does this before forking its workers, which then share them); a
-    template that does not compile is left for the conversion that uses it to report."""
+    """Compile every template once (a batch does this before forking its workers, which then share them).
+    Only a head start: a template that does not compile or cannot be read (a folder, a file in another encoding,
+    one the user may not read), or a templates folder that cannot be listed, is left for the conversion that
+    uses it to report; one no conversion uses is never a problem."""
     environment = _environment(str(user_dir) if user_dir else None)
-    for name in environment.list_templates(filter_func=lambda name: name.endswith(".jinja")):
-        with contextlib.suppress(jinja2.TemplateError):
-            environment.get_template(name)
+    with contextlib.suppress(*_TEMPLATE_FAILURES):
+        names = environment.list_templates(filter_func=lambda name: name.endswith(".jinja"))
+        for name in names:
+            with contextlib.suppress(*_TEMPLATE_FAILURES):
+                environment.get_template(name)
 
 
 class Renderer:
@@ -88,3 +95,16 @@ class Renderer:
                 Severity.ERROR, "template-error", f"template {name!r} failed: {exc}", str(where), "", line, None,
                 "check the template against the documented context in templates/README.md",
             )) from None
+        except (OSError, UnicodeDecodeError) as exc:  # a template file that is not readable UTF-8 text
+            where = getattr(exc, "filename", None) or self._source_path(name) or name
+            raise TemplateProblem(Diagnostic(
+                Severity.ERROR, "template-error", f"template {name!r} cannot be read: {exc}", str(where), "", None,
+                None, "templates are UTF-8 text files the user running the conversion may read",
+            )) from None
+
+    def _source_path(self, name: str) -> str | None:
+        """The file `name` is loaded from: the user's folder first, then the packaged templates."""
+        for folder in (self.user_dir, str(package_templates_dir())):
+            if folder and (Path(folder) / name).exists():
+                return str(Path(folder) / name)
+        return None

@@ -6,11 +6,18 @@ run to produce the errors, with the detail (`context`, `validator`, paths) the r
 findings are always the reference path's; `tests/test_fast_paths.py` checks that both validators agree on
 validity over the corpus, the fixtures and mutated documents. Without jsonschema-rs (an unusual platform)
 every check simply takes the reference path.
+
+The two validators read `pattern` differently: Python's `re` lets `$` match before a final newline and `\\d`
+match any Unicode digit, where jsonschema-rs follows ECMA-262 (end of text; ASCII digits), so a component named
+"Pet\\n" matched a `patternProperties` name for one and not the other. jsonschema-rs is therefore given each
+schema with its patterns rewritten to Python's reading (`python_regex`); a schema with a pattern the rewrite
+does not know gets no fast path at all.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +39,16 @@ class SchemaCheck:
     def __init__(self, schema: dict[str, Any]):
         self.schema = schema
         self.fast: Callable[[Any], bool] | None = None
+        self._fast_schema: dict[str, Any] | None = None  # `schema` with Python's regex semantics, for Rust
+        self._nested_ids = False
         if jsonschema_rs is not None and not REFERENCE_ONLY:
-            # formats are annotations for the reference validator too (it is given no format checker)
-            self.fast = jsonschema_rs.validator_for(schema, validate_formats=False).is_valid
+            rewritten = with_python_regexes(schema)
+            if rewritten is not None:
+                try:  # formats are annotations for the reference validator too (it is given no format checker)
+                    self.fast = jsonschema_rs.validator_for(rewritten[0], validate_formats=False).is_valid
+                except Exception:  # a schema jsonschema-rs cannot build: the reference path answers alone
+                    return
+                self._fast_schema, self._nested_ids = rewritten
 
     @functools.cached_property
     def reference(self) -> Any:
@@ -53,12 +67,15 @@ class SchemaCheck:
         branches that hold one. A valid subtree yields no errors from the reference validator either (the
         same assumption as `iter_errors` makes for a whole document), so the errors, their order and their
         detail are the reference validator's. Definitions are found by `$ref`s of the form `#/definitions/...`
-        or `#/$defs/...`; anything else is followed the reference way."""
+        or `#/$defs/...`, read against the root; anything else, and every `$ref` of a schema whose subschemas
+        set their own base URI (`id`, `$id`), is followed the reference way."""
         from jsonschema.validators import extend
 
         base = type(self.reference)
+        if self._fast_schema is None or self._nested_ids:
+            return self.reference
         follow = base.VALIDATORS["$ref"]
-        fast_for = functools.cache(functools.partial(_fast_definition_check, self.schema))
+        fast_for = functools.cache(functools.partial(_fast_definition_check, self._fast_schema))
 
         def ref(validator: Any, ref: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
             fast = fast_for(ref) if isinstance(ref, str) else None
@@ -78,6 +95,112 @@ class SchemaCheck:
     def reference_valid(self, instance: Any) -> bool:
         """The reference validator's verdict alone (for tests comparing the two paths)."""
         return next(iter(self.reference.iter_errors(instance)), None) is None
+
+
+_SCHEMA_KEYWORDS = frozenset({"not", "if", "then", "else", "items", "additionalItems", "additionalProperties",
+                              "contains", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+                              "contentSchema", "allOf", "anyOf", "oneOf", "prefixItems"})
+_SCHEMA_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "definitions", "$defs", "dependentSchemas",
+                                  "dependencies"})
+
+
+class _UnknownPattern(Exception):
+    pass
+
+
+def with_python_regexes(schema: dict[str, Any]) -> tuple[dict[str, Any], bool] | None:
+    """A copy of `schema` whose `pattern`s and `patternProperties` names jsonschema-rs reads as Python's `re`
+    reads the originals (see `python_regex`), and whether any subschema below the root sets its own base URI;
+    None when a pattern is beyond the rewrite. Only schema positions are rewritten: an `enum`, `const` or
+    `default` value holding a "pattern" key is data, and left as it is."""
+    nested_ids = False
+
+    def rewrite(node: Any, root: bool = False) -> Any:
+        nonlocal nested_ids
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        base = node.get("$id", node.get("id"))
+        if not root and isinstance(base, str) and not base.startswith("#"):  # "#name" names, not a new base
+            nested_ids = True
+        copy = {}
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                value = _rewritten(value)
+            elif key in _SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+                value = {(_rewritten(name) if key == "patternProperties" else name): rewrite(sub)
+                         for name, sub in value.items()}
+            elif key in _SCHEMA_KEYWORDS:
+                value = rewrite(value)
+            copy[key] = value
+        return copy
+
+    try:
+        return rewrite(schema, root=True), nested_ids
+    except _UnknownPattern:
+        return None
+
+
+def _rewritten(pattern: str) -> str:
+    rewritten = python_regex(pattern)
+    if rewritten is None:
+        raise _UnknownPattern(pattern)
+    return rewritten
+
+
+_QUANTIFIER = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
+_LITERAL_ESCAPES = frozenset(".-/$^\\[](){}|*+?")
+_CONTROL_ESCAPES = frozenset("nrtf")
+
+
+def python_regex(pattern: str) -> str | None:
+    """`pattern` rewritten so that an ECMA-262 regex engine (jsonschema-rs's) matches the strings Python's `re`
+    matches with the original: `$` becomes "before an optional final newline, at the end", `.` "anything but a
+    newline", `\\d` "a Unicode decimal digit" (by the Rust engine's Unicode tables, which may know a few digits
+    newer than Python's). Literals, escaped punctuation, `\n \r \t \f`, bracket classes, groups (plain and
+    `(?:`), alternation, `^` and the quantifiers mean the same to both and stay. Anything else (`\\w`, `\\s`,
+    `\b`, lookaround, flags, back-references, ...) gives None: not rewritten, never guessed."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char, step = pattern[i], 1
+        if char == "\\":
+            escaped, step = pattern[i + 1:i + 2], 2
+            if escaped == "d":
+                char = r"\p{Nd}"
+            elif escaped and (escaped in _LITERAL_ESCAPES or escaped in _CONTROL_ESCAPES):
+                char += escaped
+            else:
+                return None
+        elif in_class:
+            if char == "[":
+                return None  # a nested set, to Python's future readings
+            in_class = char != "]"
+        elif char == "[":
+            char = "[^" if pattern.startswith("[^", i) else "["
+            step = len(char)
+            if pattern[i + step:i + step + 1] in ("]", ""):
+                return None  # "[]...]" holds a literal "]" for Python, is an empty class for ECMA-262
+            in_class = True
+        elif char == "$":
+            char = "(?=\\n?$)"
+        elif char == ".":
+            char = "[^\\n]"
+        elif char == "(" and pattern.startswith("(?", i) and not pattern.startswith("(?:", i):
+            return None
+        elif char == "{":
+            quantifier = _QUANTIFIER.match(pattern, i)
+            if quantifier is None or not out:
+                return None
+            char = quantifier.group()
+            step = len(char)
+        elif char == "}":
+            return None
+        out.append(char)
+        i += step
+    return None if in_class else "".join(out)
 
 
 _DEFINITIONS_KEYS = ("definitions", "$defs")

@@ -34,7 +34,7 @@ from .fast_paths import REFERENCE_ONLY
 from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
 from .normalise.common import as_dict, as_list, iter_operations
 from .resolve import RefResolver
-from .schema_check import SchemaCheck, jsonschema_rs
+from .schema_check import SchemaCheck, jsonschema_rs, with_python_regexes
 from .semantic import SemanticPass
 from .walk import container_levels
 
@@ -116,8 +116,11 @@ def _oas31_meta_fast() -> Any:
     try:
         from openapi_schema_validator._specifications import REGISTRY
 
-        vocabulary = REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base")
-        dialect = dict(OAS31Validator.META_SCHEMA)
+        rewritten = [with_python_regexes(dict(schema)) for schema in (
+            REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base"), OAS31Validator.META_SCHEMA)]
+        if rewritten[0] is None or rewritten[1] is None:  # patterns jsonschema-rs could not read as Python does
+            return None
+        vocabulary, dialect = rewritten[0][0], rewritten[1][0]
         registry = jsonschema_rs.Registry([(vocabulary["$id"], vocabulary), (dialect["$id"], dialect)])
         return jsonschema_rs.validator_for(dialect, registry=registry, validate_formats=False).is_valid
     except Exception:  # another openapi-schema-validator: the reference check answers alone

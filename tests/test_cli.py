@@ -164,6 +164,32 @@ def test_broken_template_is_a_located_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_template_in_another_encoding_is_a_located_error(tmp_path: Path) -> None:
+    (tmp_path / "request.description.md.jinja").write_bytes(b"\xff\xfe{{ operation.method }}")
+    completed = run("convert", str(FEATURES_30), "-o", str(tmp_path / "out"), "--templates", str(tmp_path))
+    assert completed.returncode == 1
+    assert f"{tmp_path / 'request.description.md.jinja'}: error [template-error]" in completed.stderr
+    assert "cannot be read" in completed.stderr and "Traceback" not in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("cache", [["--no-cache"], []])
+def test_unreadable_template_no_conversion_uses_does_not_stop_a_batch(tmp_path: Path, cache: list[str]) -> None:
+    """A batch compiles every template before its workers start: one it cannot read is no problem there."""
+    templates, specs = tmp_path / "templates", tmp_path / "specs"
+    (templates / "drafts").mkdir(parents=True)
+    (templates / "drafts" / "old.jinja").write_bytes(b"\xff\xfe{{ x }}")
+    (templates / "notes.jinja").mkdir()  # a folder with a template's name
+    specs.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(FEATURES_30, specs / f"{name}.yaml")
+    completed = run("convert", str(specs), "-o", str(tmp_path / "out"), "-j", "2", "--templates", str(templates),
+                    *cache)
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"{name}.postman_collection.json" for name in ("a", "b", "c")]
+
+
 def test_json_report_format(tmp_path: Path) -> None:
     completed = run("convert", str(WARTS), "-o", str(tmp_path), "--format", "json")
     assert completed.returncode == 0

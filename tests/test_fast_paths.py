@@ -210,6 +210,146 @@ def test_narrowed_postman_check_explains_a_broken_collection_as_the_reference_do
     assert_narrowed_errors_are_the_reference_errors(check, collection)
 
 
+def shipped_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema jsonschema-rs is given: the OpenAPI meta-schemas, Postman's, the schema meta-schemas."""
+    from openapi_schema_validator import OAS31Validator
+    from openapi_schema_validator._specifications import REGISTRY
+
+    return {**{f"openapi {version.value}": meta_schema(version) for version in SpecVersion},
+            "postman": postman_schema_check().schema, "oas30 schema": dict(OAS30Validator.META_SCHEMA),
+            "oas31 dialect": dict(OAS31Validator.META_SCHEMA),
+            "oas31 vocabulary": dict(REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base"))}
+
+
+def patterns_in(schema: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "pattern" and isinstance(value, str):
+                found.add(value)
+            if key == "patternProperties" and isinstance(value, dict):
+                found |= {name for name in value if isinstance(name, str)}
+            found |= patterns_in(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found |= patterns_in(value)
+    return found
+
+
+SHIPPED_PATTERNS = sorted(set().union(*map(patterns_in, shipped_schemas().values())))
+# patterns of every construct the rewrite keeps, beside those the shipped schemas hold
+OTHER_PATTERNS = [r"^a.c$", r"a$|^b", r"[$.]\.$", r"^\d{1,3}(?:\.\d+)?$", r"^[^\d\n]*$", r"x{2,}?$", r"\$$",
+                  r"^(a|b)+\n?$", r"\t\r\f", r"^[\]-]$", r"^$"]
+NASTY_TEXT = st.lists(st.sampled_from(
+    [*"aAbcxX-_./:$0123459{}#?", "\n", "\r", "\u2028", "\u0660", "\u0663", "\uff11", "\ufeff", "\u00e9",
+                                       "\t", "\f", "]", "$ref", "3.0.", "3.1.", "200", "get", "Bearer", "x-"]),
+    max_size=8).map("".join)
+
+
+@pytest.mark.parametrize("pattern", SHIPPED_PATTERNS + OTHER_PATTERNS)
+@settings(max_examples=300, deadline=None)
+@given(text=NASTY_TEXT)
+def test_rewritten_pattern_matches_in_jsonschema_rs_what_the_original_matches_in_python(pattern: str,
+                                                                                        text: str) -> None:
+    from kpn_collections.schema_check import python_regex
+
+    rewritten = python_regex(pattern)
+    assert rewritten is not None
+    fast = jsonschema_rs.validator_for({"pattern": rewritten}).is_valid
+    assert fast(text) == (re.search(pattern, text) is not None)
+
+
+@pytest.mark.parametrize(("pattern", "text"), [
+    (r"^[a-zA-Z0-9\.\-_]+$", "Pet\n"), (r"^[1-5](?:\d{2}|XX)$", "2\u0660\u0660"), (r"^3\.0\.\d(-.+)?$", "3.0.3-a\rb"),
+    (r"^x-", "x-a\n"), (r"^[1-5](?:\d{2}|XX)$", "200\n\n")])
+def test_rewritten_pattern_agrees_where_the_engines_read_the_original_differently(pattern: str, text: str) -> None:
+    from kpn_collections.schema_check import python_regex
+
+    rewritten = python_regex(pattern)
+    assert rewritten is not None
+    assert jsonschema_rs.validator_for({"pattern": rewritten}).is_valid(text) == (re.search(pattern, text) is not None)
+
+
+@pytest.mark.parametrize("pattern", [r"\w+", r"^\s*$", r"\bx", r"(?i)x", r"(?=a)", r"(a)\1", r"[]a]", r"[a", r"a{",
+                                     r"a}", r"a{,2}", r"\Z"])
+def test_patterns_beyond_the_rewrite_are_not_guessed(pattern: str) -> None:
+    from kpn_collections.schema_check import SchemaCheck, python_regex
+
+    assert python_regex(pattern) is None
+    check = SchemaCheck({"properties": {"a": {"pattern": pattern}}})
+    assert check.fast is None  # the reference validator answers alone
+
+
+def test_a_schema_with_a_pattern_beyond_the_rewrite_is_checked_the_reference_way() -> None:
+    from kpn_collections.schema_check import SchemaCheck
+
+    check = SchemaCheck({"properties": {"a": {"pattern": r"^\w+$"}}})
+    assert check.fast is None
+    assert [error.message for error in check.iter_errors({"a": "\u00e9t\u00e9\n"})] == []
+    assert [error.message for error in check.iter_errors({"a": "a b"})] == ["'a b' does not match '^\\\\w+$'"]
+
+
+def test_every_shipped_schema_keeps_its_fast_path() -> None:
+    from kpn_collections.schema_check import SchemaCheck, with_python_regexes
+    from kpn_collections.validate_spec import _oas31_meta_fast
+
+    for name, schema in shipped_schemas().items():
+        rewritten = with_python_regexes(schema)
+        assert rewritten is not None, name
+        assert rewritten[1] is False, name  # no subschema sets its own base URI
+        if not name.startswith("oas31"):  # those two are built together, with a registry, below
+            assert SchemaCheck(schema).fast is not None, name
+    assert _oas31_meta_fast() is not None
+
+
+def test_only_patterns_in_schema_positions_are_rewritten() -> None:
+    from kpn_collections.schema_check import with_python_regexes
+
+    schema = {"properties": {"pattern": {"enum": [{"pattern": "a$"}]}, "b": {"pattern": "b$"}},
+              "patternProperties": {"^x-$": {"default": {"pattern": "c$"}}}, "pattern": "d.$"}
+    assert with_python_regexes(schema) == ({
+        "properties": {"pattern": {"enum": [{"pattern": "a$"}]}, "b": {"pattern": "b(?=\\n?$)"}},
+        "patternProperties": {"^x-(?=\\n?$)": {"default": {"pattern": "c$"}}}, "pattern": "d[^\\n](?=\\n?$)"}, False)
+
+
+PET_NEWLINE = {
+    "openapi": "3.0.3", "info": {"title": "Pets", "version": "1"},
+    "paths": {"/pets": {"get": {"responses": {"200": {"description": "ok"}}}}},
+    "components": {"schemas": {"Pet\n": {"type": 5}, "Owner": {"type": "object"}}},
+}
+
+
+@pytest.mark.parametrize("other_error", [False, True])
+def test_a_name_only_python_matches_is_checked_on_both_paths(other_error: bool) -> None:
+    """"Pet\\n" matches the component-name pattern for Python's `re` (`$` before a final newline), whose
+    validator then checks its schema; the fast answer must see that error too, alone or beside another."""
+    document = json.loads(json.dumps(PET_NEWLINE))
+    if other_error:
+        document["paths"]["/pets"]["get"]["responses"]["200"]["description"] = 5
+    check = structural_check(SpecVersion.OPENAPI_3_0)
+    assert check.fast is not None
+    assert check.fast(document) is False and check.reference_valid(document) is False
+    narrowed = [error_signature(e) for e in check.narrowed.iter_errors(document)]
+    assert any(path[:3] == ["components", "schemas", "Pet\n"] for _, path, *_ in narrowed)
+    assert_narrowed_errors_are_the_reference_errors(check, document)
+
+
+def test_a_schema_whose_subschemas_set_their_base_uri_is_explained_the_reference_way() -> None:
+    from kpn_collections.schema_check import SchemaCheck
+
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "$id": "https://example.com/root.json",
+              "properties": {"a": {"$ref": "#/definitions/a"},
+                             "b": {"$id": "https://example.com/b.json", "$ref": "#/definitions/a",
+                                   "definitions": {"a": {"type": "string"}}}},
+              "definitions": {"a": {"type": "integer"}}}
+    check = SchemaCheck(schema)
+    assert check.narrowed is check.reference
+    for instance in ({"a": 1, "b": "x"}, {"a": "x", "b": 1}, {"a": 1, "b": 1}):
+        assert check.fast is not None and check.fast(instance) == check.reference_valid(instance)
+        assert [error_signature(e) for e in check.iter_errors(instance)] == [
+            error_signature(e) for e in check.reference.iter_errors(instance)]
+
+
 REFERENCE_CLASSES = {SpecVersion.SWAGGER_2_0: OpenAPIV2SpecValidator, SpecVersion.OPENAPI_3_0: OpenAPIV30SpecValidator,
                      SpecVersion.OPENAPI_3_1: OpenAPIV31SpecValidator}
 

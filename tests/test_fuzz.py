@@ -99,9 +99,12 @@ def mutated_documents(draw: st.DrawFn) -> Any:
             break
         path = paths[draw(st.integers(1, len(paths) - 1))]
         parent, key = parent_of(document, path), path[-1]
-        action = draw(st.sampled_from(["delete", "replace", "swap", "duplicate"]))
+        action = draw(st.sampled_from(["delete", "replace", "swap", "duplicate", "rename"]))
         if action == "delete":
             del parent[key]
+        elif action == "rename":  # a name the regex engines may read differently ("Pet\n", "2\u0660\u0660")
+            if isinstance(parent, dict) and isinstance(key, str):
+                parent[key + draw(st.sampled_from(["\n", "\u0660", "\r", "\ufeff", "$"]))] = parent.pop(key)
         elif action == "replace":
             parent[key] = draw(JSON_VALUES)
         else:
