@@ -182,9 +182,11 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
     """Run every job (over `workers` processes, this one included) and yield the results in job order, each as
     soon as it and all before it are done.
 
-    Every process, this one included, takes the biggest spec left whenever it is free (a worker runs one job at
-    a time): the long conversions start first and the short ones at the end fill the gaps, so the processes
-    finish close together; and no process sits idle beside the workers (its memory would count for nothing)."""
+    Every process runs one job at a time and, whenever it is free, takes the biggest spec left: the long
+    conversions start first and the short ones at the end fill the gaps, so the processes finish close
+    together. A worker is handed its next job by a thread of this process as soon as it is done (not when this
+    process is, whose own conversion may run longer: a conversion's time does not always follow its size);
+    and this process converts too, rather than wait beside the workers while its memory counts for nothing."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             result = run_job(job)
@@ -199,36 +201,57 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             prepare(settings)  # built once here, shared by the forked workers
     gc.collect()
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
-    from concurrent.futures import ProcessPoolExecutor, as_completed  # only for several workers
+    import queue
+    import threading
+    from concurrent.futures import ProcessPoolExecutor  # only for several workers
 
-    queue = collections.deque(sorted(jobs, key=_input_size, reverse=True))  # the biggest first
+    left = collections.deque(sorted(jobs, key=_input_size, reverse=True))  # the biggest first
+    done: queue.SimpleQueue[JobResult] = queue.SimpleQueue()
+
+    def next_job() -> Job | None:
+        try:
+            return left.popleft()
+        except IndexError:
+            return None
+
+    def feed(future: Future[JobResult], job: Job) -> None:
+        """Keep one worker busy: wait for its job's result, hand it the next job left."""
+        while True:
+            done.put(_worker_result(future, job))
+            next_one = next_job()
+            if next_one is None:
+                return
+            job = next_one
+            try:
+                future = pool.submit(run_job, job)
+            except Exception:  # the pool broke (a worker died): reported as such; this process does the rest
+                done.put(JobResult(job.index, str(job.spec), _str(job.target), "bug", False,
+                                   bug=traceback.format_exc()))
+                return
+
     pool = ProcessPoolExecutor(max_workers=workers - 1, initializer=_ignore_interrupts)
+    # the first jobs are submitted from this thread: a fork context starts every worker there and then,
+    # before the feeder threads exist (forking beside running threads can copy a lock another thread holds)
+    firsts = [job for job in (next_job() for _ in range(workers - 1)) if job is not None]
+    for job in firsts:
+        threading.Thread(target=feed, args=(pool.submit(run_job, job), job), daemon=True).start()
     try:
-        pending: dict[Future[JobResult], Job] = {}
         finished: dict[int, JobResult] = {}
         order = [job.index for job in jobs]
         position = 0
-        while queue or pending:
-            # one job per worker at a time, so that whichever process is free first takes what is left (the
-            # biggest specs also then run one after another in a worker, which keeps the peak memory down)
-            while queue and len(pending) < workers - 1:
-                job = queue.popleft()
-                pending[pool.submit(run_job, job)] = job
-            if queue:  # this process takes the biggest spec left too
-                job = queue.popleft()
-                finished[job.index] = run_job(job)
-                on_done()
-                done = [future for future in pending if future.done()]
-            else:
-                done = [next(as_completed(pending))]
-            for future in done:
-                job = pending.pop(future)
-                finished[job.index] = _worker_result(future, job)
+        while position < len(order):
+            own = next_job()
+            results = [run_job(own)] if own is not None else [done.get()]
+            while not done.empty():
+                results.append(done.get())
+            for result in results:
+                finished[result.index] = result
                 on_done()
             while position < len(order) and order[position] in finished:
                 yield finished.pop(order[position])
                 position += 1
     except BaseException:  # Ctrl-C: start no more jobs; the running ones finish their (atomic) writes
+        left.clear()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

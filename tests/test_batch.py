@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -273,13 +275,13 @@ def test_cache_key_covers_the_tool_itself(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert cache.key(job) != before
 
 
-def test_run_jobs_over_this_process_and_a_worker_runs_every_job_once_in_job_order(tmp_path: Path) -> None:
+def test_run_jobs_over_two_workers_runs_every_job_once_in_job_order(tmp_path: Path) -> None:
     from kpn_collections.batch import Job, run_jobs
     from kpn_collections.settings import Settings
 
     source = (FIXTURES / "oas30" / "features" / "input.yaml").read_text(encoding="utf-8")
     jobs = []
-    for index in range(7):  # different sizes: every process takes the biggest left
+    for index in range(7):  # different sizes: every worker takes the biggest left
         spec = tmp_path / f"spec{index}.yaml"
         spec.write_text(source + "# padding\n" * (index * 50), encoding="utf-8")
         jobs.append(Job(index, spec, tmp_path / "out" / f"spec{index}.json", Settings()))
@@ -289,6 +291,74 @@ def test_run_jobs_over_this_process_and_a_worker_runs_every_job_once_in_job_orde
     assert all(r.outcome == "written" for r in results), [r.bug for r in results]
     assert len(done) == 7
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"spec{i}.json" for i in range(7)]
+
+
+def _job_waiting_for_another(job: Any) -> Any:
+    """A stand-in conversion: spec "b" waits (10 s at most) for spec "c" to have started; the others finish at
+    once, "c" leaving a mark."""
+    from kpn_collections.batch import JobResult
+
+    marker = job.spec.parent / "c.started"
+    if job.spec.stem == "c":
+        marker.touch()
+    seen = job.spec.stem != "b"
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        seen = marker.exists()
+        time.sleep(0.01)
+    return JobResult(job.index, str(job.spec), None, "written" if seen else "failed", seen)
+
+
+def test_a_free_worker_starts_the_next_job_while_another_job_runs(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Job times need not follow spec sizes (a small spec may wait on remote `$ref`s): whichever worker is
+    free takes the next job at once, however long the others run. Here "b" can only finish once "c" has
+    started beside it."""
+    from kpn_collections import batch
+    from kpn_collections.batch import Job, run_jobs
+    from kpn_collections.settings import Settings
+
+    jobs = []
+    for index, (name, size) in enumerate([("a", 300), ("b", 200), ("c", 100)]):
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text("#" * size, encoding="utf-8")
+        jobs.append(Job(index, spec, None, Settings(), cache_dir=tmp_path))  # cached: nothing to prepare
+    monkeypatch.setattr(batch, "run_job", _job_waiting_for_another)
+    results = list(run_jobs(jobs, 2, lambda: None))
+    assert [(r.spec, r.outcome) for r in results] == [(str(job.spec), "written") for job in jobs]
+
+
+def _job_killing_its_worker(job: Any) -> Any:
+    """A stand-in conversion that ends its worker process on spec "a", and succeeds anywhere else (slowly in
+    the main process, so that the worker's feeder takes a job after the worker has died)."""
+    import multiprocessing
+
+    from kpn_collections.batch import JobResult
+
+    if multiprocessing.parent_process() is None:
+        time.sleep(0.2)
+    elif job.spec.stem == "a":
+        os._exit(9)
+    return JobResult(job.index, str(job.spec), None, "written", True)
+
+
+def test_a_worker_that_dies_is_reported_and_the_batch_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpn_collections import batch
+    from kpn_collections.batch import Job, run_jobs
+    from kpn_collections.settings import Settings
+
+    jobs = []
+    for index, name in enumerate("abcdef"):
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text("#" * (600 - index * 100), encoding="utf-8")  # "a" first, to the worker
+        jobs.append(Job(index, spec, None, Settings(), cache_dir=tmp_path))
+    monkeypatch.setattr(batch, "run_job", _job_killing_its_worker)
+    results = list(run_jobs(jobs, 2, lambda: None))
+    assert [r.spec for r in results] == [str(job.spec) for job in jobs]
+    assert results[0].outcome == "bug" and "terminated abruptly" in (results[0].bug or "")
+    lost = [r for r in results[1:] if r.outcome == "bug"]  # handed to the dead worker's pool
+    assert len(lost) == 1 and "BrokenProcessPool" in (lost[0].bug or "")
+    assert sum(r.outcome == "written" for r in results) == 4
 
 
 def test_workers_share_prepared_templates_and_still_report_a_template_that_does_not_compile(tmp_path: Path) -> None:
