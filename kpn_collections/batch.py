@@ -206,7 +206,7 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
     from concurrent.futures import ProcessPoolExecutor  # only for several workers
 
     left = collections.deque(sorted(jobs, key=_input_size, reverse=True))  # the biggest first
-    done: queue.SimpleQueue[JobResult] = queue.SimpleQueue()
+    done: queue.SimpleQueue[JobResult | None] = queue.SimpleQueue()  # None: a job went back to `left`
 
     def next_job() -> Job | None:
         try:
@@ -224,29 +224,37 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             job = next_one
             try:
                 future = pool.submit(run_job, job)
-            except Exception:  # the pool broke (a worker died): reported as such; this process does the rest
-                done.put(JobResult(job.index, str(job.spec), _str(job.target), "bug", False,
-                                   bug=traceback.format_exc()))
+            except Exception:  # the pool broke (a worker died): this process converts what is left
+                left.appendleft(job)
+                done.put(None)  # wakes this process, should it be waiting for results
                 return
 
     pool = ProcessPoolExecutor(max_workers=workers - 1, initializer=_ignore_interrupts)
-    # the first jobs are submitted from this thread: a fork context starts every worker there and then,
-    # before the feeder threads exist (forking beside running threads can copy a lock another thread holds)
-    firsts = [job for job in (next_job() for _ in range(workers - 1)) if job is not None]
-    for job in firsts:
-        threading.Thread(target=feed, args=(pool.submit(run_job, job), job), daemon=True).start()
     try:
+        # the first jobs are submitted from this thread: a fork context starts every worker there and then,
+        # before the feeder threads exist (forking beside running threads can copy a lock another thread holds)
+        for _ in range(workers - 1):
+            first = next_job()
+            if first is None:
+                break
+            try:
+                future = pool.submit(run_job, first)
+            except Exception:  # no worker could start (fork failed): this process converts everything
+                left.appendleft(first)
+                break
+            threading.Thread(target=feed, args=(future, first), daemon=True).start()
         finished: dict[int, JobResult] = {}
         order = [job.index for job in jobs]
         position = 0
         while position < len(order):
             own = next_job()
-            results = [run_job(own)] if own is not None else [done.get()]
+            arrived: list[JobResult | None] = [run_job(own) if own is not None else done.get()]
             while not done.empty():
-                results.append(done.get())
-            for result in results:
-                finished[result.index] = result
-                on_done()
+                arrived.append(done.get())
+            for arrival in arrived:
+                if arrival is not None:
+                    finished[arrival.index] = arrival
+                    on_done()
             while position < len(order) and order[position] in finished:
                 yield finished.pop(order[position])
                 position += 1

@@ -356,9 +356,7 @@ def test_a_worker_that_dies_is_reported_and_the_batch_goes_on(tmp_path: Path, mo
     results = list(run_jobs(jobs, 2, lambda: None))
     assert [r.spec for r in results] == [str(job.spec) for job in jobs]
     assert results[0].outcome == "bug" and "terminated abruptly" in (results[0].bug or "")
-    lost = [r for r in results[1:] if r.outcome == "bug"]  # handed to the dead worker's pool
-    assert len(lost) == 1 and "BrokenProcessPool" in (lost[0].bug or "")
-    assert sum(r.outcome == "written" for r in results) == 4
+    assert [r.outcome for r in results[1:]] == ["written"] * 5  # the others, converted here
 
 
 def test_workers_share_prepared_templates_and_still_report_a_template_that_does_not_compile(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ SHIPPED_PATTERNS = sorted(set().union(*map(patterns_in, shipped_schemas().values
 OTHER_PATTERNS = [r"^a.c$", r"a$|^b", r"[$.]\.$", r"^\d{1,3}(?:\.\d+)?$", r"^[^\d\n]*$", r"x{2,}?$", r"\$$",
                   r"^(a|b)+\n?$", r"\t\r\f", r"^[\]-]$", r"^$"]
 NASTY_TEXT = st.lists(st.sampled_from(
-    [*"aAbcxX-_./:$0123459{}#?", "\n", "\r", "\u2028", "\u0660", "\u0663", "\uff11", "\ufeff", "\u00e9",
+    [*"aAbcxX-_./:$0123459{}#?", "\n", "\r", "\u2028", "\u0660", "\u0663", "\uff11", "\ufeff", "\u00e9", "\U00010d40", "\U0001d7ce",
                                        "\t", "\f", "]", "$ref", "3.0.", "3.1.", "200", "get", "Bearer", "x-"]),
     max_size=8).map("".join)
 
@@ -310,6 +310,31 @@ def test_only_patterns_in_schema_positions_are_rewritten() -> None:
     assert with_python_regexes(schema) == ({
         "properties": {"pattern": {"enum": [{"pattern": "a$"}]}, "b": {"pattern": "b(?=\\n?$)"}},
         "patternProperties": {"^x-(?=\\n?$)": {"default": {"pattern": "c$"}}}, "pattern": "d[^\\n](?=\\n?$)"}, False)
+
+
+def test_python_decimal_digits_are_read_from_its_own_tables() -> None:
+    import unicodedata
+
+    from kpn_collections.schema_check import _DECIMAL_DIGITS_14, decimal_digit_ranges
+
+    every = [code for code in range(0x110000) if chr(code).isdecimal()]
+    ranges = decimal_digit_ranges()
+    assert [code for start, end in ranges for code in range(start, end + 1)] == every
+    if unicodedata.unidata_version == "14.0.0":
+        assert ranges == _DECIMAL_DIGITS_14
+
+
+def test_a_digit_newer_than_pythons_unicode_tables_is_judged_as_python_judges_it() -> None:
+    """U+10D40 (Garay digit zero, Unicode 16) is a digit to jsonschema-rs's `\\p{Nd}` and not to Python 3.11's
+    `\\d`: a version number or a response code spelt with it is invalid for the reference validator."""
+    document = json.loads(json.dumps(PET_NEWLINE))
+    del document["components"]
+    document["openapi"] = "3.0.\U00010d40"
+    document["paths"]["/pets"]["get"]["responses"]["2\U00010d40\U00010d40"] = {"description": "ok"}
+    check = structural_check(SpecVersion.OPENAPI_3_0)
+    assert check.fast is not None
+    assert check.fast(document) == check.reference_valid(document)
+    assert_narrowed_errors_are_the_reference_errors(check, document)
 
 
 PET_NEWLINE = {
