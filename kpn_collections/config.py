@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .batch import naming_problem
+from .batch import glob_base, naming_problem
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES
 
 if sys.version_info >= (3, 11):
@@ -148,6 +148,8 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
     where = f"{path}" + (f" [tool.{TOML_SECTION}]" if path.name == "pyproject.toml" else "")
     root = path.absolute().parent
     values = _checked(where, data, _TOP_LEVEL, root)
+    boundary = repository_root(root)
+    _confined(where, values, boundary)
     overrides = []
     for index, entry in enumerate(values.pop("overrides", [])):
         at = f"{where} overrides[{index}]"
@@ -158,16 +160,48 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
         if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
             raise ConfigError(f"{at}: `files` must be a glob or a list of globs")
         rest = {k: v for k, v in entry.items() if k != "files"}
-        overrides.append(Override(tuple(patterns), _checked(at, rest, _PER_SPEC, root)))
+        override = _checked(at, rest, _PER_SPEC, root)
+        _confined(at, override, boundary)
+        overrides.append(Override(tuple(patterns), override))
     specs = values.get("specs")
     if specs is not None and not all(isinstance(s, str) for s in specs):
         raise ConfigError(f"{where}: `specs` must be a list of files, directories or globs")
+    for spec in specs or ():
+        literal = glob_base(spec) if any(c in spec for c in "*?[") else Path(spec)
+        _confined(where, {"specs": root / literal}, boundary)
     problem = naming_problem(values["naming"]) if "naming" in values else None
     if problem:
         raise ConfigError(f"{where}: `naming` {problem}")
     if "jobs" in values and values["jobs"] < 1:
         raise ConfigError(f"{where}: `jobs` must be at least 1")
     return ProjectConfig(path.absolute(), root, values, tuple(overrides))
+
+
+def repository_root(directory: Path) -> Path:
+    """The first directory from `directory` up that holds `.git`, else `directory` itself."""
+    for candidate in (directory, *directory.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return directory
+
+
+def _confined(where: str, values: dict[str, Any], boundary: Path) -> None:
+    """A settings file comes with the repository (a pull request can change it), so every path it names must
+    lie inside that repository, symbolic links followed: it cannot make the tool read referenced files,
+    templates or a mirror from elsewhere on the machine, nor write collections or a cache elsewhere. A
+    path outside is for the command line, which the person running the tool writes."""
+    inside = boundary.resolve()
+    for key, value in values.items():
+        if not isinstance(value, Path):
+            continue
+        try:
+            real = value.resolve()
+        except (OSError, RuntimeError):  # a symbolic link loop
+            raise ConfigError(f"{where}: {key} {value} cannot be resolved (a symbolic link loop)") from None
+        if not real.is_relative_to(inside):
+            raise ConfigError(f"{where}: {key} leads outside the repository {boundary} (to {real}); a settings "
+                              "file names only paths inside its repository: give a path outside on the command "
+                              "line instead")
 
 
 def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Path) -> dict[str, Any]:

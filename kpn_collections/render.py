@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 
 from .diagnostics import Diagnostic, Severity
 
@@ -42,13 +43,29 @@ class TemplateProblem(Exception):
 _TEMPLATE_FAILURES = (jinja2.TemplateError, OSError, UnicodeDecodeError)
 
 
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """A user's templates folder: a template whose real path (symbolic links followed) leaves the folder is
+    not read, so a templates folder from a pull request cannot pull a file of the machine into a collection."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        source, filename, uptodate = super().get_source(environment, template)
+        root = Path(self.searchpath[0]).resolve()
+        if not Path(filename).resolve().is_relative_to(root):
+            raise jinja2.TemplateNotFound(template, f"{filename} leads outside the templates folder {root}")
+        return source, filename, uptodate
+
+
 @functools.lru_cache(maxsize=8)
 def _environment(user_dir: str | None) -> jinja2.Environment:
+    """The packaged templates run in a plain environment; a user's folder (which a settings file in a pull
+    request can name) in Jinja2's immutable sandbox: a template can format the values it is given, but cannot
+    reach Python's internals through them (`{{ cycler.__init__.__globals__ }}`) to run code or change data."""
     loaders: list[jinja2.BaseLoader] = []
     if user_dir:
-        loaders.append(jinja2.FileSystemLoader(user_dir))
+        loaders.append(_ConfinedLoader(user_dir))
     loaders.append(jinja2.FileSystemLoader(str(package_templates_dir())))
-    environment = jinja2.Environment(
+    kind = jinja2.sandbox.ImmutableSandboxedEnvironment if user_dir else jinja2.Environment
+    environment = kind(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
