@@ -337,7 +337,7 @@ def stored_credentials(text: str | bytes, name: str) -> tuple[Diagnostic, ...]:
     """Errors for each credential a collection file on disk carries (a tester's exported token or secret)."""
     try:
         collection = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes: stale either way
         return ()
     if not isinstance(collection, dict):
         return ()

@@ -189,7 +189,9 @@ def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
 def find_in_collection(collection: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(JSON pointer, what it looks like) for every credential-looking text in a collection's variables
     (values and descriptions) and scripts (the places a shared file must never carry a secret)."""
-    for index, variable in enumerate(collection.get("variable") or []):
+    for index, variable in enumerate(_list(collection.get("variable"))):
+        if not isinstance(variable, dict):
+            continue
         for field in ("value", "description"):
             text = variable.get(field)
             if isinstance(text, str):
@@ -203,8 +205,9 @@ def find_in_collection(collection: dict[str, Any]) -> Iterator[tuple[str, str]]:
 def _scripts(node: dict[str, Any], pointer: str, seen: dict[str, str | None]) -> Iterator[tuple[str, str]]:
     """Script lines with a credential's shape; `seen` remembers each distinct line's answer (the same template
     lines recur in every request: GitHub's 845 requests carry 77,000 lines, 1,400 of them distinct)."""
-    for index, event in enumerate(node.get("event") or []):
-        lines = event.get("script", {}).get("exec") or []
+    for index, event in enumerate(_list(node.get("event"))):
+        script = event.get("script") if isinstance(event, dict) else None
+        lines = (script.get("exec") if isinstance(script, dict) else None) or []
         for number, line in enumerate(lines if isinstance(lines, list) else [lines]):
             if not isinstance(line, str):
                 continue
@@ -214,5 +217,11 @@ def _scripts(node: dict[str, Any], pointer: str, seen: dict[str, str | None]) ->
                 kind = seen[line] = secret_kind(line)
             if kind:
                 yield pointer + pointer_join("event", index, "script", "exec", number), kind
-    for index, item in enumerate(node.get("item") or []):
-        yield from _scripts(item, pointer + pointer_join("item", index), seen)
+    for index, item in enumerate(_list(node.get("item"))):
+        if isinstance(item, dict):
+            yield from _scripts(item, pointer + pointer_join("item", index), seen)
+
+
+def _list(value: Any) -> list[Any]:
+    """A list from a collection, which may be a file edited by hand: anything else counts as empty."""
+    return value if isinstance(value, list) else []

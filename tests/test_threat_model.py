@@ -8,6 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpn_collections.batch import stored_credentials
 
 from .conftest import FIXTURES
 from .test_cli import run
@@ -99,3 +103,29 @@ def test_sandboxed_user_templates_render_what_the_packaged_ones_do(tmp_path: Pat
     sandboxed = run("convert", str(FEATURES_30), "-o", "-", "--no-cache", "--templates", str(tmp_path / "empty"))
     assert plain.returncode == sandboxed.returncode == 0
     assert json.loads(plain.stdout) == json.loads(sandboxed.stdout)
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 200_000 + "]" * 200_000,
+    '{"info": {}, "variable": "x", "item": [{"name": "x", "event": "abc", "item": {"a": 1}}]}',
+    '{"variable": [1, null, {"key": "client_secret", "value": 7}], "event": [{"script": "x"}], "item": [3]}',
+    '{"item": [' + '{"item": [' * 450 + "]}" * 450 + "]}",
+])
+def test_check_reads_a_hand_edited_collection_of_any_shape(tmp_path: Path, content: str) -> None:
+    """`--check` reads the collection on disk, which anyone can edit: any shape is stale, never a crash."""
+    shutil.copy(FEATURES_30, tmp_path / "api.yaml")
+    (tmp_path / "api.postman_collection.json").write_text(content, encoding="utf-8")
+    completed = run("convert", "api.yaml", "--check", "--no-cache", cwd=tmp_path)
+    assert completed.returncode == 1, completed.stderr
+    assert "is stale" in completed.stderr and "internal error" not in completed.stderr
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.sampled_from(["item", "event", "script", "exec", "variable", "key",
+                                                       "value", "description", "name"]), inner, max_size=5),
+                    max_leaves=40))
+@settings(max_examples=200, derandomize=True, deadline=None)
+def test_credential_sweep_of_an_edited_collection_never_raises(value: object) -> None:
+    assert isinstance(stored_credentials(json.dumps({"item": [value], "variable": [value], "event": [value]}),
+                                         "c.json"), tuple)
