@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .batch import naming_problem
+from .retrieve import host_problem
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES
 
 if sys.version_info >= (3, 11):
@@ -37,6 +38,8 @@ _PER_SPEC: dict[str, Any] = {
     "ref-root": Path,
     "ref-mirror": Path,
     "allow-remote-refs": bool,
+    "allow-private-hosts": bool,
+    "swaggerhub-host": str,
     "strict": bool,
     "check-output": bool,
 }
@@ -196,6 +199,8 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
                 raise ConfigError(f"{where}: {key} must be a whole number, not {value!r}")
         elif not isinstance(value, kind):
             raise ConfigError(f"{where}: {key} must be a {kind.__name__}, not {type(value).__name__}")
+        if key == "swaggerhub-host" and host_problem(value):
+            raise ConfigError(f"{where}: {key} {host_problem(value)}")
         values[key] = value
     return values
 
