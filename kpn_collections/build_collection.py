@@ -18,6 +18,7 @@ from .credentials import (
     credential_references,
     defuse,
     is_credential_name,
+    redact_descriptions,
     redact_secrets,
     secret_kind,
     strip_url_credentials,
@@ -149,6 +150,7 @@ class _Builder:
             collection["event"] = [self._script_event("prerequest", "collection.prerequest.js.jinja",
                                                       self.collection_id, token_request)]
         collection["variable"] = list(self.variables.entries.values())
+        redact_descriptions(collection)  # `secret-in-spec` promised: credentials in descriptions are left out
         return collection
 
     # --- the token flow -------------------------------------------------------------------------------

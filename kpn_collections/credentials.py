@@ -177,6 +177,55 @@ def _without_credential_references(text: str) -> str:
     return _URL_TEMPLATE.sub(lambda m: "" if is_credential_name(m.group(1)) else m.group(0), text)
 
 
+REDACTED = "[redacted]"
+"""What stands in a description for a credential found there."""
+
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----(?:.*?-----END (?:[A-Z]+ )*PRIVATE KEY-----|.*)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def redact_text(text: str) -> str:
+    """Text (a description, a name) with each part that looks like a credential (`secret_kind`) replaced by
+    `[redacted]`: `Authorization: Bearer eyJ...` in a curl example becomes `Authorization: Bearer [redacted]`."""
+    if secret_kind(text) is None:
+        return text
+    text = _PRIVATE_KEY_BLOCK.sub(REDACTED, text)
+    for _, pattern in _VALUE_PATTERNS:
+        text = pattern.sub(_redaction, text)
+    return text
+
+
+def _redaction(match: re.Match[str]) -> str:
+    """What replaces one credential: the secret part only (the scheme, the parameter name, `Bearer` stay)."""
+    found = match.group(0)
+    if found.endswith("@") and "://" in found:  # user:password@ in a URL: left out
+        return found[:found.index("://") + 3]
+    if found[0] in "?&":  # ?client_secret=value: the value left out
+        return found.split("=", 1)[0] + "="
+    if found[:6].lower() in ("bearer", "basic "):
+        return found.split(None, 1)[0] + " " + REDACTED
+    return REDACTED
+
+
+def redact_descriptions(node: Any) -> None:
+    """Redact credentials (`redact_text`) in place in every `description` and `name` of a collection: the text
+    taken from the definition's descriptions, summaries and code samples (scripts and variable values are
+    swept separately, request data is cleaned where it is made; a saved response's `originalRequest` shares
+    its parts with the request, redacted already)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str):
+                if key in ("description", "name") and value:
+                    node[key] = redact_text(value)
+            elif key not in ("event", "originalRequest") and isinstance(value, (dict, list)):
+                redact_descriptions(value)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, (dict, list)):
+                redact_descriptions(item)
+
+
 def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
     """(JSON pointer, what it looks like) for every credential-looking value in an API definition, in document
     order. Each distinct text and key is judged once (descriptions, examples and names recur), and pointers are

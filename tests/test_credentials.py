@@ -236,6 +236,41 @@ def test_token_operation_under_a_plain_http_base_url_is_a_warning() -> None:
     assert "http://api.example.test/oauth/token" in insecure.message
 
 
+def test_credentials_in_descriptions_and_code_samples_are_redacted() -> None:
+    curl = f'Try it:\n\n    curl -H "Authorization: Bearer {JWT}" https://api.example.test/a'
+    definition: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "Described", "version": "1", "description": curl},
+        "servers": [{"url": "https://api.example.test/{stage}", "description": f"token {JWT}",
+                     "variables": {"stage": {"default": "v1", "description": f"Basic {'dXNlcjpwYXNzd29yZA' * 2}"}}}],
+        "tags": [{"name": "things", "description": f"see https://bob:pw123456@api.example.test/ and {PRIVATE_KEY}"}],
+        "paths": {"/a": {"post": {
+            "tags": ["things"], "summary": f"with ?client_secret=abcdef123456 and {JWT}", "description": curl,
+            "x-code-samples": [{"lang": "curl", "source": curl}],
+            "parameters": [{"name": "q", "in": "query", "description": curl, "schema": {"type": "string"}},
+                           {"name": "X-Trace", "in": "header", "description": curl, "schema": {"type": "string"}}],
+            "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+                "part": {"type": "string", "description": curl}}}}}},
+            "responses": {"200": {"description": f"ok {JWT}", "headers": {"X-Token": {
+                "description": curl, "schema": {"type": "string"}}}}},
+        }}},
+    }
+    result = convert_document(definition, Settings(), source="described.yaml")
+    assert result.collection is not None, [d.format() for d in result.diagnostics]
+    assert result.errors == []
+    warned = {d.pointer for d in result.diagnostics if d.code == "secret-in-spec"}
+    assert {"/info/description", "/paths/~1a/post/description", "/paths/~1a/post/x-code-samples/0/source"} <= warned
+    text = json.dumps(result.collection)
+    for secret in (JWT, "pw123456", "abcdef123456", "MIIEpAIBAAKCAQEA", "dXNlcjpwYXNzd29yZA"):
+        assert secret not in text
+    assert 'Authorization: Bearer [redacted]' in result.collection["info"]["description"]
+    [request] = [i for i in iter_requests(result.collection["item"]) if i["request"]["url"]["raw"].endswith("/a")]
+    assert "Bearer [redacted]" in request["request"]["description"]
+    assert request["name"] == "with ?client_secret= and [redacted]"
+    assert request["response"][0]["name"] == "ok [redacted]"
+    assert credentials.redact_text(text) == text  # nothing left to redact
+
+
 @pytest.mark.parametrize("key", ["client-secret", "client_secret", "access-token", "password", "client-id"])
 def test_settings_files_refuse_credentials(key: str, tmp_path: Path) -> None:
     (tmp_path / ".kpn-collections.yaml").write_text(f"{key}: s3cret-value\n", encoding="utf-8")
