@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
-from kpn_collections import Settings, convert_file, retrieve
+from kpn_collections import Settings, cli, convert_file, retrieve
 from kpn_collections.retrieve import RetrievalError, https_fetch
 from kpn_collections.write import dumps
 
@@ -238,3 +239,33 @@ def test_size_cap_and_bad_status_are_located_errors(server: Server) -> None:
     with pytest.raises(RetrievalError, match="HTTP 404") as missing:
         fetch(f"https://api.swaggerhub.com:{server.port}/nothing")
     assert missing.value.code == "ref-fetch-failed"
+
+
+def test_command_line_and_settings_file_options(server: Server, monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    monkeypatch.setattr(retrieve, "_verified_tls", plain)
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_spec(f"https://swaggerhub.example.test:{server.port}/doc#/components/schemas/Error"),
+                    encoding="utf-8")
+    env = {"SWAGGERHUB_API_KEY": KEY}
+    remote = ["--allow-remote-refs", "--allow-private-hosts", "--swaggerhub-host", "swaggerhub.example.test"]
+    for command in (["convert", "--no-cache", "-j", "1"], ["bundle"], ["inject"]):
+        server.requests.clear()
+        output = tmp_path / f"out-{command[0]}.yaml"
+        result = CliRunner().invoke(cli.main, [*command, str(spec), "-o", str(output), *remote], env=env)
+        assert result.exit_code == 0, result.output
+        assert sent_keys(server) == [("swaggerhub.example.test", KEY)], command
+    result = CliRunner().invoke(cli.main, ["convert", str(spec), "--swaggerhub-host", "https://evil.test/"])
+    assert result.exit_code == 2 and "--swaggerhub-host" in result.output and "host name" in result.output
+    (tmp_path / ".kpn-collections.yaml").write_text("swaggerhub-host: evil.test/path\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.main, ["convert", str(spec)])
+    assert result.exit_code == 2 and "swaggerhub-host" in result.output
+    # from the settings file: only the named host gets the key, private hosts only when allowed there
+    (tmp_path / ".kpn-collections.yaml").write_text(
+        "allow-remote-refs: true\nallow-private-hosts: true\nswaggerhub-host: other.test\ncache: false\n",
+        encoding="utf-8")
+    server.requests.clear()
+    result = CliRunner().invoke(cli.main, ["convert", str(spec), "-o", "-", "-j", "1"], env=env)
+    assert result.exit_code == 0, result.output
+    assert sent_keys(server) == [("swaggerhub.example.test", None)]
