@@ -263,7 +263,8 @@ class _Builder:
                        and credential_references(variable.default)) else variable.default)  # warned by validation
             self.variables.declare(variable.name, default, text)
         if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^{{", url):
-            self.diagnostics.warning("relative-server", f"the server URL {server.url!r} is relative",
+            shown = strip_url_credentials(server.url)[0]
+            self.diagnostics.warning("relative-server", f"the server URL {shown!r} is relative",
                                      hint="give an absolute server URL, or pass --base-url")
         return url
 

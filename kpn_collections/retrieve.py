@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import yaml
 
+from .credentials import strip_url_credentials
 from .settings import SWAGGERHUB_HOST
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ def https_fetch(url: str, *, api_key: str | None = None, api_key_host: str = SWA
     import http.client  # only now: most conversions fetch nothing, and the HTTP stack takes a while to load
 
     ends = time.monotonic() + deadline
-    shown = _without_userinfo(url)
+    shown = shown_url(url)
     key_host = api_key_host.lower() if api_key else None
     current = url
     for hop in range(MAX_REDIRECTS + 1):
@@ -243,7 +244,7 @@ def https_fetch(url: str, *, api_key: str | None = None, api_key_host: str = SWA
                 raise RetrievalError("ref-remote-insecure", f"{url} is not an https URL; it was not fetched",
                                      "use the https URL, or put the document in the --ref-mirror directory")
             raise RetrievalError("ref-remote-insecure", f"fetching {shown} was redirected to the non-https URL "
-                                 f"{_without_userinfo(current)}; it was not followed",
+                                 f"{shown_url(current)}; it was not followed",
                                  "mirror the document with --ref-mirror")
         host = (parts.hostname or "").lower()
         if key_host is not None and host != key_host:
@@ -396,12 +397,9 @@ def _verified_tls(connection: socket.socket, host: str) -> socket.socket:
     return ssl.create_default_context().wrap_socket(connection, server_hostname=host)
 
 
-def _without_userinfo(url: str) -> str:
-    """A URL as shown in messages: without a user name and password."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+def shown_url(url: str) -> str:
+    """A remote URL as messages show it: without a user name and password or secret query parameters."""
+    return strip_url_credentials(url)[0]
 
 
 def default_remote_fetcher(api_key_host: str = SWAGGERHUB_HOST, allow_private_hosts: bool = False) -> RemoteFetcher:
@@ -440,10 +438,10 @@ class DefaultRetriever:
             where = "is not in the mirror " + str(self.mirror.directory) if self.mirror else "is remote"
             raise RetrievalError(
                 "ref-remote-not-allowed",
-                f"{uri} {where}, and remote references are not fetched by default",
+                f"{shown_url(uri)} {where}, and remote references are not fetched by default",
                 "save the document under a --ref-mirror DIR (as DIR/<host>/<path>.yaml), "
                 "or pass --allow-remote-refs to fetch it (SWAGGERHUB_API_KEY is sent when set)")
-        return Retrieved(self.fetch_remote(uri), uri)
+        return Retrieved(self.fetch_remote(uri), shown_url(uri))
 
 
 def build_retriever(settings: Settings, spec: Path, *, display: str | None = None,

@@ -169,6 +169,13 @@ def test_single_brace_credential_references_are_found_in_urls_only() -> None:
     assert [where for where, _ in credentials.find_in_document(document)] == ["/servers/0/url", "/host"]
 
 
+def test_a_relative_server_url_is_shown_without_its_credentials() -> None:
+    definition = {**leaky_definition(), "servers": [{"url": "/v1?client_secret=abcdef123456"}]}
+    result = convert_document(definition, Settings(), source="api.yaml")
+    [relative] = [d for d in result.diagnostics if d.code == "relative-server"]
+    assert "'/v1'" in relative.message and "abcdef123456" not in relative.message
+
+
 def test_credential_references_in_settings_urls_are_left_out(tmp_path: Path) -> None:
     spec = tmp_path / "api.json"
     spec.write_text(json.dumps({**leaky_definition(), "servers": [{"url": "https://api.example.test"}]}), "utf-8")

@@ -269,3 +269,25 @@ def test_command_line_and_settings_file_options(server: Server, monkeypatch: pyt
     result = CliRunner().invoke(cli.main, ["convert", str(spec), "-o", "-", "-j", "1"], env=env)
     assert result.exit_code == 0, result.output
     assert sent_keys(server) == [("swaggerhub.example.test", None)]
+
+
+def test_messages_never_show_credentials_of_remote_urls(tmp_path: Path) -> None:
+    url = "https://bob:pw-123456@schemas.example.test/common.yaml?access_token=tok-654321"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(minimal_spec(url + "#/components/schemas/Error"), encoding="utf-8")
+    refused = convert_file(spec, Settings())
+    assert [e.code for e in refused.errors] == ["ref-remote-not-allowed"]
+    broken = convert_file(spec, Settings(allow_remote_refs=True), fetch_remote=lambda url: b"a: [unclosed\n")
+    assert "yaml-syntax" in [e.code for e in broken.errors]
+    for result in (refused, broken):
+        shown = [d.format() for d in result.diagnostics]
+        assert "schemas.example.test/common.yaml" in "".join(shown)
+        assert not [line for line in shown if "pw-123456" in line or "tok-654321" in line]
+
+
+def test_an_api_key_with_a_line_break_is_refused_without_showing_it(server: Server) -> None:
+    with pytest.raises(RetrievalError) as refused:
+        https_fetch(f"https://api.swaggerhub.com:{server.port}/doc", api_key="key-123\r\nX-Evil: 1",
+                    allow_private_hosts=True, tls=plain)
+    assert refused.value.code == "ref-fetch-failed" and "key-123" not in refused.value.message
+    assert server.requests == []
