@@ -251,8 +251,8 @@ def https_fetch(url: str, *, api_key: str | None = None, api_key_host: str = SWA
             key_host = None  # off the registry host once: the key never follows a redirect elsewhere
         try:
             port = parts.port or 443
-            address = _checked_address(shown, host, port, allow_private_hosts)
-            status, headers, body = _get(address, host, port, current, api_key if key_host else None,
+            addresses = _checked_addresses(shown, host, port, allow_private_hosts)
+            status, headers, body = _get(addresses, host, port, current, api_key if key_host else None,
                                          timeout, ends, max_bytes, tls or _verified_tls, shown)
         except TimeoutError:
             raise RetrievalError("ref-fetch-timeout", f"fetching {shown} timed out (limits: {timeout:g} s without "
@@ -273,8 +273,8 @@ def https_fetch(url: str, *, api_key: str | None = None, api_key_host: str = SWA
                          "mirror the document with --ref-mirror")
 
 
-def _checked_address(url: str, host: str, port: int, allow_private_hosts: bool) -> str:
-    """The address to connect to for `host`: each address it resolves to must be public (or allowed)."""
+def _checked_addresses(url: str, host: str, port: int, allow_private_hosts: bool) -> list[str]:
+    """The addresses to connect to for `host`: each address it resolves to must be public (or allowed)."""
     import socket
 
     if not host:
@@ -297,7 +297,7 @@ def _checked_address(url: str, host: str, port: int, allow_private_hosts: bool) 
     if not addresses:
         raise RetrievalError("ref-fetch-failed", f"fetching {url} failed: {host} has no address",
                              "check the URL, or mirror the document with --ref-mirror")
-    return addresses[0]
+    return list(dict.fromkeys(addresses))
 
 
 def non_public_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
@@ -327,12 +327,11 @@ def non_public_kind_v6(address: ipaddress.IPv6Address) -> str | None:
     return None if address.is_global and not address.is_multicast else "non-public"
 
 
-def _get(address: str, host: str, port: int, url: str, api_key: str | None, timeout: float, ends: float,
+def _get(addresses: list[str], host: str, port: int, url: str, api_key: str | None, timeout: float, ends: float,
          max_bytes: int, tls: TlsWrapper, shown: str) -> tuple[int, Any, bytes]:
-    """(status, headers, body) of one GET of `url` from `address`, read whole within the deadline `ends`
-    (`shown`: the URL first asked for, as messages name it)."""
+    """(status, headers, body) of one GET of `url` from the first of `addresses` that answers, read whole
+    within the deadline `ends` (`shown`: the URL first asked for, as messages name it)."""
     import http.client
-    import socket
 
     parts = urlsplit(url)
     target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~") + (
@@ -345,7 +344,7 @@ def _get(address: str, host: str, port: int, url: str, api_key: str | None, time
         if not api_key.isprintable():
             raise ValueError(f"{API_KEY_VARIABLE} holds a line break or another control character")
         lines.append(f"Authorization: {api_key}")  # SwaggerHub's registry API takes the bare key
-    connection = socket.create_connection((address, port), timeout=min(timeout, _remaining(ends)))
+    connection = _connect(addresses, port, min(timeout, _remaining(ends)))
     try:
         connection = tls(connection, host)
         connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
@@ -370,6 +369,21 @@ def _get(address: str, host: str, port: int, url: str, api_key: str | None, time
         raise RetrievalError("ref-fetch-too-large", f"{shown} is larger than {max_bytes} bytes; it was not used",
                              "mirror the document with --ref-mirror")
     return response.status, response.headers, body
+
+
+def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
+    """A connection to the first of the (checked) addresses that accepts one."""
+    import socket
+
+    failure: OSError = OSError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout=timeout)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            failure = exc
+    raise failure
 
 
 def _remaining(ends: float) -> float:
