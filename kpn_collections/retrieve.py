@@ -241,7 +241,7 @@ def https_fetch(url: str, *, api_key: str | None = None, api_key_host: str = SWA
         parts = urlsplit(current)
         if parts.scheme.lower() != "https":
             if hop == 0:
-                raise RetrievalError("ref-remote-insecure", f"{url} is not an https URL; it was not fetched",
+                raise RetrievalError("ref-remote-insecure", f"{shown} is not an https URL; it was not fetched",
                                      "use the https URL, or put the document in the --ref-mirror directory")
             raise RetrievalError("ref-remote-insecure", f"fetching {shown} was redirected to the non-https URL "
                                  f"{shown_url(current)}; it was not followed",
