@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -10,10 +11,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .contract_tests import CONTRACT_SCHEMAS, ContractTests
-from .credentials import defuse, redact_secrets, secret_kind, strip_url_credentials, without_credentials
+from .credentials import (
+    credential_references,
+    defuse,
+    is_credential_name,
+    redact_descriptions,
+    redact_secrets,
+    secret_kind,
+    strip_url_credentials,
+    without_credentials,
+)
 from .diagnostics import Diagnostics
 from .examples import ExampleGenerator
 from .model import (
@@ -71,6 +81,16 @@ class _Variables:
             self.declare(variable.key, "", variable.description)
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether a URL's host is this machine (a token endpoint there may use plain http)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def build_collection(api: Api, settings: Settings, renderer: Renderer, source: str,
                      diagnostics: Diagnostics) -> dict[str, Any]:
     """The Postman collection for an Api: folders, requests, saved responses, auth and variables."""
@@ -98,6 +118,7 @@ class _Builder:
         token_request = self.api.token_request
         if token_request is not None:
             self._declare_token_variables(token_request)
+            self._check_token_url(token_request.url, base_url)
         self.variables.declare_auth(self.collection_auth.variables)
         items = self._items()
         if token_request is not None:
@@ -129,6 +150,7 @@ class _Builder:
             collection["event"] = [self._script_event("prerequest", "collection.prerequest.js.jinja",
                                                       self.collection_id, token_request)]
         collection["variable"] = list(self.variables.entries.values())
+        redact_descriptions(collection)  # `secret-in-spec` promised: credentials in descriptions are left out
         return collection
 
     # --- the token flow -------------------------------------------------------------------------------
@@ -145,6 +167,20 @@ class _Builder:
                                "Bearer token, set by Get Access Token or fetched automatically before a request.")
         self.variables.declare(TOKEN_VARIABLES["expires_at"], "",
                                "When (epoch ms) the access token is renewed: a little before it expires.")
+
+    def _check_token_url(self, url: str, base_url: str) -> None:
+        """Warn when the token request, which carries client_secret, would go over plain http to another host."""
+        if url.startswith("{{baseUrl}}"):
+            url = base_url + url[len("{{baseUrl}}"):]
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError:
+            return
+        if parts.scheme.lower() == "http" and not _is_loopback(host):
+            self.diagnostics.warning(
+                "insecure-token-url", f"the token URL {url} is plain http: client_secret and the access token "
+                "would cross the network unencrypted", hint="use the https URL of the token endpoint (--token-url)")
 
     def _without_credentials(self, url: str, setting: str) -> str:
         cleaned, removed = strip_url_credentials(url)
@@ -218,13 +254,17 @@ class _Builder:
         description += f" ({server.description})." if server.description else " (first server of the definition)."
         self.variables.declare("baseUrl", url, description)
         for variable in server.variables:
+            if is_credential_name(variable.name):
+                continue  # left out of the URL above (warned by validation): a secret never goes to the API host
             text = (variable.description or f"Server variable `{variable.name}`").rstrip(".") + "."
             if variable.enum:
                 text += " One of: " + ", ".join(variable.enum) + "."
-            default = "" if secret_kind(variable.default) else variable.default  # warned by validation
+            default = ("" if secret_kind(variable.default) or ("{{" in variable.default
+                       and credential_references(variable.default)) else variable.default)  # warned by validation
             self.variables.declare(variable.name, default, text)
         if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^{{", url):
-            self.diagnostics.warning("relative-server", f"the server URL {server.url!r} is relative",
+            shown = strip_url_credentials(server.url)[0]
+            self.diagnostics.warning("relative-server", f"the server URL {shown!r} is relative",
                                      hint="give an absolute server URL, or pass --base-url")
         return url
 

@@ -31,8 +31,8 @@ from .batch import (
 )
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
 from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, Severity
-from .retrieve import MirrorConfigError, MirrorRetriever
-from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
+from .retrieve import MirrorConfigError, MirrorRetriever, host_problem
+from .settings import AUTH_MODES, FOLDER_MODES, SWAGGERHUB_HOST, TEST_MODES, Settings
 from .write import write_if_changed
 
 
@@ -88,6 +88,13 @@ def _exit_now(code: object) -> None:
 F = Callable[..., None]
 
 
+def _host_option(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    problem = host_problem(value) if value is not None else None
+    if problem:
+        raise click.BadParameter(problem)
+    return value
+
+
 def ref_options(command: F) -> F:
     """--ref-root, --ref-mirror and --allow-remote-refs: how `$ref`s to other files and URLs are followed."""
     for option in reversed([
@@ -98,7 +105,12 @@ def ref_options(command: F) -> F:
                           "(plus DIR/prefixes.yaml for other URL layouts)."),
         click.option("--allow-remote-refs", is_flag=True,
                      help="Fetch remote $ref targets missing from the mirror over HTTPS "
-                          "(sends SWAGGERHUB_API_KEY when set)."),
+                          "(sends SWAGGERHUB_API_KEY to the SwaggerHub host when set)."),
+        click.option("--allow-private-hosts", is_flag=True, default=None,
+                     help="Let remote fetches reach loopback, private and link-local addresses."),
+        click.option("--swaggerhub-host", callback=_host_option,
+                     help="The SwaggerHub registry host SWAGGERHUB_API_KEY is sent to (On-Premise).  "
+                          "[default: api.swaggerhub.com]"),
     ]):
         command = option(command)
     return command
@@ -155,7 +167,7 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
             tests: str | None, strict: bool | None, check_output: bool | None, check: bool, jobs: int | None,
             cache: bool | None, cache_dir: Path | None, config_file: Path | None, pre_commit: bool,
             report_format: str, quiet: bool, verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
-            allow_remote_refs: bool) -> None:
+            allow_remote_refs: bool, allow_private_hosts: bool | None, swaggerhub_host: str | None) -> None:
     """Convert SPECS (files, directories, globs; SwaggerHub exports in YAML or JSON) into Postman v2.1
     collections. Without SPECS, converts the `specs` of the settings file."""
     try:
@@ -164,7 +176,8 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
         raise click.UsageError(str(exc)) from None
     given = {"folders": folders, "base-url": base_url, "templates": templates_dir, "token-url": token_url,
              "auth-mode": auth_mode, "tests": tests, "strict": strict, "check-output": check_output,
-             "ref-root": ref_root, "ref-mirror": ref_mirror, "allow-remote-refs": allow_remote_refs or None}
+             "ref-root": ref_root, "ref-mirror": ref_mirror, "allow-remote-refs": allow_remote_refs or None,
+             "allow-private-hosts": allow_private_hosts, "swaggerhub-host": swaggerhub_host}
     command_line = {key: value for key, value in given.items() if value is not None}
     roots = [config.root / s for s in config.get("specs", [])]
     arguments = list(specs) or [str(r) for r in roots]
@@ -252,7 +265,8 @@ def _pre_commit_inputs(inputs: list[Input], roots: list[Path]) -> list[Input]:
 def _settings(values: dict[str, object]) -> Settings:
     names = {"folders": "folders", "base-url": "base_url", "templates": "templates_dir", "token-url": "token_url",
              "auth-mode": "auth_mode", "tests": "tests", "strict": "strict", "check-output": "check_output",
-             "ref-root": "ref_root", "ref-mirror": "ref_mirror", "allow-remote-refs": "allow_remote_refs"}
+             "ref-root": "ref_root", "ref-mirror": "ref_mirror", "allow-remote-refs": "allow_remote_refs",
+             "allow-private-hosts": "allow_private_hosts", "swaggerhub-host": "swaggerhub_host"}
     return Settings(**{names[key]: value for key, value in values.items()})  # type: ignore[arg-type]
 
 
@@ -332,13 +346,15 @@ class Progress:
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
 def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbose: bool, debug: bool,
-           ref_root: Path | None, ref_mirror: Path | None, allow_remote_refs: bool) -> None:
+           ref_root: Path | None, ref_mirror: Path | None, allow_remote_refs: bool, allow_private_hosts: bool | None,
+           swaggerhub_host: str | None) -> None:
     """Write SPEC with a working OAuth2 client-credentials scheme, for upload back to SwaggerHub.
 
     External `$ref`s are followed to understand the API, and written back as they were."""
     _check_mirror(ref_mirror)
     settings = Settings(auth_mode=auth_mode, token_url=token_url, ref_root=ref_root, ref_mirror=ref_mirror,
-                        allow_remote_refs=allow_remote_refs)
+                        allow_remote_refs=allow_remote_refs, allow_private_hosts=bool(allow_private_hosts),
+                        swaggerhub_host=swaggerhub_host or SWAGGERHUB_HOST)
     from .pipeline import inject_file
 
     try:
@@ -357,13 +373,15 @@ def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbo
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
 def bundle(spec: Path, output: str, verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
-           allow_remote_refs: bool) -> None:
+           allow_remote_refs: bool, allow_private_hosts: bool | None, swaggerhub_host: str | None) -> None:
     """Write SPEC as one self-contained document: every $ref to another file or URL bundled in.
 
     Referenced definitions go into the document's components (definitions/parameters/responses in
     Swagger 2.0) under their own names, qualified when a name is taken; the refs point there."""
     _check_mirror(ref_mirror)
-    settings = Settings(ref_root=ref_root, ref_mirror=ref_mirror, allow_remote_refs=allow_remote_refs)
+    settings = Settings(ref_root=ref_root, ref_mirror=ref_mirror, allow_remote_refs=allow_remote_refs,
+                        allow_private_hosts=bool(allow_private_hosts),
+                        swaggerhub_host=swaggerhub_host or SWAGGERHUB_HOST)
     output_format = None if output == "-" else ("json" if output.lower().endswith(".json") else "yaml")
     from .pipeline import bundle_file
 

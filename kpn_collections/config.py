@@ -58,6 +58,10 @@ _CREDENTIAL_SETTING = re.compile(r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?t
                                  r"|api[-_]?key|credentials?)$")
 
 
+_COMMAND_LINE_ONLY = frozenset({"allow-private-hosts", "swaggerhub-host"})
+"""Options a settings file may not set: what a pull request could otherwise point at other hosts."""
+
+
 class ConfigError(Exception):
     """The project settings file is unusable; the message names the file and the key."""
 
@@ -208,6 +212,10 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
     values: dict[str, Any] = {}
     for key, value in data.items():
         kind = allowed.get(key)
+        if key in _COMMAND_LINE_ONLY:
+            raise ConfigError(f"{where}: {key!r} is for the command line only (--{key}): it decides where "
+                              "requests and the SwaggerHub API key may go, which a settings file, shared with "
+                              "the repository, does not decide")
         if kind is None and _CREDENTIAL_SETTING.match(str(key)):
             raise ConfigError(f"{where}: {key!r} does not belong in a settings file, which is shared with the "
                               "repository; credentials never go into collections either: set client_id and "

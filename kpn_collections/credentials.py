@@ -21,6 +21,10 @@ from .diagnostics import pointer_join
 CREDENTIAL_VARIABLES = ("client_secret", "access_token")
 """Collection variables whose value must stay empty in a file on disk (`convert --check` enforces it)."""
 
+CONTRACT_SCHEMAS = "contract_schemas"
+"""The collection variable holding the contract tests' JSON Schemas (contract_tests.py): data a script reads,
+never part of a URL."""
+
 _VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
     ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
@@ -73,6 +77,28 @@ _CREDENTIAL_REFERENCE = re.compile(r"(?i)\{\{\s*([^{}]*?(?:secret|passw|token|ap
 secret to the API instead of only to the token endpoint."""
 
 
+_URL_TEMPLATE = re.compile(r"\{\{?\s*([^{}]*?)\s*\}\}?")
+"""A variable reference in a URL: Postman's `{{name}}`, or an OpenAPI server variable's `{name}`."""
+
+_URL_TEMPLATE_KEYS = frozenset({"url", "host", "basePath", "tokenUrl", "refreshUrl", "authorizationUrl"})
+"""Keys whose text is a server or token URL (a `url` only under `servers`), where a `{name}` becomes part of
+`baseUrl` or `tokenUrl`."""
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether a variable name stands for a credential (`client_secret`, `access_token`, `api_key`, ...); the
+    collection's own `tokenUrl` and `access_token_expires_at` are no credentials."""
+    return (re.search(r"(?i)secret|passw|token|api[-_]?key|credential", name) is not None
+            and re.search(r"(?i)url|uri|expires", name) is None)
+
+
+def credential_references(text: str) -> list[str]:
+    """The credential variables `text` refers to as `{{name}}` or `{name}`, in order."""
+    if "{" not in text:
+        return []
+    return [m.group(0) for m in _URL_TEMPLATE.finditer(text) if is_credential_name(m.group(1))]
+
+
 def looks_secret(key: str) -> bool:
     """Whether a field name suggests a credential: the wide net used around the token endpoint (its request
     and response examples), where every such value is one."""
@@ -123,23 +149,81 @@ def defuse(name: str) -> str:
 
 
 def strip_url_credentials(url: str) -> tuple[str, bool]:
-    """(url without user:password and secret query parameters, whether anything was removed)."""
+    """(url without user:password, secret query parameters and references to credential variables such as
+    `{{client_secret}}` or `{access_token}`, whether anything was removed)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url, False
-    netloc, removed = parts.netloc, False
+    netloc, path, fragment, removed = parts.netloc, parts.path, parts.fragment, False
     if "@" in netloc:
         netloc, removed = netloc.rsplit("@", 1)[1], True
     query = parts.query
     if query:
-        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-                if not _URL_CREDENTIAL_KEY.match(k) or v.startswith("{{")]
-        if len(kept) != len(parse_qsl(query, keep_blank_values=True)):
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if not credential_references(f"{k}={v}")
+                and (not _URL_CREDENTIAL_KEY.match(k) or v.startswith("{{"))]
+        if len(kept) != len(pairs):
             query, removed = urlencode(kept, safe="{}"), True
+    if credential_references(netloc + path + fragment):  # Postman would send the secret to this URL
+        netloc, path, fragment = (_without_credential_references(text) for text in (netloc, path, fragment))
+        removed = True
     if not removed:
         return url, False
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)), True
+    return urlunsplit((parts.scheme, netloc, path, query, fragment)), True
+
+
+def _without_credential_references(text: str) -> str:
+    return _URL_TEMPLATE.sub(lambda m: "" if is_credential_name(m.group(1)) else m.group(0), text)
+
+
+REDACTED = "[redacted]"
+"""What stands in a description for a credential found there."""
+
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----(?:.*?-----END (?:[A-Z]+ )*PRIVATE KEY-----|.*)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def redact_text(text: str) -> str:
+    """Text (a description, a name) with each part that looks like a credential (`secret_kind`) replaced by
+    `[redacted]`: `Authorization: Bearer eyJ...` in a curl example becomes `Authorization: Bearer [redacted]`."""
+    if secret_kind(text) is None:
+        return text
+    text = _PRIVATE_KEY_BLOCK.sub(REDACTED, text)
+    for _, pattern in _VALUE_PATTERNS:
+        text = pattern.sub(_redaction, text)
+    return text
+
+
+def _redaction(match: re.Match[str]) -> str:
+    """What replaces one credential: the secret part only (the scheme, the parameter name, `Bearer` stay)."""
+    found = match.group(0)
+    if found.endswith("@") and "://" in found:  # user:password@ in a URL: left out
+        return found[:found.index("://") + 3]
+    if found[0] in "?&":  # ?client_secret=value: the value left out
+        return found.split("=", 1)[0] + "="
+    if found[:6].lower() in ("bearer", "basic "):
+        return found.split(None, 1)[0] + " " + REDACTED
+    return REDACTED
+
+
+def redact_descriptions(node: Any) -> None:
+    """Redact credentials (`redact_text`) in place in every `description` and `name` of a collection: the text
+    taken from the definition's descriptions, summaries and code samples (scripts and variable values are
+    swept separately, request data is cleaned where it is made; a saved response's `originalRequest` shares
+    its parts with the request, redacted already)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str):
+                if key in ("description", "name") and value:
+                    node[key] = redact_text(value)
+            elif key not in ("event", "originalRequest") and isinstance(value, (dict, list)):
+                redact_descriptions(value)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, (dict, list)):
+                redact_descriptions(item)
 
 
 def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
@@ -163,6 +247,8 @@ def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
                 kind = f"a value for `{key}`"
             elif "{{" in value and _CREDENTIAL_REFERENCE.search(value):
                 kind = "a reference to a Postman credential variable"
+            elif key in _URL_TEMPLATE_KEYS and (key != "url" or "servers" in path) and credential_references(value):
+                kind = "a reference to a credential variable in a URL"
         if kind is not None:
             found.append((pointer_join(*path) if token is None else pointer_join(*path, token), kind))
 
@@ -172,7 +258,7 @@ def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
         for token, child in items:
             child_key = str(token) if is_mapping else key
             if isinstance(child, str):
-                if len(child) >= 8 or "{{" in child:  # shorter text is no credential
+                if len(child) >= 8 or "{" in child:  # shorter text is no credential
                     judge(child, child_key, token)
             elif isinstance(child, (dict, list)):
                 path.append(token)
@@ -197,6 +283,9 @@ def find_in_collection(collection: dict[str, Any]) -> Iterator[tuple[str, str]]:
             if isinstance(text, str):
                 kind = secret_kind(text) or (f"a value for `{variable.get('key')}`" if field == "value" and text
                                              and variable.get("key") in CREDENTIAL_VARIABLES else None)
+                if (kind is None and field == "value" and variable.get("key") != CONTRACT_SCHEMAS
+                        and "{{" in text and any(r.startswith("{{") for r in credential_references(text))):
+                    kind = "a reference to a credential variable"  # Postman would send the secret to this URL
                 if kind:
                     yield pointer_join("variable", index, field), kind
     yield from _scripts(collection, "", {})

@@ -60,6 +60,13 @@ def inject_auth(api: Api, settings: Settings, diagnostics: Diagnostics) -> Api:
 def plan_auth(api: Api, settings: Settings, diagnostics: Diagnostics) -> AuthPlan:
     """Choose how tokens are obtained; the choice and its reason are reported as an info diagnostic."""
     plan = _choose(api, settings, diagnostics)
+    if settings.token_url:  # also written into the definition by `inject`: never with credentials
+        url, removed = strip_url_credentials(plan.token_url)
+        if removed:
+            diagnostics.warning("secret-in-settings", "the URL given with --token-url / token-url carries "
+                                "credentials; they are left out", hint="pass credentials to Postman or newman "
+                                "as variables, never in a URL")
+            plan = dataclasses.replace(plan, token_url=url)
     if plan.reason:
         diagnostics.info("auth-choice", f"token flow: {plan.mode} ({plan.reason})",
                          hint="force another choice with --auth-mode")

@@ -11,23 +11,41 @@ bytes). `build_retriever` makes the one the CLI uses, from the settings:
 
 from __future__ import annotations
 
+import io
+import ipaddress
 import os
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import yaml
 
+from .credentials import strip_url_credentials
+from .settings import SWAGGERHUB_HOST
+
 if TYPE_CHECKING:
+    import socket
+
     from .settings import Settings
 
 MAX_REMOTE_BYTES = 10 * 1024 * 1024
 """Largest referenced document fetched over HTTPS."""
 
 REMOTE_TIMEOUT_S = 15.0
-"""Seconds a remote fetch may take (connect and each read)."""
+"""Seconds a remote fetch may wait for the connection or for more data."""
+
+REMOTE_DEADLINE_S = 30.0
+"""Seconds a remote fetch may take in all, redirects included (a server dripping bytes cannot hold a run)."""
+
+MAX_REMOTE_HEADER_BYTES = 256 * 1024
+"""Room for the status line, headers and chunk framing of a response, beyond MAX_REMOTE_BYTES of content."""
+
+MAX_REDIRECTS = 5
+"""Redirects followed per remote fetch."""
 
 API_KEY_VARIABLE = "SWAGGERHUB_API_KEY"
 """Environment variable holding the SwaggerHub API key sent with remote fetches (never written anywhere)."""
@@ -66,10 +84,21 @@ Retriever = Callable[[str], Retrieved]
 """Document URI (no fragment) -> its content, or RetrievalError."""
 
 
+TlsWrapper = Callable[["socket.socket", str], "socket.socket"]
+"""(connected socket, host name) -> the socket speaking TLS to that host."""
+
+
 class RemoteFetcher(Protocol):
     """Fetches one HTTPS URL; injected so tests can prove when the network is (not) touched."""
 
     def __call__(self, url: str) -> bytes: ...
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` is no bare host name (`swaggerhub.example.com`), or None."""
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", host):
+        return f"{host!r} must be a host name such as swaggerhub.example.com (no scheme, port or path)"
+    return None
 
 
 def file_uri(path: Path) -> str:
@@ -190,59 +219,208 @@ def _shown(path: Path) -> str:
     return Path(relative).as_posix() if not relative.startswith("..") else str(path)
 
 
-def https_fetch(url: str, *, api_key: str | None = None, timeout: float = REMOTE_TIMEOUT_S,
-                max_bytes: int = MAX_REMOTE_BYTES) -> bytes:
-    """GET `url` over HTTPS (no other scheme, also after redirects), within `timeout` and `max_bytes`."""
-    if urlsplit(url).scheme != "https":
-        raise RetrievalError("ref-remote-insecure", f"{url} is not an https URL; it was not fetched",
-                             "use the https URL, or put the document in the --ref-mirror directory")
-    headers = {"Accept": "application/yaml, application/json;q=0.9",
-               "User-Agent": "kpn-collections"}
-    if api_key and "swaggerhub" in (urlsplit(url).hostname or ""):
-        headers["Authorization"] = api_key  # SwaggerHub's registry API takes the bare key; other hosts: never
-    import urllib.error  # only now: most conversions fetch nothing, and the HTTP stack takes a while to load
-    import urllib.request
+def https_fetch(url: str, *, api_key: str | None = None, api_key_host: str = SWAGGERHUB_HOST,
+                allow_private_hosts: bool = False, timeout: float = REMOTE_TIMEOUT_S,
+                deadline: float = REMOTE_DEADLINE_S, max_bytes: int = MAX_REMOTE_BYTES,
+                tls: TlsWrapper | None = None) -> bytes:
+    """GET `url` over HTTPS (no other scheme, also after redirects), within `deadline` seconds in all and
+    `max_bytes`, from public addresses only unless `allow_private_hosts`.
 
-    request = urllib.request.Request(url, headers=headers)
+    The API key goes only to `api_key_host` (an exact host name match), and only while every redirect so
+    far stayed on that host. The host name is resolved once, every address checked, and the connection made
+    to the checked address (a second lookup could answer differently). `tls` wraps the connected socket
+    (tests replace it; the default verifies the certificate against the host name).
+    """
+    import http.client  # only now: most conversions fetch nothing, and the HTTP stack takes a while to load
+
+    ends = time.monotonic() + deadline
+    shown = shown_url(url)
+    key_host = api_key_host.lower() if api_key else None
+    current = url
+    for hop in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(current)
+        if parts.scheme.lower() != "https":
+            if hop == 0:
+                raise RetrievalError("ref-remote-insecure", f"{shown} is not an https URL; it was not fetched",
+                                     "use the https URL, or put the document in the --ref-mirror directory")
+            raise RetrievalError("ref-remote-insecure", f"fetching {shown} was redirected to the non-https URL "
+                                 f"{shown_url(current)}; it was not followed",
+                                 "mirror the document with --ref-mirror")
+        host = (parts.hostname or "").lower()
+        if key_host is not None and host != key_host:
+            key_host = None  # off the registry host once: the key never follows a redirect elsewhere
+        try:
+            port = parts.port or 443
+            addresses = _checked_addresses(shown, host, port, allow_private_hosts)
+            status, headers, body = _get(addresses, host, port, current, api_key if key_host else None,
+                                         timeout, ends, max_bytes, tls or _verified_tls, shown)
+        except TimeoutError:
+            raise RetrievalError("ref-fetch-timeout", f"fetching {shown} timed out (limits: {timeout:g} s without "
+                                 f"data, {deadline:g} s in all); it was not used",
+                                 "mirror the document with --ref-mirror") from None
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise RetrievalError("ref-fetch-failed", f"fetching {shown} failed: {exc}",
+                                 "check the network, or mirror the document with --ref-mirror") from None
+        if status in (301, 302, 303, 307, 308) and headers.get("Location"):
+            current = urljoin(current, headers["Location"])
+            continue
+        if status != 200:
+            hint = ("set SWAGGERHUB_API_KEY to a key that can read it" if status in (401, 403)
+                    else "check the URL, or mirror the document with --ref-mirror")
+            raise RetrievalError("ref-fetch-failed", f"fetching {shown} failed: HTTP {status}", hint)
+        return body
+    raise RetrievalError("ref-fetch-failed", f"fetching {shown} failed: more than {MAX_REDIRECTS} redirects",
+                         "mirror the document with --ref-mirror")
+
+
+def _checked_addresses(url: str, host: str, port: int, allow_private_hosts: bool) -> list[str]:
+    """The addresses to connect to for `host`: each address it resolves to must be public (or allowed)."""
+    import socket
+
+    if not host:
+        raise RetrievalError("ref-fetch-failed", f"{url} names no host", "correct the URL")
     try:
-        with urllib.request.build_opener(_https_only_redirects()).open(request, timeout=timeout) as response:
-            content: bytes = response.read(max_bytes + 1)
-    except urllib.error.HTTPError as exc:
-        hint = ("set SWAGGERHUB_API_KEY to a key that can read it" if exc.code in (401, 403)
-                else "check the URL, or mirror the document with --ref-mirror")
-        raise RetrievalError("ref-fetch-failed", f"fetching {url} failed: HTTP {exc.code}", hint) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RetrievalError("ref-fetch-failed", f"fetching {url} failed: {reason}",
-                             "check the network, or mirror the document with --ref-mirror") from None
-    if len(content) > max_bytes:
-        raise RetrievalError("ref-fetch-too-large", f"{url} is larger than {max_bytes} bytes; it was not used",
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise RetrievalError("ref-fetch-failed", f"fetching {url} failed: cannot resolve {host} ({exc})",
+                             "check the URL and the network, or mirror the document with --ref-mirror") from None
+    addresses = [str(info[4][0]) for info in found]
+    if not allow_private_hosts:
+        for address in addresses:
+            kind = non_public_kind(ipaddress.ip_address(address.split("%", 1)[0]))
+            if kind:
+                where = f"{host} is" if host == address else f"{host} is at {address},"
+                raise RetrievalError(
+                    "ref-fetch-refused-host", f"{where} a {kind} address; {url} was not fetched",
+                    "remote references are fetched from public hosts only: mirror the document with "
+                    "--ref-mirror, or pass --allow-private-hosts if the host on your own network is trusted")
+    if not addresses:
+        raise RetrievalError("ref-fetch-failed", f"fetching {url} failed: {host} has no address",
+                             "check the URL, or mirror the document with --ref-mirror")
+    return list(dict.fromkeys(addresses))
+
+
+def non_public_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What kind of non-public address this is ("loopback", "private", ...), or None for a public one."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is not None:
+            return non_public_kind(embedded) or (None if address.ipv4_mapped else non_public_kind_v6(address))
+        return non_public_kind_v6(address)
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local (cloud metadata services answer here)"
+    if address.is_private:
+        return "private"
+    return None if address.is_global and not address.is_multicast else "non-public"
+
+
+def non_public_kind_v6(address: ipaddress.IPv6Address) -> str | None:
+    """`non_public_kind` for an IPv6 address itself (not what it embeds)."""
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_private or address.is_site_local:
+        return "private"
+    return None if address.is_global and not address.is_multicast else "non-public"
+
+
+def _get(addresses: list[str], host: str, port: int, url: str, api_key: str | None, timeout: float, ends: float,
+         max_bytes: int, tls: TlsWrapper, shown: str) -> tuple[int, Any, bytes]:
+    """(status, headers, body) of one GET of `url` from the first of `addresses` that answers, read whole
+    within the deadline `ends` (`shown`: the URL first asked for, as messages name it)."""
+    import http.client
+
+    parts = urlsplit(url)
+    target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~") + (
+        "?" + quote(parts.query, safe="/%:@!$&'()*+,;=~?") if parts.query else "")
+    shown_host = f"[{host}]" if ":" in host else host
+    lines = [f"GET {target} HTTP/1.1", f"Host: {shown_host}" + ("" if port == 443 else f":{port}"),
+             "Accept: application/yaml, application/json;q=0.9", "Accept-Encoding: identity",
+             "User-Agent: kpn-collections", "Connection: close"]
+    if api_key:
+        if not api_key.isprintable():
+            raise ValueError(f"{API_KEY_VARIABLE} holds a line break or another control character")
+        lines.append(f"Authorization: {api_key}")  # SwaggerHub's registry API takes the bare key
+    connection = _connect(addresses, port, min(timeout, _remaining(ends)))
+    try:
+        connection = tls(connection, host)
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+        received: list[bytes] = []
+        size, limit = 0, max_bytes + MAX_REMOTE_HEADER_BYTES
+        while True:
+            connection.settimeout(min(timeout, _remaining(ends)))
+            data = connection.recv(65536)
+            if not data:
+                break
+            size += len(data)
+            if size > limit:
+                raise RetrievalError("ref-fetch-too-large", f"{shown} is larger than {max_bytes} bytes; it was "
+                                     "not used", "mirror the document with --ref-mirror")
+            received.append(data)
+    finally:
+        connection.close()
+    response = http.client.HTTPResponse(_Received(b"".join(received)), method="GET")  # type: ignore[arg-type]
+    response.begin()
+    body = response.read()
+    if len(body) > max_bytes:
+        raise RetrievalError("ref-fetch-too-large", f"{shown} is larger than {max_bytes} bytes; it was not used",
                              "mirror the document with --ref-mirror")
-    return content
+    return response.status, response.headers, body
 
 
-def _https_only_redirects() -> Any:
-    """A redirect handler that follows https redirects only, dropping the API key when the host changes."""
-    import urllib.error
-    import urllib.request
+def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
+    """A connection to the first of the (checked) addresses that accepts one."""
+    import socket
 
-    class HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
-                             newurl: str) -> urllib.request.Request | None:
-            if urlsplit(newurl).scheme != "https":
-                raise urllib.error.URLError(f"redirect to a non-https URL {newurl}")
-            redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
-            if redirected is not None and urlsplit(newurl).hostname != urlsplit(req.full_url).hostname:
-                redirected.remove_header("Authorization")  # the API key goes to the host it was meant for only
-            return redirected
-
-    return HttpsOnlyRedirects
+    failure: OSError = OSError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout=timeout)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            failure = exc
+    raise failure
 
 
-def default_remote_fetcher() -> RemoteFetcher:
+def _remaining(ends: float) -> float:
+    """Seconds left until `ends`; TimeoutError when none are."""
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
+@dataclass(frozen=True)
+class _Received:
+    """A response read whole, handed to http.client's parser as if it were the socket."""
+
+    data: bytes
+
+    def makefile(self, mode: str) -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+
+def _verified_tls(connection: socket.socket, host: str) -> socket.socket:
+    """TLS over `connection`, the certificate verified for `host` (the handshake within its timeout)."""
+    import ssl
+
+    return ssl.create_default_context().wrap_socket(connection, server_hostname=host)
+
+
+def shown_url(url: str) -> str:
+    """A remote URL as messages show it: without a user name and password or secret query parameters."""
+    return strip_url_credentials(url)[0]
+
+
+def default_remote_fetcher(api_key_host: str = SWAGGERHUB_HOST, allow_private_hosts: bool = False) -> RemoteFetcher:
     """https_fetch with the SwaggerHub API key from the environment, read at call time."""
     def fetch(url: str) -> bytes:
-        return https_fetch(url, api_key=os.environ.get(API_KEY_VARIABLE) or None)
+        return https_fetch(url, api_key=os.environ.get(API_KEY_VARIABLE) or None, api_key_host=api_key_host,
+                           allow_private_hosts=allow_private_hosts)
     return fetch
 
 
@@ -274,10 +452,10 @@ class DefaultRetriever:
             where = "is not in the mirror " + str(self.mirror.directory) if self.mirror else "is remote"
             raise RetrievalError(
                 "ref-remote-not-allowed",
-                f"{uri} {where}, and remote references are not fetched by default",
+                f"{shown_url(uri)} {where}, and remote references are not fetched by default",
                 "save the document under a --ref-mirror DIR (as DIR/<host>/<path>.yaml), "
                 "or pass --allow-remote-refs to fetch it (SWAGGERHUB_API_KEY is sent when set)")
-        return Retrieved(self.fetch_remote(uri), uri)
+        return Retrieved(self.fetch_remote(uri), shown_url(uri))
 
 
 def build_retriever(settings: Settings, spec: Path, *, display: str | None = None,
@@ -291,7 +469,8 @@ def build_retriever(settings: Settings, spec: Path, *, display: str | None = Non
     shown = os.path.dirname(display if display is not None else str(spec))
     files = FileRetriever(settings.ref_root or directory, display_base=(directory, shown))
     mirror = MirrorRetriever.open(settings.ref_mirror) if settings.ref_mirror is not None else None
-    retriever = DefaultRetriever(files, mirror, settings.allow_remote_refs)
+    retriever = DefaultRetriever(files, mirror, settings.allow_remote_refs,
+                                 default_remote_fetcher(settings.swaggerhub_host, settings.allow_private_hosts))
     if fetch_remote is not None:
         retriever.fetch_remote = fetch_remote
     return retriever

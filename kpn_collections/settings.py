@@ -9,6 +9,7 @@ FOLDER_MODES = ("tags", "paths", "flat")
 AUTH_MODES = ("auto", "client-credentials", "token-operation", "spec")
 TEST_MODES = ("none", "smoke", "contract")
 KPN_TOKEN_URL = "https://api-prd.kpn.com/oauth/client_credential/accesstoken?grant_type=client_credentials"
+SWAGGERHUB_HOST = "api.swaggerhub.com"  # the registry host the SwaggerHub API key is sent to
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,5 @@ class Settings:
     ref_root: Path | None = None  # files `$ref`s may read; default: the input file's directory
     ref_mirror: Path | None = None  # local copies of remote `$ref` targets (see retrieve.py)
     allow_remote_refs: bool = False  # fetch remote `$ref` targets that the mirror lacks over HTTPS
+    allow_private_hosts: bool = False  # let remote fetches reach loopback, private and link-local addresses
+    swaggerhub_host: str = SWAGGERHUB_HOST  # the only host SWAGGERHUB_API_KEY is sent to (On-Premise: its own)

@@ -137,6 +137,147 @@ def test_a_template_that_hardcodes_a_token_fails_the_conversion(tmp_path: Path) 
     assert not out.exists()
 
 
+def referencing_definition() -> dict[str, Any]:
+    """Server and token URLs that name credential variables: Postman would send the secret to those hosts."""
+    return {
+        **leaky_definition(),
+        "servers": [{"url": "https://api.example.test/{stage}/{client_secret}?key={{access_token}}&page=1",
+                     "variables": {"stage": {"default": "v1"}, "client_secret": {"default": "s3cr3t-default"}}}],
+        "components": {"securitySchemes": {"oauth": {"type": "oauth2", "flows": {"clientCredentials": {
+            "tokenUrl": "https://login.example.test/{{client_secret}}/token?a={access_token}", "scopes": {}}}}}},
+    }
+
+
+def test_credential_references_in_server_and_token_urls_are_really_left_out() -> None:
+    result = convert_document(referencing_definition(), Settings(), source="refs.yaml")
+    assert result.collection is not None, [d.format() for d in result.diagnostics]
+    warned = {d.pointer for d in result.diagnostics if d.code == "secret-in-spec"}
+    assert {"/servers/0/url", "/components/securitySchemes/oauth/flows/clientCredentials/tokenUrl"} <= warned
+    variables = {v["key"]: v["value"] for v in result.collection["variable"]}
+    assert variables["baseUrl"] == "https://api.example.test/{{stage}}/?page=1"
+    assert variables["tokenUrl"] == "https://login.example.test//token"
+    assert variables["client_secret"] == "" and variables["stage"] == "v1"
+    assert "s3cr3t-default" not in json.dumps(result.collection)
+    assert [d.code for d in result.errors] == []
+
+
+def test_single_brace_credential_references_are_found_in_urls_only() -> None:
+    document = {"servers": [{"url": "https://{api_key}.example.test/{tenant}"}],
+                "host": "{client_secret}.example.test",
+                "paths": {"/tokens/{tokenId}": {"get": {"description": "see {access_token}"}}},
+                "externalDocs": {"url": "https://docs.example.test/{token}"}}
+    assert [where for where, _ in credentials.find_in_document(document)] == ["/servers/0/url", "/host"]
+
+
+def test_a_relative_server_url_is_shown_without_its_credentials() -> None:
+    definition = {**leaky_definition(), "servers": [{"url": "/v1?client_secret=abcdef123456"}]}
+    result = convert_document(definition, Settings(), source="api.yaml")
+    [relative] = [d for d in result.diagnostics if d.code == "relative-server"]
+    assert "'/v1'" in relative.message and "abcdef123456" not in relative.message
+
+
+def test_credential_references_in_settings_urls_are_left_out(tmp_path: Path) -> None:
+    spec = tmp_path / "api.json"
+    spec.write_text(json.dumps({**leaky_definition(), "servers": [{"url": "https://api.example.test"}]}), "utf-8")
+    completed = run_cli("convert", str(spec), "-o", "-", "--base-url", "https://{{client_secret}}.example.test/v1",
+                        "--token-url", "https://login.example.test/t/{access_token}?x={{api_key}}")
+    assert completed.returncode == 0, completed.stderr
+    variables = {v["key"]: v["value"] for v in json.loads(completed.stdout)["variable"]}
+    assert (variables["baseUrl"], variables["tokenUrl"]) == ("https://.example.test/v1", "https://login.example.test/t/")
+    assert completed.stderr.count("warning [secret-in-settings]") == 2
+    out = tmp_path / "injected.json"
+    completed = run_cli("inject", str(spec), "-o", str(out), "--token-url", "https://u:pw12345@login.example.test/t")
+    assert completed.returncode == 0, completed.stderr
+    assert "pw12345" not in out.read_text(encoding="utf-8") and "warning [secret-in-settings]" in completed.stderr
+
+
+@pytest.mark.parametrize("value", ["https://api.example.test/{{client_secret}}", "{{access_token}}",
+                                   "https://login.example.test/token?k={{ api_key }}"])
+def test_sweep_and_check_flag_credential_references_in_variables(value: str, tmp_path: Path) -> None:
+    collection: dict[str, Any] = {"variable": [{"key": "baseUrl", "value": value},
+                                               {"key": "tokenUrl", "value": "https://login.example.test/token"},
+                                               {"key": "contract_schemas", "value": '{"enum": ["{{client_secret}}"]}'}]}
+    assert [where for where, _ in credentials.find_in_collection(collection)] == ["/variable/0/value"]
+    spec = tmp_path / "api.json"
+    spec.write_text(json.dumps({**leaky_definition(), "servers": [{"url": "https://api.example.test"}]}), "utf-8")
+    assert run_cli("convert", str(spec)).returncode == 0
+    target = tmp_path / "api.postman_collection.json"
+    stored = json.loads(target.read_text(encoding="utf-8"))
+    [index] = [i for i, v in enumerate(stored["variable"]) if v["key"] == "tokenUrl"]
+    stored["variable"][index]["value"] = value
+    target.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    completed = run_cli("convert", str(spec), "--check")
+    assert completed.returncode == 1
+    assert (f"error [secret-in-collection] at #/variable/{index}/value: the collection file stores a reference to a "
+            "credential variable") in completed.stderr
+
+
+@pytest.mark.parametrize(("token_url", "warned"), [
+    ("http://login.example.test/token", True), ("HTTP://login.example.test/token", True),
+    ("http://localhost:8080/token", False), ("http://127.0.0.1/token", False), ("http://[::1]/token", False),
+    ("https://login.example.test/token", False),
+])
+def test_a_plain_http_token_url_to_another_host_is_a_warning(token_url: str, warned: bool) -> None:
+    definition = {**leaky_definition(), "servers": [{"url": "https://api.example.test"}]}
+    result = convert_document(definition, Settings(token_url=token_url), source="api.yaml")
+    assert result.collection is not None
+    insecure = [d for d in result.diagnostics if d.code == "insecure-token-url"]
+    assert bool(insecure) is warned
+    if warned:
+        assert "client_secret" in insecure[0].message and "https" in insecure[0].hint
+
+
+def test_token_operation_under_a_plain_http_base_url_is_a_warning() -> None:
+    definition = {
+        "openapi": "3.0.3", "info": {"title": "Own token", "version": "1"},
+        "servers": [{"url": "http://api.example.test"}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": {"/oauth/token": {"post": {"security": [], "requestBody": {"content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "ok"}}}}},
+    }
+    result = convert_document(definition, Settings(auth_mode="token-operation"), source="api.yaml")
+    assert result.collection is not None, [d.format() for d in result.diagnostics]
+    [insecure] = [d for d in result.diagnostics if d.code == "insecure-token-url"]
+    assert "http://api.example.test/oauth/token" in insecure.message
+
+
+def test_credentials_in_descriptions_and_code_samples_are_redacted() -> None:
+    curl = f'Try it:\n\n    curl -H "Authorization: Bearer {JWT}" https://api.example.test/a'
+    definition: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "Described", "version": "1", "description": curl},
+        "servers": [{"url": "https://api.example.test/{stage}", "description": f"token {JWT}",
+                     "variables": {"stage": {"default": "v1", "description": f"Basic {'dXNlcjpwYXNzd29yZA' * 2}"}}}],
+        "tags": [{"name": "things", "description": f"see https://bob:pw123456@api.example.test/ and {PRIVATE_KEY}"}],
+        "paths": {"/a": {"post": {
+            "tags": ["things"], "summary": f"with ?client_secret=abcdef123456 and {JWT}", "description": curl,
+            "x-code-samples": [{"lang": "curl", "source": curl}],
+            "parameters": [{"name": "q", "in": "query", "description": curl, "schema": {"type": "string"}},
+                           {"name": "X-Trace", "in": "header", "description": curl, "schema": {"type": "string"}}],
+            "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+                "part": {"type": "string", "description": curl}}}}}},
+            "responses": {"200": {"description": f"ok {JWT}", "headers": {"X-Token": {
+                "description": curl, "schema": {"type": "string"}}}}},
+        }}},
+    }
+    result = convert_document(definition, Settings(), source="described.yaml")
+    assert result.collection is not None, [d.format() for d in result.diagnostics]
+    assert result.errors == []
+    warned = {d.pointer for d in result.diagnostics if d.code == "secret-in-spec"}
+    assert {"/info/description", "/paths/~1a/post/description", "/paths/~1a/post/x-code-samples/0/source"} <= warned
+    text = json.dumps(result.collection)
+    for secret in (JWT, "pw123456", "abcdef123456", "MIIEpAIBAAKCAQEA", "dXNlcjpwYXNzd29yZA"):
+        assert secret not in text
+    assert 'Authorization: Bearer [redacted]' in result.collection["info"]["description"]
+    [request] = [i for i in iter_requests(result.collection["item"]) if i["request"]["url"]["raw"].endswith("/a")]
+    assert "Bearer [redacted]" in request["request"]["description"]
+    assert request["name"] == "with ?client_secret= and [redacted]"
+    assert request["response"][0]["name"] == "ok [redacted]"
+    assert credentials.redact_text(text) == text  # nothing left to redact
+
+
 @pytest.mark.parametrize("key", ["client-secret", "client_secret", "access-token", "password", "client-id"])
 def test_settings_files_refuse_credentials(key: str, tmp_path: Path) -> None:
     (tmp_path / ".kpn-collections.yaml").write_text(f"{key}: s3cret-value\n", encoding="utf-8")
