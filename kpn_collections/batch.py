@@ -344,12 +344,22 @@ def _run(job: Job) -> JobResult:
 
 def _fit_to_serve(content: bytes) -> bool:
     """The final output check a fresh conversion ends with, for a cached collection: a JSON object that carries no
-    credential in a variable or script (see pipeline `secret-in-output`)."""
+    credential in a variable or script (see pipeline `secret-in-output`). The Postman schema check is not repeated:
+    loading it would add a third to a cached run, and a signed entry holds what a checked conversion wrote."""
     try:
-        collection = json.loads(content)
+        collection = _parse_json(content)
         return isinstance(collection, dict) and next(iter(find_in_collection(collection)), None) is None
     except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return False
+
+
+def _parse_json(content: bytes) -> Any:
+    try:
+        import orjson  # about three times faster; it refuses what the standard library reads (big integers)
+
+        return orjson.loads(content)
+    except (ImportError, ValueError):
+        return json.loads(content)
 
 
 def stored_credentials(text: str | bytes, name: str) -> tuple[Diagnostic, ...]:
