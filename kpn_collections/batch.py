@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, fast_paths
 from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Severity
 from .load import MAX_FILE_BYTES
@@ -406,7 +406,7 @@ class Cache:
         """The cache key of a job, or None when its inputs cannot be fingerprinted (the job is then not cached):
         the spec's bytes, its path as given, absolute and resolved, the working directory (names in messages
         are relative to it), the settings (paths absolute and resolved, template contents), the tool (version,
-        code, packaged templates) and the Python and libraries it runs on."""
+        code, packaged templates), the Python and libraries it runs on, and whether the fast paths are on."""
         content = _read_regular(job.spec)
         templates = _templates_hash(job.settings.templates_dir)
         try:
@@ -418,7 +418,8 @@ class Cache:
         settings = {k: _path_identity(v) if isinstance(v, Path) else v for k, v in asdict(job.settings).items()}
         parts = {"version": __version__, "tool": _tool_hash(), "runtime": _runtime(), "settings": settings,
                  "input": _sha256(content), "name": str(job.spec), "path": _path_identity(job.spec),
-                 "cwd": working_directory, "templates": templates}
+                 "cwd": working_directory, "templates": templates,
+                 "reference-only": fast_paths.REFERENCE_ONLY}  # set to rule the fast paths out: not their result
         return _sha256(json.dumps(parts, sort_keys=True).encode("utf-8"))
 
     def lookup(self, key: str) -> CacheEntry | None:

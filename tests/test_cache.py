@@ -192,6 +192,16 @@ def test_cache_key_covers_the_python_and_libraries(monkeypatch: pytest.MonkeyPat
     assert batch.Cache(tmp_path).key(job) != before
 
 
+def test_cache_key_covers_the_reference_validation_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """KPN_COLLECTIONS_REFERENCE_VALIDATION=1 rules the fast paths out: a result they made is not served."""
+    from kpn_collections import fast_paths
+
+    job = job_for(MULTI_FILE / "spec.yaml", tmp_path)
+    before = batch.Cache(tmp_path).key(job)
+    monkeypatch.setattr(fast_paths, "REFERENCE_ONLY", not fast_paths.REFERENCE_ONLY)
+    assert batch.Cache(tmp_path).key(job) != before
+
+
 @pytest.fixture
 def cached_checkout(tmp_path: Path) -> tuple[Path, tuple[str, ...], Path]:
     """A checkout converted once with the cache on: (checkout, arguments, the one cache record)."""
