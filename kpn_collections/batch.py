@@ -408,7 +408,7 @@ class Cache:
         are relative to it), the settings (paths absolute and resolved, template contents), the tool (version,
         code, packaged templates), the Python and libraries it runs on, and whether the fast paths are on."""
         content = _read_regular(job.spec)
-        templates = _templates_hash(job.settings.templates_dir)
+        templates = _templates_hash(job.settings.templates_dir) if content is not None else None
         try:
             working_directory = os.getcwd()
         except OSError:
