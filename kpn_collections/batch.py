@@ -489,24 +489,32 @@ def _signing_key() -> bytes | None:
     """This user's cache signing key, made on first use: 32 random bytes in a file only the user may read, in the
     default cache directory, never in one a repository's settings can choose (`cache-dir`). A repository may
     commit a cache directory with crafted entries; without this key it cannot sign them, so they are ignored.
-    None (nothing is cached) when the key file is not a private regular file of this user and cannot be made."""
-    directory = default_cache_dir()
+    A key file that is not a private regular file of this user (a symlink, readable by others) is replaced; None
+    (nothing is cached) when no key can be read or made."""
+    try:
+        directory = default_cache_dir()
+    except (RuntimeError, KeyError):  # no home directory to find
+        return None
     path = directory / SIGNING_KEY_FILE
     key = _read_private(path)
-    if key is not None or os.path.lexists(path):
+    if key is not None:
         return key
+    unusable = os.path.lexists(path)
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         handle, temporary = tempfile.mkstemp(prefix=f".{SIGNING_KEY_FILE}.", dir=directory)  # mode 0600
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(secrets.token_bytes(32))
-            try:
-                os.link(temporary, path)  # never replaces a key another process made meanwhile
-            except FileExistsError:
-                pass
-            except OSError:  # a file system without hard links
+            if unusable:
                 os.replace(temporary, path)
+            else:
+                try:
+                    os.link(temporary, path)  # never replaces a key another process made meanwhile
+                except FileExistsError:
+                    pass
+                except OSError:  # a file system without hard links
+                    os.replace(temporary, path)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)

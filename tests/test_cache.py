@@ -202,6 +202,31 @@ def test_cache_key_covers_the_reference_validation_switch(monkeypatch: pytest.Mo
     assert batch.Cache(tmp_path).key(job) != before
 
 
+def test_the_signing_key_is_private_to_the_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Made 0600 in the user's cache directory; one others could read, or a symlink to another file, is replaced."""
+    monkeypatch.setenv("KPN_COLLECTIONS_CACHE_DIR", str(tmp_path / "home-cache"))
+    key_file = tmp_path / "home-cache" / batch.SIGNING_KEY_FILE
+    try:
+        batch._signing_key.cache_clear()
+        made = batch._signing_key()
+        assert made is not None and len(made) == 32 and key_file.stat().st_mode & 0o777 == 0o600
+        batch._signing_key.cache_clear()
+        assert batch._signing_key() == made  # kept
+        key_file.chmod(0o644)
+        batch._signing_key.cache_clear()
+        replaced = batch._signing_key()
+        assert replaced not in (None, made) and key_file.stat().st_mode & 0o777 == 0o600
+        planted = tmp_path / "planted"
+        planted.write_bytes(b"k" * 32)
+        planted.chmod(0o600)
+        key_file.unlink()
+        key_file.symlink_to(planted)
+        batch._signing_key.cache_clear()
+        assert batch._signing_key() not in (None, b"k" * 32) and not key_file.is_symlink()
+    finally:
+        batch._signing_key.cache_clear()
+
+
 @pytest.fixture
 def cached_checkout(tmp_path: Path) -> tuple[Path, tuple[str, ...], Path]:
     """A checkout converted once with the cache on: (checkout, arguments, the one cache record)."""
