@@ -22,7 +22,15 @@ from .model import SpecVersion, detect_version
 from .normalise import normalise
 from .render import Renderer, TemplateProblem
 from .resolve import RefResolver, check_references
-from .retrieve import MirrorConfigError, RemoteFetcher, RetrievalError, Retrieved, Retriever, build_retriever
+from .retrieve import (
+    Dependency,
+    MirrorConfigError,
+    RemoteFetcher,
+    RetrievalError,
+    Retrieved,
+    Retriever,
+    build_retriever,
+)
 from .settings import Settings
 from .write import dump_document
 
@@ -36,6 +44,7 @@ class ConversionResult:
     diagnostics: tuple[Diagnostic, ...]
     dependencies: tuple[Path, ...] = ()  # local files read for `$ref`s (mirror files included)
     fetched_remote: bool = False  # whether a referenced document came over the network
+    consulted: tuple[Dependency, ...] = ()  # every local path the result depends on (see retrieve.Dependency)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -83,7 +92,8 @@ def convert_file(path: str | Path, settings: Settings | None = None, *, display_
     result = convert_source(source, settings, base_uri=_file_uri(path), retriever=recorder,
                             validate_beside=validate_beside)
     local = tuple(r.path for r in recorder.retrieved if r.path is not None)
-    return dataclasses.replace(result, dependencies=local,
+    return dataclasses.replace(result, dependencies=local, consulted=tuple(d for r in recorder.retrieved
+                                                                          for d in r.consulted),
                                fetched_remote=any(r.path is None for r in recorder.retrieved))
 
 

@@ -11,6 +11,7 @@ bytes). `build_retriever` makes the one the CLI uses, from the settings:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ipaddress
 import os
@@ -72,12 +73,24 @@ class MirrorConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A local path a retrieval relied on, as it was named (before symlinks): what it resolved to and the SHA-256
+    of the bytes read there; or, with both None, a path looked up and not used (absent, not a file), where a
+    file appearing would change the result (a mirror candidate that would take precedence)."""
+
+    path: Path
+    target: Path | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class Retrieved:
     """A referenced document's bytes and the name diagnostics use for it."""
 
     content: bytes
     display: str
     path: Path | None = None  # the local file it was read from (None when fetched over the network)
+    consulted: tuple[Dependency, ...] = ()  # every local path the retrieval depended on (for the batch cache)
 
 
 Retriever = Callable[[str], Retrieved]
@@ -140,7 +153,7 @@ class FileRetriever:
             raise RetrievalError("ref-file-unreadable",
                                  f"cannot read {self._show(path)}: {exc.strerror or exc}",
                                  "check the file's permissions") from None
-        return Retrieved(content, self._show(path), real)
+        return Retrieved(content, self._show(path), real, (Dependency(path, real, _sha256(content)),))
 
     def _show(self, path: Path) -> str:
         """The path as the user knows it: beside the input file's name as given, else absolute."""
@@ -162,6 +175,7 @@ class MirrorRetriever:
 
     directory: Path
     prefixes: dict[str, str] = field(default_factory=dict)
+    prefixes_read: Dependency | None = None  # the prefixes file as read (or looked up and absent)
 
     @classmethod
     def open(cls, directory: Path) -> MirrorRetriever:
@@ -170,10 +184,13 @@ class MirrorRetriever:
             raise MirrorConfigError(f"the ref mirror {directory} is not a directory")
         prefixes: dict[str, str] = {}
         prefixes_file = directory / MIRROR_PREFIXES_FILE
+        read = Dependency(prefixes_file)
         if prefixes_file.exists():
             try:
-                data: Any = yaml.safe_load(prefixes_file.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                raw = prefixes_file.read_bytes()
+                read = Dependency(prefixes_file, prefixes_file.resolve(), _sha256(raw))
+                data: Any = yaml.safe_load(raw.decode("utf-8"))
+            except (OSError, RuntimeError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 raise MirrorConfigError(f"{prefixes_file}: cannot read it: {exc}") from None
             if data is None:
                 data = {}
@@ -182,21 +199,30 @@ class MirrorRetriever:
                 raise MirrorConfigError(f"{prefixes_file}: must map URL prefixes to paths in the mirror, "
                                         "e.g. 'https://schemas.example.com/common/: example-common/'")
             prefixes = dict(data)
-        return cls(directory, prefixes)
+        return cls(directory, prefixes, read)
 
     def find(self, url: str) -> Path | None:
         """The mirrored file for `url`, or None."""
+        found, _ = self.lookup(url)
+        return found[1] if found is not None else None
+
+    def lookup(self, url: str) -> tuple[tuple[Path, Path] | None, list[Path]]:
+        """(the candidate path that names the mirrored file for `url`, that file), or None; and the candidates
+        looked up before it and passed over (a file appearing at one of them would be used instead)."""
         root = self.directory.resolve()
+        passed_over = []
         for base in self._candidates(url):
             for suffix in MIRROR_SUFFIXES:
                 candidate = Path(str(base) + suffix) if suffix else base
                 try:
                     real = candidate.resolve()
                 except (OSError, RuntimeError):
+                    passed_over.append(candidate)
                     continue
                 if real.is_relative_to(root) and real.is_file():
-                    return real
-        return None
+                    return (candidate, real), passed_over
+                passed_over.append(candidate)
+        return None, passed_over
 
     def _candidates(self, url: str) -> list[Path]:
         candidates = []
@@ -211,6 +237,10 @@ class MirrorRetriever:
         if host and path:
             candidates.append(self.directory / host / path)
         return candidates
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _shown(path: Path) -> str:
@@ -441,10 +471,15 @@ class DefaultRetriever:
             raise RetrievalError("ref-unsupported-scheme", f"cannot retrieve {uri}: unsupported URI scheme",
                                  "use a relative file path or an https URL")
         if self.mirror is not None:
-            mirrored = self.mirror.find(uri)
-            if mirrored is not None:
+            found, passed_over = self.mirror.lookup(uri)
+            if found is not None:
+                candidate, mirrored = found
+                consulted = (*([self.mirror.prefixes_read] if self.mirror.prefixes_read else []),
+                             *(Dependency(p) for p in passed_over))
                 try:
-                    return Retrieved(mirrored.read_bytes(), _shown(mirrored), mirrored)
+                    content = mirrored.read_bytes()
+                    return Retrieved(content, _shown(mirrored), mirrored,
+                                     (*consulted, Dependency(candidate, mirrored, _sha256(content))))
                 except OSError as exc:
                     raise RetrievalError("ref-file-unreadable", f"cannot read {mirrored}: {exc.strerror or exc}",
                                          "check the file's permissions") from None
