@@ -54,6 +54,9 @@ _TOP_LEVEL: dict[str, Any] = {
 }
 
 
+_EXISTING_DIRECTORIES = frozenset({"templates", "ref-root", "ref-mirror"})
+"""Path settings that must name an existing directory (as their command-line options must)."""
+
 _CREDENTIAL_SETTING = re.compile(r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?token|token|password|secret"
                                  r"|api[-_]?key|credentials?)$")
 
@@ -188,6 +191,8 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{where}: {key} must be a path (a string)")
             value = root / value
+            if key in _EXISTING_DIRECTORIES and not value.is_dir():
+                raise ConfigError(f"{where}: {key} names {value}, which is not a directory")
         elif kind is bool:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: {key} must be true or false, not {value!r}")

@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from .files import MAX_FILE_BYTES, FileTooLarge, read_limited
+
 if TYPE_CHECKING:
     from .settings import Settings
 
@@ -103,10 +105,12 @@ class FileRetriever:
                 f"{self._show(path)} is outside the reference root {_shown(root)}; it was not read",
                 "keep referenced files inside the spec's directory, or widen the root with --ref-root DIR")
         try:
-            content = real.read_bytes()
+            content = read_limited(real)
         except FileNotFoundError:
             raise RetrievalError("ref-file-missing", f"the referenced file {self._show(path)} does not exist",
                                  "correct the path (it is relative to the file that holds the $ref)") from None
+        except FileTooLarge:
+            raise _too_large(self._show(path)) from None
         except OSError as exc:
             raise RetrievalError("ref-file-unreadable",
                                  f"cannot read {self._show(path)}: {exc.strerror or exc}",
@@ -143,7 +147,7 @@ class MirrorRetriever:
         prefixes_file = directory / MIRROR_PREFIXES_FILE
         if prefixes_file.exists():
             try:
-                data: Any = yaml.safe_load(prefixes_file.read_text(encoding="utf-8"))
+                data: Any = yaml.safe_load(read_limited(prefixes_file).decode("utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 raise MirrorConfigError(f"{prefixes_file}: cannot read it: {exc}") from None
             if data is None:
@@ -182,6 +186,12 @@ class MirrorRetriever:
         if host and path:
             candidates.append(self.directory / host / path)
         return candidates
+
+
+def _too_large(shown: str) -> RetrievalError:
+    return RetrievalError("ref-file-too-large",
+                          f"the referenced file {shown} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
+                          "it was not read", "split it into smaller files joined with $ref")
 
 
 def _shown(path: Path) -> str:
@@ -266,7 +276,9 @@ class DefaultRetriever:
             mirrored = self.mirror.find(uri)
             if mirrored is not None:
                 try:
-                    return Retrieved(mirrored.read_bytes(), _shown(mirrored), mirrored)
+                    return Retrieved(read_limited(mirrored), _shown(mirrored), mirrored)
+                except FileTooLarge:
+                    raise _too_large(_shown(mirrored)) from None
                 except OSError as exc:
                     raise RetrievalError("ref-file-unreadable", f"cannot read {mirrored}: {exc.strerror or exc}",
                                          "check the file's permissions") from None
