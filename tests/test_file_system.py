@@ -381,3 +381,34 @@ def test_control_characters_in_names_are_escaped_in_every_line(tmp_path: Path) -
     assert "specs/bad\\nname.yaml: FAILED" in completed.stderr
     assert "specs/good\\x1b[2J.yaml: wrote out/good\\x1b[2J.postman_collection.json" in completed.stderr
     assert all(not line.startswith("name.yaml") for line in lines)
+
+
+# --- further files read from outside: templates, the settings file, the mirror's prefixes ---------------------
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "sparse"])
+def test_a_template_that_is_not_a_readable_file_is_a_located_error(kind: str, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    template = hostile(kind, templates / "request.description.md.jinja")
+    completed = kpn("convert", str(FEATURES_30), "-o", str(tmp_path / "out"), "--no-cache", "--templates",
+                    str(templates))
+    assert completed.returncode == 1, completed.stderr
+    assert f"{template}: error [template-error]" in completed.stderr and "cannot be read" in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "sparse"])
+def test_a_settings_file_that_is_not_a_readable_file_is_a_usage_error(kind: str, tmp_path: Path) -> None:
+    settings_file = hostile(kind, tmp_path / "settings.yaml")
+    completed = kpn("convert", str(FEATURES_30), "-o", str(tmp_path / "out"), "--config", str(settings_file))
+    assert completed.returncode == 2, completed.stderr
+    assert f"{settings_file}: cannot read it" in completed.stderr
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "sparse"])
+def test_a_mirror_prefixes_file_that_is_not_a_readable_file_is_a_usage_error(kind: str, tmp_path: Path) -> None:
+    hostile(kind, tmp_path / "prefixes.yaml")
+    completed = kpn("convert", str(FEATURES_30), "-o", str(tmp_path / "out"), "--ref-mirror", str(tmp_path))
+    assert completed.returncode == 2, completed.stderr
+    assert "prefixes.yaml: cannot read it" in completed.stderr
