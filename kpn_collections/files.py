@@ -14,11 +14,16 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 """Largest file read (100 MiB); the biggest public API descriptions (Microsoft Graph beta, ~47 MB) fit."""
 
 
-class FileTooLarge(OSError):
+class _FileProblem(OSError):
+    def __str__(self) -> str:
+        return str(self.strerror)  # the reason only: messages name the file themselves
+
+
+class FileTooLarge(_FileProblem):
     """A file is larger than the limit it is read with (found before or while reading it)."""
 
 
-class NotRegularFile(OSError):
+class NotRegularFile(_FileProblem):
     """A path names a FIFO, a device, a socket or a directory: nothing that is read as a document."""
 
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import posixpath
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.loaders import split_template_path
 
 from .diagnostics import Diagnostic, Severity
+from .files import read_limited
 
 
 def package_templates_dir() -> Path:
@@ -42,11 +47,37 @@ class TemplateProblem(Exception):
 _TEMPLATE_FAILURES = (jinja2.TemplateError, OSError, UnicodeDecodeError)
 
 
+MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
+"""Largest user template read."""
+
+
+class _BoundedLoader(jinja2.FileSystemLoader):
+    """The user's templates folder, read like any input: a template there that is a FIFO, a device or bigger
+    than MAX_TEMPLATE_BYTES is an error when used (OSError), never a hang or a silent fallback."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        pieces = split_template_path(template)
+        for searchpath in self.searchpath:
+            filename = posixpath.join(searchpath, *pieces)
+            if os.path.exists(filename) and not os.path.isdir(filename):
+                text = read_limited(filename, MAX_TEMPLATE_BYTES).decode(self.encoding)
+                mtime = os.path.getmtime(filename)
+                return text, os.path.normpath(filename), functools.partial(_unchanged, filename, mtime)
+        return super().get_source(environment, template)
+
+
+def _unchanged(filename: str, mtime: float) -> bool:
+    try:
+        return os.path.getmtime(filename) == mtime
+    except OSError:
+        return False
+
+
 @functools.lru_cache(maxsize=8)
 def _environment(user_dir: str | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if user_dir:
-        loaders.append(jinja2.FileSystemLoader(user_dir))
+        loaders.append(_BoundedLoader(user_dir))
     loaders.append(jinja2.FileSystemLoader(str(package_templates_dir())))
     environment = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
