@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import shlex
+import stat
 import sys
 import time
 import traceback
@@ -33,6 +34,7 @@ from .batch import (
 )
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
 from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, Severity, escaped
+from .files import MAX_FILE_BYTES
 from .retrieve import MirrorConfigError, MirrorRetriever
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
 from .write import write_if_changed
@@ -201,7 +203,8 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
             target = None if output == "-" else _near(output_path(spec, output_dir, naming))
         except NamingError as exc:
             raise click.BadParameter(escaped(str(exc)), param_hint=naming_setting) from None
-        planned.append(Job(index, spec.path, target, settings, check, cache_directory, output_root=output_dir))
+        cached_in = cache_directory if _cacheable(spec.path) else None  # the conversion reports the others
+        planned.append(Job(index, spec.path, target, settings, check, cached_in, output_root=output_dir))
     _refuse_clashes(planned)
     cores = jobs or config.get("jobs") or os.cpu_count() or 1
     workers = min(cores, max(len(planned), 1))
@@ -237,6 +240,16 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
         _say("  git add " + " ".join(shlex.quote(w) for w in written))
         exit_code = max(exit_code, EXIT_FAILED)
     sys.exit(exit_code)
+
+
+def _cacheable(path: Path) -> bool:
+    """Whether a spec is a regular file within the size limit (a FIFO, a device or a huge file is left to the
+    conversion, which reports it without reading it; the cache would read it to make its key)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_size <= MAX_FILE_BYTES
 
 
 def _say(line: str) -> None:

@@ -169,10 +169,11 @@ def test_a_symlinked_output_file_is_replaced_and_its_target_left_alone(tmp_path:
 # --- bounded reads ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("cache", ["--no-cache", "--cache"])
 @pytest.mark.parametrize("kind", ["dev-zero", "fifo", "sparse"])
-def test_a_spec_that_is_not_a_readable_file_is_a_located_error(kind: str, tmp_path: Path) -> None:
+def test_a_spec_that_is_not_a_readable_file_is_a_located_error(kind: str, cache: str, tmp_path: Path) -> None:
     spec = hostile(kind, tmp_path / "api.yaml")
-    completed = kpn("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache")
+    completed = kpn("convert", str(spec), "-o", str(tmp_path / "out"), cache, "--cache-dir", str(tmp_path / "c"))
     assert completed.returncode == 1, completed.stderr
     expected = "error [too-large]" if kind == "sparse" else "error [read-failed]: cannot read the file: not a regular"
     assert f"{spec}: {expected}" in completed.stderr, completed.stderr
