@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fnmatch
 import functools
 import gc
-import glob
 import hashlib
 import hmac
 import json
@@ -20,6 +20,7 @@ import re
 import secrets
 import signal
 import stat
+import string
 import sys
 import tempfile
 import time
@@ -32,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, fast_paths
 from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Severity
-from .load import MAX_FILE_BYTES
-from .render import package_templates_dir
+from .files import MAX_FILE_BYTES, FileTooLarge, NotRegularFile, read_limited
+from .render import MAX_TEMPLATE_BYTES, package_templates_dir
 from .retrieve import Dependency
 from .settings import Settings
-from .write import collection_bytes, write_if_changed
+from .write import UnsafeOutput, check_parents, collection_bytes, write_if_changed
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "venv"})
 _SPEC_MARKER = re.compile(rb"""(?m)^["']?(?:openapi|swagger)["']?[ \t]*:|"(?:openapi|swagger)"\s*:""")
-_GLOB_MAGIC = re.compile(r"[*?\[]")
+GLOB_MAGIC = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,15 @@ class Input:
 
 
 def looks_like_spec(path: Path) -> bool:
-    """Whether a YAML/JSON file is an OpenAPI or Swagger document (has a top-level `openapi`/`swagger` key)."""
+    """Whether a YAML/JSON file is an OpenAPI or Swagger document (has a top-level `openapi`/`swagger` key).
+    Only regular files are opened (a FIFO or a device never is), and only their first 64 KiB are read."""
     try:
-        with path.open("rb") as handle:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return False
             head = handle.read(64 * 1024)
     except OSError:
         return False
@@ -69,16 +76,21 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
     """The inputs named by files, directories (searched recursively) and globs, in a stable order, and the
     arguments that named nothing. Files named directly are always inputs; files found in directories and
     by globs only when they are OpenAPI/Swagger documents (models, fragments and other data are skipped).
+    Directories and globs are searched alike: symbolic links to directories are not followed (so no walk
+    loops or leaves the tree), hidden directories and `node_modules` are skipped, only regular files are
+    taken, and a file reached twice (also through a symbolic link) is one input.
     `roots` (from the settings file) give files named directly the tree they belong to."""
     inputs: list[Input] = []
     empty: list[str] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
-    def add(path: Path, base: Path | None) -> None:
-        key = path.absolute()
-        if key not in seen:
-            seen.add(key)
-            inputs.append(Input(path, base if base is not None else _root_of(path, roots)))
+    def add(path: Path, base: Path | None) -> bool:
+        key = os.path.realpath(path)
+        if key in seen:
+            return False
+        seen.add(key)
+        inputs.append(Input(path, base if base is not None else _root_of(path, roots)))
+        return True
 
     for argument in arguments:
         path = Path(argument)
@@ -88,10 +100,9 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
                 add(spec, path)
             if not found:
                 empty.append(argument)
-        elif _GLOB_MAGIC.search(argument) and not path.exists():
+        elif GLOB_MAGIC.search(argument) and not path.exists():
             base = glob_base(argument)
-            found = [Path(p) for p in sorted(glob.glob(argument, recursive=True))]
-            specs = [p for p in found if p.is_file() and p.suffix.lower() in SPEC_SUFFIXES and looks_like_spec(p)]
+            specs = [p for p in _glob(argument, base) if looks_like_spec(p)]
             for spec in specs:
                 add(spec, base)
             if not specs:
@@ -101,18 +112,45 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
     return inputs, empty
 
 
-def _walk(directory: Path) -> Iterator[Path]:
-    for current, directories, files in os.walk(directory):
+def _walk(directory: Path, depth: int | None = None) -> Iterator[Path]:
+    """The YAML/JSON regular files below `directory` (at most `depth` levels down), in a stable order."""
+    top = len(directory.parts)
+    for current, directories, files in os.walk(directory):  # never follows symbolic links to directories
+        if depth is not None and len(Path(current).parts) - top >= depth - 1:
+            directories[:] = []
         directories[:] = sorted(d for d in directories if not d.startswith(".") and d not in SKIPPED_DIRECTORIES)
         for name in sorted(files):
             if Path(name).suffix.lower() in SPEC_SUFFIXES and not name.startswith("."):
-                yield Path(current) / name
+                candidate = Path(current) / name
+                with contextlib.suppress(OSError):
+                    if stat.S_ISREG(os.stat(candidate).st_mode):  # not a FIFO, a device, a dangling link
+                        yield candidate
+
+
+def _glob(pattern: str, base: Path) -> Iterator[Path]:
+    """The files a glob pattern matches (`**` spans directories), found by the same walk as a directory's."""
+    wanted = Path(pattern).parts[len(base.parts) if base != Path(".") else 0:]
+    depth = None if "**" in wanted else len(wanted)
+    for candidate in _walk(base, depth):
+        parts = candidate.parts[len(base.parts) if base != Path(".") else 0:]
+        if _parts_match(wanted, parts):
+            yield candidate
+
+
+def _parts_match(pattern: Sequence[str], parts: Sequence[str]) -> bool:
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_parts_match(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _parts_match(pattern[1:], parts[1:])
 
 
 def glob_base(pattern: str | Path) -> Path:
-    """The directory before the first wildcard: `specs/**/*.yaml` -> `specs`."""
+    """The directory before the first wildcard: `specs/**/*.yaml` -> `specs` (a path without one: its
+    directory)."""
     parts = Path(pattern).parts
-    literal = [p for p in parts[: next(i for i, p in enumerate(parts) if _GLOB_MAGIC.search(p))]]
+    magic = next((i for i, p in enumerate(parts) if GLOB_MAGIC.search(p)), len(parts) - 1)
+    literal = parts[:magic]
     return Path(*literal) if literal else Path(".")
 
 
@@ -122,24 +160,47 @@ def _root_of(path: Path, roots: Sequence[Path]) -> Path | None:
     return max(containing, key=lambda r: len(r.absolute().parts)) if containing else None
 
 
+NAMING_FIELDS = ("stem", "name")
+
+
+class NamingError(ValueError):
+    """An output file name pattern that gives no usable file name (for one spec, or for any)."""
+
+
 def naming_problem(naming: str) -> str | None:
     """Why an output file name pattern is unusable, or None: it must name a file in the output directory
-    (no path separators, so no output can land outside it) and use {stem} or {name}."""
-    if "{stem}" not in naming and "{name}" not in naming:
-        return "must contain {stem} or {name}"
+    (no path separators, so no output can land outside it) and use the plain fields {stem} or {name}, with
+    no format spec or conversion (`{stem:/<3}` would pad with `/`)."""
     try:
-        example = naming.format(stem="api", name="api.yaml")
-    except (KeyError, IndexError, ValueError, AttributeError):
-        return "may use only {stem} and {name} (write {{ and }} for literal braces)"
-    if "/" in example or "\\" in example or example in (".", ".."):
+        fields = [(field, spec, conversion) for _, field, spec, conversion in string.Formatter().parse(naming)
+                  if field is not None]
+    except ValueError:
+        fields = [("", None, None)]
+    if any(field not in NAMING_FIELDS or spec or conversion for field, spec, conversion in fields):
+        return "may use only the plain fields {stem} and {name} (write {{ and }} for literal braces)"
+    if not fields:
+        return "must contain {stem} or {name}"
+    if "/" in naming or "\\" in naming or os.sep in naming or "\0" in naming:
         return "must be a file name, without directories (use -o for the output directory)"
     return None
 
 
+def formatted_name(naming: str, spec: Path) -> str:
+    """The output file name of one spec; NamingError when the pattern, or what it makes of this spec's name,
+    is not a plain file name (`{stem}` of `...yaml` is `..`)."""
+    problem = naming_problem(naming)
+    if problem:
+        raise NamingError(problem)
+    name = naming.format(stem=spec.stem, name=spec.name)
+    if name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name:
+        raise NamingError(f"gives {name!r} for {spec}, which is not a file name")
+    return name
+
+
 def output_path(spec: Input, output_dir: Path | None, naming: str) -> Path:
     """Where a spec's collection goes: beside the spec (no output directory), else under `output_dir` at the
-    spec's place in the tree it was found in."""
-    name = naming.format(stem=spec.path.stem, name=spec.path.name)
+    spec's place in the tree it was found in. NamingError when `naming` gives no file name for this spec."""
+    name = formatted_name(naming, spec.path)
     if output_dir is None:
         return spec.path.parent / name
     relative = Path()
@@ -161,6 +222,7 @@ class Job:
     check: bool = False
     cache_dir: Path | None = None
     validate_beside: bool = False  # a core to spare: validate a big spec in a second process (parallel.py)
+    output_root: Path | None = None  # the -o directory: no symbolic link below it is written through
 
 
 @dataclass(frozen=True)
@@ -329,8 +391,14 @@ def _run(job: Job) -> JobResult:
         return JobResult(job.index, spec, None, "stdout", True, diagnostics, cached, text=content.decode("utf-8"))
     if job.check:
         try:
-            current = job.target.read_bytes()
+            check_parents(job.target, job.output_root)
+            current = read_limited(job.target, max(MAX_FILE_BYTES, len(content)))
             current.decode("utf-8")
+        except FileTooLarge:  # larger than what would be written: stale, whatever it holds
+            return JobResult(job.index, spec, target, "stale", False, diagnostics, cached)
+        except (UnsafeOutput, NotRegularFile) as exc:
+            failure = _output_error(exc, target, "compare")
+            return JobResult(job.index, spec, target, "failed", False, (*diagnostics, failure), cached)
         except (OSError, UnicodeDecodeError):
             return JobResult(job.index, spec, target, "missing", False, diagnostics, cached)
         stored = stored_credentials(current, str(job.target))
@@ -338,7 +406,10 @@ def _run(job: Job) -> JobResult:
             return JobResult(job.index, spec, target, "credentials", False, (*diagnostics, *stored), cached)
         outcome = "up-to-date" if current == content else "stale"
         return JobResult(job.index, spec, target, outcome, outcome == "up-to-date", diagnostics, cached)
-    written = write_if_changed(job.target, content)
+    try:
+        written = write_if_changed(job.target, content, within=job.output_root)
+    except OSError as exc:  # a read-only or full disk, a symbolic link in the output tree, a FIFO in the way
+        return JobResult(job.index, spec, target, "failed", False, (*diagnostics, _output_error(exc, target)), cached)
     return JobResult(job.index, spec, target, "written" if written else "unchanged", True, diagnostics, cached)
 
 
@@ -360,6 +431,13 @@ def _parse_json(content: bytes) -> Any:
         return orjson.loads(content)
     except (ImportError, ValueError):
         return json.loads(content)
+
+
+def _output_error(exc: OSError, target: str | None, doing: str = "write") -> Diagnostic:
+    reason = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != target else ""
+    return Diagnostic(Severity.ERROR, "output-failed", f"cannot {doing} the collection {target}{where}: {reason}",
+                      target or "", hint="check the output path: it must be a writable file in a directory")
 
 
 def stored_credentials(text: str | bytes, name: str) -> tuple[Diagnostic, ...]:
@@ -543,31 +621,12 @@ def _read_private(path: Path) -> bytes | None:
 
 
 def _read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
-    """The bytes of a regular file of at most `limit` bytes; None for anything else (missing, a directory, a FIFO,
-    a device such as /dev/zero, too big, unreadable). The kind and size are checked before reading, and the read
-    itself is bounded (a file that grows meanwhile is refused), so this never hangs or fills the memory."""
+    """The bytes of a regular file of at most `limit` bytes, read bounded; None for anything else (missing, a
+    directory, a FIFO, a device such as /dev/zero, too big, unreadable)."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None  # not even opened: opening some devices has effects
-        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        return read_limited(path, limit)
     except (OSError, ValueError):
         return None
-    try:
-        info = os.fstat(handle)  # the file opened may not be the one looked at (replaced meanwhile)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(handle, min(limit + 1 - size, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks) if size <= limit else None
-    except OSError:
-        return None
-    finally:
-        os.close(handle)
 
 
 def _replace(path: Path, data: bytes) -> None:
@@ -749,5 +808,7 @@ def _tree_hash(directory: Path | None) -> str | None:
         return None
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(directory).as_posix().encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+        content = _read_regular(path, MAX_TEMPLATE_BYTES)  # one that cannot be read fails the conversion
+        digest.update(path.relative_to(directory).as_posix().encode("utf-8") + b"\0"
+                      + (b"\1" if content is None else b"\0" + content) + b"\0")
     return digest.hexdigest()

@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import shlex
+import stat
 import sys
 import time
 import traceback
@@ -18,9 +19,11 @@ import click
 
 from . import __version__
 from .batch import (
+    GLOB_MAGIC,
     Input,
     Job,
     JobResult,
+    NamingError,
     default_cache_dir,
     discover,
     glob_base,
@@ -30,7 +33,8 @@ from .batch import (
     run_jobs,
 )
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
-from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, Severity
+from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, Severity, escaped
+from .files import MAX_FILE_BYTES
 from .retrieve import MirrorConfigError, MirrorRetriever, host_problem
 from .settings import AUTH_MODES, FOLDER_MODES, SWAGGERHUB_HOST, TEST_MODES, Settings
 from .write import write_if_changed
@@ -173,39 +177,47 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
     try:
         config = load_config(config_file) if config_file else find_config()
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(escaped(str(exc))) from None
     given = {"folders": folders, "base-url": base_url, "templates": templates_dir, "token-url": token_url,
              "auth-mode": auth_mode, "tests": tests, "strict": strict, "check-output": check_output,
              "ref-root": ref_root, "ref-mirror": ref_mirror, "allow-remote-refs": allow_remote_refs or None,
              "allow-private-hosts": allow_private_hosts, "swaggerhub-host": swaggerhub_host}
     command_line = {key: value for key, value in given.items() if value is not None}
     roots = [config.root / s for s in config.get("specs", [])]
+    tree_roots = [_tree_root(r, config.file) for r in roots]
     arguments = list(specs) or [str(r) for r in roots]
     if not arguments:
         raise click.UsageError("no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
                                "[tool.kpn-collections] in pyproject.toml)")
-    inputs, empty = discover(arguments, [r if r.is_dir() else glob_base(r) for r in roots])
+    inputs, empty = discover(arguments, tree_roots)
     if pre_commit:
-        inputs = _pre_commit_inputs(inputs, roots)
+        inputs = _pre_commit_inputs(inputs, roots, tree_roots)
     for argument in empty:
         if not pre_commit:
-            click.echo(f"{argument}: no OpenAPI or Swagger documents found", err=True)
+            _say(f"{argument}: no OpenAPI or Swagger documents found")
     if output == "-" and len(inputs) != 1:
         raise click.UsageError("-o - (stdout) takes exactly one SPEC")
     output_dir = None if output in (None, "-") and "output" not in config.values else (
         Path(output) if output not in (None, "-") else config.get("output"))
+    if output_dir is not None:
+        _refuse_unusable_output_dir(output_dir, "-o" if output not in (None, "-") else f"`output` in {config.file}")
+    naming_setting = "--naming" if naming else f"`naming` in {config.file}"
     naming = naming or config.get("naming", DEFAULT_NAMING)
     problem = naming_problem(naming)
     if problem:
-        raise click.BadParameter(problem, param_hint="--naming")
+        raise click.BadParameter(escaped(problem), param_hint=naming_setting)
     use_cache = cache if cache is not None else config.get("cache", True)
     cache_directory = (cache_dir or config.get("cache-dir") or default_cache_dir()) if use_cache else None
     planned = []
     for index, spec in enumerate(inputs):
         settings = _settings({**config.for_spec(spec.path), **command_line})
         _check_mirror(settings.ref_mirror)
-        target = None if output == "-" else _near(output_path(spec, output_dir, naming))
-        planned.append(Job(index, spec.path, target, settings, check, cache_directory))
+        try:
+            target = None if output == "-" else _near(output_path(spec, output_dir, naming))
+        except NamingError as exc:
+            raise click.BadParameter(escaped(str(exc)), param_hint=naming_setting) from None
+        cached_in = cache_directory if _cacheable(spec.path) else None  # the conversion reports the others
+        planned.append(Job(index, spec.path, target, settings, check, cached_in, output_root=output_dir))
     _refuse_clashes(planned)
     cores = jobs or config.get("jobs") or os.cpu_count() or 1
     workers = min(cores, max(len(planned), 1))
@@ -218,7 +230,7 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
             for result in run_jobs(planned, workers, progress.advance):
                 progress.clear()
                 if result.text is not None:
-                    sys.stdout.write(result.text)
+                    _write_stdout(result.text)
                 results.append(_report(result, quiet, verbose, report_format, debug))
     except KeyboardInterrupt:
         click.echo(f"interrupted after {len(results)} of {len(planned)} spec(s); every collection on disk is "
@@ -237,10 +249,25 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
     elif not all(r.ok for r in results_of):
         exit_code = EXIT_FAILED
     if pre_commit and written:
-        click.echo("kpn-collections wrote " + ", ".join(written) + "; stage them and commit again:\n  git add "
-                   + " ".join(shlex.quote(w) for w in written), err=True)
+        _say("kpn-collections wrote " + ", ".join(written) + "; stage them and commit again:")
+        _say("  git add " + " ".join(shlex.quote(w) for w in written))
         exit_code = max(exit_code, EXIT_FAILED)
     sys.exit(exit_code)
+
+
+def _cacheable(path: Path) -> bool:
+    """Whether a spec is a regular file within the size limit (a FIFO, a device or a huge file is left to the
+    conversion, which reports it without reading it; the cache would read it to make its key)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_size <= MAX_FILE_BYTES
+
+
+def _say(line: str) -> None:
+    """Print one message line on stderr, control characters (from file names) escaped."""
+    click.echo(escaped(line), err=True)
 
 
 def _near(path: Path) -> Path:
@@ -251,12 +278,34 @@ def _near(path: Path) -> Path:
         return path
 
 
-def _pre_commit_inputs(inputs: list[Input], roots: list[Path]) -> list[Input]:
+def _tree_root(spec_setting: Path, config_file: Path | None) -> Path:
+    """The tree an entry of the settings file's `specs` stands for: a directory, a glob's fixed part, or a
+    single file's directory; a usage error when it names nothing."""
+    if spec_setting.is_dir():
+        return spec_setting
+    if GLOB_MAGIC.search(str(spec_setting)):
+        return glob_base(spec_setting)
+    if spec_setting.exists():
+        return spec_setting.parent
+    raise click.UsageError(escaped(f"{config_file}: `specs` names {spec_setting}, which does not exist"))
+
+
+def _refuse_unusable_output_dir(directory: Path, setting: str) -> None:
+    """A usage error when the output directory is a file, or lies below one (nothing could be written)."""
+    for path in (directory, *directory.absolute().parents):
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                raise click.UsageError(escaped(f"{setting}: the output directory {directory} cannot be made: "
+                                               f"{path} exists and is not a directory"))
+            return
+
+
+def _pre_commit_inputs(inputs: list[Input], roots: list[Path], tree_roots: list[Path]) -> list[Input]:
     """Hook mode: the staged specs; when other YAML/JSON files are staged (models a spec may refer to),
     every configured spec as well, since any of them may depend on those files."""
     specs = [i for i in inputs if i.path.is_file() and looks_like_spec(i.path)]
     if len(specs) < len(inputs) and roots:
-        configured, _ = discover([str(r) for r in roots], [r if r.is_dir() else glob_base(r) for r in roots])
+        configured, _ = discover([str(r) for r in roots], tree_roots)
         known = {s.path.absolute() for s in specs}
         specs += [c for c in configured if c.path.absolute() not in known]
     return specs
@@ -278,9 +327,9 @@ def _refuse_clashes(jobs: list[Job]) -> None:
     clashes = {target: specs for target, specs in targets.items() if len(specs) > 1}
     if clashes:
         described = "; ".join(f"{' and '.join(specs)} -> {target}" for target, specs in sorted(clashes.items()))
-        raise click.UsageError(f"several inputs would write the same output file: {described} (use "
+        raise click.UsageError(escaped(f"several inputs would write the same output file: {described} (use "
                                "--naming '{name}.postman_collection.json', or convert them into different -o "
-                               "directories)")
+                               "directories)"))
 
 
 def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str, object]:
@@ -399,14 +448,32 @@ def _write_text_result(spec: Path, output: str, text: str | None, diagnostics: S
         if diagnostic.severity is not Severity.INFO or verbose:
             click.echo(diagnostic.format(), err=True)
     if text is None:
-        click.echo(f"{spec}: FAILED; nothing written", err=True)
+        _say(f"{spec}: FAILED; nothing written")
         sys.exit(EXIT_FAILED)
     if output == "-":
-        sys.stdout.write(text)
-    else:
+        _write_stdout(text)
+        sys.exit(EXIT_OK)
+    try:
         written = write_if_changed(Path(output), text)
-        click.echo(f"{spec}: {'wrote' if written else 'unchanged'} {output}", err=True)
+    except OSError as exc:  # a read-only or full disk, a directory or a device in the way
+        _say(f"{output}: error [output-failed]: cannot write {exc.filename or output}: {exc.strerror or exc}; "
+             "nothing written")
+        sys.exit(EXIT_FAILED)
+    _say(f"{spec}: {'wrote' if written else 'unchanged'} {output}")
     sys.exit(EXIT_OK)
+
+
+def _write_stdout(text: str) -> None:
+    """Write a result to stdout, flushed now: a full disk behind it (`> /dev/full`) is a failure (exit 1), not
+    a silent loss; a reader that stopped (`| head`) is not."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return
+    except OSError as exc:
+        _say(f"<stdout>: error [output-failed]: cannot write the result: {exc.strerror or exc}")
+        sys.exit(EXIT_FAILED)
 
 
 def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
@@ -424,15 +491,15 @@ def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
         elif result.outcome == "failed":
             errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
             reason = f"{errors} error(s)" if errors else "warnings are failures with --strict"
-            click.echo(f"{result.spec}: FAILED ({reason}); nothing written", err=True)
+            _say(f"{result.spec}: FAILED ({reason}); nothing written")
         elif result.outcome == "credentials":
-            click.echo(f"{result.spec}: {result.target} stores credentials; clear them", err=True)
+            _say(f"{result.spec}: {result.target} stores credentials; clear them")
         elif result.outcome in ("missing", "stale"):
-            click.echo(f"{result.spec}: {result.target} is {result.outcome}", err=True)
+            _say(f"{result.spec}: {result.target} is {result.outcome}")
         elif not quiet:
             described = {"written": f"wrote {result.target}", "unchanged": f"unchanged {result.target}",
                          "stdout": "wrote <stdout>", "up-to-date": f"{result.target} is up to date"}
-            click.echo(f"{result.spec}: {described[result.outcome]}{warnings}", err=True)
+            _say(f"{result.spec}: {described[result.outcome]}{warnings}")
     entry: dict[str, object] = {"source": result.spec, "output": result.target, "ok": result.ok,
                                 "outcome": result.outcome, "cached": result.cached,
                                 "diagnostics": [d.as_dict() for d in shown]}
@@ -440,8 +507,8 @@ def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
 
 
 def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
-    click.echo(f"{spec}: internal error in kpn-collections {__version__}: this is a bug, please report it "
-               "with the input file" + ("" if debug else " (run with --debug for the traceback)"), err=True)
+    _say(f"{spec}: internal error in kpn-collections {__version__}: this is a bug, please report it "
+         "with the input file" + ("" if debug else " (run with --debug for the traceback)"))
     if debug:
         if trace:
             click.echo(trace, err=True)

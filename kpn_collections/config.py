@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .batch import glob_base, naming_problem
+from .files import read_limited
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES
 
 if sys.version_info >= (3, 11):
@@ -26,6 +27,8 @@ else:  # pragma: no cover - Python 3.10
 YAML_CONFIG = ".kpn-collections.yaml"
 TOML_SECTION = "kpn-collections"
 DEFAULT_NAMING = "{stem}.postman_collection.json"
+MAX_SETTINGS_BYTES = 10 * 1024 * 1024
+"""Largest settings file read (a pyproject.toml is kilobytes; a 2 GB sparse one is an error, not a wait)."""
 
 _PER_SPEC: dict[str, Any] = {
     "folders": FOLDER_MODES,
@@ -53,6 +56,9 @@ _TOP_LEVEL: dict[str, Any] = {
     "overrides": list,
 }
 
+
+_EXISTING_DIRECTORIES = frozenset({"templates", "ref-root", "ref-mirror"})
+"""Path settings that must name an existing directory (as their command-line options must)."""
 
 _CREDENTIAL_SETTING = re.compile(r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?token|token|password|secret"
                                  r"|api[-_]?key|credentials?)$")
@@ -127,7 +133,7 @@ def load_config(path: Path) -> ProjectConfig:
         section = _toml_section(path)
         return _parse(path, section or {})
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_limited(path, MAX_SETTINGS_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read it: {exc}") from None
     if data is None:
@@ -139,7 +145,7 @@ def load_config(path: Path) -> ProjectConfig:
 
 def _toml_section(path: Path) -> dict[str, Any] | None:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_limited(path, MAX_SETTINGS_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it: {exc}") from None
     section = data.get("tool", {}).get(TOML_SECTION)
@@ -230,6 +236,8 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{where}: {key} must be a path (a string)")
             value = root / value
+            if key in _EXISTING_DIRECTORIES and not value.is_dir():
+                raise ConfigError(f"{where}: {key} names {value}, which is not a directory")
         elif kind is bool:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: {key} must be true or false, not {value!r}")

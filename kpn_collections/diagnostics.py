@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -11,6 +12,22 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escaped(text: str) -> str:
+    """`text` with control characters (newlines, escape sequences, bidirectional overrides) written as
+    backslash escapes, so that a file name cannot break a message line or rewrite the terminal."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group()
+    code = ord(character)
+    return _NAMED_ESCAPES.get(character) or (f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
 
 
 class Severity(enum.Enum):
@@ -53,7 +70,7 @@ class Diagnostic:
         text += f": {self.message}"
         if self.hint:
             text += f" (hint: {self.hint})"
-        return text
+        return escaped(text)
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view for machine-readable reports."""

@@ -23,6 +23,7 @@ import yaml
 
 from .diagnostics import Diagnostic, Severity, pointer_unescape
 from .fast_paths import REFERENCE_ONLY
+from .files import MAX_FILE_BYTES, FileTooLarge, read_limited
 from .walk import container_levels
 
 try:  # the C parser is much faster; the pure-Python one behaves the same
@@ -39,8 +40,6 @@ try:
 except ImportError:  # pragma: no cover - yaml-rs ships wheels for the usual platforms
     yaml_rs = None  # type: ignore[assignment]
 
-MAX_FILE_BYTES = 100 * 1024 * 1024
-"""Largest file read (100 MiB); the biggest public API descriptions (Microsoft Graph beta, ~47 MB) fit."""
 MAX_DEPTH = 200
 """Deepest nesting of mappings and sequences accepted; real specs stay far below it."""
 MAX_EXPANDED_NODES = 2_000_000
@@ -310,9 +309,9 @@ def load_document(path: str | Path, *, display_name: str | None = None) -> Sourc
     """Read a YAML or JSON file into a SourceDocument, raising LoadError with a located message."""
     name = display_name or str(path)
     try:
-        if Path(path).stat().st_size > MAX_FILE_BYTES:
-            raise LoadError(_too_big(name))
-        raw = Path(path).read_bytes()
+        raw = read_limited(path)
+    except FileTooLarge:
+        raise LoadError(_too_big(name)) from None
     except OSError as exc:
         raise LoadError(_diag(name, "read-failed", f"cannot read the file: {exc.strerror or exc}",
                               hint="check the path and permissions")) from None

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import posixpath
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import jinja2.sandbox
+from jinja2.loaders import split_template_path
 
 from .diagnostics import Diagnostic, Severity
+from .files import read_limited
 
 
 def package_templates_dir() -> Path:
@@ -43,16 +48,41 @@ class TemplateProblem(Exception):
 _TEMPLATE_FAILURES = (jinja2.TemplateError, OSError, UnicodeDecodeError)
 
 
-class _ConfinedLoader(jinja2.FileSystemLoader):
-    """A user's templates folder: a template whose real path (symbolic links followed) leaves the folder is
-    not read, so a templates folder from a pull request cannot pull a file of the machine into a collection."""
+MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
+"""Largest user template read."""
 
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
-        source, filename, uptodate = super().get_source(environment, template)
-        root = Path(self.searchpath[0]).resolve()
-        if not Path(filename).resolve().is_relative_to(root):
-            raise jinja2.TemplateNotFound(template, f"{filename} leads outside the templates folder {root}")
-        return source, filename, uptodate
+
+class _BoundedLoader(jinja2.FileSystemLoader):
+    """The user's templates folder, read like any input: a template there that is a FIFO, a device or bigger
+    than MAX_TEMPLATE_BYTES is an error when used (OSError), never a hang or a silent fallback; one whose real
+    path (symbolic links followed) leaves the folder is an error too, so a templates folder from a pull request
+    cannot pull a file of the machine into a collection."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        pieces = split_template_path(template)
+        for searchpath in self.searchpath:
+            filename = posixpath.join(searchpath, *pieces)
+            if os.path.exists(filename) and not os.path.isdir(filename):
+                if not Path(filename).resolve().is_relative_to(Path(searchpath).resolve()):
+                    raise _OutsideFolder(0, f"it leads outside the templates folder {searchpath}", filename)
+                text = read_limited(filename, MAX_TEMPLATE_BYTES).decode(self.encoding)
+                mtime = os.path.getmtime(filename)
+                return text, os.path.normpath(filename), functools.partial(_unchanged, filename, mtime)
+        return super().get_source(environment, template)
+
+
+class _OutsideFolder(OSError):
+    """A user template that is a symbolic link out of its folder (reported as a template that cannot be read)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _unchanged(filename: str, mtime: float) -> bool:
+    try:
+        return os.path.getmtime(filename) == mtime
+    except OSError:
+        return False
 
 
 @functools.lru_cache(maxsize=8)
@@ -62,7 +92,7 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
     reach Python's internals through them (`{{ cycler.__init__.__globals__ }}`) to run code or change data."""
     loaders: list[jinja2.BaseLoader] = []
     if user_dir:
-        loaders.append(_ConfinedLoader(user_dir))
+        loaders.append(_BoundedLoader(user_dir))
     loaders.append(jinja2.FileSystemLoader(str(package_templates_dir())))
     kind = jinja2.sandbox.ImmutableSandboxedEnvironment if user_dir else jinja2.Environment
     environment = kind(

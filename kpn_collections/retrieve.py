@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 import yaml
 
 from .credentials import strip_url_credentials
+from .files import MAX_FILE_BYTES, FileTooLarge, read_limited
 from .settings import SWAGGERHUB_HOST
 
 if TYPE_CHECKING:
@@ -145,10 +146,12 @@ class FileRetriever:
                 f"{self._show(path)} is outside the reference root {_shown(root)}; it was not read",
                 "keep referenced files inside the spec's directory, or widen the root with --ref-root DIR")
         try:
-            content = real.read_bytes()
+            content = read_limited(real)
         except FileNotFoundError:
             raise RetrievalError("ref-file-missing", f"the referenced file {self._show(path)} does not exist",
                                  "correct the path (it is relative to the file that holds the $ref)") from None
+        except FileTooLarge:
+            raise _too_large(self._show(path)) from None
         except OSError as exc:
             raise RetrievalError("ref-file-unreadable",
                                  f"cannot read {self._show(path)}: {exc.strerror or exc}",
@@ -187,7 +190,7 @@ class MirrorRetriever:
         read = Dependency(prefixes_file)
         if prefixes_file.exists():
             try:
-                raw = prefixes_file.read_bytes()
+                raw = read_limited(prefixes_file)
                 read = Dependency(prefixes_file, prefixes_file.resolve(), _sha256(raw))
                 data: Any = yaml.safe_load(raw.decode("utf-8"))
             except (OSError, RuntimeError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -241,6 +244,12 @@ class MirrorRetriever:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _too_large(shown: str) -> RetrievalError:
+    return RetrievalError("ref-file-too-large",
+                          f"the referenced file {shown} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
+                          "it was not read", "split it into smaller files joined with $ref")
 
 
 def _shown(path: Path) -> str:
@@ -477,9 +486,11 @@ class DefaultRetriever:
                 consulted = (*([self.mirror.prefixes_read] if self.mirror.prefixes_read else []),
                              *(Dependency(p) for p in passed_over))
                 try:
-                    content = mirrored.read_bytes()
+                    content = read_limited(mirrored)
                     return Retrieved(content, _shown(mirrored), mirrored,
                                      (*consulted, Dependency(candidate, mirrored, _sha256(content))))
+                except FileTooLarge:
+                    raise _too_large(_shown(mirrored)) from None
                 except OSError as exc:
                     raise RetrievalError("ref-file-unreadable", f"cannot read {mirrored}: {exc.strerror or exc}",
                                          "check the file's permissions") from None

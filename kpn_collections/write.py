@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 
 from .fast_paths import REFERENCE_ONLY
+from .files import file_kind, read_limited
 
 try:
     import orjson
@@ -89,16 +91,31 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
-def write_if_changed(path: Path, content: str | bytes) -> bool:
+class UnsafeOutput(OSError):
+    """An output path that is not written: through a symlinked directory, or onto something not a file."""
+
+
+def write_if_changed(path: Path, content: str | bytes, *, within: Path | None = None) -> bool:
     """Write `content` (text is written as UTF-8) to `path` atomically unless it already holds exactly that;
-    True when written."""
+    True when written.
+
+    Directories below `within` (the output directory) are created as needed and must not be symbolic links, so
+    a link committed in the output tree cannot send the file elsewhere. A symbolic link at `path` itself is
+    replaced (its target is left alone); a FIFO, device or directory there is refused (UnsafeOutput)."""
     data = content.encode("utf-8") if isinstance(content, str) else content
+    check_parents(path, within, create=True)
     try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+        status = os.lstat(path)
+    except FileNotFoundError:
+        status = None
+    if status is not None and not stat.S_ISLNK(status.st_mode) and not stat.S_ISREG(status.st_mode):
+        raise UnsafeOutput(0, f"it is {file_kind(status.st_mode)}, not a file; nothing was written", str(path))
+    if status is not None and stat.S_ISREG(status.st_mode) and status.st_size == len(data):
+        try:
+            if read_limited(path, len(data)) == data:
+                return False
+        except OSError:
+            pass
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(temp_name, _file_mode())  # mkstemp makes the file private; collections are ordinary files
@@ -112,6 +129,33 @@ def write_if_changed(path: Path, content: str | bytes) -> bool:
             os.unlink(temp_name)
         raise
     return True
+
+
+def check_parents(path: Path, within: Path | None, *, create: bool = False) -> None:
+    """Raise UnsafeOutput when a directory between `within` and `path` is a symbolic link or not a directory;
+    with `create`, make the missing ones (one at a time, so each is looked at)."""
+    if within is None or not path.parent.absolute().is_relative_to(within.absolute()):
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    if create:
+        within.mkdir(parents=True, exist_ok=True)
+    current = within
+    for part in path.parent.absolute().relative_to(within.absolute()).parts:
+        current = current / part
+        try:
+            status = os.lstat(current)
+        except FileNotFoundError:
+            if not create:
+                return
+            current.mkdir(exist_ok=True)
+            status = os.lstat(current)
+        if stat.S_ISLNK(status.st_mode):
+            raise UnsafeOutput(0, f"{current} is a symbolic link inside the output directory {within}; nothing is "
+                                  "written through it (replace the link by a directory, or choose another -o)",
+                               str(path))
+        if not stat.S_ISDIR(status.st_mode):
+            raise UnsafeOutput(0, f"{current} is {file_kind(status.st_mode)}, not a directory", str(path))
 
 
 def _file_mode() -> int:

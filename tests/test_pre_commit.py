@@ -149,3 +149,21 @@ def test_staged_model_file_regenerates_the_configured_specs_that_use_it(tmp_path
     regenerate = subprocess.run([*run, "api/models/money.yaml"], cwd=repo, capture_output=True, text=True,
                                 check=False)
     assert regenerate.returncode == 1 and "git add api/spec.postman_collection.json" in regenerate.stderr
+
+
+def test_specs_named_like_options_are_files_to_the_hooks(hook_repo: Path, pre_commit_home: Path,
+                                                         tmp_path: Path) -> None:
+    """pre-commit appends the staged file names to the hook's entry and args; the hooks' `args: [--]` make a
+    spec named `-o.yaml` or `--help.yaml` a file, not an option."""
+    repo = tmp_path / "dashes"
+    repo.mkdir()
+    git("init", "-q", cwd=repo)
+    for name in ("-o.yaml", "--help.yaml"):
+        shutil.copy(REPO_ROOT / "fixtures" / "oas30" / "features" / "input.yaml", repo / name)
+    git("add", "--", "-o.yaml", "--help.yaml", cwd=repo)
+    generate = try_repo(hook_repo, pre_commit_home, repo, "kpn-collections")
+    assert generate.returncode == 1, generate.stdout  # it wrote the two collections
+    assert (repo / "-o.postman_collection.json").is_file() and (repo / "--help.postman_collection.json").is_file()
+    git("add", "--", "-o.postman_collection.json", "--help.postman_collection.json", cwd=repo)
+    check = try_repo(hook_repo, pre_commit_home, repo, "kpn-collections-check")
+    assert check.returncode == 0, check.stdout
