@@ -18,6 +18,9 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 MAX_REPEAT = 64
 """Most repetitions of one part written out (a pattern asking for more gives None)."""
+MAX_LENGTH = 1_024
+"""Longest string made from a pattern, counted over the whole string: nested repeats (`((a{64}){64}){64}`)
+multiply, so a bound per repeat alone would let a short pattern ask for gigabytes (such a pattern gives None)."""
 _CANDIDATES = "a0A_-. x"
 """Characters tried, in order, where any character outside a negated class will do."""
 
@@ -37,9 +40,11 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
         compiled = re.compile(pattern)
         if fits(preferred):
             return preferred
+        if min_length > MAX_LENGTH:
+            return None
         parsed = sre_parse.parse(pattern)
         for grow in (0, min_length):  # fewest repetitions first, then as many as the minimum length asks
-            text = _emit(parsed, grow)
+            text = _emit(parsed, grow, MAX_LENGTH)
             if fits(text):
                 return text
         padded = text + "x" * max(0, min_length - len(text))  # an unanchored pattern matches inside
@@ -48,11 +53,17 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
         return None
 
 
-def _emit(parsed: Any, grow: int) -> str:
-    return "".join(_part(op, argument, grow) for op, argument in parsed)
+def _emit(parsed: Any, grow: int, room: int) -> str:
+    """The parts' text, at most `room` characters long (else _Unsupported)."""
+    text = ""
+    for op, argument in parsed:
+        text += _part(op, argument, grow, room - len(text))
+        if len(text) > room:
+            raise _Unsupported("too long")
+    return text
 
 
-def _part(op: Any, argument: Any, grow: int) -> str:
+def _part(op: Any, argument: Any, grow: int, room: int) -> str:
     name = _name(op)
     if name == "LITERAL":
         return chr(argument)
@@ -65,13 +76,16 @@ def _part(op: Any, argument: Any, grow: int) -> str:
         count = min(high, max(low, grow))
         if count > MAX_REPEAT:
             raise _Unsupported
-        return _emit(sub, grow) * count
+        once = _emit(sub, grow, room)
+        if len(once) * count > room:  # checked before the text is made
+            raise _Unsupported("too long")
+        return once * count
     if name == "SUBPATTERN":
-        return _emit(argument[-1], grow)
+        return _emit(argument[-1], grow, room)
     if name == "ATOMIC_GROUP":
-        return _emit(argument, grow)
+        return _emit(argument, grow, room)
     if name == "BRANCH":
-        return _emit(argument[1][0], grow)
+        return _emit(argument[1][0], grow, room)
     if name in ("AT", "ASSERT", "ASSERT_NOT"):
         return ""
     if name == "CATEGORY":

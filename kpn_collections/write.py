@@ -92,7 +92,8 @@ class _NoAliasDumper(yaml.SafeDumper):
 def write_if_changed(path: Path, content: str | bytes) -> bool:
     """Write `content` (text is written as UTF-8) to `path` atomically unless it already holds exactly that;
     True when written."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    # a lone surrogate (a `\\ud800` escape in a JSON definition) is no UTF-8: written as that JSON escape
+    data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
     try:
         if path.read_bytes() == data:
             return False
