@@ -58,3 +58,55 @@ def test_generated_examples_stay_small_whatever_the_schema_asks(name: str, tmp_p
     written = tmp_path / "out" / "amp.postman_collection.json"
     assert written.stat().st_size < 1_000_000
     assert schema_errors(json.loads(written.read_text(encoding="utf-8"))) == []
+
+
+LONE = "\ud800"
+SURROGATE_PLACES: dict[str, Any] = {
+    "title": lambda d: d["info"].update(title="T" + LONE),
+    "path-key": lambda d: d["paths"].update({"/b" + LONE: d["paths"]["/a"]}),
+    "object-key": lambda d: d["components"]["schemas"]["S"]["properties"].update({"k" + LONE: {"type": "string"}}),
+    "parameter-name": lambda d: d["paths"]["/a"]["post"]["parameters"][0].update(name="q" + LONE),
+    "header-name": lambda d: d["paths"]["/a"]["post"]["parameters"].append(
+        {"name": "h" + LONE, "in": "header", "schema": {"type": "string"}}),
+    "server-url": lambda d: d["servers"][0].update(url="https://x" + LONE + ".test"),
+    "pattern": lambda d: d["components"]["schemas"]["S"]["properties"]["p"].update(pattern="^a" + LONE + "$"),
+    "pattern-class": lambda d: d["components"]["schemas"]["S"]["properties"]["p"].update(pattern="^[" + LONE + "]$"),
+    "schema-name": lambda d: d["components"]["schemas"].update({"X" + LONE: {"type": "object"}}),
+    "tag": lambda d: d["paths"]["/a"]["post"].update(tags=["t" + LONE]),
+    "operation-id": lambda d: d["paths"]["/a"]["post"].update(operationId="o" + LONE),
+    "media-type": lambda d: d["paths"]["/a"]["post"]["responses"]["200"]["content"].update(
+        {"application/x" + LONE: {"schema": {"type": "string"}}}),
+    "status-code": lambda d: d["paths"]["/a"]["post"]["responses"].update({"2" + LONE: {"description": "x"}}),
+    "security-scheme": lambda d: d.update(security=[{"o" + LONE: []}]) or d["components"].update(securitySchemes={
+        "o" + LONE: {"type": "oauth2", "flows": {"clientCredentials": {
+            "tokenUrl": "https://t" + LONE + ".test/token", "scopes": {"s" + LONE: "x"}}}}}),
+    "description": lambda d: d["paths"]["/a"]["post"].update(description="d" + LONE),
+    "enum": lambda d: d["paths"]["/a"]["post"]["parameters"][0]["schema"].update(enum=["e" + LONE]),
+}
+
+
+def surrogate_spec(place: str) -> str:
+    schema = {"$ref": "#/components/schemas/S"}
+    document = api(schema, components={"schemas": {"S": {"type": "object", "properties": {
+        "p": {"type": "string", "pattern": "^a$"}}}}})
+    document["paths"]["/a"]["post"]["parameters"] = [{"name": "q", "in": "query", "schema": {"type": "string"}}]
+    SURROGATE_PLACES[place](document)
+    return json.dumps(document)  # ensure_ascii: the surrogate is written as the escape `\ud800`
+
+
+@pytest.mark.parametrize("place", sorted(SURROGATE_PLACES))
+def test_a_lone_surrogate_escape_anywhere_converts_with_the_escape_kept(place: str, tmp_path: Path) -> None:
+    spec = tmp_path / "lone.json"
+    spec.write_text(surrogate_spec(place), encoding="utf-8")
+    assert "\\ud800" in spec.read_text(encoding="utf-8")
+    output = tmp_path / "out"
+    completed = run_cli("convert", str(spec), "-o", str(output), "--no-cache")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    text = (output / "lone.postman_collection.json").read_text(encoding="utf-8")
+    if place not in ("pattern", "pattern-class", "schema-name", "security-scheme"):  # these need not show
+        assert "\\ud800" in text
+    assert schema_errors(json.loads(text)) == []
+    for command, target in (("bundle", "b.json"), ("inject", "i.json")):
+        completed = run_cli(command, str(spec), "-o", str(tmp_path / target))
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        assert json.loads((tmp_path / target).read_text(encoding="utf-8"))
