@@ -255,7 +255,12 @@ def _string(schema: dict[str, Any], room: int) -> str:
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number a double can hold: not NaN, not infinite, not an integer of hundreds of digits (which
+    math and float() cannot take)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -_FLOAT_RANGE < value < _FLOAT_RANGE
+
+
+_FLOAT_RANGE = 2 ** 1023
 
 
 def _number(schema: dict[str, Any], kind: str) -> int | float:

@@ -110,3 +110,46 @@ def test_a_lone_surrogate_escape_anywhere_converts_with_the_escape_kept(place: s
         completed = run_cli(command, str(spec), "-o", str(tmp_path / target))
         assert completed.returncode == 0, completed.stderr[-2000:]
         assert json.loads((tmp_path / target).read_text(encoding="utf-8"))
+
+
+LONG = "1" * 5_000
+
+
+YAML_HEAD = "openapi: 3.0.3\ninfo: {title: T, version: '1'}\npaths: {}\nx-n: "
+
+
+@pytest.mark.parametrize(("suffix", "text", "where"), [
+    (".json", '{"openapi": "3.0.3", "info": {"title": "T", "version": "1"}, "paths": {}, "x-n": ' + LONG + "}",
+     "1:82"),
+    (".yaml", YAML_HEAD + LONG + "\n", "4:6"),
+    (".yaml", YAML_HEAD + "[-" + LONG + "]\n", "4:7"),
+    (".yaml", YAML_HEAD + "0x" + "f" * 3_800 + "\n", "4:6"),
+])
+def test_an_integer_longer_than_the_digit_limit_is_a_located_error(suffix: str, text: str, where: str,
+                                                                    tmp_path: Path) -> None:
+    spec = tmp_path / f"long{suffix}"
+    spec.write_text(text, encoding="utf-8")
+    completed = run_cli("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache")
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert f"{spec}:{where}: error [number-too-long]: the integer " in completed.stderr
+    assert f"has more than {sys.get_int_max_str_digits():,} digits (hint: write such a value as a quoted string)" \
+        in completed.stderr
+
+
+@pytest.mark.parametrize("keywords", [
+    {"minimum": 10 ** 400}, {"maximum": -(10 ** 400)}, {"multipleOf": 10 ** 400}, {"exclusiveMinimum": 10 ** 400},
+    {"minimum": 10 ** 300, "maximum": 10 ** 301, "multipleOf": 1e-300}, {"example": 10 ** 4000},
+    {"enum": [10 ** 400]},
+])
+def test_numbers_beyond_a_doubles_range_convert(keywords: dict[str, Any], tmp_path: Path) -> None:
+    schema = {"type": "integer", **keywords}
+    document = api({"type": "object", "properties": {"n": schema}})
+    document["paths"]["/a"]["post"]["parameters"] = [{"name": "q", "in": "query", "schema": schema}]
+    for suffix, text in ((".json", json.dumps(document)),
+                         (".yaml", json.dumps(document).replace('"openapi"', '"x-e": 1e999999, "openapi"'))):
+        spec = tmp_path / f"big{suffix}"
+        spec.write_text(text, encoding="utf-8")
+        completed = run_cli("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache")
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        written = json.loads((tmp_path / "out" / "big.postman_collection.json").read_text(encoding="utf-8"))
+        assert schema_errors(written) == []
