@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -19,18 +20,29 @@ import click
 from . import __version__
 from .batch import (
     Input,
+    Interrupted,
     Job,
     JobResult,
+    Terminated,
     default_cache_dir,
     discover,
     glob_base,
     looks_like_spec,
     naming_problem,
     output_path,
+    raise_terminated,
     run_jobs,
 )
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
-from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, Severity
+from .diagnostics import (
+    EXIT_BUG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    Diagnostic,
+    Severity,
+)
 from .retrieve import MirrorConfigError, MirrorRetriever
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
 from .write import write_if_changed
@@ -200,6 +212,8 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
         planned[0] = dataclasses.replace(planned[0], validate_beside=True)
     started = time.perf_counter()
     results = []
+    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): its own handling stays
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         with Progress(len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()) as progress:
             for result in run_jobs(planned, workers, progress.advance):
@@ -207,10 +221,17 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
                 if result.text is not None:
                     sys.stdout.write(result.text)
                 results.append(_report(result, quiet, verbose, report_format, debug))
-    except KeyboardInterrupt:
-        click.echo(f"interrupted after {len(results)} of {len(planned)} spec(s); every collection on disk is "
-                   "complete (each is written whole or not at all)", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as stop:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # jobs that ended in workers but were not reported yet (a job stopped by SIGTERM wrote nothing)
+        late = [r for r in stop.finished if r.outcome != "bug"] if isinstance(stop, Interrupted) else []
+        results += [_report(result, quiet, verbose, report_format, debug) for result in late]
+        wrote = sum(1 for result, _ in results if result.outcome == "written")
+        click.echo(f"interrupted after {len(results)} of {len(planned)} spec(s), {wrote} collection(s) written; "
+                   "every collection on disk is complete (each is written whole or not at all)", err=True)
+        terminated = isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     summary = _summary(results_of := [r for r, _ in results], check, time.perf_counter() - started)
     written = [r.target for r in results_of if r.outcome == "written" and r.target]
     if report_format == "json":

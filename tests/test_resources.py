@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +158,59 @@ def test_numbers_beyond_a_doubles_range_convert(keywords: dict[str, Any], tmp_pa
         assert completed.returncode == 0, completed.stderr[-2000:]
         written = json.loads((tmp_path / "out" / "big.postman_collection.json").read_text(encoding="utf-8"))
         assert schema_errors(written) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_a_stopped_batch_ends_its_workers_and_counts_what_it_wrote(stop: str, tmp_path: Path) -> None:
+    """SIGTERM to the main process (as a CI runner or `timeout` sends it) or Ctrl-C to the process group: no
+    worker outlives the batch, and the message counts exactly the collections on disk."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    slow = {"openapi": "3.0.3", "info": {"title": "Slow", "version": "1"}, "servers": [{"url": "https://x.test"}],
+            "paths": {f"/p{i}/{{id}}": {"get": {"parameters": [{"name": "id", "in": "path", "required": True,
+                                                                 "schema": {"type": "integer"}}],
+                                               "responses": {"200": {"description": "ok"}}}} for i in range(1500)}}
+    for number in range(8):
+        (specs / f"api{number}.json").write_text(json.dumps(slow), encoding="utf-8")
+    output = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "kpn_collections", "convert", str(specs), "-o", str(output),
+                                "--no-cache", "-j", "3"], stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+                               start_new_session=True)
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not (output.is_dir() and any(output.glob("*.json"))) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        children = [int(pid) for path in Path(f"/proc/{process.pid}/task").glob("*/children")
+                    for pid in path.read_text().split()]
+        assert len(children) == 2
+        if stop == "SIGTERM":
+            os.kill(process.pid, signal.SIGTERM)
+        else:
+            os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+        deadline = time.monotonic() + 30  # an orphan is reaped by init, which may take a moment
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid in children if _alive(pid)] == []
+        assert "Traceback" not in stderr
+        written = sorted(output.iterdir())
+        assert all(p.name.endswith(".postman_collection.json") for p in written), written  # no temporary files
+        if process.returncode == 0:  # finished before the signal arrived (a very fast machine)
+            assert len(written) == 8
+        else:
+            assert process.returncode == (143 if stop == "SIGTERM" else 130), stderr
+            match = re.search(r"interrupted after (\d+) of 8 spec\(s\), (\d+) collection\(s\) written", stderr)
+            assert match, stderr
+            assert int(match[2]) == len(written) == stderr.count(": wrote "), stderr
+    finally:
+        for pid in [process.pid, *children]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
