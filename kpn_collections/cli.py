@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -58,6 +59,11 @@ def entry() -> None:
     """The `kpn-collections` console script: the command group, with a last guard that turns an internal error
     anywhere (outside the per-spec jobs, which report their own) into a short bug report and exit code 3."""
     _tune_garbage_collector()
+    # Python's regex parser warns about a spec's patterns (`[[a]`: "Possible nested set"); the validate stage
+    # reports those as located `pattern-ambiguous` warnings, so the raw ones (from whichever library compiles
+    # the pattern, in this process or a forked one) are kept off stderr
+    warnings.filterwarnings("ignore", message=REGEX_PARSER_WARNINGS, category=FutureWarning)
+    warnings.filterwarnings("ignore", message=REGEX_PARSER_WARNINGS, category=DeprecationWarning)
     try:
         main(prog_name="kpn-collections")
     except SystemExit as done:
@@ -70,6 +76,9 @@ def entry() -> None:
             traceback.print_exc()
         sys.exit(EXIT_BUG)
 
+
+REGEX_PARSER_WARNINGS = r"Possible (?:nested set|set \w+)|Flags not at the start|bad escape"
+"""The messages of the warnings Python's regex parser gives (3.10 to 3.13)."""
 
 GC_THRESHOLDS = (100_000, 50, 100)
 """Python's garbage collector thresholds for a run (the defaults are 700, 10, 10)."""

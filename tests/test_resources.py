@@ -214,3 +214,29 @@ def test_a_stopped_batch_ends_its_workers_and_counts_what_it_wrote(stop: str, tm
         for pid in [process.pid, *children]:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("run", ["single", "validated-beside", "batch"])
+def test_regex_parser_warnings_become_located_diagnostics(run: str, tmp_path: Path) -> None:
+    """`[[a]` makes Python's regex parser warn ("Possible nested set"), in whichever process compiles it: the
+    raw warning never reaches stderr; the spec gets a located `pattern-ambiguous` warning."""
+    schemas: dict[str, Any] = {"S": {"type": "object", "properties": {
+        "q": {"type": "string", "pattern": "[[a]"}, "r": {"type": "string", "pattern": "[a&&b]"}}}}
+    if run == "validated-beside":  # big enough for the validate stage to run in a forked child
+        schemas.update({f"Filler{i}": {"type": "object", "description": "x" * 1_000} for i in range(1_100)})
+    document = api({"$ref": "#/components/schemas/S"}, components={"schemas": schemas})
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for number in range(3 if run == "batch" else 1):
+        (specs / f"w{number}.json").write_text(json.dumps(document), encoding="utf-8")
+    completed = run_cli("convert", str(specs), "-o", str(tmp_path / "out"), "--no-cache", "-j", "2")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "Warning:" not in completed.stderr and "warnings.warn" not in completed.stderr, completed.stderr
+    assert "re.compile" not in completed.stderr and "Possible nested set at position 1\n" not in completed.stderr
+    for number in range(3 if run == "batch" else 1):
+        spec = specs / f"w{number}.json"
+        assert re.search(re.escape(str(spec)) + r":1:\d+: warning \[pattern-ambiguous\] at "
+                         r"#/components/schemas/S/properties/q/pattern: the pattern '\[\[a\]' may not mean what it "
+                         r"seems: Possible nested set at position 1 \(hint: escape the character meant literally",
+                         completed.stderr), completed.stderr
+    assert completed.stderr.count("[pattern-ambiguous]") == (3 if run == "batch" else 1) * 2
