@@ -25,6 +25,11 @@ _CANDIDATES = "a0A_-. x"
 """Characters tried, in order, where any character outside a negated class will do."""
 
 
+NESTED_REPEAT_TEST_LENGTH = 12
+"""Longest text tried against a pattern with a repeat inside a repeat (`^(a+)+$`): Python's regex engine can
+take exponential time to find that such a pattern does not match a longer text."""
+
+
 class _Unsupported(Exception):
     pass
 
@@ -33,16 +38,19 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
     """`preferred` if the pattern already matches it, else the simplest string it matches within the length
     limits, else None."""
     def fits(text: str) -> bool:
+        if nested and len(text) > NESTED_REPEAT_TEST_LENGTH:
+            return False
         return min_length <= len(text) <= (max_length if max_length is not None else len(text)) and bool(
             compiled.search(text))
 
     try:
         compiled = re.compile(pattern)
+        parsed = sre_parse.parse(pattern)
+        nested = _has_nested_repeat(parsed)
         if fits(preferred):
             return preferred
         if min_length > MAX_LENGTH:
             return None
-        parsed = sre_parse.parse(pattern)
         for grow in (0, min_length):  # fewest repetitions first, then as many as the minimum length asks
             text = _emit(parsed, grow, MAX_LENGTH)
             if fits(text):
@@ -51,6 +59,24 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
         return padded if fits(padded) else None
     except (re.error, _Unsupported, RecursionError, OverflowError, ValueError):
         return None
+
+
+def _has_nested_repeat(parsed: Any, inside: bool = False) -> bool:
+    """Whether a part that repeats (more than once) holds another such part."""
+    for op, argument in parsed:
+        name = _name(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            many = argument[1] > 1
+            if (many and inside) or _has_nested_repeat(argument[2], inside or many):
+                return True
+            continue
+        parts = {"SUBPATTERN": [argument[-1]] if name == "SUBPATTERN" else [], "ATOMIC_GROUP": [argument],
+                 "BRANCH": argument[1] if name == "BRANCH" else [],
+                 "ASSERT": [argument[1]] if name == "ASSERT" else [],
+                 "ASSERT_NOT": [argument[1]] if name == "ASSERT_NOT" else []}.get(name, [])
+        if any(_has_nested_repeat(part, inside) for part in parts):
+            return True
+    return False
 
 
 def _emit(parsed: Any, grow: int, room: int) -> str:

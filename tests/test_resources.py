@@ -240,3 +240,16 @@ def test_regex_parser_warnings_become_located_diagnostics(run: str, tmp_path: Pa
                          r"seems: Possible nested set at position 1 \(hint: escape the character meant literally",
                          completed.stderr), completed.stderr
     assert completed.stderr.count("[pattern-ambiguous]") == (3 if run == "batch" else 1) * 2
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "string", "pattern": "(x+x+)+y", "minLength": 40},
+    {"type": "string", "pattern": "((x*)*)*!", "minLength": 30, "maxLength": 40},
+])
+def test_a_backtracking_pattern_is_never_tried_on_long_text(schema: dict[str, Any], tmp_path: Path) -> None:
+    """Nested repeats make Python's regex engine take exponential time to reject a long text: the example
+    generator tries such a pattern only on short texts (the subprocess timeout is the guard)."""
+    spec = tmp_path / "redos.json"
+    spec.write_text(json.dumps(api({"type": "object", "properties": {"p": schema}})), encoding="utf-8")
+    completed = run_cli("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache", timeout=60)
+    assert completed.returncode == 0, completed.stderr[-2000:]
