@@ -7,6 +7,7 @@ that subset, or a string that does not match after all, gives None: the caller k
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from typing import Any
@@ -59,6 +60,16 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
         return padded if fits(padded) else None
     except (re.error, _Unsupported, RecursionError, OverflowError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def may_backtrack(pattern: str) -> bool:
+    """Whether `pattern` has a repeat inside a repeat (`^(a+)+$`): Python's regex engine may take exponential
+    time to find that it does not match a text longer than NESTED_REPEAT_TEST_LENGTH."""
+    try:
+        return _has_nested_repeat(sre_parse.parse(pattern))
+    except (re.error, RecursionError, OverflowError, ValueError, TypeError):
+        return False
 
 
 def _has_nested_repeat(parsed: Any, inside: bool = False) -> bool:

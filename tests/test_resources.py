@@ -253,3 +253,15 @@ def test_a_backtracking_pattern_is_never_tried_on_long_text(schema: dict[str, An
     spec.write_text(json.dumps(api({"type": "object", "properties": {"p": schema}})), encoding="utf-8")
     completed = run_cli("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache", timeout=60)
     assert completed.returncode == 0, completed.stderr[-2000:]
+
+
+def test_a_default_is_not_checked_against_a_backtracking_pattern_for_hours(tmp_path: Path) -> None:
+    """The validate stage checks `default` values against their schema; `^(a+)+$` against forty `a`s and a `!`
+    would take Python's regex engine days (the subprocess timeout is the guard)."""
+    document = api({"type": "object"})
+    document["paths"]["/a"]["post"]["parameters"] = [{"name": "q", "in": "query", "schema": {
+        "type": "string", "pattern": "^(a+)+$", "default": "a" * 40 + "!"}}]
+    spec = tmp_path / "redos.json"
+    spec.write_text(json.dumps(document), encoding="utf-8")
+    completed = run_cli("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache", timeout=60)
+    assert completed.returncode == 0, completed.stderr[-2000:]
