@@ -635,6 +635,8 @@ class _Constructor:
         self.name = name
         self.expanded = 0
         self.in_progress: set[int] = set()
+        self.long_scalars: set[int] = set()  # scalar nodes of 64 characters or more, constructed once already
+        self.repeated_text = 0  # characters of such scalars constructed again (through an alias)
 
     def construct(self, node: yaml.Node, depth: int = 0) -> Any:
         self.expanded += 1
@@ -647,6 +649,8 @@ class _Constructor:
                                        f"the document nests deeper than {MAX_DEPTH} levels",
                                        hint="flatten the structure or use $ref"))
         if isinstance(node, yaml.ScalarNode):
+            if len(node.value) >= 64:
+                self._count_repeat(node)
             return self._scalar(node)
         if id(node) in self.in_progress:
             raise LoadError(_mark_diag(self.name, "recursive-alias", node.start_mark,
@@ -665,6 +669,18 @@ class _Constructor:
         finally:
             self.in_progress.discard(id(node))
         raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
+
+    def _count_repeat(self, node: yaml.ScalarNode) -> None:
+        """Aliases repeating a long text (a megabyte anchored once, named a thousand times) count by its length:
+        the document may expand to no more text than a file may hold."""
+        if id(node) not in self.long_scalars:
+            self.long_scalars.add(id(node))
+            return
+        self.repeated_text += len(node.value)
+        if self.repeated_text > MAX_FILE_BYTES:
+            raise LoadError(_mark_diag(self.name, "alias-bomb", node.start_mark,
+                                       f"the document expands to more than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+                                       "of text through YAML aliases", hint="remove the repeated `*alias` references"))
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}

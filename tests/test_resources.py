@@ -265,3 +265,17 @@ def test_a_default_is_not_checked_against_a_backtracking_pattern_for_hours(tmp_p
     spec.write_text(json.dumps(document), encoding="utf-8")
     completed = run_cli("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache", timeout=60)
     assert completed.returncode == 0, completed.stderr[-2000:]
+
+
+def test_aliases_repeating_a_long_text_are_an_alias_bomb(tmp_path: Path) -> None:
+    """Far fewer nodes than the node limit, but a megabyte named 110 times: 1 MB of YAML, 110 MB of text."""
+    paths = "".join(f"  /p{i}:\n    get:\n      description: *d\n      responses: {{'200': {{description: ok}}}}\n"
+                    for i in range(110))
+    spec = tmp_path / "aliases.yaml"
+    spec.write_text("openapi: 3.0.3\ninfo: {title: A, version: '1', description: &d " + "x" * 1_000_000
+                    + "}\nservers: [{url: 'https://x.test'}]\npaths:\n" + paths, encoding="utf-8")
+    completed = run_cli("convert", str(spec), "-o", str(tmp_path / "out"), "--no-cache")
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert (f"{spec}:2:45: error [alias-bomb]: the document expands to more than 100 MiB of text through YAML "
+            "aliases (hint: remove the repeated `*alias` references)") in completed.stderr
+    assert not (tmp_path / "out").exists()
