@@ -242,8 +242,13 @@ class SchemaStore:
 
 
 def _is_number(value: Any) -> bool:
-    """A finite JSON number (YAML's .inf and .nan have no JSON form)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number (YAML's .inf and .nan have no JSON form; an integer beyond a double's range would be
+    Infinity to JavaScript, and math.isfinite cannot take it)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -_FLOAT_RANGE < value < _FLOAT_RANGE
+
+
+_FLOAT_RANGE = 2 ** 1023
+"""Numbers are used only below this magnitude, where every one is a finite double (NaN and infinities fail)."""
 
 
 def _finite(value: Any) -> bool:

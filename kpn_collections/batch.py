@@ -248,6 +248,29 @@ class JobResult:
         return sum(1 for d in self.diagnostics if d.severity.value == "warning")
 
 
+WORKER_GRACE_SECONDS = 5
+"""How long a worker told to end (SIGTERM) may take to clean up before it is killed."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: the batch stops as for Ctrl-C."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The batch stopped early; `finished` holds the results of jobs that ended but were not yet yielded (a
+    worker's write completes before the batch stops), in job order."""
+
+    def __init__(self, finished: list[JobResult]):
+        super().__init__()
+        self.finished = finished
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    """A SIGTERM handler for the main process: stop as Ctrl-C does (the default would end this process alone,
+    leaving its workers waiting for jobs that never come)."""
+    raise Terminated
+
+
 def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> Iterator[JobResult]:
     """Run every job (over `workers` processes, this one included) and yield the results in job order, each as
     soon as it and all before it are done.
@@ -277,6 +300,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
 
     left = collections.deque(sorted(jobs, key=_input_size, reverse=True))  # the biggest first
     done: queue.SimpleQueue[JobResult | None] = queue.SimpleQueue()  # None: a job went back to `left`
+    feeders: list[threading.Thread] = []
+    finished: dict[int, JobResult] = {}
 
     def next_job() -> Job | None:
         try:
@@ -293,11 +318,36 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
                 return
             job = next_one
             try:
-                future = pool.submit(run_job, job)
+                future = pool.submit(_run_in_worker, job)
             except Exception:  # the pool broke (a worker died): this process converts what is left
                 left.appendleft(job)
                 done.put(None)  # wakes this process, should it be waiting for results
                 return
+
+    def arrive(arrival: JobResult | None) -> None:
+        if arrival is not None:
+            finished[arrival.index] = arrival
+            on_done()
+
+    def run_own_job(job: Job) -> None:
+        """Run `job` here, as a worker would: Ctrl-C and SIGTERM wait for its end (its collection is then
+        counted), as they wait for the workers' jobs."""
+        signals = (signal.SIGINT, signal.SIGTERM)
+        handlers = {number: signal.getsignal(number) for number in signals}
+        if threading.current_thread() is not threading.main_thread() or None in handlers.values():
+            arrive(run_job(job))
+            return
+        held: list[int] = []
+        for number in signals:
+            signal.signal(number, lambda number, frame: held.append(number))
+        try:
+            result = run_job(job)
+        finally:
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+        arrive(result)
+        if held:
+            raise Terminated if signal.SIGTERM in held else KeyboardInterrupt
 
     pool = ProcessPoolExecutor(max_workers=workers - 1, initializer=_ignore_interrupts)
     try:
@@ -308,30 +358,39 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             if first is None:
                 break
             try:
-                future = pool.submit(run_job, first)
+                future = pool.submit(_run_in_worker, first)
             except Exception:  # no worker could start (fork failed): this process converts everything
                 left.appendleft(first)
                 break
-            threading.Thread(target=feed, args=(future, first), daemon=True).start()
-        finished: dict[int, JobResult] = {}
+            feeders.append(threading.Thread(target=feed, args=(future, first), daemon=True))
+            feeders[-1].start()
         order = [job.index for job in jobs]
         position = 0
         while position < len(order):
             own = next_job()
-            arrived: list[JobResult | None] = [run_job(own) if own is not None else done.get()]
+            # each result goes to `finished` as it comes: a result an interruption finds there is reported
+            if own is not None:
+                run_own_job(own)
+            else:
+                arrive(done.get())
             while not done.empty():
-                arrived.append(done.get())
-            for arrival in arrived:
-                if arrival is not None:
-                    finished[arrival.index] = arrival
-                    on_done()
+                arrive(done.get())
             while position < len(order) and order[position] in finished:
                 yield finished.pop(order[position])
                 position += 1
-    except BaseException:  # Ctrl-C: start no more jobs; the running ones finish their (atomic) writes
+    except BaseException as stop:  # Ctrl-C, SIGTERM: start no more jobs; the running ones finish their (atomic)
+        # writes, so that every collection on disk is whole and counted, and the workers end
         left.clear()
         pool.shutdown(wait=True, cancel_futures=True)
-        raise
+        if not isinstance(stop, KeyboardInterrupt):
+            raise
+        for thread in feeders:
+            thread.join()
+        while not done.empty():
+            arrival = done.get()
+            if arrival is not None:
+                finished[arrival.index] = arrival
+        raise Interrupted([finished[index] for index in sorted(finished)]) from stop
     pool.shutdown(wait=True)
     gc.unfreeze()
 
@@ -351,17 +410,58 @@ def _worker_result(future: Future[JobResult], job: Job) -> JobResult:
 
 
 def _ignore_interrupts() -> None:
-    """Worker processes leave Ctrl-C to the main process, which stops the batch between jobs."""
+    """Worker processes leave Ctrl-C and SIGTERM to the main process, which stops the batch between jobs. A
+    SIGTERM sent to a worker itself ends it: inside a job through the job's own clean-up (no temporary file is
+    left), else at once; so does a worker whose main process is gone without a word (SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _end_worker)
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+
+
+_in_job = False
+"""Whether this process is running a job (read by a worker's SIGTERM handler)."""
+
+
+def _end_worker(signum: int, frame: Any) -> None:
+    if _in_job:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one while cleaning up ends it at once
+        raise _WorkerEnded  # write_if_changed removes its temporary file on the way out
+    os._exit(128 + signum)
+
+
+class _WorkerEnded(BaseException):
+    """SIGTERM in a worker's job: unwinds the job, then the worker exits (see `_run_in_worker`)."""
+
+
+def _run_in_worker(job: Job) -> JobResult:
+    try:
+        return run_job(job)
+    except _WorkerEnded:
+        os._exit(128 + signal.SIGTERM)
+
+
+def _watch_parent(parent: int) -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # delivered to the main thread, which handles it
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(WORKER_GRACE_SECONDS)  # a job's clean-up takes far less
+    os._exit(128 + signal.SIGTERM)
 
 
 def run_job(job: Job) -> JobResult:
     """Convert one spec and write or compare its collection; never raises."""
+    global _in_job
     started = time.perf_counter()
+    _in_job = True
     try:
         result = _run(job)
     except Exception:
         result = JobResult(job.index, str(job.spec), _str(job.target), "bug", False, bug=traceback.format_exc())
+    finally:
+        _in_job = False
     return JobResult(**{**_fields(result), "seconds": time.perf_counter() - started})
 
 

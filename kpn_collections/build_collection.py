@@ -63,7 +63,10 @@ _SPEC_NAMES = {SpecVersion.SWAGGER_2_0: "Swagger 2.0", SpecVersion.OPENAPI_3_0: 
 
 def stable_id(*parts: str) -> str:
     """A UUID derived from stable names, so the same input always gives the same ids."""
-    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts)))
+    name = "\x1f".join(parts)
+    if not name.isascii():  # a lone surrogate (a `\\ud800` escape in JSON) is no UTF-8: hashed as its escape
+        name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return str(uuid.uuid5(ID_NAMESPACE, name))
 
 
 @dataclass

@@ -8,10 +8,12 @@ import gc
 import json
 import os
 import shlex
+import signal
 import stat
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,19 +23,31 @@ from . import __version__
 from .batch import (
     GLOB_MAGIC,
     Input,
+    Interrupted,
     Job,
     JobResult,
     NamingError,
+    Terminated,
     default_cache_dir,
     discover,
     glob_base,
     looks_like_spec,
     naming_problem,
     output_path,
+    raise_terminated,
     run_jobs,
 )
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
-from .diagnostics import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, Severity, escaped
+from .diagnostics import (
+    EXIT_BUG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    Diagnostic,
+    Severity,
+    escaped,
+)
 from .files import MAX_FILE_BYTES
 from .retrieve import MirrorConfigError, MirrorRetriever, host_problem
 from .settings import AUTH_MODES, FOLDER_MODES, SWAGGERHUB_HOST, TEST_MODES, Settings
@@ -50,6 +64,11 @@ def entry() -> None:
     """The `kpn-collections` console script: the command group, with a last guard that turns an internal error
     anywhere (outside the per-spec jobs, which report their own) into a short bug report and exit code 3."""
     _tune_garbage_collector()
+    # Python's regex parser warns about a spec's patterns (`[[a]`: "Possible nested set"); the validate stage
+    # reports those as located `pattern-ambiguous` warnings, so the raw ones (from whichever library compiles
+    # the pattern, in this process or a forked one) are kept off stderr
+    warnings.filterwarnings("ignore", message=REGEX_PARSER_WARNINGS, category=FutureWarning)
+    warnings.filterwarnings("ignore", message=REGEX_PARSER_WARNINGS, category=DeprecationWarning)
     try:
         main(prog_name="kpn-collections")
     except SystemExit as done:
@@ -62,6 +81,9 @@ def entry() -> None:
             traceback.print_exc()
         sys.exit(EXIT_BUG)
 
+
+REGEX_PARSER_WARNINGS = r"Possible (?:nested set|set \w+)|Flags not at the start|bad escape"
+"""The messages of the warnings Python's regex parser gives (3.10 to 3.13)."""
 
 GC_THRESHOLDS = (100_000, 50, 100)
 """Python's garbage collector thresholds for a run (the defaults are 700, 10, 10)."""
@@ -225,6 +247,8 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
         planned[0] = dataclasses.replace(planned[0], validate_beside=True)
     started = time.perf_counter()
     results = []
+    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): its own handling stays
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         with Progress(len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()) as progress:
             for result in run_jobs(planned, workers, progress.advance):
@@ -232,10 +256,17 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
                 if result.text is not None:
                     _write_stdout(result.text)
                 results.append(_report(result, quiet, verbose, report_format, debug))
-    except KeyboardInterrupt:
-        click.echo(f"interrupted after {len(results)} of {len(planned)} spec(s); every collection on disk is "
-                   "complete (each is written whole or not at all)", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as stop:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # jobs that ended in workers but were not reported yet (a job stopped by SIGTERM wrote nothing)
+        late = [r for r in stop.finished if r.outcome != "bug"] if isinstance(stop, Interrupted) else []
+        results += [_report(result, quiet, verbose, report_format, debug) for result in late]
+        wrote = sum(1 for result, _ in results if result.outcome == "written")
+        click.echo(f"interrupted after {len(results)} of {len(planned)} spec(s), {wrote} collection(s) written; "
+                   "every collection on disk is complete (each is written whole or not at all)", err=True)
+        terminated = isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     summary = _summary(results_of := [r for r, _ in results], check, time.perf_counter() - started)
     written = [r.target for r in results_of if r.outcome == "written" and r.target]
     if report_format == "json":

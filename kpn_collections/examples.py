@@ -17,6 +17,9 @@ MAX_NODES = 2_000
 MAX_REFS = 40
 """Longest chain of `$ref`s followed inside one example (through properties, items, allOf...)."""
 """Most schema nodes one generated example visits: wide, deeply nested schemas are cut, not expanded."""
+MAX_SIZE = 100_000
+"""Most characters of text one generated example holds, over all its strings and keys and each copy of an
+array item: `minLength`, patterns and nested arrays multiply (a string asking for more is cut to fit)."""
 
 _FORMAT_EXAMPLES: dict[str, Any] = {
     "date-time": "2024-01-01T12:00:00Z",
@@ -55,6 +58,7 @@ class ExampleGenerator:
     def __init__(self, resolver: RefResolver):
         self.resolver = resolver
         self.budget = 0
+        self.room = 0  # characters the example being made may still hold
         self.made: dict[tuple[int | str, bool], tuple[Any, Any]] = {}  # (schema key, for_request) -> (schema, value)
 
     def example(self, schema: Any, *, for_request: bool) -> Any:
@@ -68,6 +72,7 @@ class ExampleGenerator:
         if made is not None and (isinstance(ref, str) or made[0] is schema):
             return made[1]
         self.budget = MAX_NODES
+        self.room = MAX_SIZE
         value = self._value(schema, for_request, (), 0)
         value = {} if value is _CUT else value
         self.made[key] = (schema, value)  # the schema is kept alive with it: its id stays its own
@@ -75,7 +80,8 @@ class ExampleGenerator:
 
     def _value(self, schema: Any, for_request: bool, refs: tuple[str, ...], depth: int) -> Any:
         self.budget -= 1
-        if depth > MAX_DEPTH or self.budget < 0:
+        self.room -= 1  # a number, a boolean, the punctuation around a value
+        if depth > MAX_DEPTH or self.budget < 0 or self.room < 0:
             return _CUT
         if not isinstance(schema, dict):
             return None if schema is False else {}
@@ -89,18 +95,10 @@ class ExampleGenerator:
             if "in" in target and "name" in target and isinstance(target.get("schema"), dict):
                 target = target["schema"]  # a $ref to a parameter where a schema belongs (reported)
             return self._value(target, for_request, (*refs, ref), depth)
-        if "example" in schema:
-            return copy.deepcopy(schema["example"])
-        examples = schema.get("examples")
-        if isinstance(examples, list) and examples:
-            return copy.deepcopy(examples[0])
-        if "default" in schema:
-            return copy.deepcopy(schema["default"])
-        if "const" in schema:
-            return copy.deepcopy(schema["const"])
-        enum = schema.get("enum")
-        if isinstance(enum, list) and enum:
-            return copy.deepcopy(next((v for v in enum if v is not None), enum[0]))
+        given = _given_value(schema)
+        if given is not _CUT:
+            self.room -= _size(given)  # the spec's own value, kept whole; copies of it count against the room
+            return copy.deepcopy(given)
         if isinstance(schema.get("allOf"), list):
             return self._all_of(schema, for_request, refs, depth)
         for key in ("oneOf", "anyOf"):
@@ -128,14 +126,20 @@ class ExampleGenerator:
         if kind == "object":
             return self._object(schema, for_request, refs, depth)
         if kind == "array":
+            room = self.room
             item = self._value(schema.get("items", {}), for_request, refs, depth + 1)
             count = schema.get("minItems", 1) if isinstance(schema.get("minItems"), int) else 1
             if item is _CUT:
                 return []
-            items = [copy.deepcopy(item) for _ in range(max(1, min(count, 3)))]
+            size = max(1, room - self.room)
+            count = max(1, min(count, 3, 1 + max(0, self.room) // size))  # each copy counts against the room
+            self.room -= size * (count - 1)
+            items = [copy.deepcopy(item) for _ in range(count)]
             return _distinct(items) if schema.get("uniqueItems") is True else items
         if kind == "string":
-            return _string(schema)
+            text = _string(schema, max(0, self.room))
+            self.room -= len(text)
+            return text
         if kind in ("integer", "number"):
             return _number(schema, kind)
         if kind == "boolean":
@@ -158,7 +162,43 @@ class ExampleGenerator:
                 value = self._value(prop, for_request, refs, depth + 1)
                 if value is not _CUT:
                     result[name] = value
+                    self.room -= len(name)
         return result
+
+
+def _given_value(schema: dict[str, Any]) -> Any:
+    """The schema's own example, default, const or first enum value; _CUT when it gives none."""
+    if "example" in schema:
+        return schema["example"]
+    examples = schema.get("examples")
+    if isinstance(examples, list) and examples:
+        return examples[0]
+    if "default" in schema:
+        return schema["default"]
+    if "const" in schema:
+        return schema["const"]
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return next((v for v in enum if v is not None), enum[0])
+    return _CUT
+
+
+def _size(value: Any) -> int:
+    """About how many characters `value` takes as JSON: its strings and keys, one for any other value."""
+    size, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            size += len(item)
+        elif isinstance(item, dict):
+            size += 1 + sum(len(key) if isinstance(key, str) else 1 for key in item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            size += 1
+            stack.extend(item)
+        else:
+            size += 1
+    return size
 
 
 def _distinct(items: list[Any]) -> list[Any]:
@@ -194,13 +234,15 @@ def _schema_type(schema: dict[str, Any]) -> str:
     return ""
 
 
-def _string(schema: dict[str, Any]) -> str:
+def _string(schema: dict[str, Any], room: int) -> str:
+    """A string that fits `schema`, of at most `room` characters (then it may be shorter than `minLength`)."""
     fmt = schema.get("format")
     value = str(_FORMAT_EXAMPLES[fmt]) if isinstance(fmt, str) and fmt in _FORMAT_EXAMPLES else "string"
     min_length = schema.get("minLength")
     max_length = schema.get("maxLength")
     if isinstance(min_length, int) and len(value) < min_length:
-        value = value + "x" * (min_length - len(value))  # formats with a fixed shape rarely set minLength
+        # formats with a fixed shape rarely set minLength
+        value = value + "x" * (min(min_length, room) - len(value))
     if isinstance(max_length, int) and len(value) > max_length:
         value = value[:max_length]
     pattern = schema.get("pattern")
@@ -209,11 +251,16 @@ def _string(schema: dict[str, Any]) -> str:
                                   max_length if isinstance(max_length, int) else None)
         if matched is not None:
             value = matched
-    return value
+    return value[:room]
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number a double can hold: not NaN, not infinite, not an integer of hundreds of digits (which
+    math and float() cannot take)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -_FLOAT_RANGE < value < _FLOAT_RANGE
+
+
+_FLOAT_RANGE = 2 ** 1023
 
 
 def _number(schema: dict[str, Any], kind: str) -> int | float:

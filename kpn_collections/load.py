@@ -15,6 +15,7 @@ import json.decoder
 import json.scanner
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -409,7 +410,7 @@ def _unsure_for_yaml_rs(text: str) -> bool:
     with a rare character and look around in Python: one regular expression for all of it is ten times
     slower on a big document.)"""
     padded = "\n" + text  # every token then has a character before it
-    if "<<" in padded or "\n%" in padded or _has_refused_character(text):
+    if "<<" in padded or "\n%" in padded or _has_refused_character(text) or _has_long_digit_run(text):
         return True
     for mark in "!&":  # a tag; an anchor (and so possibly an alias)
         at = padded.find(mark)
@@ -429,6 +430,17 @@ def _has_refused_character(text: str) -> bool:
     if text.isascii():
         return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
     return _YAML_REFUSED.search(text) is not None
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _has_long_digit_run(text: str) -> bool:
+    """Whether `text` has more digits in a row than an integer may have: yaml-rs would read them as a number
+    that cannot be written back as text; PyYAML's reading is then refused with a located error. (A search
+    for zeros after a translation: 2 ms a megabyte, where a regular expression takes ten.)"""
+    return text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO).find(
+        b"0" * (_digit_limit() + 1)) >= 0
 
 
 def _number_token_at(padded: str, at: int) -> bool:
@@ -622,6 +634,8 @@ class _Constructor:
         self.name = name
         self.expanded = 0
         self.in_progress: set[int] = set()
+        self.long_scalars: set[int] = set()  # scalar nodes of 64 characters or more, constructed once already
+        self.repeated_text = 0  # characters of such scalars constructed again (through an alias)
 
     def construct(self, node: yaml.Node, depth: int = 0) -> Any:
         self.expanded += 1
@@ -634,6 +648,8 @@ class _Constructor:
                                        f"the document nests deeper than {MAX_DEPTH} levels",
                                        hint="flatten the structure or use $ref"))
         if isinstance(node, yaml.ScalarNode):
+            if len(node.value) >= 64:
+                self._count_repeat(node)
             return self._scalar(node)
         if id(node) in self.in_progress:
             raise LoadError(_mark_diag(self.name, "recursive-alias", node.start_mark,
@@ -652,6 +668,18 @@ class _Constructor:
         finally:
             self.in_progress.discard(id(node))
         raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
+
+    def _count_repeat(self, node: yaml.ScalarNode) -> None:
+        """Aliases repeating a long text (a megabyte anchored once, named a thousand times) count by its length:
+        the document may expand to no more text than a file may hold."""
+        if id(node) not in self.long_scalars:
+            self.long_scalars.add(id(node))
+            return
+        self.repeated_text += len(node.value)
+        if self.repeated_text > MAX_FILE_BYTES:
+            raise LoadError(_mark_diag(self.name, "alias-bomb", node.start_mark,
+                                       f"the document expands to more than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+                                       "of text through YAML aliases", hint="remove the repeated `*alias` references"))
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -698,10 +726,15 @@ class _Constructor:
         if tag == _INT:
             try:
                 if value.startswith(("0x", "0o")):
-                    return int(value[2:], 16 if value[1] == "x" else 8)
-                return int(value)
+                    number = int(value[2:], 16 if value[1] == "x" else 8)  # no digit limit for these bases
+                    if abs(number) < _LONGEST_INT:
+                        return number
+                else:
+                    return int(value)
             except ValueError:
-                raise LoadError(_tag_diag(self.name, node)) from None
+                if len(value) <= _digit_limit():
+                    raise LoadError(_tag_diag(self.name, node)) from None
+            raise LoadError(_long_number(self.name, node.start_mark, value))
         if tag == _FLOAT:
             special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}.get(value.lower())
             try:
@@ -711,6 +744,22 @@ class _Constructor:
         if tag == _MERGE:
             return value
         raise LoadError(_tag_diag(self.name, node))
+
+
+def _digit_limit() -> int:
+    """The most decimal digits an integer may have (Python's limit on turning text into int and back)."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    return int(limit) or 4300  # 0: no limit in this Python; JSON readers elsewhere still have one
+
+
+_LONGEST_INT = 10 ** _digit_limit()
+"""Integers at least this large are refused: they could not be written back as text."""
+
+
+def _long_number(name: str, mark: Any, value: str) -> Diagnostic:
+    return _mark_diag(name, "number-too-long", mark,
+                      f"the integer {value[:20]}... has more than {_digit_limit():,} digits",
+                      hint="write such a value as a quoted string")
 
 
 def _tag_diag(name: str, node: yaml.Node) -> Diagnostic:

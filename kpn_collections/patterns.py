@@ -7,6 +7,7 @@ that subset, or a string that does not match after all, gives None: the caller k
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from typing import Any
@@ -18,8 +19,16 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 MAX_REPEAT = 64
 """Most repetitions of one part written out (a pattern asking for more gives None)."""
+MAX_LENGTH = 1_024
+"""Longest string made from a pattern, counted over the whole string: nested repeats (`((a{64}){64}){64}`)
+multiply, so a bound per repeat alone would let a short pattern ask for gigabytes (such a pattern gives None)."""
 _CANDIDATES = "a0A_-. x"
 """Characters tried, in order, where any character outside a negated class will do."""
+
+
+NESTED_REPEAT_TEST_LENGTH = 12
+"""Longest text tried against a pattern with a repeat inside a repeat (`^(a+)+$`): Python's regex engine can
+take exponential time to find that such a pattern does not match a longer text."""
 
 
 class _Unsupported(Exception):
@@ -30,16 +39,21 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
     """`preferred` if the pattern already matches it, else the simplest string it matches within the length
     limits, else None."""
     def fits(text: str) -> bool:
+        if nested and len(text) > NESTED_REPEAT_TEST_LENGTH:
+            return False
         return min_length <= len(text) <= (max_length if max_length is not None else len(text)) and bool(
             compiled.search(text))
 
     try:
         compiled = re.compile(pattern)
+        parsed = sre_parse.parse(pattern)
+        nested = _has_nested_repeat(parsed)
         if fits(preferred):
             return preferred
-        parsed = sre_parse.parse(pattern)
+        if min_length > MAX_LENGTH:
+            return None
         for grow in (0, min_length):  # fewest repetitions first, then as many as the minimum length asks
-            text = _emit(parsed, grow)
+            text = _emit(parsed, grow, MAX_LENGTH)
             if fits(text):
                 return text
         padded = text + "x" * max(0, min_length - len(text))  # an unanchored pattern matches inside
@@ -48,11 +62,45 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
         return None
 
 
-def _emit(parsed: Any, grow: int) -> str:
-    return "".join(_part(op, argument, grow) for op, argument in parsed)
+@functools.lru_cache(maxsize=4096)
+def may_backtrack(pattern: str) -> bool:
+    """Whether `pattern` has a repeat inside a repeat (`^(a+)+$`): Python's regex engine may take exponential
+    time to find that it does not match a text longer than NESTED_REPEAT_TEST_LENGTH."""
+    try:
+        return _has_nested_repeat(sre_parse.parse(pattern))
+    except (re.error, RecursionError, OverflowError, ValueError, TypeError):
+        return False
 
 
-def _part(op: Any, argument: Any, grow: int) -> str:
+def _has_nested_repeat(parsed: Any, inside: bool = False) -> bool:
+    """Whether a part that repeats (more than once) holds another such part."""
+    for op, argument in parsed:
+        name = _name(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            many = argument[1] > 1
+            if (many and inside) or _has_nested_repeat(argument[2], inside or many):
+                return True
+            continue
+        parts = {"SUBPATTERN": [argument[-1]] if name == "SUBPATTERN" else [], "ATOMIC_GROUP": [argument],
+                 "BRANCH": argument[1] if name == "BRANCH" else [],
+                 "ASSERT": [argument[1]] if name == "ASSERT" else [],
+                 "ASSERT_NOT": [argument[1]] if name == "ASSERT_NOT" else []}.get(name, [])
+        if any(_has_nested_repeat(part, inside) for part in parts):
+            return True
+    return False
+
+
+def _emit(parsed: Any, grow: int, room: int) -> str:
+    """The parts' text, at most `room` characters long (else _Unsupported)."""
+    text = ""
+    for op, argument in parsed:
+        text += _part(op, argument, grow, room - len(text))
+        if len(text) > room:
+            raise _Unsupported("too long")
+    return text
+
+
+def _part(op: Any, argument: Any, grow: int, room: int) -> str:
     name = _name(op)
     if name == "LITERAL":
         return chr(argument)
@@ -65,13 +113,16 @@ def _part(op: Any, argument: Any, grow: int) -> str:
         count = min(high, max(low, grow))
         if count > MAX_REPEAT:
             raise _Unsupported
-        return _emit(sub, grow) * count
+        once = _emit(sub, grow, room)
+        if len(once) * count > room:  # checked before the text is made
+            raise _Unsupported("too long")
+        return once * count
     if name == "SUBPATTERN":
-        return _emit(argument[-1], grow)
+        return _emit(argument[-1], grow, room)
     if name == "ATOMIC_GROUP":
-        return _emit(argument, grow)
+        return _emit(argument, grow, room)
     if name == "BRANCH":
-        return _emit(argument[1][0], grow)
+        return _emit(argument[1][0], grow, room)
     if name in ("AT", "ASSERT", "ASSERT_NOT"):
         return ""
     if name == "CATEGORY":

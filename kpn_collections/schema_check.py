@@ -80,7 +80,7 @@ class SchemaCheck:
 
         def ref(validator: Any, ref: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
             fast = fast_for(ref) if isinstance(ref, str) else None
-            if fast is not None and fast(instance):
+            if fast is not None and _said_valid(fast, instance):
                 return
             yield from follow(validator, ref, instance, schema)
 
@@ -90,7 +90,7 @@ class SchemaCheck:
         """Every error the reference validator finds; none, without running it, when the fast one says valid,
         and from the branches the fast one finds invalid only (see `narrowed`) when it does not."""
         if self.fast is not None:
-            return iter(()) if self.fast(instance) else self.narrowed.iter_errors(instance)
+            return iter(()) if _said_valid(self.fast, instance) else self.narrowed.iter_errors(instance)
         return self.reference.iter_errors(instance)
 
     def reference_valid(self, instance: Any) -> bool:
@@ -251,6 +251,15 @@ def python_regex(pattern: str) -> str | None:
 
 _DEFINITIONS_KEYS = ("definitions", "$defs")
 _RESOURCE_KEYS = ("$schema", "id", "$id", *_DEFINITIONS_KEYS)
+
+
+def _said_valid(fast: Callable[[Any], bool], instance: Any) -> bool:
+    """Whether jsonschema-rs says `instance` is valid; False for a value it cannot take (a lone surrogate
+    from a `\\ud800` escape in a JSON definition is no UTF-8), which the reference validator then checks."""
+    try:
+        return fast(instance)
+    except UnicodeEncodeError:
+        return False
 
 
 def _fast_definition_check(schema: dict[str, Any], ref: str) -> Callable[[Any], bool] | None:

@@ -11,12 +11,13 @@ get the library's own pass. `tests/test_fast_paths.py` compares the two on every
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 from jsonschema.exceptions import SchemaError, ValidationError
-from jsonschema.validators import validator_for
+from jsonschema.validators import extend, validator_for
 from openapi_schema_validator import (
     OAS31_BASE_DIALECT_ID,
     OAS30Validator,
@@ -33,6 +34,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from .model import SpecVersion
+from .patterns import NESTED_REPEAT_TEST_LENGTH, may_backtrack
 from .resolve import RefResolver
 
 _OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -50,7 +52,7 @@ class SemanticPass:
         self.visited: set[int] = set()
         self.meta_checked: set[int] = set()
         v31 = version is SpecVersion.OPENAPI_3_1
-        self.value_validator_class: Any = OAS31Validator if v31 else OAS30Validator
+        self.value_validator_class: Any = _bounded_patterns(OAS31Validator if v31 else OAS30Validator)
         self.value_format_checker = oas31_format_checker if v31 else oas30_format_checker
         specification = DRAFT202012 if v31 else DRAFT4
         registry: Registry[Any] = Registry().with_resource("", Resource.from_contents(
@@ -201,3 +203,18 @@ class SemanticPass:
         validator = self.value_validator_class(schema, _resolver=self.ref_resolver,
                                                format_checker=self.value_format_checker)
         yield from validator.iter_errors(value)
+
+
+@functools.cache
+def _bounded_patterns(validator_class: Any) -> Any:
+    """`validator_class`, except that a pattern that may backtrack for hours (`^(a+)+$`) is not tried on a
+    value longer than a few characters: a `default` must not hang the validation."""
+    check = validator_class.VALIDATORS["pattern"]
+
+    def pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        if (isinstance(pattern, str) and isinstance(instance, str) and len(instance) > NESTED_REPEAT_TEST_LENGTH
+                and may_backtrack(pattern)):
+            return
+        yield from check(validator, pattern, instance, schema)
+
+    return extend(validator_class, {"pattern": pattern})

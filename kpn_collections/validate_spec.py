@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import warnings
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -497,6 +499,14 @@ def _check_schemas(
             )
         if "enum" in schema:
             _check_enum_types(schema, link, diagnostics)
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str):
+            ambiguity = pattern_ambiguity(pattern)
+            if ambiguity:
+                diagnostics.warning(
+                    "pattern-ambiguous", f"the pattern {pattern!r} may not mean what it seems: {ambiguity}",
+                    pointer=link_pointer(link) + "/pattern",
+                    hint="escape the character meant literally (`\\[`, `\\&`, `\\-`, `\\|`, `\\~`)")
         if schema.keys().isdisjoint(_SCHEMA_CHILD_KEYS):
             continue
         for key in _SCHEMA_LISTS:
@@ -508,6 +518,20 @@ def _check_schemas(
         for key in _SCHEMA_SINGLE:
             if isinstance(schema.get(key), dict):
                 stack.append(((link, key), schema[key]))
+
+
+@functools.lru_cache(maxsize=4096)
+def pattern_ambiguity(pattern: str) -> str | None:
+    """What Python's regex parser warns about in `pattern` (a `[` inside a class, a doubled `&&`, `--`, `||`
+    or `~~` that a future version will read as a set operation...), or None. The warning itself is kept from
+    stderr: it belongs to the spec, so it is reported there, located."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            re.compile(pattern)
+        except (re.error, RecursionError, OverflowError, ValueError):
+            return None  # not a regex at all: the format check reports it
+    return "; ".join(dict.fromkeys(str(w.message) for w in caught)) or None
 
 
 _JSON_TYPE_CHECKS: dict[str, Any] = {

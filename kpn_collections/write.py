@@ -102,7 +102,8 @@ def write_if_changed(path: Path, content: str | bytes, *, within: Path | None = 
     Directories below `within` (the output directory) are created as needed and must not be symbolic links, so
     a link committed in the output tree cannot send the file elsewhere. A symbolic link at `path` itself is
     replaced (its target is left alone); a FIFO, device or directory there is refused (UnsafeOutput)."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    # a lone surrogate (a `\ud800` escape in a JSON definition) is no UTF-8: written as that JSON escape
+    data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
     check_parents(path, within, create=True)
     try:
         status = os.lstat(path)
