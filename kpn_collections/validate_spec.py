@@ -228,6 +228,11 @@ def semantic_errors(document: dict[str, Any], version: SpecVersion, resolver: Re
     """openapi-spec-validator's semantic findings: from our own walk (`semantic.py`) for a document that passed
     the structural check, from the library's for any other (whose shapes only the library's walk handles the
     library's way)."""
+    paths = document.get("paths")
+    if isinstance(paths, dict) and any(isinstance(k, str) and k.startswith("x-") for k in paths):
+        # extensions under `paths` are not path items: both walks would trip over them
+        document = {**document, "paths": {k: v for k, v in paths.items()
+                                          if not (isinstance(k, str) and k.startswith("x-"))}}
     if well_formed and not REFERENCE_ONLY:
         meta_valid: Any = _oas30_meta_valid
         if version is SpecVersion.OPENAPI_3_1:
@@ -313,6 +318,8 @@ def _check_structure(document: dict[str, Any], version: SpecVersion, resolver: R
     methods = HTTP_METHODS if version is not SpecVersion.SWAGGER_2_0 else tuple(m for m in HTTP_METHODS
                                                                                 if m != "trace")
     for path, raw_item in as_dict(paths).items():
+        if isinstance(path, str) and path.startswith("x-"):
+            continue  # an extension (`x-codegen-contextRoot: /apps`), not a path item
         item = resolver.deref(raw_item)
         if item is None:
             continue  # a broken `$ref`: reported by the resolve stage

@@ -41,6 +41,8 @@ def iter_operations(document: dict[str, Any],
                     resolver: RefResolver) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     """(path, method, operation, path item) in document order; path items may be `$ref`s."""
     for path, raw_item in as_dict(document.get("paths")).items():
+        if isinstance(path, str) and path.startswith("x-"):
+            continue  # an extension, not a path item
         item = resolver.deref(raw_item)
         if not isinstance(item, dict):
             continue
