@@ -7,6 +7,7 @@ import json
 import math
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -277,18 +278,22 @@ class _Builder:
         requests = [(operation, self._item(operation)) for operation in self.api.operations]
         mode = self.settings.folders
         if mode == "flat":
-            return [item for _, item in requests]
+            return _unique_names(requests)
         groups: dict[str, list[dict[str, Any]]] = {}
-        root: list[dict[str, Any]] = []
+        root: list[tuple[Operation, dict[str, Any]]] = []
+        members_of: dict[str, list[tuple[Operation, dict[str, Any]]]] = {}
         if mode == "tags":
             for tag in self.api.tags:
                 groups.setdefault(tag.name, [])
         for operation, item in requests:
             name = _folder_name(operation, mode)
             if name is None:
-                root.append(item)
+                root.append((operation, item))
             else:
                 groups.setdefault(name, []).append(item)
+                members_of.setdefault(name, []).append((operation, item))
+        for pairs in members_of.values():
+            _unique_names(pairs)
         descriptions = {tag.name: tag.description for tag in self.api.tags}
         folders = []
         for name, members in groups.items():
@@ -299,7 +304,7 @@ class _Builder:
                 folder["description"] = descriptions[name]
             folder["item"] = members
             folders.append(folder)
-        return folders + root
+        return folders + _unique_names(root)
 
     # --- requests -------------------------------------------------------------------------------------
 
@@ -309,6 +314,13 @@ class _Builder:
         item: dict[str, Any] = {"id": item_id, "name": _request_name(operation)}
         if self.contract_tests is not None:
             item["event"] = [_event("test", stable_id(item_id, "test"), self.contract_tests.script(operation))]
+        behaviour: dict[str, Any] = {}
+        if "body" in request and operation.method in _BODY_PRUNED_METHODS:
+            behaviour["disableBodyPruning"] = True  # else Postman drops the body of a GET, HEAD or DELETE
+        if _only_redirects(operation.responses):
+            behaviour["followRedirects"] = False  # the documented 3xx is the answer, not where it points
+        if behaviour:
+            item["protocolProfileBehavior"] = behaviour
         item["request"] = request
         item["response"] = [self._saved_response(item_id, request, r, redact=self._is_token_operation(operation))
                             for r in operation.responses]
@@ -451,6 +463,7 @@ class _Builder:
             return None, None
         media = _preferred_media_type(request_body.content)
         value = media.first_example()
+        given = set(value) if isinstance(value, dict) else set()  # fields the spec's own example fills in
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
         value = self._example_without_credentials(value)
@@ -461,10 +474,11 @@ class _Builder:
             if "grant_type" in value:
                 value["grant_type"] = "client_credentials"
         kind = media.kind
+        chosen = None if credentials else given  # None: every field is meant to be sent
         if kind == "application/x-www-form-urlencoded":
-            return {"mode": "urlencoded", "urlencoded": self._form_fields(media, value, files=False)}, kind
+            return {"mode": "urlencoded", "urlencoded": self._form_fields(media, value, chosen, files=False)}, kind
         if kind.startswith("multipart/"):
-            return {"mode": "formdata", "formdata": self._form_fields(media, value, files=True)}, None
+            return {"mode": "formdata", "formdata": self._form_fields(media, value, chosen, files=True)}, None
         if _is_json(kind) or (kind == "*/*" and isinstance(value, (dict, list))):
             return {"mode": "raw", "raw": _json_text(value), "options": {"raw": {"language": "json"}}}, (
                 "application/json" if kind == "*/*" else media.media_type)
@@ -474,12 +488,15 @@ class _Builder:
         raw = value if isinstance(value, str) else _xml_text(value) if language == "xml" else _json_text(value)
         return {"mode": "raw", "raw": raw, "options": {"raw": {"language": language}}}, media.media_type
 
-    def _form_fields(self, media: MediaType, value: Any, *, files: bool) -> list[dict[str, Any]]:
+    def _form_fields(self, media: MediaType, value: Any, given: set[Any] | None, *,
+                     files: bool) -> list[dict[str, Any]]:
         schema = self.api.resolver.deref(media.schema)
         properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
         if not isinstance(value, dict):
             value = {}
         names = list(dict.fromkeys([*value.keys(), *(properties if isinstance(properties, dict) else {})]))
+        required = schema.get("required") if isinstance(schema, dict) else None
+        required = required if isinstance(required, list) else []
         fields = []
         for name in names:
             prop = self.api.resolver.deref(properties.get(name)) if isinstance(properties, dict) else None
@@ -498,6 +515,8 @@ class _Builder:
                     entry["contentType"] = "application/json"  # OpenAPI's default encoding for such a part
             if isinstance(prop.get("description"), str) and prop["description"]:
                 entry["description"] = prop["description"]
+            if given is not None and name not in required and name not in given:
+                entry["disabled"] = True  # optional, with only a generated value: like optional query parameters
             fields.append(entry)
         return fields
 
@@ -589,9 +608,34 @@ def _folder_name(operation: Operation, mode: str) -> str | None:
     return segments[0] if segments else None
 
 
+_BODY_PRUNED_METHODS = frozenset({"get", "head", "delete"})
+"""Methods whose body Postman drops unless the request says `disableBodyPruning`."""
+
+
+def _only_redirects(responses: tuple[Response, ...]) -> bool:
+    """Whether the operation documents a 3xx and no 2xx as its success."""
+    statuses = [r.status.upper() for r in responses]
+    return any(s.startswith("3") for s in statuses) and not any(s.startswith("2") for s in statuses)
+
+
 def _request_name(operation: Operation) -> str:
     name = operation.summary.strip() or operation.operation_id.strip()
     return " ".join(name.split()) if name else f"{operation.method.upper()} {operation.path}"
+
+
+def _unique_names(pairs: list[tuple[Operation, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The items, each clashing name (two operations named alike in one folder) followed by its operationId, or
+    by its method and path when that does not tell them apart; the items' own order decides nothing."""
+    counts = Counter(item["name"] for _, item in pairs)
+    clashing = [(operation, item) for operation, item in pairs if counts[item["name"]] > 1]
+    ids = Counter((item["name"], operation.operation_id.strip()) for operation, item in clashing)
+    for operation, item in clashing:
+        operation_id = " ".join(operation.operation_id.split())
+        if operation_id and ids[(item["name"], operation.operation_id.strip())] == 1:
+            item["name"] = f"{item['name']} ({operation_id})"
+        else:
+            item["name"] = f"{item['name']} ({operation.method.upper()} {operation.path})"
+    return [item for _, item in pairs]
 
 
 def _parameter_row(parameter: Parameter) -> dict[str, Any]:
