@@ -9,6 +9,9 @@ import pytest
 from kpn_collections import Settings, convert_document
 
 from .helpers import find_request, operation_requests, schema_errors
+from .support.gateway import Gateway
+from .support.newman import require_newman
+from .test_token_flow import run_against_gateway
 
 OK = {"responses": {"200": {"description": "ok"}}}
 
@@ -104,3 +107,15 @@ def test_request_names_are_unique_within_a_folder() -> None:
     assert find_request(collection, "SIP Account Read (readSip)")
     flat = [r["name"] for r in operation_requests(convert(document, folders="flat")[0])]
     assert len(flat) == len(set(flat))
+
+
+def test_newman_sends_the_form_body_of_a_get() -> None:
+    require_newman()
+    document = oas({"/search": {"get": {**OK, "requestBody": form_body("application/x-www-form-urlencoded",
+                                                                          ["must"])}}})
+    collection, _ = convert(document)
+    with Gateway() as gateway:
+        run_against_gateway(collection, gateway)
+        (search,) = [r for r in gateway.requests if r.path.startswith("/search")]
+    assert search.method == "GET"
+    assert search.form() == {"must": "m"}  # the optional field is disabled, the required one sent
