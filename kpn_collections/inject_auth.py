@@ -179,9 +179,9 @@ def apply_plan(api: Api, plan: AuthPlan) -> Api:
             schemes[schemes.index(existing)] = dataclasses.replace(existing, flows=(*flows, flow))
         url = plan.token_url if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^{{", plan.token_url) else (
             "{{baseUrl}}" + ("" if plan.token_url.startswith("/") else "/") + plan.token_url)  # relative tokenUrl
-        # RFC 6749 wants grant_type; KPN's token URL carries it in the query string already
-        extra = () if "grant_type=" in url else (("grant_type", "client_credentials"),)
-        token_request = TokenRequest("client-credentials", url, extra_fields=extra)
+        # RFC 6749 wants grant_type: the scripts send it in the body unless the URL, as resolved at run time,
+        # carries it (KPN's does; a tokenUrl the user overrides may not)
+        token_request = TokenRequest("client-credentials", url)
     else:
         assert plan.token_operation is not None
         token_request = _token_operation_request(api, plan.token_operation, plan.token_url)

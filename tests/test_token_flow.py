@@ -248,3 +248,23 @@ def test_auth_choice_is_reported_and_can_be_forced() -> None:
     eneco = {p.name: p for p in require_corpus()}["kpn-fiam-eneco-data-products-openapi.yml"]
     notes = [d.message for d in convert_file(eneco, Settings()).diagnostics if d.code == "auth-choice"]
     assert notes == ["token flow: spec (the definition is secured by apiKey only)"]
+
+
+@pytest.mark.parametrize("folder", [None, "Customers"], ids=["get-access-token", "pre-request-script"])
+def test_token_url_without_its_query_string_still_yields_a_token(folder: str | None) -> None:
+    """A tokenUrl overridden without `?grant_type=client_credentials` gets grant_type in the body instead;
+    one that carries it never gets it twice (the gateway answers 400 to a repeated grant_type)."""
+    require_newman()
+    collection = convert(FIXTURES / "oas30" / "features" / "input.yaml")
+    with Gateway() as gateway:
+        bare = gateway.token_url.split("?")[0]
+        for token_url, in_body in ((bare, True), (gateway.token_url, False)):
+            gateway.token_requests.clear()
+            run = run_newman(collection, folder=folder, env_vars={
+                "baseUrl": gateway.url, **CREDENTIALS, "tokenUrl": token_url})
+            assert run.script_errors() == [] and run.request_errors() == [], run.describe()
+            assert all(passed for name, _, passed, _ in run.assertions() if name == GET_ACCESS_TOKEN)
+            bearer = [e for e in item_executions(run) if e["item"]["id"] in bearer_item_ids(collection)]
+            assert bearer and all(e["response"]["code"] == 200 for e in bearer), run.describe()
+            assert gateway.token_requests and all(
+                ("grant_type" in r.form()) is in_body for r in gateway.token_requests), run.describe()
