@@ -462,8 +462,10 @@ class _Builder:
         value = self._example_without_credentials(value)
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
+            schema = self.api.resolver.deref(media.schema)
+            documented = schema.get("properties", {}) if isinstance(schema, dict) else {}  # never its placeholder
             value.update({k: "{{" + TOKEN_VARIABLES[k] + "}}" for k in ("client_id", "client_secret")
-                          if k in value or k == "client_id" or media.media_type.endswith("json")})
+                          if k in value or k in documented or k == "client_id" or media.media_type.endswith("json")})
             if "grant_type" in value:
                 value["grant_type"] = "client_credentials"
         kind = media.kind
