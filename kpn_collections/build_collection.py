@@ -199,6 +199,7 @@ class _Builder:
         fields = [(TOKEN_VARIABLES["client_id"], "{{" + TOKEN_VARIABLES["client_id"] + "}}"),
                   (TOKEN_VARIABLES["client_secret"], "{{" + TOKEN_VARIABLES["client_secret"] + "}}"),
                   *token_request.extra_fields]
+        events = [self._script_event("test", "get_access_token.test.js.jinja", item_id, token_request)]
         if token_request.body_format == "json":
             body: dict[str, Any] = {"mode": "raw", "raw": _json_text(dict(fields)),
                                     "options": {"raw": {"language": "json"}}}
@@ -207,11 +208,16 @@ class _Builder:
             body = {"mode": "urlencoded",
                     "urlencoded": [{"key": k, "value": v, "type": "text"} for k, v in fields]}
             content_type = "application/x-www-form-urlencoded"
+        if token_request.mode == "client-credentials":  # grant_type: in the body unless the URL carries it
+            body["urlencoded"].append({"key": "grant_type", "value": "client_credentials", "type": "text",
+                                       "disabled": "grant_type=" in token_request.url})
+            events.insert(0, self._script_event("prerequest", "get_access_token.prerequest.js.jinja", item_id,
+                                                token_request))
         reference = "{{" + TOKEN_VARIABLES["token_url"] + "}}"
         return {
             "id": item_id,
             "name": GET_ACCESS_TOKEN,
-            "event": [self._script_event("test", "get_access_token.test.js.jinja", item_id, token_request)],
+            "event": events,
             "request": {
                 "auth": NOAUTH,
                 "method": "POST",
@@ -469,8 +475,10 @@ class _Builder:
         value = self._example_without_credentials(value)
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
+            schema = self.api.resolver.deref(media.schema)
+            documented = schema.get("properties", {}) if isinstance(schema, dict) else {}  # never its placeholder
             value.update({k: "{{" + TOKEN_VARIABLES[k] + "}}" for k in ("client_id", "client_secret")
-                          if k in value or k == "client_id" or media.media_type.endswith("json")})
+                          if k in value or k in documented or k == "client_id" or media.media_type.endswith("json")})
             if "grant_type" in value:
                 value["grant_type"] = "client_credentials"
         kind = media.kind

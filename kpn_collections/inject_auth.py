@@ -179,9 +179,9 @@ def apply_plan(api: Api, plan: AuthPlan) -> Api:
             schemes[schemes.index(existing)] = dataclasses.replace(existing, flows=(*flows, flow))
         url = plan.token_url if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^{{", plan.token_url) else (
             "{{baseUrl}}" + ("" if plan.token_url.startswith("/") else "/") + plan.token_url)  # relative tokenUrl
-        # RFC 6749 wants grant_type; KPN's token URL carries it in the query string already
-        extra = () if "grant_type=" in url else (("grant_type", "client_credentials"),)
-        token_request = TokenRequest("client-credentials", url, extra_fields=extra)
+        # RFC 6749 wants grant_type: the scripts send it in the body unless the URL, as resolved at run time,
+        # carries it (KPN's does; a tokenUrl the user overrides may not)
+        token_request = TokenRequest("client-credentials", url)
     else:
         assert plan.token_operation is not None
         token_request = _token_operation_request(api, plan.token_operation, plan.token_url)
@@ -208,6 +208,7 @@ def _token_operation_request(api: Api, operation: Operation, url: str) -> TokenR
         if value is MISSING:
             value = ExampleGenerator(api.resolver).example(media.schema, for_request=True)
         if isinstance(value, dict):
+            value = _with_required_fields(api, media.schema, value)
             for key, field_value in value.items():
                 if key in _CREDENTIAL_FIELDS or isinstance(field_value, (dict, list)):
                     continue
@@ -217,6 +218,21 @@ def _token_operation_request(api: Api, operation: Operation, url: str) -> TokenR
                     continue  # never copy a secret-looking example into the collection
                 extra.append((key, "" if field_value is None else str(field_value)))
     return TokenRequest("token-operation", url, body_format, tuple(extra), (operation.method, operation.path))
+
+
+def _with_required_fields(api: Api, schema: Any, value: dict[str, Any]) -> dict[str, Any]:
+    """The example with the fields its schema requires and it lacks, generated (a named example may show only
+    the credentials)."""
+    resolved = api.resolver.deref(schema)
+    required = resolved.get("required") if isinstance(resolved, dict) else None
+    missing = [name for name in required if isinstance(name, str) and name not in value] if isinstance(
+        required, list) else []
+    if not missing:
+        return value
+    generated = ExampleGenerator(api.resolver).example(schema, for_request=True)
+    if not isinstance(generated, dict):
+        return value
+    return {**value, **{name: generated[name] for name in missing if name in generated}}
 
 
 def patch_document(document: dict[str, Any], version: SpecVersion, plan: AuthPlan) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def test_a_template_that_hardcodes_a_token_fails_the_conversion(tmp_path: Path) 
     out = tmp_path / "out"
     completed = run_cli("convert", str(spec), "-o", str(out), "--templates", str(templates))
     assert completed.returncode == 1, completed.stderr
-    assert ("error [secret-in-output]: the collection would carry a JSON Web Token at #/item/0/event/0/script/exec/0 "
+    assert ("error [secret-in-output]: the collection would carry a JSON Web Token at #/item/0/event/1/script/exec/0 "
             "(a variable or script); nothing was written") in completed.stderr
     assert not out.exists()
 

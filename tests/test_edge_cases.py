@@ -29,12 +29,16 @@ OK = {"responses": {"200": {"description": "ok"}}}
 
 
 def test_token_request_sends_grant_type_when_the_url_does_not() -> None:
+    """Decided at run time (the tokenUrl variable may be overridden): the body field is on when the URL in the
+    file lacks grant_type and off when it carries it; the scripts switch it by the URL as resolved."""
     collection = convert(oas({"/a": {"get": OK}}), token_url="https://login.example.test/oauth2/token")
     body = collection["item"][0]["request"]["body"]["urlencoded"]
-    assert {"key": "grant_type", "value": "client_credentials", "type": "text"} in body
+    assert {"key": "grant_type", "value": "client_credentials", "type": "text", "disabled": False} in body
     assert '["grant_type", "client_credentials"]' in "\n".join(collection["event"][0]["script"]["exec"])
     kpn_default = convert(oas({"/a": {"get": OK}}))
-    assert all(f["key"] != "grant_type" for f in kpn_default["item"][0]["request"]["body"]["urlencoded"])
+    grant = [f for f in kpn_default["item"][0]["request"]["body"]["urlencoded"] if f["key"] == "grant_type"]
+    assert grant == [{"key": "grant_type", "value": "client_credentials", "type": "text", "disabled": True}]
+    assert kpn_default["item"][0]["event"][0]["listen"] == "prerequest"
 
 
 def test_relative_token_url_is_under_base_url() -> None:

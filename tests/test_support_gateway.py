@@ -152,14 +152,34 @@ def test_token_without_credentials(gateway: Gateway) -> None:
     assert json.loads(body)["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize("query", ["", "?grant_type=password", "?grant=client_credentials"])
-def test_token_needs_client_credentials_grant_in_query(gateway: Gateway, query: str) -> None:
-    form = b"client_id=test-client&client_secret=test-secret&grant_type=client_credentials"
+@pytest.mark.parametrize(("query", "grant", "error"), [
+    ("", "", "unsupported_grant_type"),
+    ("?grant_type=password", "", "unsupported_grant_type"),
+    ("", "&grant_type=password", "unsupported_grant_type"),
+    ("?grant=client_credentials", "", "unsupported_grant_type"),
+    ("?grant_type=client_credentials", "&grant_type=client_credentials", "invalid_request"),  # given twice
+])
+def test_token_needs_one_client_credentials_grant(gateway: Gateway, query: str, grant: str, error: str) -> None:
+    form = b"client_id=test-client&client_secret=test-secret" + grant.encode()
     url = f"{gateway.url}/oauth/client_credential/accesstoken{query}"
     status, _, body = call("POST", url, data=form)
     assert status == 400
-    assert json.loads(body)["error"] == "unsupported_grant_type"
+    assert json.loads(body)["error"] == error
     assert gateway.issued_tokens == []
+
+
+def test_token_grant_in_the_form_body(gateway: Gateway) -> None:
+    form = b"client_id=test-client&client_secret=test-secret&grant_type=client_credentials"
+    status, _, _ = call("POST", f"{gateway.url}/oauth/client_credential/accesstoken", data=form)
+    assert status == 200
+
+
+def test_own_token_endpoint_requires_its_fields() -> None:
+    with Gateway(own_token_paths=("/oauth2/token",), own_token_fields=("scope",)) as gw:
+        form = b"client_id=test-client&client_secret=test-secret"
+        status, _, body = call("POST", f"{gw.url}/oauth2/token", data=form)
+        assert (status, json.loads(body)["error_description"]) == (400, "missing scope")
+        assert call("POST", f"{gw.url}/oauth2/token", data=form + b"&scope=verify")[0] == 200
 
 
 def test_custom_credentials_and_token_path() -> None:

@@ -248,3 +248,89 @@ def test_auth_choice_is_reported_and_can_be_forced() -> None:
     eneco = {p.name: p for p in require_corpus()}["kpn-fiam-eneco-data-products-openapi.yml"]
     notes = [d.message for d in convert_file(eneco, Settings()).diagnostics if d.code == "auth-choice"]
     assert notes == ["token flow: spec (the definition is secured by apiKey only)"]
+
+
+@pytest.mark.parametrize("folder", [None, "Customers"], ids=["get-access-token", "pre-request-script"])
+def test_token_url_without_its_query_string_still_yields_a_token(folder: str | None) -> None:
+    """A tokenUrl overridden without `?grant_type=client_credentials` gets grant_type in the body instead;
+    one that carries it never gets it twice (the gateway answers 400 to a repeated grant_type)."""
+    require_newman()
+    collection = convert(FIXTURES / "oas30" / "features" / "input.yaml")
+    with Gateway() as gateway:
+        bare = gateway.token_url.split("?")[0]
+        for token_url, in_body in ((bare, True), (gateway.token_url, False)):
+            gateway.token_requests.clear()
+            run = run_newman(collection, folder=folder, env_vars={
+                "baseUrl": gateway.url, **CREDENTIALS, "tokenUrl": token_url})
+            assert run.script_errors() == [] and run.request_errors() == [], run.describe()
+            assert all(passed for name, _, passed, _ in run.assertions() if name == GET_ACCESS_TOKEN)
+            bearer = [e for e in item_executions(run) if e["item"]["id"] in bearer_item_ids(collection)]
+            assert bearer and all(e["response"]["code"] == 200 for e in bearer), run.describe()
+            assert gateway.token_requests and all(
+                ("grant_type" in r.form()) is in_body for r in gateway.token_requests), run.describe()
+
+
+NUMBER_VERIFY = """\
+openapi: 3.0.3
+info: {title: Number Verify, version: "1.0"}
+servers: [{url: "https://api-prd.kpn.com/communication/kpn/number-verify"}]
+security: [{bearer: []}]
+paths:
+  /oauth2/token:
+    post:
+      summary: Request an access token
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [grant_type, client_id, client_secret, scope]
+              properties:
+                grant_type: {type: string, example: client_credentials}
+                client_id: {type: string, example: your client id}
+                client_secret: {type: string, example: your client secret}
+                scope: {type: string, example: "number-verification:verify"}
+            examples:
+              credentials:
+                value: {grant_type: client_credentials, client_id: your client id, client_secret: your client secret}
+      responses:
+        "200":
+          description: the token
+          content:
+            application/json:
+              schema: {type: object, properties: {access_token: {type: string}}}
+  /verify:
+    post:
+      summary: Verify a number
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {phoneNumber: {type: string, example: "+31612345678"}}}
+      responses:
+        "200":
+          description: verified
+          content:
+            application/json:
+              schema: {type: object}
+components:
+  securitySchemes:
+    bearer: {type: http, scheme: bearer}
+"""
+
+
+def test_number_verify_style_token_operation_gets_a_token(tmp_path: Path) -> None:
+    """The API's own token operation and Get Access Token send the credential variables, never the spec's
+    placeholders, and the fields the token schema requires (`scope`, missing from the named example)."""
+    require_newman()
+    spec = tmp_path / "number-verify.yaml"
+    spec.write_text(NUMBER_VERIFY, encoding="utf-8")
+    collection = convert(spec)
+    assert "your client secret" not in json.dumps(collection)
+    with Gateway(own_token_paths=("/oauth2/token",), own_token_fields=("scope",)) as gateway:
+        run = run_against_gateway(collection, gateway)
+        assert_token_flow_works(collection, run, gateway)
+        codes = {e["item"]["name"]: e["response"]["code"] for e in item_executions(run)}
+        assert codes == {GET_ACCESS_TOKEN: 200, "Request an access token": 200, "Verify a number": 200}, codes
+        assert len(gateway.token_requests) == 2
+        assert all(r.form()["scope"] == "number-verification:verify" for r in gateway.token_requests)

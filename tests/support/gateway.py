@@ -112,15 +112,18 @@ class Gateway:
         token_path: str = DEFAULT_TOKEN_PATH,
         response_status: int = 200,
         own_token_paths: tuple[str, ...] = (),
+        own_token_fields: tuple[str, ...] = (),
     ) -> None:
         """`own_token_paths`: further token endpoints, like an API's own POST /token, where grant_type may
-        come in the body or not at all."""
+        come in the body or not at all; `own_token_fields`: body fields those endpoints require besides the
+        credentials (400 invalid_request without them)."""
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime_s = token_lifetime_s
         self.token_path = token_path
         self.response_status = response_status
         self.own_token_paths = own_token_paths
+        self.own_token_fields = own_token_fields
         self.requests: list[RecordedRequest] = []
         self.token_requests: list[RecordedRequest] = []
         self.issued_tokens: list[str] = []
@@ -206,10 +209,8 @@ class Gateway:
             record = RecordedRequest(handler.command, split.path, split.query, headers, body, False, None)
             with self._lock:
                 self.token_requests.append(record)
-            query = split.query
-            if split.path in self.own_token_paths and "grant_type" not in parse_qs(query):
-                query = "grant_type=client_credentials"  # an API's own token endpoint needs no grant_type
-            status, payload = self._token_response(handler.command, query, headers, body)
+            own = split.path in self.own_token_paths
+            status, payload = self._token_response(handler.command, split.query, headers, body, own)
             handler.send_json(status, payload)
             return
         token = _bearer(headers.get("authorization"))
@@ -227,16 +228,25 @@ class Gateway:
         )
 
     def _token_response(
-        self, method: str, query: str, headers: dict[str, str], body: bytes
+        self, method: str, query: str, headers: dict[str, str], body: bytes, own: bool = False
     ) -> tuple[int, dict[str, Any]]:
         if method != "POST":
             return 405, {"error": "invalid_request", "error_description": "use POST"}
-        grant = parse_qs(query).get("grant_type", [""])[-1]
-        if grant != "client_credentials":
+        fields = _body_fields(headers, body)
+        # like Apigee's OAuthV2 policy: grant_type in the query string (KPN's URLs) or the form body
+        grants = parse_qs(query).get("grant_type", []) + ([str(fields["grant_type"])] if "grant_type" in fields else [])
+        if len(grants) > 1:  # RFC 6749 3.2: parameters must not be included more than once
+            return 400, {"error": "invalid_request", "error_description": "grant_type is given more than once"}
+        if own and not grants:
+            grants = ["client_credentials"]  # an API's own token endpoint needs no grant_type
+        if grants != ["client_credentials"]:
             return 400, {
                 "error": "unsupported_grant_type",
-                "error_description": "grant_type must be client_credentials (in the query string)",
+                "error_description": "grant_type must be client_credentials (in the query string or the body)",
             }
+        missing = [name for name in self.own_token_fields if own and not fields.get(name)]
+        if missing:
+            return 400, {"error": "invalid_request", "error_description": f"missing {', '.join(missing)}"}
         client_id, client_secret = _credentials(headers, body)
         if client_id != self.client_id or client_secret != self.client_secret:
             return 401, {
@@ -269,6 +279,20 @@ def _bearer(value: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def _body_fields(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The fields of a JSON object or form-encoded body (last value wins), else none."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return {}
+    if "json" in headers.get("content-type", "").lower() or text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+    return {key: values[-1] for key, values in parse_qs(text, keep_blank_values=True).items()}
 
 
 def _credentials(headers: dict[str, str], body: bytes) -> tuple[str | None, str | None]:
