@@ -32,6 +32,7 @@ from .model import (
     PATH_TEMPLATE,
     Api,
     MediaType,
+    NamedExample,
     Operation,
     Parameter,
     RequestBody,
@@ -328,8 +329,7 @@ class _Builder:
         if behaviour:
             item["protocolProfileBehavior"] = behaviour
         item["request"] = request
-        item["response"] = [self._saved_response(item_id, request, r, redact=self._is_token_operation(operation))
-                            for r in operation.responses]
+        item["response"] = self._saved_responses(item_id, request, operation)
         return item
 
     def _request(self, operation: Operation) -> dict[str, Any]:
@@ -463,12 +463,14 @@ class _Builder:
         token_request = self.api.token_request
         return token_request is not None and token_request.operation == (operation.method, operation.path)
 
-    def _body(self, request_body: RequestBody | None, *,
-              credentials: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+    def _body(self, request_body: RequestBody | None, *, credentials: bool = False,
+              example: NamedExample | None = None) -> tuple[dict[str, Any] | None, str | None]:
+        """The request body and its Content-Type: from `example` (one of the preferred media type's named
+        examples) when given, else from the spec's first example, else generated."""
         if request_body is None or not request_body.content:
             return None, None
         media = _preferred_media_type(request_body.content)
-        value = media.first_example()
+        value = example.value if example is not None else media.first_example()
         given = set(value) if isinstance(value, dict) else set()  # fields the spec's own example fills in
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
@@ -530,15 +532,37 @@ class _Builder:
 
     # --- saved responses ------------------------------------------------------------------------------
 
+    def _saved_responses(self, item_id: str, request: dict[str, Any], operation: Operation) -> list[dict[str, Any]]:
+        """One saved response per documented status, or per request/response example pair where the spec names
+        several examples: none of them is dropped, and none is repeated beyond its pair."""
+        redact = self._is_token_operation(operation)
+        pairs = _example_pairs(operation)
+        named = _named_request_examples(operation)
+        first = named[0] if named else None  # the request itself sends this one
+        saved = []
+        for response, entries in zip(operation.responses, pairs, strict=True):
+            for requested, answered in entries:
+                original = request
+                own = requested is not None and requested is not first
+                if own:
+                    body, _ = self._body(operation.request_body, credentials=redact, example=requested)
+                    original = {**request, "body": body}
+                label = _pair_label(requested, answered) if len(entries) > 1 or own else ""
+                saved.append(self._saved_response(item_id, original, response, redact=redact, example=answered,
+                                                  label=label, requested=requested))
+        return saved
+
     def _saved_response(self, item_id: str, request: dict[str, Any], response: Response, *,
-                        redact: bool = False) -> dict[str, Any]:
+                        redact: bool = False, example: NamedExample | None = None, label: str = "",
+                        requested: NamedExample | None = None) -> dict[str, Any]:
         code = _status_code(response.status)
         headers: list[dict[str, Any]] = []
         body = ""
         language = "text"
         if response.content:
             media = _preferred_media_type(response.content)
-            value = self._example_without_credentials(media.first_example())
+            value = self._example_without_credentials(example.value if example is not None
+                                                      else media.first_example())
             if value is MISSING:
                 value = self.examples.example(media.schema, for_request=False)
             if redact:
@@ -564,9 +588,16 @@ class _Builder:
             headers.append(entry)
         original = {k: v for k, v in request.items() if k not in ("description", "auth")}
         name = response.description.strip().splitlines()[0][:120] if response.description.strip() else ""
+        name = name or _reason(code)
+        response_id = stable_id(item_id, "response", response.status)
+        if label:  # one of several pairs of this status: each named, and with an id of its own
+            name = f"{name} — {label}"
+            response_id = stable_id(item_id, "response", response.status, "request",
+                                    requested.name if requested is not None else "",
+                                    "response", example.name if example is not None else "")
         return {
-            "id": stable_id(item_id, "response", response.status),
-            "name": name or _reason(code),
+            "id": response_id,
+            "name": name,
             "originalRequest": original,
             "status": _reason(code),
             "code": code,
@@ -624,6 +655,57 @@ def _only_redirects(responses: tuple[Response, ...]) -> bool:
     """Whether the operation documents a 3xx and no 2xx as its success."""
     statuses = [r.status.upper() for r in responses]
     return any(s.startswith("3") for s in statuses) and not any(s.startswith("2") for s in statuses)
+
+
+def _named_request_examples(operation: Operation) -> list[NamedExample]:
+    """The named examples of the request body's preferred media type, when it has several (and no lone `example`)."""
+    body = operation.request_body
+    if body is None or not body.content:
+        return []
+    media = _preferred_media_type(body.content)
+    return list(media.examples) if media.example is MISSING and len(media.examples) > 1 else []
+
+
+def _named_response_examples(response: Response) -> list[NamedExample]:
+    """The named examples of the response's preferred media type (none when it gives a lone `example`)."""
+    if not response.content:
+        return []
+    media = _preferred_media_type(response.content)
+    return list(media.examples) if media.example is MISSING else []
+
+
+def _example_pairs(operation: Operation) -> list[list[tuple[NamedExample | None, NamedExample | None]]]:
+    """Per documented response, the (request example, response example) pairs saved with it: each response example
+    goes with the request example of the same name, else with the first; a request example that no response example
+    names goes with the first example of the success response (None: the spec's lone example, or generated)."""
+    requests = _named_request_examples(operation)
+    by_name = {r.name: r for r in requests}
+    first = requests[0] if requests else None
+    pairs: list[list[tuple[NamedExample | None, NamedExample | None]]] = []
+    paired: set[str] = set()
+    for response in operation.responses:
+        entries: list[tuple[NamedExample | None, NamedExample | None]] = [
+            (by_name.get(a.name, first), a) for a in _named_response_examples(response)] or [(first, None)]
+        paired.update(r.name for r, _ in entries if r is not None)
+        pairs.append(entries)
+    if pairs:
+        statuses = [r.status for r in operation.responses]
+        success = next((i for prefix in ("2", "3") for i, s in enumerate(statuses) if s.startswith(prefix)), 0)
+        answer = pairs[success][0][1]
+        pairs[success].extend((r, answer) for r in requests if r.name not in paired)
+    return pairs
+
+
+def _pair_label(requested: NamedExample | None, answered: NamedExample | None) -> str:
+    """How a saved response tells its example pair apart: the examples' summaries, else their names."""
+    def label(example: NamedExample) -> str:
+        lines = example.summary.strip().splitlines()
+        return " ".join(lines[0].split())[:120] if lines else example.name
+    if answered is None:
+        return label(requested) if requested is not None else ""
+    if requested is None or requested.name == answered.name:
+        return label(answered)
+    return f"{label(requested)} → {label(answered)}"
 
 
 def _request_name(operation: Operation) -> str:

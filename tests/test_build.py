@@ -120,3 +120,38 @@ def test_description_has_parameter_table() -> None:
     description = find_request(convert(OAS30), "List customers")["request"]["description"]
     assert "| Parameter | In | Required | Type | Description |" in description
     assert "| `q` | query | yes | string | Free text search (required). |" in description
+
+
+def _named(**examples: Any) -> dict[str, Any]:
+    return {name: {"summary": f"{name} summary", "value": value} for name, value in examples.items()}
+
+
+def test_every_named_example_is_kept_in_pairs() -> None:
+    schema = {"type": "object", "properties": {"kind": {"type": "string"}}}
+    document = minimal(paths={"/orders": {"post": {
+        "summary": "Create order",
+        "requestBody": {"content": {"application/json": {"schema": schema, "examples": _named(
+            card={"kind": "card"}, invoice={"kind": "invoice"}, gift={"kind": "gift"})}}},
+        "responses": {
+            "201": {"description": "Created", "content": {"application/json": {"schema": schema, "examples": _named(
+                invoice={"kind": "invoice-created"}, standard={"kind": "created"})}}},
+            "400": {"description": "Bad Request", "content": {"application/json": {"schema": schema, "examples":
+                                                                                    _named(bad={"kind": "bad"})}}},
+            "404": {"description": "Not Found"},
+        },
+    }}})
+    item = find_request(convert(document), "Create order")
+    assert item["request"]["body"]["raw"] == '{\n  "kind": "card"\n}'  # the first named example, as before
+    saved = [(r["code"], r["name"], r["originalRequest"]["body"]["raw"], r["body"]) for r in item["response"]]
+    card, invoice, gift = ('{\n  "kind": "%s"\n}' % k for k in ("card", "invoice", "gift"))
+    assert saved == [
+        (201, "Created — invoice summary", invoice, '{\n  "kind": "invoice-created"\n}'),  # same name: together
+        (201, "Created — card summary → standard summary", card, '{\n  "kind": "created"\n}'),
+        (201, "Created — gift summary → invoice summary", gift, '{\n  "kind": "invoice-created"\n}'),  # unpaired
+        (400, "Bad Request", card, '{\n  "kind": "bad"\n}'),
+        (404, "Not Found", card, ""),
+    ]
+    assert len({r["id"] for r in item["response"]}) == len(item["response"])
+    lone = find_request(convert(minimal(paths={"/orders": {"post": {
+        "summary": "Create order", "responses": {"400": {"description": "Bad Request"}}}}})), "Create order")
+    assert item["response"][3]["id"] == lone["response"][0]["id"]  # a status with one saved response keeps its id
