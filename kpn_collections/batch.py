@@ -138,11 +138,18 @@ def _glob(pattern: str, base: Path) -> Iterator[Path]:
 
 
 def _parts_match(pattern: Sequence[str], parts: Sequence[str]) -> bool:
-    if not pattern:
-        return not parts
-    if pattern[0] == "**":
-        return any(_parts_match(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
-    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _parts_match(pattern[1:], parts[1:])
+    """Whether path parts match glob parts (`**` is any number of parts), in time proportional to
+    len(pattern) * len(parts): trying every split for each `**` took exponential time with many of them
+    (`specs/**/**/.../**/x.yaml` over a deep tree, from a settings file)."""
+    reachable = {0}  # how many parts the pattern so far can match
+    for part in pattern:
+        if part == "**":
+            reachable = set(range(min(reachable), len(parts) + 1))
+        else:
+            reachable = {i + 1 for i in reachable if i < len(parts) and fnmatch.fnmatchcase(parts[i], part)}
+        if not reachable:
+            return False
+    return len(parts) in reachable
 
 
 def glob_base(pattern: str | Path) -> Path:

@@ -4,6 +4,7 @@ outside its repository, and no code of its own run (README: "Threat model")."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpn_collections.batch import stored_credentials
+from kpn_collections.batch import _parts_match, stored_credentials
+from kpn_collections.config import ConfigError, glob_matches, load_config
 
 from .conftest import FIXTURES
 from .test_cli import run
@@ -129,3 +131,72 @@ def test_check_reads_a_hand_edited_collection_of_any_shape(tmp_path: Path, conte
 def test_credential_sweep_of_an_edited_collection_never_raises(value: object) -> None:
     assert isinstance(stored_credentials(json.dumps({"item": [value], "variable": [value], "event": [value]}),
                                          "c.json"), tuple)
+
+
+def test_a_settings_specs_entry_cannot_leave_the_repository_after_its_wildcard(tmp_path: Path) -> None:
+    # `specs/[x]` exists as a directory, so the entry is a path, not a glob: `..` then leaves the repository
+    (tmp_path / "outside").mkdir()
+    shutil.copy(FEATURES_30, tmp_path / "outside" / "api.yaml")
+    repo = _repository(tmp_path, "specs: ['specs/[x]/../../../outside/api.yaml']\n")
+    (repo / "specs" / "[x]").mkdir()
+    completed = run("convert", "--no-cache", cwd=repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "leads outside the repository" in completed.stderr
+    assert list((tmp_path / "outside").iterdir()) == [tmp_path / "outside" / "api.yaml"]
+    repo_glob = _repository(tmp_path / "g", "specs: ['specs/*/../../../outside/*.yaml']\n")
+    completed = run("convert", "--no-cache", cwd=repo_glob)
+    assert completed.returncode == 2 and "leads outside the repository" in completed.stderr
+
+
+@pytest.mark.parametrize("settings_text", [
+    '[tool]\nkpn-collections = 1\n', 'tool = 1\n', '[[tool]]\nx = 1\n',
+])
+def test_a_pyproject_of_any_shape_is_a_usage_error(tmp_path: Path, settings_text: str) -> None:
+    repo = _repository(tmp_path, "")
+    (repo / ".kpn-collections.yaml").unlink()
+    (repo / "pyproject.toml").write_text(settings_text, encoding="utf-8")
+    completed = run("convert", "specs/api.yaml", "-o", "-", cwd=repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "must be a table" in completed.stderr
+
+
+@pytest.mark.parametrize("setting", ['output: "a\\0b"', 'specs: ["a\\0b"]', 'cache-dir: "\\0"'])
+def test_a_nul_in_a_settings_path_is_a_usage_error(tmp_path: Path, setting: str) -> None:
+    repo = _repository(tmp_path, setting + "\n")
+    completed = run("convert", "specs/api.yaml", "-o", "-", cwd=repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "NUL" in completed.stderr
+
+
+def test_a_settings_value_built_from_aliases_is_reported_briefly(tmp_path: Path) -> None:
+    # 1 KB of YAML whose value, written out, has 9**30 items: the message shows the start of it (it hung)
+    lines = ["overrides:", "  - files: x", '    base-url: &a0 ["lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 30):
+        lines += ["  - files: x", f"    base-url: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]"]
+    repo = _repository(tmp_path, "\n".join([*lines, "folders: *a29"]) + "\n")
+    with pytest.raises(ConfigError, match="folders must be one of") as raised:
+        load_config(repo / ".kpn-collections.yaml")
+    assert len(str(raised.value)) < 2000
+    (repo / ".kpn-collections.yaml").write_text("\n".join([*lines, "jobs: *a29"]) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="jobs must be a whole number") as raised:
+        load_config(repo / ".kpn-collections.yaml")
+    assert len(str(raised.value)) < 2000
+
+
+def test_globs_from_a_settings_file_match_in_linear_time(tmp_path: Path) -> None:
+    assert not glob_matches("*a" * 40 + "x", "a" * 400)  # a regex backtracked for hours
+    assert not glob_matches("**a" * 40 + "x", "a/" * 200)
+    assert not _parts_match(["**"] * 40 + ["x.yaml"], ["d"] * 30 + ["api.yaml"])  # exponential before
+    assert _parts_match(["**"] * 40 + ["*.yaml"], ["d"] * 30 + ["api.yaml"])
+    repo = _repository(tmp_path, f"specs: ['{'*' * 2000}']\n")
+    with pytest.raises(ConfigError, match="longer than"):
+        load_config(repo / ".kpn-collections.yaml")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text("ab/*?.", max_size=8), st.text("ab/.", max_size=10))
+def test_glob_matching_agrees_with_its_regex_definition(pattern: str, path: str) -> None:
+    regex = "".join("(?:.*/)?" if token == "**/" else ".*" if token == "**" else "[^/]*" if token == "*"
+                    else "[^/]" if token == "?" else re.escape(token)
+                    for token in re.findall(r"\*\*/|\*\*|\*|\?|.", pattern, re.S))
+    assert glob_matches(pattern, path) == (re.fullmatch(regex, path) is not None)
