@@ -643,11 +643,24 @@ class Cache:
         data = {"content": {"sha256": _sha256(entry.content), "size": len(entry.content)},
                 "diagnostics": [d.as_dict() for d in entry.diagnostics], "dependencies": dependencies}
         body = json.dumps(data, ensure_ascii=False).encode("utf-8", "backslashreplace")
+        if not self._inside(self._file(key).parent):
+            return
         try:
             _replace(self._content_file(key), entry.content)
             _replace(self._file(key), _signature(signing_key, key, body) + b"\n" + body)
         except (OSError, ValueError):
             pass
+
+    def _inside(self, folder: Path) -> bool:
+        """Whether a folder of the cache is a real folder in it: a `cache-dir` inside a repository may come with
+        symbolic links (`.cache/ab -> /elsewhere`), which must not carry the cache's writes out of it."""
+        try:
+            if os.path.islink(folder):
+                return False
+            top = os.path.realpath(self.directory)
+            return os.path.realpath(folder) == os.path.join(top, folder.name)
+        except (OSError, ValueError):
+            return False
 
     def _content_file(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.postman_collection.json"

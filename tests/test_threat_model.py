@@ -200,3 +200,17 @@ def test_glob_matching_agrees_with_its_regex_definition(pattern: str, path: str)
                     else "[^/]" if token == "?" else re.escape(token)
                     for token in re.findall(r"\*\*/|\*\*|\*|\?|.", pattern, re.S))
     assert glob_matches(pattern, path) == (re.fullmatch(regex, path) is not None)
+
+
+def test_a_committed_cache_directory_cannot_carry_writes_out_of_the_repository(tmp_path: Path) -> None:
+    repo = _repository(tmp_path, "cache-dir: .cache\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (repo / ".cache").mkdir()
+    for prefix in (f"{i:02x}" for i in range(256)):  # every first-two-hex-digits folder of the cache
+        (repo / ".cache" / prefix).symlink_to(elsewhere)
+    for _ in range(2):
+        completed = run("convert", "specs/api.yaml", "-o", str(tmp_path / "out"), cwd=repo)
+        assert completed.returncode == 0, completed.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert (tmp_path / "out" / "api.postman_collection.json").is_file()
