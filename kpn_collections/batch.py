@@ -95,14 +95,14 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            found = [p for p in _walk(path) if looks_like_spec(p)]
+            found = [p for p in _walk(path) if _stays_in_repository(p, path) and looks_like_spec(p)]
             for spec in found:
                 add(spec, path)
             if not found:
                 empty.append(argument)
         elif GLOB_MAGIC.search(argument) and not path.exists():
             base = glob_base(argument)
-            specs = [p for p in _glob(argument, base) if looks_like_spec(p)]
+            specs = [p for p in _glob(argument, base) if _stays_in_repository(p, base) and looks_like_spec(p)]
             for spec in specs:
                 add(spec, base)
             if not specs:
@@ -110,6 +110,23 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
         else:
             add(path, None)  # a file (a missing one is reported by the conversion, with its name)
     return inputs, empty
+
+
+def _stays_in_repository(found: Path, base: Path) -> bool:
+    """Whether a file found in a directory or by a glob is in the repository searched: a symbolic link to a file
+    elsewhere (`specs/x.yaml -> /home/runner/...`, committed) is skipped, as links to directories are, so a
+    search never reads outside the repository it was pointed at. Files named directly are taken as given."""
+    if not os.path.islink(found):
+        return True
+    top = base.absolute()
+    for candidate in (top, *top.parents):
+        if (candidate / ".git").exists():
+            top = candidate
+            break
+    try:
+        return Path(os.path.realpath(found)).is_relative_to(os.path.realpath(top))
+    except (OSError, ValueError):
+        return False
 
 
 def _walk(directory: Path, depth: int | None = None) -> Iterator[Path]:

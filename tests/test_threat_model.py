@@ -214,3 +214,19 @@ def test_a_committed_cache_directory_cannot_carry_writes_out_of_the_repository(t
         assert completed.returncode == 0, completed.stderr
     assert list(elsewhere.iterdir()) == []
     assert (tmp_path / "out" / "api.postman_collection.json").is_file()
+
+
+def test_a_committed_link_to_a_spec_outside_the_repository_is_not_searched(tmp_path: Path) -> None:
+    (tmp_path / "outside").mkdir()
+    shutil.copy(FEATURES_30, tmp_path / "outside" / "private.yaml")
+    repo = _repository(tmp_path, "specs: [specs]\noutput: collections\n")
+    (repo / "specs" / "evil.yaml").symlink_to(tmp_path / "outside" / "private.yaml")
+    (repo / "versions").mkdir()
+    shutil.copy(FEATURES_30, repo / "versions" / "v3.yaml")
+    (repo / "specs" / "current.yaml").symlink_to(repo / "versions" / "v3.yaml")  # inside: still a spec
+    for arguments in ([], ["specs", "-o", "collections"], ["specs/*.yaml", "-o", "collections"]):
+        shutil.rmtree(repo / "collections", ignore_errors=True)
+        completed = run("convert", "--no-cache", *arguments, cwd=repo)
+        assert completed.returncode == 0, completed.stderr
+        assert sorted(p.name for p in (repo / "collections").iterdir()) == [
+            "api.postman_collection.json", "current.postman_collection.json"]
