@@ -864,8 +864,9 @@ def _path_identity(path: Path) -> list[str | None]:
 
 
 def _templates_hash(directory: Path | None) -> str | None:
-    """The templates folder's names and contents, following symlinks as the template loader does (each directory
-    once: a symlink cycle ends); None when a file cannot be read within the size limit (not cached)."""
+    """The templates folder's names and contents, following symlinks within it as the template loader does (each
+    directory once: a symlink cycle ends); None when a file cannot be read within the size limit or a symbolic
+    link leads out of the folder (not cached; never followed, so a link to `/` is not read whole)."""
     if directory is None:
         return "packaged only"
     digest = hashlib.sha256()
@@ -877,12 +878,21 @@ def _templates_hash(directory: Path | None) -> str | None:
     if not stat.S_ISDIR(top.st_mode):
         return f"not a directory: {stat.S_IFMT(top.st_mode)}"
     visited.add((top.st_dev, top.st_ino))
+    inside = os.path.realpath(directory)
+
+    def links_out(path: str) -> bool:  # the loader never reads these: nor does the hash (`tpl/x -> /usr`)
+        real = os.path.realpath(path)
+        return real != inside and not real.startswith(inside.rstrip(os.sep) + os.sep)
+
     for current, directories, files in os.walk(directory, followlinks=True):
         kept = []
         for name in sorted(directories):
             try:
+                if links_out(os.path.join(current, name)):
+                    return None  # not followed (a link to / would be hashed whole); what the loader makes of
+                    # names below it depends on files outside: not cached
                 info = os.stat(os.path.join(current, name))
-            except OSError:
+            except (OSError, ValueError):
                 continue
             if (info.st_dev, info.st_ino) not in visited:
                 visited.add((info.st_dev, info.st_ino))
@@ -892,6 +902,8 @@ def _templates_hash(directory: Path | None) -> str | None:
             path = Path(current, name)
             relative = path.relative_to(directory).as_posix().encode("utf-8", "surrogateescape")
             try:
+                if links_out(str(path)):
+                    return None  # the loader refuses it or, dangling, falls back: depends on files outside
                 mode = os.stat(path).st_mode
             except OSError:
                 digest.update(relative + b"\0unreadable\0")

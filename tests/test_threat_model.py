@@ -230,3 +230,25 @@ def test_a_committed_link_to_a_spec_outside_the_repository_is_not_searched(tmp_p
         assert completed.returncode == 0, completed.stderr
         assert sorted(p.name for p in (repo / "collections").iterdir()) == [
             "api.postman_collection.json", "current.postman_collection.json"]
+
+
+def test_the_cache_key_never_follows_a_template_link_out_of_its_folder(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpn_collections import batch
+
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "big.txt").write_text("x", encoding="utf-8")
+    templates = tmp_path / "repo" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "request.test.js.jinja").write_text("// mine\n", encoding="utf-8")
+    read: list[Path] = []
+    original = batch._read_regular
+    monkeypatch.setattr(batch, "_read_regular", lambda path, *a: read.append(Path(path)) or original(path, *a))
+    assert batch._templates_hash(templates) is not None
+    (templates / "root").symlink_to(outside)  # committed as a link to /: the whole disk was read and hashed
+    assert batch._templates_hash(templates) is None  # not cached, not followed
+    (templates / "root").unlink()
+    (templates / "x.jinja").symlink_to(outside / "deep" / "big.txt")
+    assert batch._templates_hash(templates) is None
+    assert all(path.parent == templates for path in read), read
