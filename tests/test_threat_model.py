@@ -252,3 +252,18 @@ def test_the_cache_key_never_follows_a_template_link_out_of_its_folder(tmp_path:
     (templates / "x.jinja").symlink_to(outside / "deep" / "big.txt")
     assert batch._templates_hash(templates) is None
     assert all(path.parent == templates for path in read), read
+
+
+def test_a_huge_prefixes_file_in_the_mirror_is_a_usage_error_at_once(tmp_path: Path) -> None:
+    # 10 MB of prefixes took half a minute to load, once per spec and again per job
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "prefixes.yaml").write_text("".join(f'"https://p{i}.example/": m{i}/\n' for i in range(40_000)),
+                                          encoding="utf-8")
+    completed = run("convert", str(FEATURES_30), "-o", "-", "--ref-mirror", str(mirror), cwd=tmp_path)
+    assert completed.returncode == 2, completed.stderr
+    assert "prefixes.yaml: larger than" in completed.stderr
+    (mirror / "prefixes.yaml").write_text("{" + ", ".join(f'"https://p{i}.example/": m{i}/' for i in range(10_001))
+                                          + "}\n", encoding="utf-8")
+    completed = run("convert", str(FEATURES_30), "-o", "-", "--ref-mirror", str(mirror), cwd=tmp_path)
+    assert completed.returncode == 2 and "more than 10000 prefixes" in completed.stderr, completed.stderr
