@@ -28,8 +28,11 @@ else:  # pragma: no cover - Python 3.10
 YAML_CONFIG = ".kpn-collections.yaml"
 TOML_SECTION = "kpn-collections"
 DEFAULT_NAMING = "{stem}.postman_collection.json"
-MAX_SETTINGS_BYTES = 10 * 1024 * 1024
-"""Largest settings file read (a pyproject.toml is kilobytes; a 2 GB sparse one is an error, not a wait)."""
+MAX_SETTINGS_BYTES = 1024 * 1024
+"""Largest settings file read (a pyproject.toml is kilobytes; a 2 GB sparse one is an error, not a wait, and
+10 MB of overrides took minutes to load and match)."""
+MAX_OVERRIDE_GLOBS = 1000
+"""Most globs in all `overrides` together (each spec's path is matched against every one)."""
 
 _PER_SPEC: dict[str, Any] = {
     "folders": FOLDER_MODES,
@@ -154,7 +157,8 @@ def load_config(path: Path) -> ProjectConfig:
         section = _toml_section(path)
         return _parse(path, section or {})
     try:
-        data = yaml.safe_load(read_limited(path, MAX_SETTINGS_BYTES).decode("utf-8"))
+        text = read_limited(path, MAX_SETTINGS_BYTES).decode("utf-8")
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read it: {exc}") from None
     if data is None:
@@ -184,7 +188,7 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
     values = _checked(where, data, _TOP_LEVEL, root)
     boundary = repository_root(root)
     _confined(where, values, boundary)
-    overrides = []
+    overrides: list[Override] = []
     for index, entry in enumerate(values.pop("overrides", [])):
         at = f"{where} overrides[{index}]"
         if not isinstance(entry, dict) or "files" not in entry:
@@ -195,6 +199,9 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
             raise ConfigError(f"{at}: `files` must be a glob or a list of globs")
         for pattern in patterns:
             _glob_checked(at, "files", pattern)
+        globs = sum(len(o.files) for o in overrides) + len(patterns)
+        if globs > MAX_OVERRIDE_GLOBS:
+            raise ConfigError(f"{at}: more than {MAX_OVERRIDE_GLOBS} globs in `overrides`")
         rest = {k: v for k, v in entry.items() if k != "files"}
         override = _checked(at, rest, _PER_SPEC, root)
         _confined(at, override, boundary)

@@ -267,3 +267,18 @@ def test_a_huge_prefixes_file_in_the_mirror_is_a_usage_error_at_once(tmp_path: P
                                           + "}\n", encoding="utf-8")
     completed = run("convert", str(FEATURES_30), "-o", "-", "--ref-mirror", str(mirror), cwd=tmp_path)
     assert completed.returncode == 2 and "more than 10000 prefixes" in completed.stderr, completed.stderr
+
+
+def test_a_settings_file_with_thousands_of_overrides_is_a_usage_error(tmp_path: Path) -> None:
+    # 10 MB of overrides took minutes to load and to match against every spec
+    lines = "".join(f"  - {{files: 'specs/**/*x{i}*.yaml', folders: paths}}\n" for i in range(1001))
+    repo = _repository(tmp_path, "overrides:\n" + lines)
+    completed = run("convert", "--no-cache", "specs", "-o", "out", cwd=repo)
+    assert completed.returncode == 2 and "more than 1000 globs" in completed.stderr, completed.stderr
+    (repo / ".kpn-collections.yaml").write_text("overrides:\n" + lines * 40, encoding="utf-8")
+    completed = run("convert", "--no-cache", "specs", "-o", "out", cwd=repo)
+    assert completed.returncode == 2 and "larger than" in completed.stderr, completed.stderr
+    (repo / ".kpn-collections.yaml").write_text("overrides:\n" + "".join(lines.splitlines(keepends=True)[:1000]),
+                                                encoding="utf-8")
+    completed = run("convert", "--no-cache", "specs", "-o", "out", cwd=repo)
+    assert completed.returncode == 0, completed.stderr
