@@ -198,8 +198,8 @@ class MirrorRetriever:
                 read = Dependency(prefixes_file, prefixes_file.resolve(), _sha256(raw))
                 data: Any = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             except FileTooLarge:
-                raise MirrorConfigError(f"{prefixes_file}: larger than {MAX_PREFIXES_BYTES // 1024} KiB; a prefixes "
-                                        "file maps a few URL prefixes") from None
+                raise MirrorConfigError(f"{prefixes_file}: cannot read it: larger than {MAX_PREFIXES_BYTES // 1024} "
+                                        "KiB; a prefixes file maps a few URL prefixes") from None
             except (OSError, RuntimeError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 raise MirrorConfigError(f"{prefixes_file}: cannot read it: {exc}") from None
             if data is None:

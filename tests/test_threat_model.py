@@ -262,7 +262,7 @@ def test_a_huge_prefixes_file_in_the_mirror_is_a_usage_error_at_once(tmp_path: P
                                           encoding="utf-8")
     completed = run("convert", str(FEATURES_30), "-o", "-", "--ref-mirror", str(mirror), cwd=tmp_path)
     assert completed.returncode == 2, completed.stderr
-    assert "prefixes.yaml: larger than" in completed.stderr
+    assert "prefixes.yaml: cannot read it: larger than" in completed.stderr
     (mirror / "prefixes.yaml").write_text("{" + ", ".join(f'"https://p{i}.example/": m{i}/' for i in range(10_001))
                                           + "}\n", encoding="utf-8")
     completed = run("convert", str(FEATURES_30), "-o", "-", "--ref-mirror", str(mirror), cwd=tmp_path)
