@@ -95,14 +95,14 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            found = [p for p in _walk(path) if looks_like_spec(p)]
+            found = [p for p in _walk(path) if _stays_in_repository(p, path) and looks_like_spec(p)]
             for spec in found:
                 add(spec, path)
             if not found:
                 empty.append(argument)
         elif GLOB_MAGIC.search(argument) and not path.exists():
             base = glob_base(argument)
-            specs = [p for p in _glob(argument, base) if looks_like_spec(p)]
+            specs = [p for p in _glob(argument, base) if _stays_in_repository(p, base) and looks_like_spec(p)]
             for spec in specs:
                 add(spec, base)
             if not specs:
@@ -110,6 +110,23 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
         else:
             add(path, None)  # a file (a missing one is reported by the conversion, with its name)
     return inputs, empty
+
+
+def _stays_in_repository(found: Path, base: Path) -> bool:
+    """Whether a file found in a directory or by a glob is in the repository searched: a symbolic link to a file
+    elsewhere (`specs/x.yaml -> /home/runner/...`, committed) is skipped, as links to directories are, so a
+    search never reads outside the repository it was pointed at. Files named directly are taken as given."""
+    if not os.path.islink(found):
+        return True
+    top = base.absolute()
+    for candidate in (top, *top.parents):
+        if (candidate / ".git").exists():
+            top = candidate
+            break
+    try:
+        return Path(os.path.realpath(found)).is_relative_to(os.path.realpath(top))
+    except (OSError, ValueError):
+        return False
 
 
 def _walk(directory: Path, depth: int | None = None) -> Iterator[Path]:
@@ -138,11 +155,18 @@ def _glob(pattern: str, base: Path) -> Iterator[Path]:
 
 
 def _parts_match(pattern: Sequence[str], parts: Sequence[str]) -> bool:
-    if not pattern:
-        return not parts
-    if pattern[0] == "**":
-        return any(_parts_match(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
-    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _parts_match(pattern[1:], parts[1:])
+    """Whether path parts match glob parts (`**` is any number of parts), in time proportional to
+    len(pattern) * len(parts): trying every split for each `**` took exponential time with many of them
+    (`specs/**/**/.../**/x.yaml` over a deep tree, from a settings file)."""
+    reachable = {0}  # how many parts the pattern so far can match
+    for part in pattern:
+        if part == "**":
+            reachable = set(range(min(reachable), len(parts) + 1))
+        else:
+            reachable = {i + 1 for i in reachable if i < len(parts) and fnmatch.fnmatchcase(parts[i], part)}
+        if not reachable:
+            return False
+    return len(parts) in reachable
 
 
 def glob_base(pattern: str | Path) -> Path:
@@ -636,11 +660,24 @@ class Cache:
         data = {"content": {"sha256": _sha256(entry.content), "size": len(entry.content)},
                 "diagnostics": [d.as_dict() for d in entry.diagnostics], "dependencies": dependencies}
         body = json.dumps(data, ensure_ascii=False).encode("utf-8", "backslashreplace")
+        if not self._inside(self._file(key).parent):
+            return
         try:
             _replace(self._content_file(key), entry.content)
             _replace(self._file(key), _signature(signing_key, key, body) + b"\n" + body)
         except (OSError, ValueError):
             pass
+
+    def _inside(self, folder: Path) -> bool:
+        """Whether a folder of the cache is a real folder in it: a `cache-dir` inside a repository may come with
+        symbolic links (`.cache/ab -> /elsewhere`), which must not carry the cache's writes out of it."""
+        try:
+            if os.path.islink(folder):
+                return False
+            top = os.path.realpath(self.directory)
+            return os.path.realpath(folder) == os.path.join(top, folder.name)
+        except (OSError, ValueError):
+            return False
 
     def _content_file(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.postman_collection.json"
@@ -827,8 +864,9 @@ def _path_identity(path: Path) -> list[str | None]:
 
 
 def _templates_hash(directory: Path | None) -> str | None:
-    """The templates folder's names and contents, following symlinks as the template loader does (each directory
-    once: a symlink cycle ends); None when a file cannot be read within the size limit (not cached)."""
+    """The templates folder's names and contents, following symlinks within it as the template loader does (each
+    directory once: a symlink cycle ends); None when a file cannot be read within the size limit or a symbolic
+    link leads out of the folder (not cached; never followed, so a link to `/` is not read whole)."""
     if directory is None:
         return "packaged only"
     digest = hashlib.sha256()
@@ -840,12 +878,21 @@ def _templates_hash(directory: Path | None) -> str | None:
     if not stat.S_ISDIR(top.st_mode):
         return f"not a directory: {stat.S_IFMT(top.st_mode)}"
     visited.add((top.st_dev, top.st_ino))
+    inside = os.path.realpath(directory)
+
+    def links_out(path: str) -> bool:  # the loader never reads these: nor does the hash (`tpl/x -> /usr`)
+        real = os.path.realpath(path)
+        return real != inside and not real.startswith(inside.rstrip(os.sep) + os.sep)
+
     for current, directories, files in os.walk(directory, followlinks=True):
         kept = []
         for name in sorted(directories):
             try:
+                if links_out(os.path.join(current, name)):
+                    return None  # not followed (a link to / would be hashed whole); what the loader makes of
+                    # names below it depends on files outside: not cached
                 info = os.stat(os.path.join(current, name))
-            except OSError:
+            except (OSError, ValueError):
                 continue
             if (info.st_dev, info.st_ino) not in visited:
                 visited.add((info.st_dev, info.st_ino))
@@ -855,6 +902,8 @@ def _templates_hash(directory: Path | None) -> str | None:
             path = Path(current, name)
             relative = path.relative_to(directory).as_posix().encode("utf-8", "surrogateescape")
             try:
+                if links_out(str(path)):
+                    return None  # the loader refuses it or, dangling, falls back: depends on files outside
                 mode = os.stat(path).st_mode
             except OSError:
                 digest.update(relative + b"\0unreadable\0")

@@ -8,6 +8,7 @@ Unknown keys are errors that name the file and the key; command-line options win
 from __future__ import annotations
 
 import re
+import reprlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,11 @@ else:  # pragma: no cover - Python 3.10
 YAML_CONFIG = ".kpn-collections.yaml"
 TOML_SECTION = "kpn-collections"
 DEFAULT_NAMING = "{stem}.postman_collection.json"
-MAX_SETTINGS_BYTES = 10 * 1024 * 1024
-"""Largest settings file read (a pyproject.toml is kilobytes; a 2 GB sparse one is an error, not a wait)."""
+MAX_SETTINGS_BYTES = 1024 * 1024
+"""Largest settings file read (a pyproject.toml is kilobytes; a 2 GB sparse one is an error, not a wait, and
+10 MB of overrides took minutes to load and match)."""
+MAX_OVERRIDE_GLOBS = 1000
+"""Most globs in all `overrides` together (each spec's path is matched against every one)."""
 
 _PER_SPEC: dict[str, Any] = {
     "folders": FOLDER_MODES,
@@ -66,6 +70,26 @@ _CREDENTIAL_SETTING = re.compile(r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?t
 
 _COMMAND_LINE_ONLY = frozenset({"allow-private-hosts", "swaggerhub-host"})
 """Options a settings file may not set: what a pull request could otherwise point at other hosts."""
+
+
+MAX_GLOB_CHARS = 1024
+"""Longest glob in a settings file (`specs`, an override's `files`): a path pattern, not a document."""
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 2, 60, 60
+
+
+def _shown(value: Any) -> str:
+    """A value from the settings file for a message, bounded: YAML aliases can make a 1 KB file hold a list
+    whose full repr has billions of items."""
+    return _SHOWN.repr(value)
+
+
+def _glob_checked(where: str, key: str, pattern: str) -> None:
+    if len(pattern) > MAX_GLOB_CHARS:
+        raise ConfigError(f"{where}: `{key}` has a glob longer than {MAX_GLOB_CHARS} characters")
+    if "\0" in pattern:
+        raise ConfigError(f"{where}: `{key}` has a glob with a NUL character")
 
 
 class ConfigError(Exception):
@@ -133,7 +157,8 @@ def load_config(path: Path) -> ProjectConfig:
         section = _toml_section(path)
         return _parse(path, section or {})
     try:
-        data = yaml.safe_load(read_limited(path, MAX_SETTINGS_BYTES).decode("utf-8"))
+        text = read_limited(path, MAX_SETTINGS_BYTES).decode("utf-8")
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read it: {exc}") from None
     if data is None:
@@ -148,7 +173,10 @@ def _toml_section(path: Path) -> dict[str, Any] | None:
         data = tomllib.loads(read_limited(path, MAX_SETTINGS_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it: {exc}") from None
-    section = data.get("tool", {}).get(TOML_SECTION)
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: [tool] must be a table")
+    section = tool.get(TOML_SECTION)
     if section is not None and not isinstance(section, dict):
         raise ConfigError(f"{path}: [tool.{TOML_SECTION}] must be a table")
     return section
@@ -160,7 +188,7 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
     values = _checked(where, data, _TOP_LEVEL, root)
     boundary = repository_root(root)
     _confined(where, values, boundary)
-    overrides = []
+    overrides: list[Override] = []
     for index, entry in enumerate(values.pop("overrides", [])):
         at = f"{where} overrides[{index}]"
         if not isinstance(entry, dict) or "files" not in entry:
@@ -169,6 +197,11 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
         patterns = [files] if isinstance(files, str) else files
         if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
             raise ConfigError(f"{at}: `files` must be a glob or a list of globs")
+        for pattern in patterns:
+            _glob_checked(at, "files", pattern)
+        globs = sum(len(o.files) for o in overrides) + len(patterns)
+        if globs > MAX_OVERRIDE_GLOBS:
+            raise ConfigError(f"{at}: more than {MAX_OVERRIDE_GLOBS} globs in `overrides`")
         rest = {k: v for k, v in entry.items() if k != "files"}
         override = _checked(at, rest, _PER_SPEC, root)
         _confined(at, override, boundary)
@@ -178,7 +211,10 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
         raise ConfigError(f"{where}: `specs` must be a list of files, directories or globs")
     for spec in specs or ():
         literal = glob_base(spec) if any(c in spec for c in "*?[") else Path(spec)
-        _confined(where, {"specs": root / literal}, boundary)
+        # the whole entry too: `specs/[x]/../../elsewhere/api.yaml` names a file when a directory `[x]`
+        # exists (it is then taken as a file, not a glob), and `..` after a wildcard leaves the base
+        _glob_checked(where, "specs", spec)
+        _confined(where, {"specs": root / literal, "specs entry": root / spec}, boundary)
     problem = naming_problem(values["naming"]) if "naming" in values else None
     if problem:
         raise ConfigError(f"{where}: `naming` {problem}")
@@ -206,7 +242,7 @@ def _confined(where: str, values: dict[str, Any], boundary: Path) -> None:
             continue
         try:
             real = value.resolve()
-        except (OSError, RuntimeError):  # a symbolic link loop
+        except (OSError, RuntimeError, ValueError):  # a symbolic link loop
             raise ConfigError(f"{where}: {key} {value} cannot be resolved (a symbolic link loop)") from None
         if not real.is_relative_to(inside):
             raise ConfigError(f"{where}: {key} leads outside the repository {boundary} (to {real}); a settings "
@@ -219,31 +255,31 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
     for key, value in data.items():
         kind = allowed.get(key)
         if key in _COMMAND_LINE_ONLY:
-            raise ConfigError(f"{where}: {key!r} is for the command line only (--{key}): it decides where "
+            raise ConfigError(f"{where}: {_shown(key)} is for the command line only (--{key}): it decides where "
                               "requests and the SwaggerHub API key may go, which a settings file, shared with "
                               "the repository, does not decide")
         if kind is None and _CREDENTIAL_SETTING.match(str(key)):
-            raise ConfigError(f"{where}: {key!r} does not belong in a settings file, which is shared with the "
+            raise ConfigError(f"{where}: {_shown(key)} does not belong in a settings file, which is shared with the "
                               "repository; credentials never go into collections either: set client_id and "
                               "client_secret in Postman, or pass them to newman with --env-var client_secret=...")
         if kind is None:
             known = ", ".join(sorted(allowed))
-            raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
+            raise ConfigError(f"{where}: unknown key {_shown(key)} (known keys: {known})")
         if isinstance(kind, tuple):
             if value not in kind:
-                raise ConfigError(f"{where}: {key} must be one of {', '.join(kind)}, not {value!r}")
+                raise ConfigError(f"{where}: {key} must be one of {', '.join(kind)}, not {_shown(value)}")
         elif kind is Path:
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{where}: {key} must be a path (a string)")
+            if not isinstance(value, str) or not value or "\0" in value:
+                raise ConfigError(f"{where}: {key} must be a path (a string without NUL characters)")
             value = root / value
             if key in _EXISTING_DIRECTORIES and not value.is_dir():
                 raise ConfigError(f"{where}: {key} names {value}, which is not a directory")
         elif kind is bool:
             if not isinstance(value, bool):
-                raise ConfigError(f"{where}: {key} must be true or false, not {value!r}")
+                raise ConfigError(f"{where}: {key} must be true or false, not {_shown(value)}")
         elif kind is int:
             if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(f"{where}: {key} must be a whole number, not {value!r}")
+                raise ConfigError(f"{where}: {key} must be a whole number, not {_shown(value)}")
         elif not isinstance(value, kind):
             raise ConfigError(f"{where}: {key} must be a {kind.__name__}, not {type(value).__name__}")
         values[key] = value
@@ -251,27 +287,37 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
 
 
 def glob_matches(pattern: str, relative: str) -> bool:
-    """Whether a POSIX path matches a glob where `*` stays within a directory and `**` spans any depth."""
-    return re.fullmatch(_glob_regex(pattern), relative) is not None
-
-
-def _glob_regex(pattern: str) -> str:
-    out = []
+    """Whether a POSIX path matches a glob where `*` stays within a directory and `**` spans any depth.
+    Matched in time proportional to len(pattern) * len(relative), whatever the pattern (a regex with many
+    `.*` would backtrack exponentially on a long name: `*a*a*a...x` against `aaaa...`, from a settings file)."""
+    n = len(relative)
+    reachable = [False] * (n + 1)  # reachable[j]: the pattern so far can match relative[:j]
+    reachable[0] = True
     i = 0
     while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
+        if pattern.startswith("**/", i):  # nothing, or anything ending with `/`
+            start = reachable.index(True) if True in reachable else n + 1
+            for j in range(start, n):
+                if relative[j] == "/":
+                    reachable[j + 1] = True
             i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
+        elif pattern.startswith("**", i):  # anything
+            start = reachable.index(True) if True in reachable else n + 1
+            reachable = [j >= start for j in range(n + 1)]
             i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
+        elif pattern[i] == "*":  # anything within a directory
+            following = [False] * (n + 1)
+            running = False
+            for j in range(n + 1):
+                running = reachable[j] or (running and relative[j - 1] != "/")
+                following[j] = running
+            reachable = following
             i += 1
         else:
-            out.append(re.escape(pattern[i]))
+            char = pattern[i]
+            reachable = [False] + [reachable[j] and (relative[j] != "/" if char == "?" else relative[j] == char)
+                                   for j in range(n)]
             i += 1
-    return "".join(out)
+        if not any(reachable):
+            return False
+    return reachable[n]

@@ -54,6 +54,10 @@ API_KEY_VARIABLE = "SWAGGERHUB_API_KEY"
 
 MIRROR_PREFIXES_FILE = "prefixes.yaml"
 """File in a mirror directory that maps URL prefixes of other hosts to paths in the mirror."""
+MAX_PREFIXES_BYTES = 1024 * 1024
+"""Largest prefixes file read: a map of a few hosts (10 MB of prefixes took half a minute to load, per spec)."""
+MAX_PREFIXES = 10_000
+"""Most prefixes in it (each `$ref` to a URL is compared with every one)."""
 
 MIRROR_SUFFIXES = ("", ".yaml", ".yml", ".json")
 """Tried in this order after the URL's path when looking a document up in a mirror."""
@@ -190,9 +194,12 @@ class MirrorRetriever:
         read = Dependency(prefixes_file)
         if prefixes_file.exists():
             try:
-                raw = read_limited(prefixes_file)
+                raw = read_limited(prefixes_file, MAX_PREFIXES_BYTES)
                 read = Dependency(prefixes_file, prefixes_file.resolve(), _sha256(raw))
-                data: Any = yaml.safe_load(raw.decode("utf-8"))
+                data: Any = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            except FileTooLarge:
+                raise MirrorConfigError(f"{prefixes_file}: cannot read it: larger than {MAX_PREFIXES_BYTES // 1024} "
+                                        "KiB; a prefixes file maps a few URL prefixes") from None
             except (OSError, RuntimeError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 raise MirrorConfigError(f"{prefixes_file}: cannot read it: {exc}") from None
             if data is None:
@@ -201,7 +208,9 @@ class MirrorRetriever:
                                                      for k, v in data.items()):
                 raise MirrorConfigError(f"{prefixes_file}: must map URL prefixes to paths in the mirror, "
                                         "e.g. 'https://schemas.example.com/common/: example-common/'")
-            prefixes = dict(data)
+            if len(data) > MAX_PREFIXES:
+                raise MirrorConfigError(f"{prefixes_file}: more than {MAX_PREFIXES} prefixes")
+            prefixes = dict(sorted(data.items(), key=lambda item: len(item[0]), reverse=True))
         return cls(directory, prefixes, read)
 
     def find(self, url: str) -> Path | None:
@@ -229,7 +238,7 @@ class MirrorRetriever:
 
     def _candidates(self, url: str) -> list[Path]:
         candidates = []
-        for prefix in sorted(self.prefixes, key=len, reverse=True):
+        for prefix in self.prefixes:  # longest first (sorted when read)
             if url.startswith(prefix):
                 rest = unquote(urlsplit(url[len(prefix):]).path).lstrip("/")
                 mapped = self.directory / self.prefixes[prefix]

@@ -4,6 +4,7 @@ outside its repository, and no code of its own run (README: "Threat model")."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpn_collections.batch import stored_credentials
+from kpn_collections.batch import _parts_match, stored_credentials
+from kpn_collections.config import ConfigError, glob_matches, load_config
 
 from .conftest import FIXTURES
 from .test_cli import run
@@ -129,3 +131,154 @@ def test_check_reads_a_hand_edited_collection_of_any_shape(tmp_path: Path, conte
 def test_credential_sweep_of_an_edited_collection_never_raises(value: object) -> None:
     assert isinstance(stored_credentials(json.dumps({"item": [value], "variable": [value], "event": [value]}),
                                          "c.json"), tuple)
+
+
+def test_a_settings_specs_entry_cannot_leave_the_repository_after_its_wildcard(tmp_path: Path) -> None:
+    # `specs/[x]` exists as a directory, so the entry is a path, not a glob: `..` then leaves the repository
+    (tmp_path / "outside").mkdir()
+    shutil.copy(FEATURES_30, tmp_path / "outside" / "api.yaml")
+    repo = _repository(tmp_path, "specs: ['specs/[x]/../../../outside/api.yaml']\n")
+    (repo / "specs" / "[x]").mkdir()
+    completed = run("convert", "--no-cache", cwd=repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "leads outside the repository" in completed.stderr
+    assert list((tmp_path / "outside").iterdir()) == [tmp_path / "outside" / "api.yaml"]
+    repo_glob = _repository(tmp_path / "g", "specs: ['specs/*/../../../outside/*.yaml']\n")
+    completed = run("convert", "--no-cache", cwd=repo_glob)
+    assert completed.returncode == 2 and "leads outside the repository" in completed.stderr
+
+
+@pytest.mark.parametrize("settings_text", [
+    '[tool]\nkpn-collections = 1\n', 'tool = 1\n', '[[tool]]\nx = 1\n',
+])
+def test_a_pyproject_of_any_shape_is_a_usage_error(tmp_path: Path, settings_text: str) -> None:
+    repo = _repository(tmp_path, "")
+    (repo / ".kpn-collections.yaml").unlink()
+    (repo / "pyproject.toml").write_text(settings_text, encoding="utf-8")
+    completed = run("convert", "specs/api.yaml", "-o", "-", cwd=repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "must be a table" in completed.stderr
+
+
+@pytest.mark.parametrize("setting", ['output: "a\\0b"', 'specs: ["a\\0b"]', 'cache-dir: "\\0"'])
+def test_a_nul_in_a_settings_path_is_a_usage_error(tmp_path: Path, setting: str) -> None:
+    repo = _repository(tmp_path, setting + "\n")
+    completed = run("convert", "specs/api.yaml", "-o", "-", cwd=repo)
+    assert completed.returncode == 2, completed.stderr
+    assert "NUL" in completed.stderr
+
+
+def test_a_settings_value_built_from_aliases_is_reported_briefly(tmp_path: Path) -> None:
+    # 1 KB of YAML whose value, written out, has 9**30 items: the message shows the start of it (it hung)
+    lines = ["overrides:", "  - files: x", '    base-url: &a0 ["lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 30):
+        lines += ["  - files: x", f"    base-url: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]"]
+    repo = _repository(tmp_path, "\n".join([*lines, "folders: *a29"]) + "\n")
+    with pytest.raises(ConfigError, match="folders must be one of") as raised:
+        load_config(repo / ".kpn-collections.yaml")
+    assert len(str(raised.value)) < 2000
+    (repo / ".kpn-collections.yaml").write_text("\n".join([*lines, "jobs: *a29"]) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="jobs must be a whole number") as raised:
+        load_config(repo / ".kpn-collections.yaml")
+    assert len(str(raised.value)) < 2000
+
+
+def test_globs_from_a_settings_file_match_in_linear_time(tmp_path: Path) -> None:
+    assert not glob_matches("*a" * 40 + "x", "a" * 400)  # a regex backtracked for hours
+    assert not glob_matches("**a" * 40 + "x", "a/" * 200)
+    assert not _parts_match(["**"] * 40 + ["x.yaml"], ["d"] * 30 + ["api.yaml"])  # exponential before
+    assert _parts_match(["**"] * 40 + ["*.yaml"], ["d"] * 30 + ["api.yaml"])
+    repo = _repository(tmp_path, f"specs: ['{'*' * 2000}']\n")
+    with pytest.raises(ConfigError, match="longer than"):
+        load_config(repo / ".kpn-collections.yaml")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text("ab/*?.", max_size=8), st.text("ab/.", max_size=10))
+def test_glob_matching_agrees_with_its_regex_definition(pattern: str, path: str) -> None:
+    regex = "".join("(?:.*/)?" if token == "**/" else ".*" if token == "**" else "[^/]*" if token == "*"
+                    else "[^/]" if token == "?" else re.escape(token)
+                    for token in re.findall(r"\*\*/|\*\*|\*|\?|.", pattern, re.S))
+    assert glob_matches(pattern, path) == (re.fullmatch(regex, path) is not None)
+
+
+def test_a_committed_cache_directory_cannot_carry_writes_out_of_the_repository(tmp_path: Path) -> None:
+    repo = _repository(tmp_path, "cache-dir: .cache\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (repo / ".cache").mkdir()
+    for prefix in (f"{i:02x}" for i in range(256)):  # every first-two-hex-digits folder of the cache
+        (repo / ".cache" / prefix).symlink_to(elsewhere)
+    for _ in range(2):
+        completed = run("convert", "specs/api.yaml", "-o", str(tmp_path / "out"), cwd=repo)
+        assert completed.returncode == 0, completed.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert (tmp_path / "out" / "api.postman_collection.json").is_file()
+
+
+def test_a_committed_link_to_a_spec_outside_the_repository_is_not_searched(tmp_path: Path) -> None:
+    (tmp_path / "outside").mkdir()
+    shutil.copy(FEATURES_30, tmp_path / "outside" / "private.yaml")
+    repo = _repository(tmp_path, "specs: [specs]\noutput: collections\n")
+    (repo / "specs" / "evil.yaml").symlink_to(tmp_path / "outside" / "private.yaml")
+    (repo / "versions").mkdir()
+    shutil.copy(FEATURES_30, repo / "versions" / "v3.yaml")
+    (repo / "specs" / "current.yaml").symlink_to(repo / "versions" / "v3.yaml")  # inside: still a spec
+    for arguments in ([], ["specs", "-o", "collections"], ["specs/*.yaml", "-o", "collections"]):
+        shutil.rmtree(repo / "collections", ignore_errors=True)
+        completed = run("convert", "--no-cache", *arguments, cwd=repo)
+        assert completed.returncode == 0, completed.stderr
+        assert sorted(p.name for p in (repo / "collections").iterdir()) == [
+            "api.postman_collection.json", "current.postman_collection.json"]
+
+
+def test_the_cache_key_never_follows_a_template_link_out_of_its_folder(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpn_collections import batch
+
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "big.txt").write_text("x", encoding="utf-8")
+    templates = tmp_path / "repo" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "request.test.js.jinja").write_text("// mine\n", encoding="utf-8")
+    read: list[Path] = []
+    original = batch._read_regular
+    monkeypatch.setattr(batch, "_read_regular", lambda path, *a: read.append(Path(path)) or original(path, *a))
+    assert batch._templates_hash(templates) is not None
+    (templates / "root").symlink_to(outside)  # committed as a link to /: the whole disk was read and hashed
+    assert batch._templates_hash(templates) is None  # not cached, not followed
+    (templates / "root").unlink()
+    (templates / "x.jinja").symlink_to(outside / "deep" / "big.txt")
+    assert batch._templates_hash(templates) is None
+    assert all(path.parent == templates for path in read), read
+
+
+def test_a_huge_prefixes_file_in_the_mirror_is_a_usage_error_at_once(tmp_path: Path) -> None:
+    # 10 MB of prefixes took half a minute to load, once per spec and again per job
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "prefixes.yaml").write_text("".join(f'"https://p{i}.example/": m{i}/\n' for i in range(40_000)),
+                                          encoding="utf-8")
+    completed = run("convert", str(FEATURES_30), "-o", "-", "--ref-mirror", str(mirror), cwd=tmp_path)
+    assert completed.returncode == 2, completed.stderr
+    assert "prefixes.yaml: cannot read it: larger than" in completed.stderr
+    (mirror / "prefixes.yaml").write_text("{" + ", ".join(f'"https://p{i}.example/": m{i}/' for i in range(10_001))
+                                          + "}\n", encoding="utf-8")
+    completed = run("convert", str(FEATURES_30), "-o", "-", "--ref-mirror", str(mirror), cwd=tmp_path)
+    assert completed.returncode == 2 and "more than 10000 prefixes" in completed.stderr, completed.stderr
+
+
+def test_a_settings_file_with_thousands_of_overrides_is_a_usage_error(tmp_path: Path) -> None:
+    # 10 MB of overrides took minutes to load and to match against every spec
+    lines = "".join(f"  - {{files: 'specs/**/*x{i}*.yaml', folders: paths}}\n" for i in range(1001))
+    repo = _repository(tmp_path, "overrides:\n" + lines)
+    completed = run("convert", "--no-cache", "specs", "-o", "out", cwd=repo)
+    assert completed.returncode == 2 and "more than 1000 globs" in completed.stderr, completed.stderr
+    (repo / ".kpn-collections.yaml").write_text("overrides:\n" + lines * 40, encoding="utf-8")
+    completed = run("convert", "--no-cache", "specs", "-o", "out", cwd=repo)
+    assert completed.returncode == 2 and "larger than" in completed.stderr, completed.stderr
+    (repo / ".kpn-collections.yaml").write_text("overrides:\n" + "".join(lines.splitlines(keepends=True)[:1000]),
+                                                encoding="utf-8")
+    completed = run("convert", "--no-cache", "specs", "-o", "out", cwd=repo)
+    assert completed.returncode == 0, completed.stderr
