@@ -143,7 +143,7 @@ def test_every_named_example_is_kept_in_pairs() -> None:
     item = find_request(convert(document), "Create order")
     assert item["request"]["body"]["raw"] == '{\n  "kind": "card"\n}'  # the first named example, as before
     saved = [(r["code"], r["name"], r["originalRequest"]["body"]["raw"], r["body"]) for r in item["response"]]
-    card, invoice, gift = ('{\n  "kind": "%s"\n}' % k for k in ("card", "invoice", "gift"))
+    card, invoice, gift = ('{\n  "kind": "' + k + '"\n}' for k in ("card", "invoice", "gift"))
     assert saved == [
         (201, "Created — invoice summary", invoice, '{\n  "kind": "invoice-created"\n}'),  # same name: together
         (201, "Created — card summary → standard summary", card, '{\n  "kind": "created"\n}'),
