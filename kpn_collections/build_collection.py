@@ -75,6 +75,7 @@ class _Variables:
     """Collection variables in the order they are first needed; each key declared once."""
 
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    auth_keys: list[str] = field(default_factory=list)  # the variables an auth scheme reads, in order
 
     def declare(self, key: str, value: str, description: str) -> None:
         if key not in self.entries:
@@ -83,6 +84,8 @@ class _Variables:
     def declare_auth(self, variables: Iterable[AuthVariable]) -> None:
         for variable in variables:
             self.declare(variable.key, "", variable.description)
+            if variable.key not in self.auth_keys:
+                self.auth_keys.append(variable.key)
 
 
 def _is_loopback(host: str) -> bool:
@@ -143,6 +146,10 @@ class _Builder:
                     spec_version=_SPEC_NAMES[self.api.version],
                     source=source,
                     base_url=base_url,
+                    credentials=self._credential_variables(),
+                    token_flow=token_request is not None,
+                    other_servers=self._other_servers(base_url),
+                    contact=self.api.contact,
                 ),
                 "schema": SCHEMA_URL,
             },
@@ -156,6 +163,25 @@ class _Builder:
         collection["variable"] = list(self.variables.entries.values())
         redact_descriptions(collection)  # `secret-in-spec` promised: credentials in descriptions are left out
         return collection
+
+    def _credential_variables(self) -> list[dict[str, str]]:
+        """The variables a tester fills in (key and the placeholder the newman line shows), in order."""
+        keys = list(self.variables.auth_keys)
+        if self.api.token_request is not None:  # the token is fetched, the client credentials are given
+            keys = [TOKEN_VARIABLES["client_id"], TOKEN_VARIABLES["client_secret"],
+                    *(k for k in keys if k != TOKEN_VARIABLES["access_token"])]
+        placeholders = {TOKEN_VARIABLES["client_id"]: "YOUR_ID", TOKEN_VARIABLES["client_secret"]: "YOUR_SECRET"}
+        return [{"key": k, "placeholder": placeholders.get(k, "YOUR_" + k.upper())} for k in dict.fromkeys(keys)]
+
+    def _other_servers(self, base_url: str) -> list[dict[str, str]]:
+        """The definition's servers other than the one `baseUrl` points at (SwaggerHub's mock left out)."""
+        found: dict[str, str] = {}
+        for server in self.api.servers:
+            url = strip_url_credentials(server.url)[0].rstrip("/")
+            if SWAGGERHUB_MOCK_HOST in server.url or PATH_TEMPLATE.sub(r"{{\1}}", url) == base_url:
+                continue
+            found.setdefault(url, server.description)
+        return [{"url": url, "description": description} for url, description in found.items()]
 
     # --- the token flow -------------------------------------------------------------------------------
 
