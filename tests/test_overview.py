@@ -75,3 +75,52 @@ def test_credentials_sweep_does_not_flag_the_newman_line() -> None:
     assert result.collection is not None
     assert "--env-var client_secret=YOUR_SECRET" in result.collection["info"]["description"]
     assert list(find_in_collection(result.collection)) == []
+
+
+def _health_spec() -> dict[str, Any]:
+    state = {"$ref": "#/components/schemas/healthState1"}
+    return minimal(
+        servers=[{"url": "https://api.example.com"}],
+        components={"schemas": {"healthState1": {"type": "string", "enum": ["UP", "DOWN"]},
+                                "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                                "filter": {"properties": {"a": {"type": "string"}}}}},
+        paths={"/health/{code}": {"get": {"parameters": [
+            {"name": "code", "in": "path", "required": True, "schema": {"$ref": "#/components/schemas/code"}},
+            {"name": "state", "in": "query", "description": "Wanted state.", "schema": state},
+            {"name": "states", "in": "query", "schema": {"type": "array", "items": state}},
+            {"name": "filter", "in": "query", "schema": {"$ref": "#/components/schemas/filter"}},
+            {"name": "X-Id", "in": "header", "required": True, "schema": {"type": "string", "format": "uuid"}},
+        ], "responses": OK}}})
+
+
+def test_parameter_table_shows_resolved_types_enums_and_patterns_not_schema_names() -> None:
+    collection = convert(_health_spec())
+    request = collection["item"][-1]["request"]
+    description = request["description"]
+    assert "healthState1" not in description and "| code |" not in description
+    assert "| `code` | path | yes | string |  Pattern: `^[A-Z]{3}$`. |" in description
+    assert "| `state` | query | no | string | Wanted state. One of: `UP`, `DOWN`. |" in description
+    assert "| `states` | query | no | array of string |  One of: `UP`, `DOWN`. |" in description
+    assert "| `filter` | query | no | object |  |" in description
+    assert "| `X-Id` | header | yes | string (uuid) |  |" in description
+
+
+def test_field_descriptions_show_required_type_enum_and_pattern() -> None:
+    request = convert(_health_spec())["item"][-1]["request"]
+    fields = {e["key"]: e.get("description") for e in [*request["url"]["query"], *request["url"]["variable"],
+                                                       *request["header"]]}
+    assert fields["code"] == "(Required) Type: string. Pattern: ^[A-Z]{3}$"
+    assert fields["state"] == "Wanted state. Type: string. One of: UP, DOWN."
+    assert fields["states"] == "Type: array of string. One of: UP, DOWN."
+    assert fields["X-Id"] == "(Required) Type: string (uuid)."
+    assert "healthState1" not in str(fields)
+
+
+def test_form_field_descriptions_say_required() -> None:
+    body_schema = {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "description": "Your name."}, "size": {"type": "string", "enum": ["S", "M"]}}}
+    document = minimal(servers=[{"url": "https://api.example.com"}], paths={"/a": {"post": {
+        "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": body_schema}}},
+        "responses": OK}}})
+    fields = {e["key"]: e.get("description") for e in convert(document)["item"][-1]["request"]["body"]["urlencoded"]}
+    assert fields == {"name": "(Required) Your name. Type: string.", "size": "Type: string. One of: S, M."}
