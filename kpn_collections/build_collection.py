@@ -42,6 +42,7 @@ from .model import (
 )
 from .postman_auth import ACCESS_TOKEN, NOAUTH, AuthVariable, MappedAuth, map_requirements
 from .render import Renderer
+from .resolve import RefResolver
 from .settings import Settings
 from .write import json_text
 
@@ -76,6 +77,7 @@ class _Variables:
     """Collection variables in the order they are first needed; each key declared once."""
 
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    auth_keys: list[str] = field(default_factory=list)  # the variables an auth scheme reads, in order
 
     def declare(self, key: str, value: str, description: str) -> None:
         if key not in self.entries:
@@ -84,6 +86,8 @@ class _Variables:
     def declare_auth(self, variables: Iterable[AuthVariable]) -> None:
         for variable in variables:
             self.declare(variable.key, "", variable.description)
+            if variable.key not in self.auth_keys:
+                self.auth_keys.append(variable.key)
 
 
 def _is_loopback(host: str) -> bool:
@@ -144,6 +148,10 @@ class _Builder:
                     spec_version=_SPEC_NAMES[self.api.version],
                     source=source,
                     base_url=base_url,
+                    credentials=self._credential_variables(),
+                    token_flow=token_request is not None,
+                    other_servers=self._other_servers(base_url),
+                    contact=self.api.contact,
                 ),
                 "schema": SCHEMA_URL,
             },
@@ -157,6 +165,25 @@ class _Builder:
         collection["variable"] = list(self.variables.entries.values())
         redact_descriptions(collection)  # `secret-in-spec` promised: credentials in descriptions are left out
         return collection
+
+    def _credential_variables(self) -> list[dict[str, str]]:
+        """The variables a tester fills in (key and the placeholder the newman line shows), in order."""
+        keys = list(self.variables.auth_keys)
+        if self.api.token_request is not None:  # the token is fetched, the client credentials are given
+            keys = [TOKEN_VARIABLES["client_id"], TOKEN_VARIABLES["client_secret"],
+                    *(k for k in keys if k != TOKEN_VARIABLES["access_token"])]
+        placeholders = {TOKEN_VARIABLES["client_id"]: "YOUR_ID", TOKEN_VARIABLES["client_secret"]: "YOUR_SECRET"}
+        return [{"key": k, "placeholder": placeholders.get(k, "YOUR_" + k.upper())} for k in dict.fromkeys(keys)]
+
+    def _other_servers(self, base_url: str) -> list[dict[str, str]]:
+        """The definition's servers other than the one `baseUrl` points at (SwaggerHub's mock left out)."""
+        found: dict[str, str] = {}
+        for server in self.api.servers:
+            url = strip_url_credentials(server.url)[0].rstrip("/")
+            if SWAGGERHUB_MOCK_HOST in server.url or PATH_TEMPLATE.sub(r"{{\1}}", url) == base_url:
+                continue
+            found.setdefault(url, server.description)
+        return [{"url": url, "description": description} for url, description in found.items()]
 
     # --- the token flow -------------------------------------------------------------------------------
 
@@ -360,7 +387,7 @@ class _Builder:
         request["description"] = self.renderer.render(
             "request.description.md.jinja",
             operation=operation,
-            parameters=[_parameter_row(p) for p in operation.parameters],
+            parameters=[_parameter_row(p, self.api.resolver) for p in operation.parameters],
         )
         return request
 
@@ -384,9 +411,8 @@ class _Builder:
             if whole and whole.group(1) in path_parameters:
                 parameter = path_parameters[whole.group(1)]
                 segments.append(":" + parameter.name)
-                variable = {"key": parameter.name, "value": self._param_text(parameter)}
-                if parameter.description:
-                    variable["description"] = parameter.description
+                variable = _described({"key": parameter.name, "value": self._param_text(parameter)},
+                                      self._field_description(parameter))
                 variables.append(variable)
             else:  # a parameter inside a segment ("{a}:{b}"): Postman path variables need whole segments
                 segments.append(PATH_TEMPLATE.sub(lambda m: self._inline_path_value(m.group(1), path_parameters),
@@ -424,9 +450,8 @@ class _Builder:
         return quote(text, safe="-._~!$&'()*+,;=:@{}") if parameter.location == "path" else text
 
     def _key_value(self, parameter: Parameter) -> dict[str, Any]:
-        entry: dict[str, Any] = {"key": defuse(parameter.name), "value": self._param_text(parameter)}
-        if parameter.description:
-            entry["description"] = parameter.description
+        entry = _described({"key": defuse(parameter.name), "value": self._param_text(parameter)},
+                           self._field_description(parameter))
         if not parameter.required:
             entry["disabled"] = True
         return entry
@@ -449,15 +474,16 @@ class _Builder:
             pairs = [(parameter.name, _scalar_text(value))]
         entries = []
         for key, text in pairs:
-            entry: dict[str, Any] = {"key": defuse(key), "value": text}
-            if parameter.description:
-                entry["description"] = parameter.description
+            entry = _described({"key": defuse(key), "value": text}, self._field_description(parameter))
             if not parameter.required:
                 entry["disabled"] = True
             entries.append(entry)
         return entries
 
     # --- bodies ---------------------------------------------------------------------------------------
+
+    def _field_description(self, parameter: Parameter) -> str:
+        return _field_text(parameter.description, parameter.schema, parameter.required, self.api.resolver)
 
     def _is_token_operation(self, operation: Operation) -> bool:
         token_request = self.api.token_request
@@ -523,8 +549,7 @@ class _Builder:
                 entry.update({"value": _scalar_text(field_value), "type": "text"})
                 if files and isinstance(field_value, (dict, list)):
                     entry["contentType"] = "application/json"  # OpenAPI's default encoding for such a part
-            if isinstance(prop.get("description"), str) and prop["description"]:
-                entry["description"] = prop["description"]
+            _described(entry, _field_text(prop.get("description"), prop, name in required, self.api.resolver))
             if given is not None and name not in required and name not in given:
                 entry["disabled"] = True  # optional, with only a generated value: like optional query parameters
             fields.append(entry)
@@ -728,17 +753,71 @@ def _unique_names(pairs: list[tuple[Operation, dict[str, Any]]]) -> list[dict[st
     return [item for _, item in pairs]
 
 
-def _parameter_row(parameter: Parameter) -> dict[str, Any]:
-    schema = parameter.schema if isinstance(parameter.schema, dict) else {}
-    kind = schema.get("type", "")
-    if isinstance(kind, list):
-        kind = " | ".join(str(k) for k in kind)
-    if "$ref" in schema:
-        kind = str(schema["$ref"]).rsplit("/", 1)[-1]
-    if schema.get("format"):
-        kind = f"{kind} ({schema['format']})"
+def _parameter_row(parameter: Parameter, resolver: RefResolver) -> dict[str, Any]:
+    enum, pattern = _constraints(parameter.schema, resolver)
     return {"name": parameter.name, "location": parameter.location, "required": parameter.required,
-            "type": kind, "description": parameter.description, "declared": parameter.declared}
+            "type": _type_text(parameter.schema, resolver), "description": parameter.description,
+            "declared": parameter.declared, "enum": enum, "pattern": pattern}
+
+
+def _type_text(schema: Any, resolver: RefResolver, depth: int = 0) -> str:
+    """A schema's type as a tester reads it (`string (date)`, `array of string`, `object`); a `$ref` is followed,
+    so an internal schema name (`healthState1`) never shows."""
+    schema = resolver.deref(schema)
+    if not isinstance(schema, dict) or depth > 3:
+        return ""
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        text = " | ".join(str(k) for k in kind)
+    elif isinstance(kind, str):
+        text = kind
+    elif "items" in schema:
+        text = "array"
+    elif "properties" in schema or "additionalProperties" in schema:
+        text = "object"
+    else:
+        branches = [b for key in ("oneOf", "anyOf", "allOf") for b in _list(schema.get(key))]
+        texts = [t for t in (_type_text(b, resolver, depth + 1) for b in branches) if t]
+        text = texts[0] if "allOf" in schema and texts else " or ".join(dict.fromkeys(texts))
+    if text == "array":
+        items = _type_text(schema.get("items"), resolver, depth + 1)
+        text = f"array of {items}" if items else text
+    if isinstance(schema.get("format"), str) and schema["format"]:
+        text = f"{text} ({schema['format']})"
+    return text
+
+
+def _constraints(schema: Any, resolver: RefResolver) -> tuple[list[str], str]:
+    """The allowed values and the pattern of a value (of an array's items when it is an array)."""
+    schema = resolver.deref(schema)
+    if isinstance(schema, dict) and schema.get("type") == "array":
+        schema = resolver.deref(schema.get("items"))
+    if not isinstance(schema, dict):
+        return [], ""
+    enum = [_scalar_text(v) for v in _list(schema.get("enum"))]
+    pattern = schema.get("pattern")
+    return enum, pattern if isinstance(pattern, str) else ""
+
+
+def _field_text(description: Any, schema: Any, required: bool, resolver: RefResolver) -> str:
+    """A key-value field's description: `(Required)`, the definition's text, then type, allowed values and
+    pattern (`(Required) The day. Type: string (date).`)."""
+    enum, pattern = _constraints(schema, resolver)
+    kind = _type_text(schema, resolver)
+    parts = ["(Required)" if required else "", description.strip() if isinstance(description, str) else "",
+             f"Type: {kind}." if kind else "", "One of: " + ", ".join(enum) + "." if enum else "",
+             f"Pattern: {pattern}" if pattern else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _described(entry: dict[str, Any], description: str) -> dict[str, Any]:
+    if description:
+        entry["description"] = description
+    return entry
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _is_json(kind: str) -> bool:

@@ -79,6 +79,13 @@ class ServerVariable:
 
 
 @dataclass(frozen=True)
+class Contact:
+    name: str = ""
+    email: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Server:
     url: str
     description: str = ""
@@ -226,6 +233,7 @@ class Api:
     security: tuple[SecurityRequirement, ...] = ()
     tags: tuple[Tag, ...] = ()
     token_request: TokenRequest | None = None
+    contact: Contact = Contact()
 
     def scheme(self, key: str) -> SecurityScheme | None:
         """The security scheme declared under that name."""

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import os
 import posixpath
+import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,27 @@ def md_cell(value: Any) -> str:
     """Make text safe for one Markdown table cell."""
     text = "" if value is None else str(value)
     return " ".join(text.replace("|", "\\|").split())
+
+
+def md_text(value: Any) -> str:
+    """Text on one line with Markdown's markup characters escaped: a name shows as written, never as a link."""
+    return re.sub(r"([\\`*_\[\]<>|~!#])", r"\\\1", " ".join(("" if value is None else str(value)).split()))
+
+
+def md_code(value: Any) -> str:
+    """Text on one line as a Markdown code span, fenced by more backticks than it contains."""
+    text = " ".join(("" if value is None else str(value)).split())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_url(value: Any) -> str:
+    """A web address as a Markdown autolink when it is a plain http(s) URL, else as a code span."""
+    text = "" if value is None else str(value).strip()
+    if re.fullmatch(r"https?://[^\s<>`\\\"']+", text, re.IGNORECASE):
+        return f"<{text}>"
+    return md_code(text)
 
 
 class TemplateProblem(Exception):
@@ -104,6 +126,9 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["md_cell"] = md_cell
+    environment.filters["md_text"] = md_text
+    environment.filters["md_code"] = md_code
+    environment.filters["md_url"] = md_url
     return environment
 
 

@@ -11,6 +11,7 @@ from ..model import (
     MISSING,
     PATH_TEMPLATE,
     Api,
+    Contact,
     Operation,
     Parameter,
     SecurityRequirement,
@@ -121,7 +122,14 @@ def make_api(document: dict[str, Any], version: SpecVersion, resolver: RefResolv
         security_schemes=security_schemes,
         security=security_requirements(document.get("security")),
         tags=tags(document),
+        contact=contact(info.get("contact")),
     )
+
+
+def contact(node: Any) -> Contact:
+    """`info.contact`: name, email and url, each text or empty."""
+    fields = as_dict(node)
+    return Contact(text(fields.get("name")).strip(), text(fields.get("email")).strip(), text(fields.get("url")).strip())
 
 
 def operation_pointer(path: str, method: str) -> str:
