@@ -110,7 +110,7 @@ def write_if_changed(path: Path, content: str | bytes, *, within: Path | None = 
     except FileNotFoundError:
         status = None
     if status is not None and not stat.S_ISLNK(status.st_mode) and not stat.S_ISREG(status.st_mode):
-        raise UnsafeOutput(0, f"it is {file_kind(status.st_mode)}, not a file; nothing was written", str(path))
+        raise UnsafeOutput(0, f"it is {file_kind(status.st_mode)}, not a file", str(path))
     if status is not None and stat.S_ISREG(status.st_mode) and status.st_size == len(data):
         try:
             if read_limited(path, len(data)) == data:
