@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, fast_paths
 from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Severity
-from .files import MAX_FILE_BYTES, FileTooLarge, NotRegularFile, read_limited
+from .files import MAX_FILE_BYTES, FileTooLarge, NotRegularFile, read_head, read_limited
 from .render import MAX_TEMPLATE_BYTES, package_templates_dir
 from .retrieve import Dependency
 from .settings import Settings
@@ -60,13 +60,7 @@ def looks_like_spec(path: Path) -> bool:
     """Whether a YAML/JSON file is an OpenAPI or Swagger document (has a top-level `openapi`/`swagger` key).
     Only regular files are opened (a FIFO or a device never is), and only their first 64 KiB are read."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-        with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-                return False
-            head = handle.read(64 * 1024)
+        head = read_head(path, 64 * 1024)
     except OSError:
         return False
     return _SPEC_MARKER.search(head) is not None

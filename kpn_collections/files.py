@@ -42,10 +42,20 @@ def read_limited(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
-def _check_regular(status: os.stat_result, path: str | Path, limit: int) -> None:
+def read_head(path: str | Path, size: int) -> bytes:
+    """The first `size` bytes of a regular file of any length, opened as read_limited opens one (a FIFO or a
+    device never is). Raises OSError as read_limited does."""
+    _check_regular(os.stat(path), path, limit=None)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        _check_regular(os.fstat(descriptor), path, limit=None)
+        return handle.read(size)
+
+
+def _check_regular(status: os.stat_result, path: str | Path, limit: int | None) -> None:
     if not stat.S_ISREG(status.st_mode):
         raise NotRegularFile(0, f"not a regular file ({file_kind(status.st_mode)})", str(path))
-    if status.st_size > limit:
+    if limit is not None and status.st_size > limit:
         raise FileTooLarge(0, f"larger than {limit:,} bytes", str(path))
 
 
