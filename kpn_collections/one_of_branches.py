@@ -1,0 +1,213 @@
+"""Warn where a `oneOf` of a request or response body has branches a value can match together.
+
+`oneOf` accepts a value valid for exactly one branch; the contract tests (Ajv, which knows nothing of OpenAPI's
+`discriminator`) and a mock such as Prism reject one valid for two. Each branch's example (the generator's,
+as the requests and saved responses use) is validated against the other branches, in the draft-07 form the
+contract tests check; a pair is reported only when the example is valid for its own branch and for the other,
+so the warning never fires on branches a value cannot match together (a `const`/`enum` property, a property
+one requires and the other forbids). Each distinct `oneOf` is checked once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import unquote
+
+from .ajv_schema import AJV6_FORMATS, SchemaStore
+from .diagnostics import Diagnostics, pointer_join, pointer_unescape
+from .examples import ExampleGenerator
+from .model import Api
+from .resolve import resolve_fragment
+from .walk import container_levels
+
+MAX_BRANCHES = 30
+"""Branches of one `oneOf` compared pairwise; later ones are left unchecked (the pairs grow as the square)."""
+
+_SCHEMA_KEYWORDS = ("items", "additionalProperties", "additionalItems", "contains", "propertyNames", "not",
+                    "if", "then", "else")
+_SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_SCHEMA_MAP_KEYWORDS = ("properties", "patternProperties", "dependentSchemas")
+_DATA_KEYS = frozenset({"example", "examples", "x-example", "default", "enum", "const"})
+"""Keys of an operation whose values are data, where a `schema` key is no schema."""
+
+_AJV6_FAST_FORMATS = {  # Ajv 6's own ("fast" mode) checks of the formats Python's jsonschema leaves unchecked
+    "uri": re.compile(r"^(?:[a-z][a-z0-9+\-.]*:)(?:/?/)?[^\s]*$", re.IGNORECASE),
+    "uri-reference": re.compile(r"^(?:(?:[a-z][a-z0-9+\-.]*:)?/?/)?(?:[^\\\s#][^\s#]*)?(?:#[^\\\s]*)?$",
+                                re.IGNORECASE),
+    "hostname": re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[-0-9a-z]{0,61}[0-9a-z])?)*$",
+                           re.IGNORECASE),
+    "uuid": re.compile(r"^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$", re.IGNORECASE),
+}
+
+
+def check_one_of_branches(api: Api, diagnostics: Diagnostics) -> None:
+    """A `oneof-indistinguishable` warning for each `oneOf` in a body schema whose branches a value can match
+    together (located at the `oneOf`, naming the branches and a value valid for both)."""
+    document = api.resolver.document
+    if not _mentions_one_of(document):
+        return
+    found = _reachable_one_ofs(api)
+    if not found:
+        return
+    checker = _Checker(api)
+    for pointer, (node, uses) in found.items():
+        overlap = checker.overlap(node["oneOf"])
+        if overlap is None:
+            continue
+        (first, second), value = overlap
+        fails = {"response": "the contract test fails on such a response",
+                 "request": "a server or mock that checks the schema rejects such a request body",
+                 "both": "the contract test fails on such a response and a server or mock that checks the "
+                         "schema rejects such a request body"}[uses]
+        diagnostics.warning(
+            "oneof-indistinguishable",
+            f"`oneOf` branches {_label(node['oneOf'], first)} and {_label(node['oneOf'], second)} cannot be told "
+            f"apart: {_short_json(value)} is valid for both, and `oneOf` takes a value valid for exactly one, so "
+            f"{fails}",
+            pointer=pointer + "/oneOf",
+            hint="use `anyOf` if a value may match several branches; else make them exclusive: a property only "
+                 "one branch requires, a distinguishing `enum` or `const` (a `discriminator` alone is not seen by "
+                 "JSON Schema validators), or `additionalProperties: false`")
+
+
+def _mentions_one_of(document: Any) -> bool:
+    """Whether any mapping of the document has a `oneOf` key (most have none: then nothing is walked)."""
+    return any("oneOf" in value for level in container_levels(document) for value in level
+               if isinstance(value, dict))
+
+
+def _reachable_one_ofs(api: Api) -> dict[str, tuple[dict[str, Any], str]]:
+    """pointer -> (schema holding a `oneOf` list, "response", "request" or "both") for the schemas reachable
+    from the operations' responses, request bodies and parameters, in the order first reached."""
+    document = api.resolver.document
+    found: dict[int, tuple[str, dict[str, Any], str]] = {}  # id(schema) -> (pointer, schema, use)
+    walked: dict[str, set[int]] = {"response": set(), "request": set()}  # each schema walked once per use
+    for operation in api.operations:
+        present, raw = resolve_fragment(document, operation.pointer)
+        if not present or not isinstance(raw, dict):
+            continue
+        for key in ("responses", "requestBody", "parameters"):
+            use = "response" if key == "responses" else "request"
+            for schema, pointer in _schema_roots(api, raw.get(key), operation.pointer + pointer_join(key)):
+                for node, where in _schemas_below(api, schema, pointer, walked[use]):
+                    if isinstance(node.get("oneOf"), list) and len(node["oneOf"]) > 1:
+                        known = found.get(id(node))
+                        found[id(node)] = (where if known is None else known[0], node,
+                                           use if known is None or known[2] == use else "both")
+    return {pointer: (node, use) for pointer, node, use in found.values()}
+
+
+def _schema_roots(api: Api, node: Any, pointer: str) -> list[tuple[Any, str]]:
+    """(schema, pointer) for every `schema` below an operation's responses, request body or parameters, `$ref`s
+    followed (a reference's target located where it is); example data is not looked into."""
+    roots: list[tuple[Any, str]] = []
+    stack = [(node, pointer)]
+    seen: set[int] = set()
+    while stack:
+        node, pointer = stack.pop()
+        node, pointer = _followed(api, node, pointer)
+        if id(node) in seen or not isinstance(node, (dict, list)):
+            continue
+        seen.add(id(node))
+        children = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in reversed(list(children)):
+            if key in _DATA_KEYS or (isinstance(key, str) and key.startswith("x-")):
+                continue
+            if key == "schema":
+                roots.append(_followed(api, child, pointer + pointer_join(key)))
+            else:
+                stack.append((child, pointer + pointer_join(key)))
+    return roots
+
+
+def _schemas_below(api: Api, schema: Any, pointer: str, seen: set[int]) -> list[tuple[dict[str, Any], str]]:
+    """Every schema reachable from `schema` (itself included) and not `seen` yet, with its pointer (`$ref`
+    targets where they are defined); `seen` gets them."""
+    result: list[tuple[dict[str, Any], str]] = []
+    stack = [(schema, pointer)]
+    while stack:
+        node, pointer = _followed(api, *stack.pop())
+        if not isinstance(node, dict) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        result.append((node, pointer))
+        for key in _SCHEMA_KEYWORDS:
+            if isinstance(node.get(key), dict):
+                stack.append((node[key], pointer + pointer_join(key)))
+        for key in _SCHEMA_LIST_KEYWORDS:
+            if isinstance(node.get(key), list):
+                stack.extend((s, pointer + pointer_join(key, i)) for i, s in enumerate(node[key]))
+        for key in _SCHEMA_MAP_KEYWORDS:
+            if isinstance(node.get(key), dict):
+                stack.extend((s, pointer + pointer_join(key, name)) for name, s in node[key].items())
+    return result
+
+
+def _followed(api: Api, node: Any, pointer: str) -> tuple[Any, str]:
+    """`node` with its `$ref` chain followed, and the pointer of where it ends (None for a broken one)."""
+    for _ in range(64):
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            return node, pointer
+        found, target = api.resolver.lookup(ref)
+        if not found:
+            return None, pointer
+        node, pointer = target, unquote(ref[1:])
+    return None, pointer
+
+
+class _Checker:
+    """Validates branch examples against branches, as the contract tests' Ajv reads the schemas."""
+
+    def __init__(self, api: Api):
+        from jsonschema import Draft7Validator, FormatChecker  # here: only specs with a `oneOf` need it
+
+        self.examples = ExampleGenerator(api.resolver)
+        self.store = SchemaStore(api.resolver, api.version)
+        self.validator_class = Draft7Validator
+        known = Draft7Validator.FORMAT_CHECKER.checkers
+        self.formats = FormatChecker(formats=())
+        for name in AJV6_FORMATS:  # a format checked here neither way is taken as not met: never a false alarm
+            pattern = _AJV6_FAST_FORMATS.get(name)
+            if name in known:
+                self.formats.checkers[name] = known[name]
+            elif pattern is not None:
+                self.formats.checkers[name] = (lambda p: lambda value: not isinstance(value, str)
+                                               or p.match(value) is not None)(pattern), ()
+            else:
+                self.formats.checkers[name] = (lambda value: not isinstance(value, str)), ()
+
+    def overlap(self, branches: list[Any]) -> tuple[tuple[int, int], Any] | None:
+        """((i, j), value) for the first branch i whose example is valid for branch j as well, or None."""
+        branches = branches[:MAX_BRANCHES]
+        converted = [self.store.convert(branch) for branch in branches]
+        for i, branch in enumerate(branches):
+            value = self.examples.example(branch, for_request=False)
+            if not self._valid(value, converted[i]):
+                continue  # the example does not show the branch: nothing is proven
+            for j in range(len(branches)):
+                if j != i and self._valid(value, converted[j]):
+                    return (min(i, j), max(i, j)), value
+        return None
+
+    def _valid(self, value: Any, schema: Any) -> bool:
+        root = {"definitions": self.store.definitions, "allOf": [schema]}
+        try:
+            error = next(self.validator_class(root, format_checker=self.formats).iter_errors(value), None)
+        except (re.error, RecursionError):  # a pattern Python cannot read, a schema too deep: nothing proven
+            return False
+        return error is None
+
+
+def _label(branches: list[Any], index: int) -> str:
+    """`2 (`Dog`)` for a branch that is a reference, `2` for an inline one."""
+    ref = branches[index].get("$ref") if isinstance(branches[index], dict) else None
+    name = pointer_unescape(ref.rsplit("/", 1)[-1]) if isinstance(ref, str) and ref.startswith("#/") else ""
+    return f"{index + 1} (`{name}`)" if name else str(index + 1)
+
+
+def _short_json(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
