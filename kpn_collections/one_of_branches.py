@@ -19,18 +19,17 @@ from .ajv_schema import AJV6_FORMATS, SchemaStore
 from .diagnostics import Diagnostics, pointer_join, pointer_unescape
 from .examples import ExampleGenerator
 from .model import Api
-from .resolve import resolve_fragment
+from .resolve import MAX_REF_CHAIN, resolve_fragment
 from .walk import container_levels
 
 MAX_BRANCHES = 30
 """Branches of one `oneOf` compared pairwise; later ones are left unchecked (the pairs grow as the square)."""
 
-_SCHEMA_KEYWORDS = ("items", "additionalProperties", "additionalItems", "contains", "propertyNames", "not",
-                    "if", "then", "else")
-_SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
-_SCHEMA_MAP_KEYWORDS = ("properties", "patternProperties", "dependentSchemas")
-_DATA_KEYS = frozenset({"example", "examples", "x-example", "default", "enum", "const"})
-"""Keys of an operation whose values are data, where a `schema` key is no schema."""
+_SCHEMA_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "dependentSchemas"})
+_ALL_KEYWORDS = _SCHEMA_MAP_KEYWORDS | {"items", "additionalProperties", "additionalItems", "contains",
+                                        "propertyNames", "not", "if", "then", "else", "allOf", "anyOf", "oneOf",
+                                        "prefixItems"}
+"""Keywords whose values are schemas (a mapping of them for the map keywords, a list of them where a list)."""
 
 _AJV6_FAST_FORMATS = {  # Ajv 6's own ("fast" mode) checks of the formats Python's jsonschema leaves unchecked
     "uri": re.compile(r"^(?:[a-z][a-z0-9+\-.]*:)(?:/?/)?[^\s]*$", re.IGNORECASE),
@@ -61,15 +60,18 @@ def check_one_of_branches(api: Api, diagnostics: Diagnostics) -> None:
                  "request": "a server or mock that checks the schema rejects such a request body",
                  "both": "the contract test fails on such a response and a server or mock that checks the "
                          "schema rejects such a request body"}[uses]
-        diagnostics.warning(
-            "oneof-indistinguishable",
-            f"`oneOf` branches {_label(node['oneOf'], first)} and {_label(node['oneOf'], second)} cannot be told "
-            f"apart: {_short_json(value)} is valid for both, and `oneOf` takes a value valid for exactly one, so "
-            f"{fails}",
-            pointer=pointer + "/oneOf",
-            hint="use `anyOf` if a value may match several branches; else make them exclusive: a property only "
-                 "one branch requires, a distinguishing `enum` or `const` (a `discriminator` alone is not seen by "
-                 "JSON Schema validators), or `additionalProperties: false`")
+        message = (f"`oneOf` branches {_label(node['oneOf'], first)} and {_label(node['oneOf'], second)} cannot "
+                   f"be told apart: {_short_json(value)} is valid for both, and `oneOf` takes a value valid for "
+                   f"exactly one, so {fails}")
+        hint = ("use `anyOf` if a value may match several branches; else make them exclusive: a property only one "
+                "branch requires, a distinguishing `enum` or `const`, or `additionalProperties: false`")
+        discriminator = node.get("discriminator")
+        name = discriminator.get("propertyName") if isinstance(discriminator, dict) else None
+        if isinstance(name, str):
+            message += (f"; the `discriminator` on `{name}` does not tell them apart, as JSON Schema validators "
+                        "(Postman's, Prism's) do not read it")
+            hint = f"give each branch's `{name}` an `enum` (or `const`) with its own value, or use `anyOf`"
+        diagnostics.warning("oneof-indistinguishable", message, pointer=pointer + "/oneOf", hint=hint)
 
 
 def _mentions_one_of(document: Any) -> bool:
@@ -90,72 +92,87 @@ def _reachable_one_ofs(api: Api) -> dict[str, tuple[dict[str, Any], str]]:
             continue
         for key in ("responses", "requestBody", "parameters"):
             use = "response" if key == "responses" else "request"
-            for schema, pointer in _schema_roots(api, raw.get(key), operation.pointer + pointer_join(key)):
-                for node, where in _schemas_below(api, schema, pointer, walked[use]):
-                    if isinstance(node.get("oneOf"), list) and len(node["oneOf"]) > 1:
-                        known = found.get(id(node))
-                        found[id(node)] = (where if known is None else known[0], node,
-                                           use if known is None or known[2] == use else "both")
+            for schema, link in _schema_roots(api, raw.get(key), (operation.pointer, key)):
+                for node, where in _one_ofs_below(api, schema, link, walked[use]):
+                    known = found.get(id(node))
+                    found[id(node)] = (where if known is None else known[0], node,
+                                       use if known is None or known[2] == use else "both")
     return {pointer: (node, use) for pointer, node, use in found.values()}
 
 
-def _schema_roots(api: Api, node: Any, pointer: str) -> list[tuple[Any, str]]:
-    """(schema, pointer) for every `schema` below an operation's responses, request body or parameters, `$ref`s
-    followed (a reference's target located where it is); example data is not looked into."""
-    roots: list[tuple[Any, str]] = []
-    stack = [(node, pointer)]
-    seen: set[int] = set()
-    while stack:
-        node, pointer = stack.pop()
-        node, pointer = _followed(api, node, pointer)
-        if id(node) in seen or not isinstance(node, (dict, list)):
+_Link = tuple[Any, str | int] | str
+"""Where a value is: (the link of its parent, its key or index), or the JSON pointer of a `$ref`'s target (the
+pointer is built only for the few values reported, not for each schema walked)."""
+
+
+def _schema_roots(api: Api, node: Any, link: _Link) -> list[tuple[Any, _Link]]:
+    """(schema, link) for the body schemas of an operation's responses or request body (the mapping of
+    responses, or the request body), and the schemas of its parameters (the list of them), `$ref`s followed."""
+    roots: list[tuple[Any, _Link]] = []
+    if isinstance(node, list):
+        entries = [(_followed(api, p, (link, i))) for i, p in enumerate(node)]  # parameters
+    elif isinstance(node, dict) and "content" not in node and "$ref" not in node:
+        entries = [(_followed(api, r, (link, status))) for status, r in node.items()]  # responses
+    else:
+        entries = [_followed(api, node, link)]  # a request body
+    for entry, where in entries:
+        if not isinstance(entry, dict):
             continue
-        seen.add(id(node))
-        children = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, child in reversed(list(children)):
-            if key in _DATA_KEYS or (isinstance(key, str) and key.startswith("x-")):
-                continue
-            if key == "schema":
-                roots.append(_followed(api, child, pointer + pointer_join(key)))
-            else:
-                stack.append((child, pointer + pointer_join(key)))
+        if "schema" in entry:  # a parameter, or a Swagger 2.0 response
+            roots.append((entry["schema"], (where, "schema")))
+        content = entry.get("content")
+        if isinstance(content, dict):
+            roots.extend((media["schema"], (((where, "content"), kind), "schema")) for kind, media in content.items()
+                         if isinstance(media, dict) and "schema" in media)
     return roots
 
 
-def _schemas_below(api: Api, schema: Any, pointer: str, seen: set[int]) -> list[tuple[dict[str, Any], str]]:
-    """Every schema reachable from `schema` (itself included) and not `seen` yet, with its pointer (`$ref`
-    targets where they are defined); `seen` gets them."""
+def _one_ofs_below(api: Api, schema: Any, link: _Link, seen: set[int]) -> list[tuple[dict[str, Any], str]]:
+    """(schema, pointer) for the schemas with a `oneOf` of several branches reachable from `schema` (itself
+    included) through schemas not `seen` yet (`$ref` targets located where they are defined); `seen` gets
+    every schema walked."""
     result: list[tuple[dict[str, Any], str]] = []
-    stack = [(schema, pointer)]
+    stack = [(schema, link)]
     while stack:
-        node, pointer = _followed(api, *stack.pop())
-        if not isinstance(node, dict) or id(node) in seen:
+        node, link = _followed(api, *stack.pop())
+        if type(node) is not dict or id(node) in seen:
             continue
         seen.add(id(node))
-        result.append((node, pointer))
-        for key in _SCHEMA_KEYWORDS:
-            if isinstance(node.get(key), dict):
-                stack.append((node[key], pointer + pointer_join(key)))
-        for key in _SCHEMA_LIST_KEYWORDS:
-            if isinstance(node.get(key), list):
-                stack.extend((s, pointer + pointer_join(key, i)) for i, s in enumerate(node[key]))
-        for key in _SCHEMA_MAP_KEYWORDS:
-            if isinstance(node.get(key), dict):
-                stack.extend((s, pointer + pointer_join(key, name)) for name, s in node[key].items())
+        for key in sorted(node.keys() & _ALL_KEYWORDS):  # sorted: the same walk, the same pointers, each run
+            value = node[key]
+            if isinstance(value, dict):
+                if key in _SCHEMA_MAP_KEYWORDS:
+                    stack.extend(((s, ((link, key), name)) for name, s in value.items()))
+                else:
+                    stack.append((value, (link, key)))
+            elif isinstance(value, list):
+                stack.extend(((s, ((link, key), i)) for i, s in enumerate(value)))
+                if key == "oneOf" and len(value) > 1:
+                    result.append((node, _pointer(link)))
     return result
 
 
-def _followed(api: Api, node: Any, pointer: str) -> tuple[Any, str]:
-    """`node` with its `$ref` chain followed, and the pointer of where it ends (None for a broken one)."""
-    for _ in range(64):
-        ref = node.get("$ref") if isinstance(node, dict) else None
+def _followed(api: Api, node: Any, link: _Link) -> tuple[Any, _Link]:
+    """`node` with its `$ref` chain followed (None for a broken one), and the link of where it ends."""
+    if type(node) is not dict or "$ref" not in node:
+        return node, link
+    for _ in range(MAX_REF_CHAIN):
+        ref = node.get("$ref") if type(node) is dict else None
         if not isinstance(ref, str) or not ref.startswith("#"):
-            return node, pointer
-        found, target = api.resolver.lookup(ref)
+            return node, link
+        found, node = api.resolver.lookup(ref)
         if not found:
-            return None, pointer
-        node, pointer = target, unquote(ref[1:])
-    return None, pointer
+            return None, link
+        link = unquote(ref[1:])
+    return None, link
+
+
+def _pointer(link: _Link) -> str:
+    tokens: list[str | int] = []
+    while not isinstance(link, str):
+        link, token = link
+        tokens.append(token)
+    return link + pointer_join(*reversed(tokens))
 
 
 class _Checker:

@@ -126,3 +126,15 @@ def test_the_warning_is_what_newman_finds() -> None:
         run = run_against_gateway(result.collection, gateway)
     failed = {item for item, _, _ in run.failed_assertions()}
     assert failed == {"alike"}, run.describe()
+
+
+def test_a_discriminator_that_does_not_tell_the_branches_apart_is_named() -> None:
+    pet = obj({"petType": STRING}, ("petType",))
+    document = api({"Pet": {**PET, "discriminator": {"propertyName": "petType"}},
+                    "Cat": {"allOf": [pet, obj({"hunts": {"type": "boolean"}})]},
+                    "Dog": {"allOf": [pet, obj({"barks": {"type": "boolean"}})]}})
+    (warning,) = warnings(document)
+    assert warning.message.endswith("the contract test fails on such a response; the `discriminator` on `petType` "
+                                    "does not tell them apart, as JSON Schema validators (Postman's, Prism's) do "
+                                    "not read it")
+    assert warning.hint == "give each branch's `petType` an `enum` (or `const`) with its own value, or use `anyOf`"
