@@ -1,4 +1,4 @@
-"""Warn where a `oneOf` of a request or response body has branches a value can match together.
+"""Warn where a `oneOf` of a response, a request body or a parameter has branches a value can match together.
 
 `oneOf` accepts a value valid for exactly one branch; the contract tests (Ajv, which knows nothing of OpenAPI's
 `discriminator`) and a mock such as Prism reject one valid for two. Each branch's example (the generator's,
@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .ajv_schema import AJV6_FORMATS, SchemaStore
+from .credentials import without_credentials
 from .diagnostics import Diagnostics, pointer_join, pointer_unescape
 from .examples import ExampleGenerator
 from .model import Api
@@ -42,8 +43,8 @@ _AJV6_FAST_FORMATS = {  # Ajv 6's own ("fast" mode) checks of the formats Python
 
 
 def check_one_of_branches(api: Api, diagnostics: Diagnostics) -> None:
-    """A `oneof-indistinguishable` warning for each `oneOf` in a body schema whose branches a value can match
-    together (located at the `oneOf`, naming the branches and a value valid for both)."""
+    """A `oneof-indistinguishable` warning for each `oneOf` of a body or parameter schema whose branches a value
+    can match together (located at the `oneOf`, naming the branches and a value valid for both)."""
     document = api.resolver.document
     if not _mentions_one_of(document):
         return
@@ -57,9 +58,9 @@ def check_one_of_branches(api: Api, diagnostics: Diagnostics) -> None:
             continue
         (first, second), value = overlap
         fails = {"response": "the contract test fails on such a response",
-                 "request": "a server or mock that checks the schema rejects such a request body",
+                 "request": "a server or mock that checks the schema rejects such a request",
                  "both": "the contract test fails on such a response and a server or mock that checks the "
-                         "schema rejects such a request body"}[uses]
+                         "schema rejects such a request"}[uses]
         message = (f"`oneOf` branches {_label(node['oneOf'], first)} and {_label(node['oneOf'], second)} cannot "
                    f"be told apart: {_short_json(value)} is valid for both, and `oneOf` takes a value valid for "
                    f"exactly one, so {fails}")
@@ -199,6 +200,8 @@ class _Checker:
     def overlap(self, branches: list[Any]) -> tuple[tuple[int, int], Any] | None:
         """((i, j), value) for the first branch i whose example is valid for branch j as well, or None."""
         branches = branches[:MAX_BRANCHES]
+        if not all(isinstance(branch, (dict, bool)) for branch in branches):
+            return None  # a branch that is no schema (reported by validation): nothing to compare
         converted = [self.store.convert(branch) for branch in branches]
         for i, branch in enumerate(branches):
             value = self.examples.example(branch, for_request=False)
@@ -226,5 +229,6 @@ def _label(branches: list[Any], index: int) -> str:
 
 
 def _short_json(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """The value as compact JSON, cut at `limit` characters; credential-looking strings emptied."""
+    text = json.dumps(without_credentials(value), ensure_ascii=False, separators=(",", ":"), default=str)
     return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -106,7 +106,7 @@ def test_a_request_body_says_what_a_server_does_with_it() -> None:
     document = api({"Cat": obj({"name": STRING}), "Dog": obj({"name": STRING})}, response=STRING, request=PET)
     (warning,) = warnings(document)
     assert warning.pointer == "/paths/~1pets0/post/requestBody/content/application~1json/schema/oneOf"
-    assert warning.message.endswith("so a server or mock that checks the schema rejects such a request body")
+    assert warning.message.endswith("so a server or mock that checks the schema rejects such a request")
 
 
 def test_the_warning_is_what_newman_finds() -> None:
@@ -149,3 +149,12 @@ def test_the_kpn_corpus_tells_its_one_of_branches_apart() -> None:
     for spec in specs:
         result = convert_file(spec, Settings())
         assert [d.format() for d in result.diagnostics if d.code == CODE] == []
+
+
+def test_a_parameter_schema_is_checked_too() -> None:
+    document = api({}, response=STRING)
+    document["paths"]["/pets0"]["post"]["parameters"] = [
+        {"name": "size", "in": "query", "schema": {"oneOf": [{"type": "integer"}, {"type": "number"}]}}]
+    (warning,) = warnings(document)
+    assert warning.pointer == "/paths/~1pets0/post/parameters/0/schema/oneOf"
+    assert warning.message.startswith("`oneOf` branches 1 and 2 cannot be told apart: 0 is valid for both")
