@@ -118,6 +118,7 @@ class _Builder:
         self.json_texts: dict[int, tuple[Any, str]] = {}  # id(value) -> (value, its JSON text)
         self.cleaned: dict[int, tuple[Any, Any]] = {}  # id(example) -> (example, without its credentials)
         self.variables = _Variables()
+        self.path_variables: dict[str, str] = {}  # key -> value: variables of path parameters inside a segment
         self.collection_id = stable_id("collection", source_stem, api.title, api.api_version)
         self.collection_auth = map_requirements(api, api.security)
         self.contract_tests = ContractTests(api, renderer, settings.tests) if settings.tests != "none" else None
@@ -415,8 +416,8 @@ class _Builder:
                                       self._field_description(parameter))
                 variables.append(variable)
             else:  # a parameter inside a segment ("{a}:{b}"): Postman path variables need whole segments
-                segments.append(PATH_TEMPLATE.sub(lambda m: self._inline_path_value(m.group(1), path_parameters),
-                                       segment))
+                segments.append(PATH_TEMPLATE.sub(
+                    lambda m: self._inline_path_value(m.group(1), path_parameters, operation), segment))
         query: list[dict[str, Any]] = []
         for parameter in operation.parameters:
             if parameter.location == "query":
@@ -433,9 +434,26 @@ class _Builder:
             url["variable"] = variables
         return url
 
-    def _inline_path_value(self, name: str, path_parameters: dict[str, Parameter]) -> str:
+    def _inline_path_value(self, name: str, path_parameters: dict[str, Parameter], operation: Operation) -> str:
+        """A path parameter inside a segment as a `{{variable}}` the tester edits in the collection's variables
+        (a Postman `:name` path variable must be a whole segment); operations whose parameter of that name has
+        the same value share the variable, another value gets a variable of its own (`id_2`)."""
         parameter = path_parameters.get(name)
-        return self._param_text(parameter) if parameter is not None else "{{" + name + "}}"
+        if parameter is None:
+            return "{{" + name + "}}"
+        value = self._param_text(parameter)
+        if is_credential_name(name) or not _VARIABLE_NAME.fullmatch(name):
+            return value  # no variable a credential check would take for a secret, none Postman cannot resolve
+        key, number = name, 1
+        while (key in self.variables.entries or key in _RESERVED_VARIABLES) and self.path_variables.get(key) != value:
+            number += 1
+            key = f"{name}_{number}"
+        if key not in self.path_variables:
+            self.path_variables[key] = value
+            where = f"Path parameter `{name}` (inside a path segment of {operation.method.upper()} {operation.path})"
+            self.variables.declare(key, value, " ".join(p for p in (
+                where + ": edit its value here.", self._field_description(parameter)) if p))
+        return "{{" + key + "}}"
 
     def _param_value(self, parameter: Parameter) -> Any:
         if parameter.example is not MISSING:
@@ -671,6 +689,11 @@ def _folder_name(operation: Operation, mode: str) -> str | None:
     segments = [s for s in operation.path.split("/") if s and not s.startswith("{")]
     return segments[0] if segments else None
 
+
+_VARIABLE_NAME = re.compile(r"[\w.-]+")
+"""Names a `{{variable}}` reference in a URL carries as they are."""
+_RESERVED_VARIABLES = frozenset({"baseUrl", CONTRACT_SCHEMAS, *TOKEN_VARIABLES.values()})
+"""Collection variables that may be declared after the requests are built: never a path parameter's."""
 
 _BODY_PRUNED_METHODS = frozenset({"get", "head", "delete"})
 """Methods whose body Postman drops unless the request says `disableBodyPruning`."""

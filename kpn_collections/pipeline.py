@@ -20,6 +20,7 @@ from .inject_auth import inject_auth, patch_document, plan_auth
 from .load import LoadError, SourceDocument, load_document
 from .model import SpecVersion, detect_version
 from .normalise import normalise
+from .one_of_branches import check_one_of_branches
 from .render import Renderer, TemplateProblem
 from .resolve import RefResolver, check_references
 from .retrieve import (
@@ -181,6 +182,7 @@ def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str
         validate_spec(document, version, resolver, diagnostics)
     try:
         api = normalise(document, version, resolver, diagnostics)
+        check_one_of_branches(api, diagnostics)
         api = inject_auth(api, settings, diagnostics)
         collection = build_collection(api, settings, Renderer(settings.templates_dir), Path(source_path).name,
                                       diagnostics)

@@ -119,3 +119,55 @@ def test_newman_sends_the_form_body_of_a_get() -> None:
         (search,) = [r for r in gateway.requests if r.path.startswith("/search")]
     assert search.method == "GET"
     assert search.form() == {"must": "m"}  # the optional field is disabled, the required one sent
+
+
+def path_parameter(name: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", **schema}}
+
+
+SEGMENT_PATHS = {
+    "/messages/{paging}:{id}": {"get": {**OK, "summary": "Page", "parameters": [
+        path_parameter("paging", enum=["before", "after"]), path_parameter("id", example="42")]}},
+    "/source:{media}": {"get": {**OK, "summary": "Source", "parameters": [path_parameter("media", example="cd")]}},
+    "/items/{id}:archive": {"post": {**OK, "summary": "Archive", "parameters": [
+        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]}},
+    "/users/{id}": {"get": {**OK, "summary": "User", "parameters": [path_parameter("id", example="u1")]}},
+}
+
+
+def test_a_path_parameter_inside_a_segment_is_a_collection_variable() -> None:
+    collection, _ = convert(oas(SEGMENT_PATHS))
+    urls = {r["name"]: r["request"]["url"] for r in operation_requests(collection)}
+    assert urls["Page"]["raw"] == "{{baseUrl}}/messages/{{paging}}:{{id}}"
+    assert urls["Source"]["path"] == ["source:{{media}}"]
+    assert urls["Archive"]["path"] == ["items", "{{id_2}}:archive"]  # another value of `id`: its own variable
+    assert urls["User"]["path"] == ["users", ":id"]  # a whole segment stays a Postman path variable
+    assert urls["User"]["variable"][0]["value"] == "u1"
+    variables = {v["key"]: v for v in collection["variable"]}
+    assert {k: variables[k]["value"] for k in ("paging", "id", "media", "id_2")} == {
+        "paging": "before", "id": "42", "media": "cd", "id_2": "0"}
+    assert variables["paging"]["description"].startswith(
+        "Path parameter `paging` (inside a path segment of GET /messages/{paging}:{id}): edit its value here.")
+    assert "One of: before, after." in variables["paging"]["description"]
+
+
+def test_a_path_parameter_inside_a_segment_never_takes_another_variable() -> None:
+    document = oas({"/z/{baseUrl}:{client_secret}": {"get": {**OK, "parameters": [
+        path_parameter("baseUrl", example="b"), path_parameter("client_secret", example="s")]}}})
+    collection, _ = convert(document)
+    (request,) = operation_requests(collection)
+    assert request["request"]["url"]["path"] == ["z", "{{baseUrl_2}}:s"]  # a credential's name: no variable
+    assert [v["value"] for v in collection["variable"] if v["key"] == "baseUrl"] == ["https://api.example.test"]
+
+
+def test_newman_sends_the_value_of_a_path_parameter_inside_a_segment_and_the_edited_one() -> None:
+    require_newman()
+    collection, _ = convert(oas(SEGMENT_PATHS))
+    for entry in collection["variable"]:
+        if entry["key"] == "id":
+            entry["value"] = "7"  # the tester edits the variable in the collection
+    with Gateway() as gateway:
+        run = run_against_gateway(collection, gateway, env={"media": "dvd"})  # or overrides it on the command line
+        paths = sorted(r.path for r in gateway.requests if not r.path.startswith("/oauth"))
+    assert run.request_errors() == [], run.describe()
+    assert paths == ["/items/0:archive", "/messages/before:7", "/source:dvd", "/users/u1"]
