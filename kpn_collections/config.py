@@ -58,6 +58,7 @@ _TOP_LEVEL: dict[str, Any] = {
     "cache": bool,
     "cache-dir": Path,
     "overrides": list,
+    "publish-state": Path,
 }
 
 
@@ -68,7 +69,7 @@ _CREDENTIAL_SETTING = re.compile(r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?t
                                  r"|api[-_]?key|credentials?)$")
 
 
-_COMMAND_LINE_ONLY = frozenset({"allow-private-hosts", "swaggerhub-host"})
+_COMMAND_LINE_ONLY = frozenset({"allow-private-hosts", "swaggerhub-host", "postman-api-url", "workspace"})
 """Options a settings file may not set: what a pull request could otherwise point at other hosts."""
 
 
