@@ -573,7 +573,7 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
     Postman workspace, with the API key from the environment variable POSTMAN_API_KEY. The first publish
     creates each collection; later ones update it in place (request ids kept), and refuse to overwrite
     edits made in Postman unless --force."""
-    from .publish import PostmanApi, PublishAborted, PublishJob, StateError, load_state
+    from .publish import NoApiKey, PostmanApi, PublishAborted, PublishJob, StateError, load_state
     from .publish import publish as run_publish
 
     try:
@@ -599,8 +599,8 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
     def make_api() -> PostmanApi:
         api_key = os.environ.get("POSTMAN_API_KEY", "").strip()
         if not api_key:
-            raise click.UsageError("set the environment variable POSTMAN_API_KEY to a Postman API key (in CI: a "
-                                   "secret of the main branch's job); it is never read from a file")
+            raise NoApiKey("set the environment variable POSTMAN_API_KEY to a Postman API key (in CI: a secret "
+                           "of the main branch's job); it is never read from a file")
         return PostmanApi(postman_api_url, api_key, timeout=timeout, max_wait=max_wait)
 
     started = time.perf_counter()
@@ -610,6 +610,8 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
                                   force=force):
             results.append(result)
             _report_publish(result, quiet, verbose, debug)
+    except NoApiKey as exc:
+        raise click.UsageError(str(exc)) from None
     except PublishAborted as exc:
         _say(f"error [publish-workspace]: {exc}; nothing more was published")
         sys.exit(EXIT_FAILED)

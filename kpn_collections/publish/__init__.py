@@ -18,12 +18,12 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, Severity
 from ..settings import Settings
-from .api import DEFAULT_API_URL, ApiError, PostmanApi
+from .api import DEFAULT_API_URL, ApiError, CollectionTooLarge, PostmanApi
 from .compare import Changes, changes, digest, entries
 from .state import DEFAULT_STATE_FILE, Published, State, StateError, load_state
 
-__all__ = ["DEFAULT_API_URL", "DEFAULT_STATE_FILE", "PostmanApi", "PublishAborted", "PublishJob", "PublishResult",
-           "StateError", "load_state", "publish"]
+__all__ = ["DEFAULT_API_URL", "DEFAULT_STATE_FILE", "NoApiKey", "PostmanApi", "PublishAborted", "PublishJob",
+           "PublishResult", "StateError", "load_state", "publish"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,10 @@ class PublishResult:
 
 class PublishAborted(Exception):
     """Nothing can be published (the workspace cannot be read: wrong API key, unknown workspace)."""
+
+
+class NoApiKey(PublishAborted):
+    """A spec needs Postman and no API key was given (`make_api` raises it)."""
 
 
 @dataclass
@@ -90,6 +94,10 @@ def publish(jobs: Sequence[PublishJob], *, workspace: str, state: State, make_ap
     for job in jobs:
         try:
             yield _publish_one(run, job)
+        except CollectionTooLarge as exc:
+            yield _failed(job, "publish-too-large", str(exc),
+                          "split the spec (one per tag or path group), or generate smaller tests (--tests smoke "
+                          "in the settings file's overrides for this spec)")
         except ApiError as exc:
             yield _failed(job, "publish-api-error", str(exc),
                           "the other collections went on; run publish again to retry this one")

@@ -27,6 +27,8 @@ DEFAULT_MAX_WAIT = 300.0
 """Seconds a run may spend waiting on rate limits and backoff, in all."""
 FIRST_BACKOFF = 1.0
 MAX_ATTEMPTS = 8
+SLEEP: Callable[[float], None] = time.sleep
+"""How the client waits (tests replace it, so that their retries take no time)."""
 _RETRY_AFTER_HEADERS = ("retry-after", "retryafter", "x-ratelimit-retryafter")
 
 
@@ -41,6 +43,10 @@ class ApiError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class CollectionTooLarge(ApiError):
+    """A collection over MAX_COLLECTION_BYTES: not sent (Postman would refuse it, or fail with a 5xx)."""
 
 
 @dataclass
@@ -86,7 +92,7 @@ class PostmanApi:
     api_key: str
     timeout: float = DEFAULT_TIMEOUT
     max_wait: float = DEFAULT_MAX_WAIT
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None  # default: SLEEP (looked up when called)
     send: Sender = _urllib_send
     waited: float = 0.0
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every attempt
@@ -143,8 +149,9 @@ class PostmanApi:
     def _call(self, method: str, path: str, payload: Any = None, *, retry_transient: bool = True) -> Any:
         body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if body is not None and len(body) > MAX_COLLECTION_BYTES:
-            raise ApiError(0, f"{method} {path.split('?')[0]}: the collection is {len(body) / 1e6:.1f} MB, "
-                              f"over the {MAX_COLLECTION_BYTES // 1000000} MB Postman's API accepts")
+            raise CollectionTooLarge(0, f"the collection is {len(body):,} bytes as sent, over the "
+                                        f"{MAX_COLLECTION_BYTES:,} bytes (100 MB) Postman's API accepts; nothing "
+                                        "was sent")
         headers = {"X-Api-Key": self.api_key, "Accept": "application/json",
                    "User-Agent": "kpn-collections-publish"}
         if body is not None:
@@ -173,7 +180,7 @@ class PostmanApi:
             raise ApiError(error.status, f"{error.message}; gave up: waiting {seconds:g} s more would pass the "
                                          f"{self.max_wait:g} s this run may wait in all (--max-wait)")
         self.waited += seconds
-        self.sleep(seconds)
+        (self.sleep or SLEEP)(seconds)
 
     def _error(self, method: str, path: str, answer: Answer) -> ApiError:
         detail = ""
