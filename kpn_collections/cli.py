@@ -618,8 +618,9 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
     counts = {o: sum(1 for r in results if r.outcome == o) for o in
               ("created", "updated", "unchanged", "would-create", "would-update", "edited", "failed", "bug")}
     if not quiet and len(results) > 1:
-        shown = [f"{n} {o.replace('edited', 'refused (edited in Postman)')}" for o, n in counts.items()
-                 if n or o in ("unchanged", "failed")]
+        words = {"would-create": "would be created", "would-update": "would be updated",
+                 "edited": "refused (edited in Postman)"}
+        shown = [f"{n} {words.get(o, o)}" for o, n in counts.items() if n or o in ("unchanged", "failed")]
         _say(f"{len(results)} spec(s): " + ", ".join(shown) + f" in {time.perf_counter() - started:.2f} s"
              + (" (dry run: nothing sent)" if dry_run else ""))
     if counts["bug"]:

@@ -4,7 +4,9 @@ serving Postman's own API definition (every request validated before it reaches 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from kpn_collections.publish.compare import digest, entries
 from .conftest import FIXTURES, require_corpus
 from .support.fake_postman import FakePostman, fake_postman
 from .support.postman_api import prism_proxy, validating_definition
+from .test_cli import console_script
 
 API_KEY = "PMAK-0123456789abcdef0123456789-abcdef0123456789abcdef0123456789ab"
 WORKSPACE = "1f0df51a-8658-4ee8-a2a1-d2567dfa09a9"
@@ -357,3 +360,51 @@ def test_prism_refuses_what_postmans_definition_does_not_allow(servers: tuple[Fa
     with pytest.raises(publish_api.ApiError, match="answered 422"):
         client.create(WORKSPACE, {"info": {"name": 5}, "item": "not a list"})
     assert [c.method for c in postman.calls] == ["GET"]  # the workspace listing before it; no POST arrived
+
+
+# --- threat model: the state file comes with the repository ------------------------------------------------
+
+def test_a_state_file_pointing_outside_the_workspace_is_refused(servers: tuple[FakePostman, str],
+                                                                postman: FakePostman, project: Path) -> None:
+    spec = copy_features(project)
+    assert publish(servers, str(spec)).exit_code == 0
+    postman.add_workspace("someone-elses", "Another team")
+    postman.workspaces["someone-elses"]["collections"].append("12345678-theirs")
+    postman.collections["12345678-theirs"] = {"info": {"name": "Theirs", "_postman_id": "theirs",
+                                                        "uid": "12345678-theirs"}, "item": []}
+    state_file = project / ".kpn-collections-publish.json"
+    state_file.write_text(state_file.read_text().replace(the_collection(postman)[0], "12345678-theirs"))
+    rename_health_check(spec, "Liveness")
+    postman.calls.clear()
+    result = publish(servers, str(spec))
+    assert result.exit_code == 1
+    assert "says this spec's collection is 12345678-theirs, which is not in workspace" in result.stderr
+    assert postman.writes() == [] and postman.collections["12345678-theirs"]["item"] == []
+
+
+def test_an_answer_quoting_the_api_key_is_shown_without_it(servers: tuple[FakePostman, str],
+                                                           postman: FakePostman, project: Path) -> None:
+    spec = copy_features(project)
+    postman.inject("POST", "/collections", "5xx", status=400, message=f"bad request from key {API_KEY}")
+    result = publish(servers, str(spec))
+    assert result.exit_code == 1
+    assert "answered 400 (serverError: bad request from key <POSTMAN_API_KEY>)" in result.stderr
+    assert API_KEY not in result.output
+
+
+def test_the_console_script_publishes_and_never_shows_the_key(servers: tuple[FakePostman, str],
+                                                              postman: FakePostman, project: Path) -> None:
+    spec = copy_features(project)
+    _, url = servers
+    command = [*console_script(), "publish", str(spec), "--workspace", WORKSPACE]
+    wrong = "PMAK-not-the-right-one-42"
+    refused = subprocess.run(command, capture_output=True, text=True, check=False, cwd=project,
+                             env={**os.environ, "POSTMAN_API_KEY": wrong, "POSTMAN_API_URL": url})
+    assert refused.returncode == 1, refused.stderr
+    assert "error [publish-workspace]: cannot read workspace" in refused.stderr
+    assert wrong not in refused.stdout + refused.stderr
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=project,
+                          env={**os.environ, "POSTMAN_API_KEY": API_KEY, "POSTMAN_API_URL": url})
+    assert done.returncode == 0, done.stderr
+    assert "created collection 'Features - KPN'" in done.stderr
+    assert API_KEY not in done.stdout + done.stderr

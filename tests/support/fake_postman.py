@@ -39,11 +39,12 @@ class Call:
 class Fault:
     method: str
     path: re.Pattern[str]
-    kind: str  # "429", "5xx", "timeout"
+    kind: str  # "429", "5xx" (any status: `status`), "timeout"
     times: int = 1
     status: int = 503
     retry_after: str | None = "1"
     delay: float = 1.0
+    message: str = "Something went wrong"
 
 
 @dataclass
@@ -103,12 +104,10 @@ class FakePostman:
                                                                           "after some time."}, 0
                 if fault.kind == "5xx":
                     call.status = fault.status
-                    return fault.status, {}, {"error": {"name": "serverError", "message": "Something went wrong"}}, 0
+                    return fault.status, {}, {"error": {"name": "serverError", "message": fault.message}}, 0
             status, answer = self._route(method, parts.path, call.query, body)
             call.status = status
             delay = fault.delay if fault is not None and fault.kind == "timeout" else 0
-            if fault is not None and fault.kind == "timeout-before":
-                raise TimeoutError
             return status, {}, answer, delay
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
@@ -247,11 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        try:
-            status, extra, answer, delay = self.fake.handle(self.command, self.path, headers, body)
-        except TimeoutError:
-            time.sleep(5)
-            return
+        status, extra, answer, delay = self.fake.handle(self.command, self.path, headers, body)
         if delay:
             time.sleep(delay)  # the client gave up by now: it retries a call that did happen
         data = json.dumps(answer).encode("utf-8")
