@@ -37,7 +37,7 @@ from .batch import (
     raise_terminated,
     run_jobs,
 )
-from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
+from .config import DEFAULT_NAMING, ConfigError, find_config, load_config, repository_root
 from .diagnostics import (
     EXIT_BUG,
     EXIT_FAILED,
@@ -588,12 +588,15 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
     inputs, empty = discover(arguments, [_tree_root(r, config.file) for r in roots])
     for argument in empty:
         _say(f"{argument}: no OpenAPI or Swagger documents found")
-    state_path = state_file or config.get("publish-state") or config.root / DEFAULT_PUBLISH_STATE
+    # keys and the default state file are relative to the project root: the settings file's directory, else
+    # the repository's top (not the working directory, which would give other keys from a subdirectory)
+    root = config.root if config.file else repository_root(Path.cwd())
+    state_path = state_file or config.get("publish-state") or root / DEFAULT_PUBLISH_STATE
     try:
         state = load_state(state_path)
     except StateError as exc:
         raise click.UsageError(escaped(str(exc))) from None
-    jobs = [PublishJob(spec.path, _state_key(spec.path, config.root), _settings(config.for_spec(spec.path)))
+    jobs = [PublishJob(spec.path, _state_key(spec.path, root), _settings(config.for_spec(spec.path)))
             for spec in inputs]
 
     def make_api() -> PostmanApi:
@@ -605,6 +608,8 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
 
     started = time.perf_counter()
     results = []
+    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): its own handling stays
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         for result in run_publish(jobs, workspace=workspace, state=state, make_api=make_api, dry_run=dry_run,
                                   force=force):
@@ -612,6 +617,9 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
             _report_publish(result, quiet, verbose, debug)
     except NoApiKey as exc:
         raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt as stop:
+        _say(f"publish stopped; {state_path} holds every collection published until then")
+        sys.exit(EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED)
     except PublishAborted as exc:
         _say(f"error [publish-workspace]: {exc}; nothing more was published")
         sys.exit(EXIT_FAILED)

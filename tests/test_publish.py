@@ -408,3 +408,38 @@ def test_the_console_script_publishes_and_never_shows_the_key(servers: tuple[Fak
     assert done.returncode == 0, done.stderr
     assert "created collection 'Features - KPN'" in done.stderr
     assert API_KEY not in done.stdout + done.stderr
+
+
+def test_a_run_stopped_right_after_a_create_updates_that_collection_next_time(
+        servers: tuple[FakePostman, str], postman: FakePostman, monkeypatch: pytest.MonkeyPatch,
+        project: Path) -> None:
+    spec = copy_features(project)
+    fetch = publish_api.PostmanApi.collection
+
+    def interrupted(self: publish_api.PostmanApi, uid: str) -> dict[str, Any]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish_api.PostmanApi, "collection", interrupted)
+    stopped = publish(servers, str(spec))
+    assert stopped.exit_code == 130
+    assert "holds every collection published until then" in stopped.stderr
+    uid, _ = the_collection(postman)
+    monkeypatch.setattr(publish_api.PostmanApi, "collection", fetch)
+    again = publish(servers, str(spec))
+    assert again.exit_code == 0, again.output
+    assert f"updated collection {uid}" in again.stderr
+    assert len(postman.workspace_collections(WORKSPACE)) == 1
+
+
+def test_state_keys_are_relative_to_the_repository_whatever_the_working_directory(
+        servers: tuple[FakePostman, str], postman: FakePostman, monkeypatch: pytest.MonkeyPatch,
+        project: Path) -> None:
+    spec = copy_features(project)
+    monkeypatch.chdir(spec.parent)
+    assert publish(servers, "features.yaml").exit_code == 0
+    state = json.loads((project / ".kpn-collections-publish.json").read_text())
+    assert list(state["workspaces"][WORKSPACE]) == ["specs/features.yaml"]
+    monkeypatch.chdir(project)
+    postman.calls.clear()
+    assert "unchanged" in publish(servers, "specs/features.yaml").stderr
+    assert postman.calls == []
