@@ -1,9 +1,10 @@
 """A small client of the Postman API (the endpoints publishing needs), patient with rate limits and 5xx.
 
-Every call sends the API key in the `X-Api-Key` header (never in the URL), and no message this module makes
-contains it: an error body that quotes it has it replaced. A 429 is retried after the `Retry-After` (or
-Postman's `RetryAfter` / `X-RateLimit-RetryAfter`) seconds; a 5xx answer, a timeout or a dropped connection
-after an exponential backoff; all waits of a run together stay within `max_wait` seconds. Creating a
+Every call sends the API key in the `X-Api-Key` header (never in the URL; redirects are not followed, so it
+goes to the base URL's host only), and no message this module makes contains it: an error body that quotes
+it has it replaced. A 429 is retried after the `Retry-After` (or Postman's `RetryAfter` /
+`X-RateLimit-RetryAfter`) seconds; a 5xx answer, a timeout or a dropped connection after an exponential
+backoff; all waits of a run together stay within `max_wait` seconds. Creating a
 collection is not idempotent: after a failed attempt the workspace is looked at before trying again, and a
 collection that the lost attempt made is taken instead of making a second one.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -94,8 +95,7 @@ class PostmanApi:
     max_wait: float = DEFAULT_MAX_WAIT
     sleep: Callable[[float], None] | None = None  # default: SLEEP (looked up when called)
     send: Sender = _urllib_send
-    waited: float = 0.0
-    calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every attempt
+    waited: float = 0.0  # seconds waited so far in this run
 
     def workspace(self, workspace_id: str) -> dict[str, Any]:
         """GET /workspaces/{id}: the workspace with its collections."""
@@ -157,7 +157,6 @@ class PostmanApi:
         if body is not None:
             headers["Content-Type"] = "application/json"
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            self.calls.append((method, path))
             try:
                 answer = self.send(method, self.base_url.rstrip("/") + path, headers, body, self.timeout)
             except OSError as exc:
