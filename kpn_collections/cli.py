@@ -563,12 +563,14 @@ def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
               help="Seconds the whole run may wait on rate limits and retries.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.")
+@click.option("--format", "report_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How results and problems are reported on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Report errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="List every request added, removed or changed.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_run: bool, force: bool,
-            postman_api_url: str, timeout: float, max_wait: float, config_file: Path | None, quiet: bool,
-            verbose: bool, debug: bool) -> None:
+            postman_api_url: str, timeout: float, max_wait: float, config_file: Path | None, report_format: str,
+            quiet: bool, verbose: bool, debug: bool) -> None:
     """Publish the collections of SPECS (files, directories, globs; default: the settings file's `specs`) to a
     Postman workspace, with the API key from the environment variable POSTMAN_API_KEY. The first publish
     creates each collection; later ones update it in place (request ids kept), and refuse to overwrite
@@ -614,7 +616,8 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
         for result in run_publish(jobs, workspace=workspace, state=state, make_api=make_api, dry_run=dry_run,
                                   force=force):
             results.append(result)
-            _report_publish(result, quiet, verbose, debug)
+            if report_format == "text":
+                _report_publish(result, quiet, verbose, debug)
     except NoApiKey as exc:
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt as stop:
@@ -625,7 +628,12 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
         sys.exit(EXIT_FAILED)
     counts = {o: sum(1 for r in results if r.outcome == o) for o in
               ("created", "updated", "unchanged", "would-create", "would-update", "edited", "failed", "bug")}
-    if not quiet and len(results) > 1:
+    if report_format == "json":
+        click.echo(json.dumps({"collections": [_publish_entry(r, verbose) for r in results],
+                               "summary": {"specs": len(results), **counts, "dry_run": dry_run,
+                                           "seconds": round(time.perf_counter() - started, 2)}},
+                              indent=2, ensure_ascii=False), err=True)
+    elif not quiet and len(results) > 1:
         words = {"would-create": "would be created", "would-update": "would be updated",
                  "edited": "refused (edited in Postman)"}
         shown = [f"{n} {words.get(o, o)}" for o, n in counts.items() if n or o in ("unchanged", "failed")]
@@ -657,6 +665,15 @@ def _state_key(spec: Path, root: Path) -> str:
         return spec.absolute().relative_to(root.absolute()).as_posix()
     except ValueError:
         return spec.as_posix()
+
+
+def _publish_entry(result: object, verbose: bool) -> dict[str, object]:
+    from .publish import PublishResult
+
+    assert isinstance(result, PublishResult)
+    shown = [d.as_dict() for d in result.diagnostics if d.severity is Severity.ERROR or verbose]
+    return {"source": result.spec, "outcome": result.outcome, "ok": result.ok, "summary": result.summary,
+            "details": list(result.details), "diagnostics": shown}
 
 
 def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> None:

@@ -262,6 +262,9 @@ def test_normalisation_takes_out_what_postman_adds() -> None:
                 item.setdefault("response", [])
                 for header in item["request"].get("header") or []:
                     header["type"] = "text"
+                    header.setdefault("disabled", False)
+                for event in item.get("event") or []:  # the app keeps a script as one string
+                    event["script"]["exec"] = ["\n".join(event["script"]["exec"])]
             dress(item.get("item") or [])
 
     dress(fetched["item"])
@@ -443,3 +446,13 @@ def test_state_keys_are_relative_to_the_repository_whatever_the_working_director
     postman.calls.clear()
     assert "unchanged" in publish(servers, "specs/features.yaml").stderr
     assert postman.calls == []
+
+
+def test_json_report_for_ci(servers: tuple[FakePostman, str], postman: FakePostman, project: Path) -> None:
+    spec = copy_features(project)
+    result = publish(servers, str(spec), "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stderr)
+    assert report["summary"]["created"] == 1 and report["summary"]["specs"] == 1
+    [entry] = report["collections"]
+    assert entry["outcome"] == "created" and entry["ok"] is True and entry["source"] == str(spec)

@@ -79,6 +79,8 @@ def normalised(value: Any) -> Any:
                 item = item["content"]
             elif key == "type" and item == "text" and ("key" in value or "value" in value):
                 continue  # `type: text` is the default of a header, query or form field
+            elif key == "disabled" and item is False:
+                continue  # the default, which Postman may leave out
             item = normalised(item)
             if item in ([], {}, None):
                 continue
