@@ -281,9 +281,9 @@ def test_rate_limit_5xx_and_lost_answers_mid_batch_end_with_everything_published
     specs = require_corpus()[:5]
     postman.inject("POST", "/collections", "429", retry_after="7")
     postman.inject("GET", "/collections/.*", "5xx", status=502, times=2)
-    postman.inject("POST", "/collections", "timeout", delay=1.5)  # carried out, but the answer comes too late
+    postman.inject("POST", "/collections", "timeout", delay=3.0)  # carried out, but the answer comes too late
     postman.inject("GET", "/workspaces/.*", "5xx", status=503)
-    result = publish(servers, *map(str, specs), "--timeout", "0.5")
+    result = publish(servers, *map(str, specs), "--timeout", "1")
     assert result.exit_code == 0, result.output
     names = sorted(c["info"]["name"] for c in postman.workspace_collections(WORKSPACE))
     assert len(names) == len(specs) == len(set(names))  # nothing duplicated
