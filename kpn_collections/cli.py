@@ -37,7 +37,7 @@ from .batch import (
     raise_terminated,
     run_jobs,
 )
-from .config import DEFAULT_NAMING, ConfigError, find_config, load_config
+from .config import DEFAULT_NAMING, ConfigError, find_config, load_config, repository_root
 from .diagnostics import (
     EXIT_BUG,
     EXIT_FAILED,
@@ -545,3 +545,156 @@ def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
             click.echo(trace, err=True)
         else:
             traceback.print_exc()
+
+
+@main.command()
+@click.argument("specs", nargs=-1)
+@click.option("--workspace", required=True, help="ID of the Postman workspace to publish to.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The publish state file (commit it).  [default: .kpn-collections-publish.json in the project "
+                   "root]")
+@click.option("--dry-run", is_flag=True, help="Show what would change in Postman; call no write endpoint.")
+@click.option("--force", is_flag=True, help="Overwrite collections edited in Postman, listing the edits lost.")
+@click.option("--postman-api-url", envvar="POSTMAN_API_URL", callback=lambda c, p, v: _api_url(v),
+              help="Base URL of the Postman API (env POSTMAN_API_URL).  [default: https://api.getpostman.com]")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds to wait for one answer from Postman.")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="Seconds the whole run may wait on rate limits and retries.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.")
+@click.option("--format", "report_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How results and problems are reported on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Report errors only.")
+@click.option("-v", "--verbose", is_flag=True, help="List every request added, removed or changed.")
+@click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
+def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_run: bool, force: bool,
+            postman_api_url: str, timeout: float, max_wait: float, config_file: Path | None, report_format: str,
+            quiet: bool, verbose: bool, debug: bool) -> None:
+    """Publish the collections of SPECS (files, directories, globs; default: the settings file's `specs`) to a
+    Postman workspace, with the API key from the environment variable POSTMAN_API_KEY. The first publish
+    creates each collection; later ones update it in place (request ids kept), and refuse to overwrite
+    edits made in Postman unless --force."""
+    from .publish import NoApiKey, PostmanApi, PublishAborted, PublishJob, StateError, load_state
+    from .publish import publish as run_publish
+
+    try:
+        config = load_config(config_file) if config_file else find_config()
+    except ConfigError as exc:
+        raise click.UsageError(escaped(str(exc))) from None
+    roots = [config.root / s for s in config.get("specs", [])]
+    arguments = list(specs) or [str(r) for r in roots]
+    if not arguments:
+        raise click.UsageError("no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
+                               "[tool.kpn-collections] in pyproject.toml)")
+    inputs, empty = discover(arguments, [_tree_root(r, config.file) for r in roots])
+    for argument in empty:
+        _say(f"{argument}: no OpenAPI or Swagger documents found")
+    # keys and the default state file are relative to the project root: the settings file's directory, else
+    # the repository's top (not the working directory, which would give other keys from a subdirectory)
+    root = config.root if config.file else repository_root(Path.cwd())
+    state_path = state_file or config.get("publish-state") or root / DEFAULT_PUBLISH_STATE
+    try:
+        state = load_state(state_path)
+    except StateError as exc:
+        raise click.UsageError(escaped(str(exc))) from None
+    jobs = [PublishJob(spec.path, _state_key(spec.path, root), _settings(config.for_spec(spec.path)))
+            for spec in inputs]
+
+    def make_api() -> PostmanApi:
+        api_key = os.environ.get("POSTMAN_API_KEY", "").strip()
+        if not api_key:
+            raise NoApiKey("set the environment variable POSTMAN_API_KEY to a Postman API key (in CI: a secret "
+                           "of the main branch's job); it is never read from a file")
+        return PostmanApi(postman_api_url, api_key, timeout=timeout, max_wait=max_wait)
+
+    started = time.perf_counter()
+    results = []
+    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): its own handling stays
+        signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        for result in run_publish(jobs, workspace=workspace, state=state, make_api=make_api, dry_run=dry_run,
+                                  force=force):
+            results.append(result)
+            if report_format == "text":
+                _report_publish(result, quiet, verbose, debug)
+    except NoApiKey as exc:
+        raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt as stop:
+        _say(f"publish stopped; {state_path} holds every collection published until then")
+        sys.exit(EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED)
+    except PublishAborted as exc:
+        _say(f"error [publish-workspace]: {exc}; nothing more was published")
+        sys.exit(EXIT_FAILED)
+    counts = {o: sum(1 for r in results if r.outcome == o) for o in
+              ("created", "updated", "unchanged", "would-create", "would-update", "edited", "failed", "bug")}
+    if report_format == "json":
+        click.echo(json.dumps({"collections": [_publish_entry(r, verbose) for r in results],
+                               "summary": {"specs": len(results), **counts, "dry_run": dry_run,
+                                           "seconds": round(time.perf_counter() - started, 2)}},
+                              indent=2, ensure_ascii=False), err=True)
+    elif not quiet and len(results) > 1:
+        words = {"would-create": "would be created", "would-update": "would be updated",
+                 "edited": "refused (edited in Postman)"}
+        shown = [f"{n} {words.get(o, o)}" for o, n in counts.items() if n or o in ("unchanged", "failed")]
+        _say(f"{len(results)} spec(s): " + ", ".join(shown) + f" in {time.perf_counter() - started:.2f} s"
+             + (" (dry run: nothing sent)" if dry_run else ""))
+    if counts["bug"]:
+        sys.exit(EXIT_BUG)
+    sys.exit(EXIT_FAILED if any(not r.ok for r in results) else EXIT_OK)
+
+
+DEFAULT_PUBLISH_STATE = ".kpn-collections-publish.json"
+
+
+def _api_url(value: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    url = (value or "https://api.getpostman.com").rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise click.BadParameter(escaped(f"{url!r} is not an http(s) base URL"), param_hint="--postman-api-url")
+    if parts.username or parts.password:
+        raise click.BadParameter("must not carry credentials", param_hint="--postman-api-url")
+    return url
+
+
+def _state_key(spec: Path, root: Path) -> str:
+    """A spec's key in the publish state: its path relative to the project root (POSIX), else as given."""
+    try:
+        return spec.absolute().relative_to(root.absolute()).as_posix()
+    except ValueError:
+        return spec.as_posix()
+
+
+def _publish_entry(result: object, verbose: bool) -> dict[str, object]:
+    from .publish import PublishResult
+
+    assert isinstance(result, PublishResult)
+    shown = [d.as_dict() for d in result.diagnostics if d.severity is Severity.ERROR or verbose]
+    return {"source": result.spec, "outcome": result.outcome, "ok": result.ok, "summary": result.summary,
+            "details": list(result.details), "diagnostics": shown}
+
+
+def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> None:
+    from .publish import PublishResult
+
+    assert isinstance(result, PublishResult)
+    for diagnostic in result.diagnostics:
+        if diagnostic.severity is Severity.ERROR or (diagnostic.severity is Severity.WARNING and verbose):
+            click.echo(diagnostic.format(), err=True)
+    if result.outcome == "bug":
+        _report_bug(Path(result.spec), debug, result.bug)
+    elif result.outcome == "failed":
+        _say(f"{result.spec}: FAILED; not published")
+    elif result.outcome == "edited":
+        _say(f"{result.spec}: {result.summary}")
+        for line in result.details:
+            _say(f"  {line}")
+    elif not quiet:
+        _say(f"{result.spec}: {result.summary}")
+        if verbose or result.outcome in ("would-update", "would-create") or any(
+                line.startswith("lost:") for line in result.details):
+            for line in result.details:
+                if verbose or result.outcome != "would-create" or line.startswith("lost:"):
+                    _say(f"  {line}")

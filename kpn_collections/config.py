@@ -58,6 +58,7 @@ _TOP_LEVEL: dict[str, Any] = {
     "cache": bool,
     "cache-dir": Path,
     "overrides": list,
+    "publish-state": Path,
 }
 
 
@@ -68,7 +69,7 @@ _CREDENTIAL_SETTING = re.compile(r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?t
                                  r"|api[-_]?key|credentials?)$")
 
 
-_COMMAND_LINE_ONLY = frozenset({"allow-private-hosts", "swaggerhub-host"})
+_COMMAND_LINE_ONLY = frozenset({"allow-private-hosts", "swaggerhub-host", "postman-api-url", "workspace"})
 """Options a settings file may not set: what a pull request could otherwise point at other hosts."""
 
 
@@ -256,8 +257,8 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
         kind = allowed.get(key)
         if key in _COMMAND_LINE_ONLY:
             raise ConfigError(f"{where}: {_shown(key)} is for the command line only (--{key}): it decides where "
-                              "requests and the SwaggerHub API key may go, which a settings file, shared with "
-                              "the repository, does not decide")
+                              "requests and API keys (SwaggerHub's, Postman's) may go, which a settings file, "
+                              "shared with the repository, does not decide")
         if kind is None and _CREDENTIAL_SETTING.match(str(key)):
             raise ConfigError(f"{where}: {_shown(key)} does not belong in a settings file, which is shared with the "
                               "repository; credentials never go into collections either: set client_id and "

@@ -1,0 +1,258 @@
+"""Publish generated collections to a Postman workspace: create once, then update the same collection in place.
+
+`publish` runs one plan: for each spec, convert it, compare the collection with what the state file says was
+last published, and (unless nothing changed) fetch the collection from Postman, refuse when a tester edited
+it there (unless forced), and send the new content with every unchanged request's Postman id, so Postman
+updates those requests in place instead of deleting and recreating them. The state file is written after
+every collection, so a batch stopped half-way never creates a collection twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import Diagnostic, Severity
+from ..settings import Settings
+from .api import DEFAULT_API_URL, ApiError, CollectionTooLarge, PostmanApi
+from .compare import Changes, changes, digest, entries
+from .state import DEFAULT_STATE_FILE, Published, State, StateError, load_state
+
+__all__ = ["DEFAULT_API_URL", "DEFAULT_STATE_FILE", "NoApiKey", "PostmanApi", "PublishAborted", "PublishJob",
+           "PublishResult", "StateError", "load_state", "publish"]
+
+
+@dataclass(frozen=True)
+class PublishJob:
+    """One spec to publish: its file, its key in the state file (project-relative path), its settings."""
+
+    spec: Path
+    key: str
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What happened to one spec. `outcome`: created, updated, unchanged, would-create, would-update,
+    edited (refused: changed in Postman since the last publish), failed, bug."""
+
+    spec: str
+    outcome: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    details: tuple[str, ...] = ()  # one line each: the requests added, removed, changed, edited, lost
+    summary: str = ""
+    bug: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether this spec ended as it should."""
+        return self.outcome not in ("edited", "failed", "bug")
+
+
+class PublishAborted(Exception):
+    """Nothing can be published (the workspace cannot be read: wrong API key, unknown workspace)."""
+
+
+class NoApiKey(PublishAborted):
+    """A spec needs Postman and no API key was given (`make_api` raises it)."""
+
+
+@dataclass
+class _Run:
+    workspace: str
+    state: State
+    make_api: Callable[[], PostmanApi]
+    dry_run: bool
+    force: bool
+    api: PostmanApi | None = None
+    workspace_uids: set[str] | None = None
+    sent: list[str] = field(default_factory=list)
+
+    def connect(self) -> PostmanApi:
+        """The API client, the workspace checked on first use (a wrong key or workspace stops the run here)."""
+        if self.api is None:
+            self.api = self.make_api()
+        if self.workspace_uids is None:
+            try:
+                found = self.api.workspace(self.workspace)
+            except ApiError as exc:
+                raise PublishAborted(f"cannot read workspace {self.workspace}: {exc}") from None
+            self.workspace_uids = {str(c.get("uid")) for c in found.get("collections") or [] if isinstance(c, dict)}
+        return self.api
+
+
+def publish(jobs: Sequence[PublishJob], *, workspace: str, state: State, make_api: Callable[[], PostmanApi],
+            dry_run: bool = False, force: bool = False) -> Iterator[PublishResult]:
+    """Publish each job's collection to `workspace`, in order; one result per job. `make_api` is called once,
+    when the first spec needs Postman (a run where nothing changed needs no API key).
+    PublishAborted when the workspace cannot be read."""
+    run = _Run(workspace, state, make_api, dry_run, force)
+    for job in jobs:
+        try:
+            yield _publish_one(run, job)
+        except CollectionTooLarge as exc:
+            yield _failed(job, "publish-too-large", str(exc),
+                          "split the spec (one per tag or path group), or generate smaller tests (--tests smoke "
+                          "in the settings file's overrides for this spec)")
+        except ApiError as exc:
+            yield _failed(job, "publish-api-error", str(exc),
+                          "the other collections went on; run publish again to retry this one")
+        except StateError as exc:
+            yield _failed(job, "publish-state", str(exc), "")
+        except OSError as exc:
+            yield _failed(job, "publish-state", f"cannot write the publish state {run.state.path}: {exc}", "")
+        except PublishAborted:
+            raise
+        except Exception:
+            yield PublishResult(str(job.spec), "bug", bug=traceback.format_exc())
+
+
+def _failed(job: PublishJob, code: str, message: str, hint: str) -> PublishResult:
+    return PublishResult(str(job.spec), "failed", (Diagnostic(Severity.ERROR, code, message, str(job.spec),
+                                                              hint=hint),))
+
+
+def _publish_one(run: _Run, job: PublishJob) -> PublishResult:
+    from ..pipeline import convert_file
+
+    result = convert_file(job.spec, job.settings)
+    if result.collection is None or not result.succeeded(strict=job.settings.strict):
+        return PublishResult(str(job.spec), "failed", result.diagnostics)
+    generated = result.collection
+    diagnostics = tuple(result.diagnostics)
+    name = str(generated.get("info", {}).get("name", ""))
+    new = entries(generated)
+    whole = digest(generated)
+    published = run.state.get(run.workspace, job.key)
+    spec = str(job.spec)
+    if published is not None and published.digest == whole:
+        return PublishResult(spec, "unchanged", diagnostics, summary=f"unchanged (collection {published.uid})")
+    if published is None:
+        requests = sum(1 for e in new.values() if e.key != "(collection)")
+        if run.dry_run:
+            return PublishResult(spec, "would-create", diagnostics, tuple(f"+ {e.label}" for e in new.values()
+                                                                          if e.key != "(collection)"),
+                                 f"would create collection {name!r} with {requests} requests and folders")
+        api = run.connect()
+        uid = api.create(run.workspace, outgoing(generated, {}, {}))
+        assert run.workspace_uids is not None
+        run.workspace_uids.add(uid)
+        # recorded at once: should the run stop before the next line, the next run updates this collection
+        run.state.put(run.workspace, job.key, Published(uid, name, ""))
+        _record(run, job.key, uid, name, whole, generated, api.collection(uid))
+        return PublishResult(spec, "created", diagnostics, summary=f"created collection {name!r} ({uid}) in "
+                             f"workspace {run.workspace}: {requests} requests and folders")
+    api = run.connect()
+    assert run.workspace_uids is not None
+    if published.uid not in run.workspace_uids:
+        return _failed(job, "publish-not-in-workspace",
+                       f"the publish state {run.state.path} says this spec's collection is {published.uid}, "
+                       f"which is not in workspace {run.workspace}",
+                       "was it deleted or moved in Postman? remove this spec's entry from the state file to "
+                       "create the collection anew")
+    current = api.collection(published.uid)
+    spec_changes = changes(published.known(), new)
+    details = [*spec_changes.lines()]
+    edits = Changes()
+    if published.digest:  # "" : a create whose end was not recorded; nobody edited it since
+        by_postman_id = {postman_id: key for key, postman_id in published.postman_ids().items()}
+        edits = changes(published.known(), entries(current, by_postman_id))
+    if edits and not run.force:
+        # the seam for `--absorb` (issue 19): base = what was last published, theirs = `current`
+        return PublishResult(spec, "edited", diagnostics, tuple(_edit_lines(edits)),
+                             f"not published: edited in Postman since the last publish ({edits.counts()}); "
+                             "keep the edits in the spec or overlay, or publish with --force to overwrite them")
+    lost = [f"lost: {line[2:]}" for line in _edit_lines(edits)] if edits else []
+    if run.dry_run:
+        return PublishResult(spec, "would-update", diagnostics, tuple(details + lost),
+                             f"would update collection {published.uid}: {spec_changes.counts()}"
+                             + (f"; would overwrite {len(lost)} edit(s) made in Postman" if lost else ""))
+    present = {str(i) for i in _ids(current.get("item") or [])}
+    ids = {k: v for k, v in published.postman_ids().items() if v in present}
+    responses = {k: v for k, v in published.responses.items() if v in present}
+    api.update(published.uid, outgoing(generated, ids, responses))
+    _record(run, job.key, published.uid, name, whole, generated, api.collection(published.uid))
+    kept = sum(1 for key in new if key in ids)
+    return PublishResult(spec, "updated", diagnostics, tuple(details + lost),
+                         f"updated collection {published.uid}: {spec_changes.counts()}; {kept} item ids kept"
+                         + (f"; overwrote {len(lost)} edit(s) made in Postman (--force)" if lost else ""))
+
+
+def _edit_lines(edits: Changes) -> list[str]:
+    return ([f"~ {label} (edited in Postman)" for label in edits.changed]
+            + [f"+ {label} (added in Postman)" for label in edits.added]
+            + [f"- {label} (deleted in Postman)" for label in edits.removed])
+
+
+def _record(run: _Run, key: str, uid: str, name: str, whole: str, generated: dict[str, Any],
+            fetched: dict[str, Any]) -> None:
+    """Write what was just published, with the ids Postman gave each item and saved example."""
+    item_ids, response_ids = match_ids(generated.get("item") or [], fetched.get("item") or [])
+    items = {e.key: {"id": item_ids.get(e.key, ""), "label": e.label, "digest": e.digest}
+             for e in entries(generated).values()}
+    run.state.put(run.workspace, key, Published(uid, name, whole, items, response_ids))
+
+
+def outgoing(generated: dict[str, Any], ids: dict[str, str], responses: dict[str, str]) -> dict[str, Any]:
+    """The collection as sent: each item and saved example with the Postman id it has in this collection
+    (`ids`, `responses`: generated id -> Postman's) or none (Postman gives it one); no other ids, since the
+    generated ones are the same in every workspace and Postman refuses ids of another collection."""
+    collection = copy.deepcopy(generated)
+    collection.get("info", {}).pop("_postman_id", None)
+    _strip_script_ids(collection)
+    _carry(collection.get("item") or [], ids, responses)
+    return collection
+
+
+def _carry(items: list[Any], ids: dict[str, str], responses: dict[str, str]) -> None:
+    for item in items:
+        own = item.pop("id", None)
+        if own in ids:
+            item["id"] = ids[own]
+        _strip_script_ids(item)
+        for response in item.get("response") or []:
+            example = response.pop("id", None)
+            if example in responses:
+                response["id"] = responses[example]
+        _carry(item.get("item") or [], ids, responses)
+
+
+def _strip_script_ids(holder: dict[str, Any]) -> None:
+    for event in holder.get("event") or []:
+        if isinstance(event.get("script"), dict):
+            event["script"].pop("id", None)
+
+
+def _ids(items: list[Any]) -> Iterator[str]:
+    for item in items:
+        if isinstance(item, dict):
+            yield str(item.get("id", ""))
+            yield from (str(r.get("id", "")) for r in item.get("response") or [] if isinstance(r, dict))
+            yield from _ids(item.get("item") or [])
+
+
+def match_ids(generated: list[Any], fetched: list[Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Generated id -> Postman id, for items and for saved examples, from a collection as sent and as
+    Postman gave it back right after: siblings matched by name (in order, for equal names), saved examples by
+    position within their request."""
+    item_ids: dict[str, str] = {}
+    response_ids: dict[str, str] = {}
+    unused = [f for f in fetched if isinstance(f, dict)]
+    for ours in generated:
+        theirs = next((f for f in unused if f.get("name") == ours.get("name")), None)
+        if theirs is None:
+            continue
+        unused.remove(theirs)
+        if ours.get("id") and theirs.get("id"):
+            item_ids[str(ours["id"])] = str(theirs["id"])
+        for mine, postman in zip(ours.get("response") or [], theirs.get("response") or [], strict=False):
+            if mine.get("id") and isinstance(postman, dict) and postman.get("id"):
+                response_ids[str(mine["id"])] = str(postman["id"])
+        sub_items, sub_responses = match_ids(ours.get("item") or [], theirs.get("item") or [])
+        item_ids.update(sub_items)
+        response_ids.update(sub_responses)
+    return item_ids, response_ids
