@@ -612,9 +612,15 @@ class Cache:
         if content is None or templates is None:
             return None
         settings = {k: _path_identity(v) if isinstance(v, Path) else v for k, v in asdict(job.settings).items()}
+        from .overlay import overlay_for
+
+        overlay_file = overlay_for(job.spec, job.settings)
+        overlay = _read_regular(overlay_file) if overlay_file is not None else b""
+        if overlay is None:
+            return None
         parts = {"version": __version__, "tool": _tool_hash(), "runtime": _runtime(), "settings": settings,
                  "input": _sha256(content), "name": str(job.spec), "path": _path_identity(job.spec),
-                 "cwd": working_directory, "templates": templates,
+                 "cwd": working_directory, "templates": templates, "overlay": _sha256(overlay),
                  "reference-only": fast_paths.REFERENCE_ONLY}  # set to rule the fast paths out: not their result
         return _sha256(json.dumps(parts, sort_keys=True).encode("utf-8"))
 

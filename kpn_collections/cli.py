@@ -49,6 +49,7 @@ from .diagnostics import (
     escaped,
 )
 from .files import MAX_FILE_BYTES
+from .overlay import spec_of_overlay
 from .retrieve import MirrorConfigError, MirrorRetriever, host_problem
 from .settings import AUTH_MODES, FOLDER_MODES, SWAGGERHUB_HOST, TEST_MODES, Settings
 from .write import write_if_changed
@@ -335,6 +336,10 @@ def _pre_commit_inputs(inputs: list[Input], roots: list[Path], tree_roots: list[
     """Hook mode: the staged specs; when other YAML/JSON files are staged (models a spec may refer to),
     every configured spec as well, since any of them may depend on those files."""
     specs = [i for i in inputs if i.path.is_file() and looks_like_spec(i.path)]
+    for staged in inputs:  # a staged overlay: its spec's collection may be stale
+        spec = spec_of_overlay(staged.path)
+        if spec is not None and all(s.path.absolute() != spec.absolute() for s in specs):
+            specs.append(Input(spec, staged.base))
     if len(specs) < len(inputs) and roots:
         configured, _ = discover([str(r) for r in roots], tree_roots)
         known = {s.path.absolute() for s in specs}
@@ -346,7 +351,7 @@ def _settings(values: dict[str, object]) -> Settings:
     names = {"folders": "folders", "base-url": "base_url", "templates": "templates_dir", "token-url": "token_url",
              "auth-mode": "auth_mode", "tests": "tests", "strict": "strict", "check-output": "check_output",
              "ref-root": "ref_root", "ref-mirror": "ref_mirror", "allow-remote-refs": "allow_remote_refs",
-             "allow-private-hosts": "allow_private_hosts", "swaggerhub-host": "swaggerhub_host"}
+             "allow-private-hosts": "allow_private_hosts", "swaggerhub-host": "swaggerhub_host", "overlay": "overlay"}
     return Settings(**{names[key]: value for key, value in values.items()})  # type: ignore[arg-type]
 
 
