@@ -550,3 +550,67 @@ def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
             click.echo(trace, err=True)
         else:
             traceback.print_exc()
+
+
+@main.command()
+@click.argument("edited", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("spec", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--base", "base_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The collection as generated before the edits (e.g. from git history).  "
+                   "[default: the committed output file of SPEC]")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.")
+@click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
+def absorb(edited: Path, spec: Path | None, base_file: Path | None, config_file: Path | None, debug: bool) -> None:
+    """Keep the edits testers made to EDITED (a collection exported from Postman, or the committed file edited)
+    in SPEC's overlay, so that every later generation has them. SPEC defaults to the spec beside EDITED with the
+    same name."""
+    from .absorb import AbsorbError, absorb_file, committed_text
+
+    try:
+        config = load_config(config_file) if config_file else find_config()
+    except ConfigError as exc:
+        raise click.UsageError(escaped(str(exc))) from None
+    spec = spec or _spec_beside(edited)
+    settings = _settings(config.for_spec(spec))
+    base_text = None
+    if base_file is None:
+        base_file = _near(output_path(Input(spec), config.get("output"), config.get("naming", DEFAULT_NAMING)))
+        if not base_file.exists() or base_file.absolute() == edited.absolute():
+            base_text = committed_text(base_file)
+            if base_text is None:
+                raise click.UsageError(escaped(f"no base: {base_file} is not committed in git; give the collection "
+                                               "as generated before the edits with --base FILE"))
+    try:
+        result = absorb_file(edited, spec, settings, base_file, base_text=base_text)
+    except AbsorbError as exc:
+        _say(f"{exc}")
+        sys.exit(EXIT_FAILED)
+    except Exception:  # a bug: say so, exit 3
+        _report_bug(spec, debug)
+        sys.exit(EXIT_BUG)
+    for diagnostic in result.problems:
+        if diagnostic.severity is not Severity.INFO:
+            click.echo(diagnostic.format(), err=True)
+    if result.failed:
+        _say(f"{spec}: FAILED; {result.overlay_path} not written")
+        sys.exit(EXIT_FAILED)
+    if result.text is None:
+        _say(f"{edited}: nothing new to absorb; {result.overlay_path} unchanged")
+        sys.exit(EXIT_OK)
+    try:
+        write_if_changed(result.overlay_path, result.text)
+    except OSError as exc:
+        _say(f"{result.overlay_path}: error [output-failed]: cannot write it: {exc.strerror or exc}")
+        sys.exit(EXIT_FAILED)
+    _say(f"{edited}: wrote {result.overlay_path}; commit it, then regenerate: kpn-collections convert {spec}")
+    sys.exit(EXIT_OK)
+
+
+def _spec_beside(edited: Path) -> Path:
+    stem = edited.name.split(".postman_collection.json")[0].split(".json")[0]
+    for suffix in (".yaml", ".yml", ".json"):
+        candidate = edited.with_name(stem + suffix)
+        if candidate.is_file() and candidate != edited:
+            return candidate
+    raise click.UsageError(escaped(f"no spec named {stem}.yaml, .yml or .json beside {edited}: give SPEC"))
