@@ -29,6 +29,7 @@ from .files import read_limited
 from .overlay import FORMAT_KEY, MARKER, Operation, conventional_overlay, empty_overlay, overlay_problems
 from .settings import Settings
 
+_GONE = "its operation is no longer in the spec"
 _Signature = tuple[str, str]  # (METHOD, host/path as Postman holds it, `:name` for path variables)
 
 
@@ -337,7 +338,7 @@ def _operation_edits(work: _Work, base: _Request, theirs: _Request,
         return
     if ours is None:
         for name, value in edits.items():
-            work.orphan(key, name, "its operation is no longer in the spec", value, pointer)
+            work.orphan(key, name, _GONE, value, pointer)
         return
     _keep_unless_collision(work, key, edits, base.item, theirs.item, ours[1], pointer)
 
@@ -609,3 +610,61 @@ def _parsed(text: bytes, name: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise AbsorbError(f"{name}: not a Postman collection (a JSON object)")
     return data
+
+
+def hand_edits(base: dict[str, Any], current: dict[str, Any], ours: dict[str, Any],
+               operations: Iterable[Operation]) -> list[str]:
+    """What a collection file holds beyond a generation (base: the committed file, current: the file now, ours:
+    what the spec generates now): the edits absorb would keep that `ours` does not already have, named
+    (`listCustomers tests`, `collection items`). Empty for a file that is merely stale."""
+    result = absorb(base, current, ours, operations)
+    ours_requests = {_signature(r.item): r.item for r in _walk_requests(ours.get("item"), "", None)}
+    by_key = {operation.keys[0]: item for (operation, item) in _ours_index(ours, operations).values()}
+    found = []
+    for key, edits in result.overlay.get("operations", {}).items():
+        item = by_key.get(key, {})
+        for name, value in edits.items():
+            if not _has(item, name, value):
+                found.append(f"{key} {name}")
+    collection = result.overlay.get("collection", {})
+    variables = {v.get("key"): v.get("value") for v in ours.get("variable") or [] if isinstance(v, dict)}
+    if any(variables.get(k) != v for k, v in collection.get("variables", {}).items()):
+        found.append("collection variables")
+    for name in ("tests", "prerequest"):
+        have = set(_lines(ours, "test" if name == "tests" else name))
+        if any(line not in have for line in collection.get(name, [])):
+            found.append(f"collection {name}")
+    if any(_signature(extra["item"]) not in ours_requests for extra in collection.get("items", [])):
+        found.append("collection items")
+    for orphan in result.overlay.get("orphans", []):  # a changed generated part may be an earlier spec's
+        if orphan["field"] in _ONLY_TESTERS_ADD and orphan["reason"] == _GONE:
+            found.append(f"{orphan['operation']} {orphan['field']}")
+    return found
+
+
+_ONLY_TESTERS_ADD = frozenset({"tests", "prerequest", "examples", "description"})
+"""Edits no generation makes: lines after the generated ones, saved examples of new names, text after the
+generated description."""
+
+
+def _has(item: dict[str, Any], name: str, value: Any) -> bool:
+    """Whether a generated request already has an edit (so it explains the difference)."""
+    if not item:
+        return False
+    if name in ("tests", "prerequest"):
+        have = set(_lines(item, "test" if name == "tests" else name))
+        return all(line in have for line in value)
+    if name in ("query", "header", "path"):
+        url = _url(item)
+        entries = _parameters({"query": url.get("query"), "path": url.get("variable"),
+                               "header": _request(item).get("header")}[name])
+        return all(parameter in entries and ("value" not in change or entries[parameter][0][0] == change["value"])
+                   and ("disabled" not in change or entries[parameter][0][1] == change["disabled"])
+                   for parameter, change in value.items())
+    if name == "body":
+        return _body(item) == value
+    if name == "description":
+        return str(value) in _text(_request(item).get("description"))
+    if name == "examples":
+        return all(e["name"] in _examples(item) for e in value)
+    return False

@@ -370,8 +370,8 @@ def _refuse_clashes(jobs: list[Job]) -> None:
 
 def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str, object]:
     counts = {outcome: sum(1 for r in results if r.outcome == outcome)
-              for outcome in ("written", "unchanged", "stdout", "up-to-date", "stale", "missing", "credentials",
-                              "failed", "bug")}
+              for outcome in ("written", "unchanged", "stdout", "up-to-date", "stale", "edited", "missing",
+                              "credentials", "failed", "bug")}
     return {"specs": len(results), **counts, "with_warnings": sum(1 for r in results if r.warnings),
             "failed_total": counts["failed"] + counts["bug"], "from_cache": sum(1 for r in results if r.cached),
             "seconds": round(seconds, 2), "check": check}
@@ -380,6 +380,8 @@ def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str,
 def _summary_text(summary: dict[str, object], check: bool) -> str:
     if check:
         parts = [f"{summary['up-to-date']} up to date", f"{summary['stale']} stale", f"{summary['missing']} missing"]
+        if summary["edited"]:
+            parts.append(f"{summary['edited']} edited by hand")
         if summary["credentials"]:
             parts.append(f"{summary['credentials']} storing credentials")
     else:
@@ -530,6 +532,8 @@ def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
             _say(f"{result.spec}: FAILED ({reason}); nothing written")
         elif result.outcome == "credentials":
             _say(f"{result.spec}: {result.target} stores credentials; clear them")
+        elif result.outcome == "edited":
+            _say(f"{result.spec}: {result.target} was edited by hand; not overwritten")
         elif result.outcome in ("missing", "stale"):
             _say(f"{result.spec}: {result.target} is {result.outcome}")
         elif not quiet:

@@ -217,3 +217,40 @@ def test_requests_are_matched_without_ids(tmp_path: Path, exporter: str) -> None
         item.pop("id", None)
     result = absorb(ours.collection, theirs, ours.collection, ours.operations)
     assert set(result.overlay["operations"]) == {"listCustomers", "createCustomer", "POST /echo"}
+
+
+def test_check_and_convert_tell_a_hand_edit_from_a_stale_collection(tmp_path: Path) -> None:
+    spec = tmp_path / "api.yaml"
+    shutil.copy(SPEC, spec)
+    git("init", "-q", cwd=tmp_path)
+    assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
+    git("add", "-A", cwd=tmp_path)
+    git("commit", "-qm", "generated", cwd=tmp_path)
+    output = tmp_path / "api.postman_collection.json"
+    committed = output.read_text(encoding="utf-8")
+    # a spec change: stale, and regenerated as often as the spec changes (not mistaken for a hand edit)
+    spec.write_text(committed_spec := SPEC.read_text(encoding="utf-8").replace("Jansen", "Pietersen"),
+                    encoding="utf-8")
+    checked = run("convert", "api.yaml", "--check", "--no-cache", cwd=tmp_path)
+    assert checked.returncode == 1 and "is stale" in checked.stderr and "edited by hand" not in checked.stderr
+    assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
+    spec.write_text(committed_spec.replace("Pietersen", "de Vries"), encoding="utf-8")
+    assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
+    shutil.copy(SPEC, spec)
+    assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
+    assert output.read_text(encoding="utf-8") == committed
+    # a hand edit: reported, never overwritten, until absorbed
+    edited, _ = tester_edits.edit(json.loads(committed))
+    edited["variable"] = [{**v, "value": ""} if v["key"] == "client_secret" else v for v in edited["variable"]]
+    output.write_text(edited_text := json.dumps(edited, indent=2), encoding="utf-8")
+    for mode in (("--check",), ()):
+        refused = run("convert", "api.yaml", "--no-cache", *mode, cwd=tmp_path)
+        assert refused.returncode == 1, refused.stderr
+        assert "[edited-by-hand]" in refused.stderr
+        assert "run `kpn-collections absorb api.postman_collection.json api.yaml` to keep these edits" in refused.stderr
+        assert output.read_text(encoding="utf-8") == edited_text
+    assert run("absorb", "api.postman_collection.json", cwd=tmp_path).returncode == 0
+    assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
+    regenerated = json.loads(output.read_text(encoding="utf-8"))
+    assert find_request(regenerated, ADDED_REQUEST) and TYPED_SECRET not in output.read_text("utf-8")
+    assert run("convert", "api.yaml", "--check", "--no-cache", cwd=tmp_path).returncode == 0
