@@ -25,7 +25,7 @@ from kpn_collections.overlay import (
 from kpn_collections.pipeline import convert_file
 from kpn_collections.settings import Settings
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, REPO_ROOT
 from .helpers import find_request, iter_requests, schema_errors
 from .test_cli import run
 
@@ -221,3 +221,10 @@ def test_hook_mode_converts_the_spec_of_a_staged_overlay(tmp_path: Path) -> None
     completed = run("convert", "--pre-commit", "--no-cache", "--", "api.overlay.yaml", cwd=tmp_path)
     assert completed.returncode == 1 and "git add api.postman_collection.json" in completed.stderr
     assert spec.with_name("api.postman_collection.json").is_file()
+
+
+def test_the_readme_example_overlay_is_valid() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\nkpn-collections-overlay: 1\n") + len("```yaml\n")
+    example = yaml.safe_load(readme[start:readme.index("```", start)])
+    overlay_checked(example)
