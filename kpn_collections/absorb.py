@@ -26,7 +26,15 @@ from .build_collection import stable_id
 from .credentials import CREDENTIAL_VARIABLES, credential_by_name, find_in_document, secret_kind
 from .diagnostics import Diagnostic, Severity, pointer_join, pointer_unescape
 from .files import read_limited
-from .overlay import FORMAT_KEY, MARKER, Operation, conventional_overlay, empty_overlay, overlay_problems
+from .overlay import (
+    FORMAT_KEY,
+    MARKER,
+    Operation,
+    conventional_overlay,
+    empty_overlay,
+    overlay_problems,
+    schema_problems,
+)
 from .settings import Settings
 
 _GONE = "its operation is no longer in the spec"
@@ -120,12 +128,17 @@ def _url_text(url: Any) -> str:
         host, path = url.get("host"), url.get("path")
         if host is None and path is None:
             return _url_text(url.get("raw", ""))
-        host_text = ".".join(host) if isinstance(host, list) else str(host or "")
+        host_text = ".".join(str(h) for h in host) if isinstance(host, list) else str(host or "")
         segments = path if isinstance(path, list) else str(path or "").strip("/").split("/")
         texts = [s.get("value", "") if isinstance(s, dict) else str(s) for s in segments]
         return host_text + "".join("/" + s for s in texts if s != "" or len(texts) > 1)
     text = str(url or "").split("?", 1)[0].split("#", 1)[0]
     return text.rstrip("/") if text.count("/") > 0 else text
+
+
+def _list(value: Any) -> list[Any]:
+    """A list from an edited collection: anything else counts as empty."""
+    return value if isinstance(value, list) else []
 
 
 def _text(value: Any) -> str:
@@ -137,11 +150,11 @@ def _text(value: Any) -> str:
 def _lines(item: dict[str, Any], listen: str) -> list[str]:
     """A script's lines however Postman split them (one string, a list, lines with newlines in them)."""
     lines: list[str] = []
-    for event in item.get("event") or []:
+    for event in _list(item.get("event")):
         if isinstance(event, dict) and event.get("listen") == listen:
             script = event.get("script")
             exec_lines = script.get("exec", []) if isinstance(script, dict) else []
-            text = exec_lines if isinstance(exec_lines, str) else "\n".join(str(x) for x in exec_lines or [])
+            text = exec_lines if isinstance(exec_lines, str) else "\n".join(str(x) for x in _list(exec_lines))
             lines.extend(text.split("\n"))
     while lines and not lines[-1].strip():
         lines.pop()
@@ -171,7 +184,7 @@ def _url(item: dict[str, Any]) -> dict[str, Any]:
 def _body(item: dict[str, Any]) -> dict[str, Any] | None:
     """The request body without what Postman adds on export (entry `type: text`, description objects)."""
     body = _request(item).get("body")
-    if not isinstance(body, dict) or not body.get("mode"):
+    if not isinstance(body, dict) or not isinstance(body.get("mode"), str) or not body["mode"]:
         return None
     mode = body["mode"]
     clean: dict[str, Any] = {"mode": mode}
@@ -199,7 +212,7 @@ def _clean_entry(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _examples(item: dict[str, Any]) -> dict[str, dict[str, Any]]:
     examples: dict[str, dict[str, Any]] = {}
-    for response in item.get("response") or []:
+    for response in _list(item.get("response")):
         if isinstance(response, dict) and isinstance(response.get("name"), str):
             examples.setdefault(response["name"], _clean_example(response))
     return examples
@@ -212,7 +225,7 @@ def _clean_example(response: dict[str, Any]) -> dict[str, Any]:
     if isinstance(response.get("status"), str):
         clean["status"] = response["status"]
     headers = [{"key": str(h.get("key", "")), "value": str(h.get("value", ""))}
-               for h in response.get("header") or [] if isinstance(h, dict)]
+               for h in _list(response.get("header")) if isinstance(h, dict)]
     if headers:
         clean["header"] = headers
     body = response.get("body")
@@ -372,9 +385,9 @@ def _spec_path(url: str) -> str:
 
 
 def _collection_edits(work: _Work, base: dict[str, Any], theirs: dict[str, Any], claimed: set[int]) -> None:
-    base_variables = {v.get("key"): v.get("value") for v in base.get("variable") or [] if isinstance(v, dict)}
+    base_variables = {v.get("key"): v.get("value") for v in _list(base.get("variable")) if isinstance(v, dict)}
     variables = {}
-    for index, variable in enumerate(theirs.get("variable") or []):
+    for index, variable in enumerate(_list(theirs.get("variable"))):
         if not isinstance(variable, dict) or not isinstance(variable.get("key"), str):
             continue
         key, value = variable["key"], variable.get("value")
@@ -395,8 +408,15 @@ def _collection_edits(work: _Work, base: dict[str, Any], theirs: dict[str, Any],
         added = _added_lines(work, "collection", name, _lines(base, listen), _lines(theirs, listen), "/event")
         if added:
             work.collection[name] = added
-    base_folders = {str(i.get("name")) for i in base.get("item") or [] if isinstance(i, dict) and "item" in i}
-    extras = list(_extra_items(theirs.get("item"), "", None, base_folders, claimed))
+    base_folders = {str(i.get("name")) for i in _list(base.get("item")) if isinstance(i, dict) and "item" in i}
+    extras = []
+    for extra in _extra_items(theirs.get("item"), "", None, base_folders, claimed):
+        if schema_problems({"collection": {"items": [extra]}}, work.source):
+            work.report(Severity.WARNING, "absorb-unreadable", f"an added item ({_shown(extra['item'])}) is no "
+                        "Postman request or folder with a name: left out", "/item",
+                        hint="give it a name and a request in Postman, export again and absorb")
+            continue
+        extras.append(extra)
     if extras:
         work.collection["items"] = extras
 
@@ -418,6 +438,11 @@ def _extra_items(items: Any, pointer: str, folder: str | None, base_folders: set
                 yield from _extra_items(item["item"], here, folder or name, base_folders, claimed)
             else:
                 yield _placed(folder, _clean_item(item))
+
+
+def _shown(item: Any) -> str:
+    name = item.get("name") if isinstance(item, dict) else None
+    return f"`{name}`" if isinstance(name, str) else json.dumps(item)[:60]
 
 
 def _placed(folder: str | None, item: dict[str, Any]) -> dict[str, Any]:
@@ -444,7 +469,7 @@ def _clean_item(value: Any) -> Any:
         if key == "type" and child == "text" and "key" in value:
             continue
         if key == "exec":
-            text = child if isinstance(child, str) else "\n".join(str(x) for x in child)
+            text = child if isinstance(child, str) else "\n".join(str(x) for x in _list(child))
             child = text.split("\n")
         clean[key] = _clean_item(child)
     return clean
@@ -541,6 +566,10 @@ def _normal(overlay: dict[str, Any]) -> str:
 # --- files ------------------------------------------------------------------------------------------------------
 
 
+UNREADABLE = (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError)
+"""What reading a collection of an unexpected shape (a list where an object belongs) raises."""
+
+
 class AbsorbError(Exception):
     """An input of absorb cannot be used; the message says which and why."""
 
@@ -592,8 +621,12 @@ def absorb_file(edited: Path, spec: Path, settings: Settings, base: Path, *,
         return AbsorbFileResult(overlay_path, None, generated.diagnostics, failed=True)
     theirs = read_collection(edited)
     base_collection = read_collection(base) if base_text is None else _parsed(base_text, f"{base} (committed)")
-    result = absorb(base_collection, theirs, generated.collection, generated.operations, existing,
-                    source=str(edited))
+    try:
+        result = absorb(base_collection, theirs, generated.collection, generated.operations, existing,
+                        source=str(edited))
+    except UNREADABLE as exc:
+        raise AbsorbError(f"{edited}: a collection absorb cannot read ({type(exc).__name__}: {exc}); is it a "
+                          "Postman v2.1 collection?") from None
     problems = located_in(edited, list(result.problems))
     invalid = overlay_problems(result.overlay, str(overlay_path))
     if invalid:  # a bug of ours: never write an overlay that would not load
@@ -627,7 +660,7 @@ def hand_edits(base: dict[str, Any], current: dict[str, Any], ours: dict[str, An
             if not _has(item, name, value):
                 found.append(f"{key} {name}")
     collection = result.overlay.get("collection", {})
-    variables = {v.get("key"): v.get("value") for v in ours.get("variable") or [] if isinstance(v, dict)}
+    variables = {v.get("key"): v.get("value") for v in _list(ours.get("variable")) if isinstance(v, dict)}
     if any(variables.get(k) != v for k, v in collection.get("variables", {}).items()):
         found.append("collection variables")
     for name in ("tests", "prerequest"):

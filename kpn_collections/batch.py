@@ -544,7 +544,7 @@ def _edited_by_hand(job: Job, current: bytes | None, content: bytes | None = Non
     """An error when the collection file was edited by hand since it was committed (rather than made stale by a
     spec change): regenerating would lose the edits, which `absorb` keeps in the overlay. Only a file git has
     committed, and that differs from both the commit and the new content, is looked at."""
-    from .absorb import committed_text, hand_edits
+    from .absorb import UNREADABLE, committed_text, hand_edits
 
     assert job.target is not None
     if current is None:
@@ -568,7 +568,10 @@ def _edited_by_hand(job: Job, current: bytes | None, content: bytes | None = Non
     ours = convert_file(job.spec, job.settings)
     if ours.collection is None:
         return None
-    found = hand_edits(base, edited, ours.collection, ours.operations)
+    try:
+        found = hand_edits(base, edited, ours.collection, ours.operations)
+    except UNREADABLE:  # an edited file of any shape is at worst stale, never a bug
+        return None
     if not found:
         return None
     shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")

@@ -88,8 +88,8 @@ def overlay_schema() -> dict[str, Any]:
     return schema
 
 
-def overlay_problems(data: Any, file: str) -> list[Diagnostic]:
-    """Schema errors and credentials in overlay data, as errors (not yet located in the file's text)."""
+def schema_problems(data: Any, file: str) -> list[Diagnostic]:
+    """Where overlay data breaks the overlay schema, as errors (not yet located in the file's text)."""
     from jsonschema import Draft202012Validator
 
     problems = []
@@ -99,6 +99,12 @@ def overlay_problems(data: Any, file: str) -> list[Diagnostic]:
                                    pointer_join(*error.absolute_path),
                                    hint=f"see the overlay format in the README (schema: kpn_collections/schemas/"
                                         f"{SCHEMA_FILE})"))
+    return problems
+
+
+def overlay_problems(data: Any, file: str) -> list[Diagnostic]:
+    """Schema errors and credentials in overlay data, as errors (not yet located in the file's text)."""
+    problems = schema_problems(data, file)
     if problems:
         return problems
     for pointer, kind in find_in_document(data):

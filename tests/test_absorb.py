@@ -254,3 +254,29 @@ def test_check_and_convert_tell_a_hand_edit_from_a_stale_collection(tmp_path: Pa
     regenerated = json.loads(output.read_text(encoding="utf-8"))
     assert find_request(regenerated, ADDED_REQUEST) and TYPED_SECRET not in output.read_text("utf-8")
     assert run("convert", "api.yaml", "--check", "--no-cache", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("theirs", [
+    {"item": [{"request": 5}], "variable": "x", "event": [1]},
+    {"item": [{"request": {"url": 5, "header": "x", "body": {"mode": 3}}, "event": [{"listen": "test",
+               "script": {"exec": 5}}], "response": [{"name": 3}, {"name": "a", "header": "x"}]}]},
+    {"item": "x", "variable": [{"key": 1}, {"key": "a", "value": {"x": 1}}], "info": 3},
+    {"item": [{"name": "f", "item": [{"request": {"method": 5, "url": {"host": [5], "path": 7, "query": "x"}}}]}]},
+])
+def test_an_edited_collection_of_any_shape_is_no_bug(theirs: dict[str, Any]) -> None:
+    from kpn_collections.absorb import hand_edits
+
+    ours = generated(SPEC)
+    assert ours.collection is not None
+    result = absorb(ours.collection, theirs, ours.collection, ours.operations)
+    overlay_checked(result.overlay)
+    hand_edits(ours.collection, theirs, ours.collection, ours.operations)
+
+
+def test_cli_absorb_of_a_file_that_is_no_collection_fails_with_a_message(tmp_path: Path) -> None:
+    shutil.copy(SPEC, tmp_path / "api.yaml")
+    assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
+    (tmp_path / "export.json").write_text("[1, 2]", encoding="utf-8")
+    completed = run("absorb", "export.json", "api.yaml", cwd=tmp_path)
+    assert completed.returncode == 1 and "not a Postman collection" in completed.stderr
+    assert "Traceback" not in completed.stderr
