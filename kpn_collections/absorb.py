@@ -14,9 +14,11 @@ collections for the CLI.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,9 +283,9 @@ def _added_lines(work: _Work, operation: str, name: str, base: list[str], theirs
         elif tag == "replace":
             changed += theirs[j1:j2]
         elif tag == "delete" and any(line.strip() for line in base[i1:i2]):
-            work.report(Severity.WARNING, "absorb-removed-lines", f"`{operation}` {name}: {i2 - i1} generated "
-                        "line(s) were removed; generation brings them back", pointer,
-                        hint="an overlay only adds lines; disable a check by adding a line that skips it")
+            work.report(Severity.WARNING, "absorb-removed-lines", f"`{operation}` {name}: {i2 - i1} line(s) "
+                        "were removed; generation brings them back", pointer,
+                        hint="an overlay only adds lines: delete added lines in the overlay file itself")
     marker_prefix = MARKER.split("(", 1)[0]
     added = [line for line in added if not line.startswith(marker_prefix)]
     if changed:
@@ -616,7 +618,12 @@ def absorb_file(edited: Path, spec: Path, settings: Settings, base: Path, *,
         existing, problems = load_overlay(overlay_path)
         if existing is None:
             return AbsorbFileResult(overlay_path, None, tuple(problems), failed=True)
-    generated = convert_file(spec, settings)
+        generated = convert_file(spec, dataclasses.replace(settings, overlay=overlay_path))
+    else:  # the first absorb: ours is the plain generation (an empty overlay, not a missing one)
+        with tempfile.TemporaryDirectory(prefix="kpn-collections-absorb-") as directory:
+            empty = Path(directory) / overlay_path.name
+            empty.write_text(dump_overlay(empty_overlay()), encoding="utf-8")
+            generated = convert_file(spec, dataclasses.replace(settings, overlay=empty))
     if generated.collection is None:
         return AbsorbFileResult(overlay_path, None, generated.diagnostics, failed=True)
     theirs = read_collection(edited)

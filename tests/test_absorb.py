@@ -280,3 +280,20 @@ def test_cli_absorb_of_a_file_that_is_no_collection_fails_with_a_message(tmp_pat
     completed = run("absorb", "export.json", "api.yaml", cwd=tmp_path)
     assert completed.returncode == 1 and "not a Postman collection" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_cli_absorb_creates_the_overlay_the_settings_name(tmp_path: Path) -> None:
+    shutil.copy(SPEC, tmp_path / "api.yaml")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".kpn-collections.yaml").write_text("overlay: kept/additions.yaml\n", encoding="utf-8")
+    (tmp_path / "kept").mkdir()
+    base = generated(SPEC)
+    assert base.collection is not None
+    (tmp_path / "base.json").write_text(json.dumps(base.collection), encoding="utf-8")
+    edited, _ = tester_edits.edit(base.collection)
+    (tmp_path / "export.json").write_text(json.dumps(edited), encoding="utf-8")
+    completed = run("absorb", "export.json", "api.yaml", "--base", "base.json", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    overlay, problems = load_overlay(tmp_path / "kept" / "additions.yaml")
+    assert problems == [] and overlay is not None and "listCustomers" in overlay["operations"]
+    assert not (tmp_path / "api.overlay.yaml").exists()
