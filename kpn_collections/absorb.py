@@ -296,7 +296,8 @@ def _added_lines(work: _Work, operation: str, name: str, base: list[str], theirs
 def _operation_edits(work: _Work, base: _Request, theirs: _Request,
                      ours: tuple[Operation, dict[str, Any]] | None) -> None:
     method, url = _signature(base.item)
-    key = ours[0].key if ours is not None else f"{method} {_spec_path(url)}"
+    key = ours[0].key if ours is not None else (f"{method} {_spec_path(url)}" if "/" in url
+                                                 else str(base.item.get("name", url)))  # Get Access Token
     edits: dict[str, Any] = {}
     pointer = theirs.pointer
     for listen, name in (("test", "tests"), ("prerequest", "prerequest")):
