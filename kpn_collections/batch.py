@@ -246,8 +246,9 @@ class Job:
 @dataclass(frozen=True)
 class JobResult:
     """What happened to one spec. `outcome` is one of: written, unchanged, stdout, missing, stale,
-    up-to-date, credentials (check mode: the file on disk stores a secret), failed (bad input), bug (an
-    internal error; `bug` holds the traceback)."""
+    edited (the file was edited by hand since its commit: not overwritten, see absorb), up-to-date, credentials
+    (check mode: the file on disk stores a secret), failed (bad input), bug (an internal error; `bug` holds the
+    traceback)."""
 
     index: int
     spec: str
@@ -522,13 +523,79 @@ def _run(job: Job) -> JobResult:
         stored = stored_credentials(current, str(job.target))
         if stored:
             return JobResult(job.index, spec, target, "credentials", False, (*diagnostics, *stored), cached)
-        outcome = "up-to-date" if current == content else "stale"
-        return JobResult(job.index, spec, target, outcome, outcome == "up-to-date", diagnostics, cached)
+        if current == content:
+            return JobResult(job.index, spec, target, "up-to-date", True, diagnostics, cached)
+        edited = _edited_by_hand(job, current)
+        if edited is not None:
+            return JobResult(job.index, spec, target, "edited", False, (*diagnostics, edited), cached)
+        return JobResult(job.index, spec, target, "stale", False, diagnostics, cached)
+    edited = _edited_by_hand(job, None, content)
+    if edited is not None:
+        return JobResult(job.index, spec, target, "edited", False, (*diagnostics, edited), cached)
     try:
         written = write_if_changed(job.target, content, within=job.output_root)
     except OSError as exc:  # a read-only or full disk, a symbolic link in the output tree, a FIFO in the way
         return JobResult(job.index, spec, target, "failed", False, (*diagnostics, _output_error(exc, target)), cached)
+    _remember_written(content)
     return JobResult(job.index, spec, target, "written" if written else "unchanged", True, diagnostics, cached)
+
+
+def _edited_by_hand(job: Job, current: bytes | None, content: bytes | None = None) -> Diagnostic | None:
+    """An error when the collection file was edited by hand since it was committed (rather than made stale by a
+    spec change): regenerating would lose the edits, which `absorb` keeps in the overlay. Only a file git has
+    committed, and that differs from both the commit and the new content, is looked at."""
+    from .absorb import UNREADABLE, committed_text, hand_edits
+
+    assert job.target is not None
+    if current is None:
+        try:
+            current = read_limited(job.target)
+        except OSError:
+            return None
+        if current == content:
+            return None
+    committed = committed_text(job.target)
+    if committed is None or committed == current or _we_wrote(current):
+        return None
+    try:
+        base, edited = json.loads(committed), json.loads(current)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(base, dict) or not isinstance(edited, dict):
+        return None
+    from .pipeline import convert_file
+
+    ours = convert_file(job.spec, job.settings)
+    if ours.collection is None:
+        return None
+    try:
+        found = hand_edits(base, edited, ours.collection, ours.operations)
+    except UNREADABLE:  # an edited file of any shape is at worst stale, never a bug
+        return None
+    if not found:
+        return None
+    shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    return Diagnostic(Severity.ERROR, "edited-by-hand", f"edited by hand ({shown}): run `kpn-collections absorb "
+                      f"{job.target} {job.spec}` to keep these edits; nothing was overwritten", str(job.target),
+                      hint="absorb writes the edits into the spec's overlay, which every generation applies")
+
+
+WRITTEN_DIRECTORY = "written"
+"""In the cache directory: an empty file named for the hash of each collection this user's tool wrote, so that a
+file regenerated for a spec changed since (and not committed yet) is not taken for a hand edit."""
+
+
+def _remember_written(content: bytes) -> None:
+    digest = _sha256(content)
+    path = default_cache_dir() / WRITTEN_DIRECTORY / digest[:2] / digest
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+
+def _we_wrote(content: bytes) -> bool:
+    digest = _sha256(content)
+    return (default_cache_dir() / WRITTEN_DIRECTORY / digest[:2] / digest).is_file()
 
 
 def _fit_to_serve(content: bytes) -> bool:
@@ -612,9 +679,15 @@ class Cache:
         if content is None or templates is None:
             return None
         settings = {k: _path_identity(v) if isinstance(v, Path) else v for k, v in asdict(job.settings).items()}
+        from .overlay import overlay_for
+
+        overlay_file = overlay_for(job.spec, job.settings)
+        overlay = _read_regular(overlay_file) if overlay_file is not None else b""
+        if overlay is None:
+            return None
         parts = {"version": __version__, "tool": _tool_hash(), "runtime": _runtime(), "settings": settings,
                  "input": _sha256(content), "name": str(job.spec), "path": _path_identity(job.spec),
-                 "cwd": working_directory, "templates": templates,
+                 "cwd": working_directory, "templates": templates, "overlay": _sha256(overlay),
                  "reference-only": fast_paths.REFERENCE_ONLY}  # set to rule the fast paths out: not their result
         return _sha256(json.dumps(parts, sort_keys=True).encode("utf-8"))
 

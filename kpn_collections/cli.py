@@ -49,6 +49,7 @@ from .diagnostics import (
     escaped,
 )
 from .files import MAX_FILE_BYTES
+from .overlay import spec_of_overlay
 from .retrieve import MirrorConfigError, MirrorRetriever, host_problem
 from .settings import AUTH_MODES, FOLDER_MODES, SWAGGERHUB_HOST, TEST_MODES, Settings
 from .write import write_if_changed
@@ -335,6 +336,10 @@ def _pre_commit_inputs(inputs: list[Input], roots: list[Path], tree_roots: list[
     """Hook mode: the staged specs; when other YAML/JSON files are staged (models a spec may refer to),
     every configured spec as well, since any of them may depend on those files."""
     specs = [i for i in inputs if i.path.is_file() and looks_like_spec(i.path)]
+    for staged in inputs:  # a staged overlay: its spec's collection may be stale
+        spec = spec_of_overlay(staged.path)
+        if spec is not None and all(s.path.absolute() != spec.absolute() for s in specs):
+            specs.append(Input(spec, staged.base))
     if len(specs) < len(inputs) and roots:
         configured, _ = discover([str(r) for r in roots], tree_roots)
         known = {s.path.absolute() for s in specs}
@@ -346,7 +351,7 @@ def _settings(values: dict[str, object]) -> Settings:
     names = {"folders": "folders", "base-url": "base_url", "templates": "templates_dir", "token-url": "token_url",
              "auth-mode": "auth_mode", "tests": "tests", "strict": "strict", "check-output": "check_output",
              "ref-root": "ref_root", "ref-mirror": "ref_mirror", "allow-remote-refs": "allow_remote_refs",
-             "allow-private-hosts": "allow_private_hosts", "swaggerhub-host": "swaggerhub_host"}
+             "allow-private-hosts": "allow_private_hosts", "swaggerhub-host": "swaggerhub_host", "overlay": "overlay"}
     return Settings(**{names[key]: value for key, value in values.items()})  # type: ignore[arg-type]
 
 
@@ -365,8 +370,8 @@ def _refuse_clashes(jobs: list[Job]) -> None:
 
 def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str, object]:
     counts = {outcome: sum(1 for r in results if r.outcome == outcome)
-              for outcome in ("written", "unchanged", "stdout", "up-to-date", "stale", "missing", "credentials",
-                              "failed", "bug")}
+              for outcome in ("written", "unchanged", "stdout", "up-to-date", "stale", "edited", "missing",
+                              "credentials", "failed", "bug")}
     return {"specs": len(results), **counts, "with_warnings": sum(1 for r in results if r.warnings),
             "failed_total": counts["failed"] + counts["bug"], "from_cache": sum(1 for r in results if r.cached),
             "seconds": round(seconds, 2), "check": check}
@@ -375,6 +380,8 @@ def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str,
 def _summary_text(summary: dict[str, object], check: bool) -> str:
     if check:
         parts = [f"{summary['up-to-date']} up to date", f"{summary['stale']} stale", f"{summary['missing']} missing"]
+        if summary["edited"]:
+            parts.append(f"{summary['edited']} edited by hand")
         if summary["credentials"]:
             parts.append(f"{summary['credentials']} storing credentials")
     else:
@@ -525,6 +532,8 @@ def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
             _say(f"{result.spec}: FAILED ({reason}); nothing written")
         elif result.outcome == "credentials":
             _say(f"{result.spec}: {result.target} stores credentials; clear them")
+        elif result.outcome == "edited":
+            _say(f"{result.spec}: {result.target} was edited by hand; not overwritten")
         elif result.outcome in ("missing", "stale"):
             _say(f"{result.spec}: {result.target} is {result.outcome}")
         elif not quiet:
@@ -698,3 +707,67 @@ def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> 
             for line in result.details:
                 if verbose or result.outcome != "would-create" or line.startswith("lost:"):
                     _say(f"  {line}")
+
+
+@main.command()
+@click.argument("edited", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("spec", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--base", "base_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The collection as generated before the edits (e.g. from git history).  "
+                   "[default: the committed output file of SPEC]")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.")
+@click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
+def absorb(edited: Path, spec: Path | None, base_file: Path | None, config_file: Path | None, debug: bool) -> None:
+    """Keep the edits testers made to EDITED (a collection exported from Postman, or the committed file edited)
+    in SPEC's overlay, so that every later generation has them. SPEC defaults to the spec beside EDITED with the
+    same name."""
+    from .absorb import AbsorbError, absorb_file, committed_text
+
+    try:
+        config = load_config(config_file) if config_file else find_config()
+    except ConfigError as exc:
+        raise click.UsageError(escaped(str(exc))) from None
+    spec = spec or _spec_beside(edited)
+    settings = _settings(config.for_spec(spec))
+    base_text = None
+    if base_file is None:
+        base_file = _near(output_path(Input(spec), config.get("output"), config.get("naming", DEFAULT_NAMING)))
+        if not base_file.exists() or base_file.absolute() == edited.absolute():
+            base_text = committed_text(base_file)
+            if base_text is None:
+                raise click.UsageError(escaped(f"no base: {base_file} is not committed in git; give the collection "
+                                               "as generated before the edits with --base FILE"))
+    try:
+        result = absorb_file(edited, spec, settings, base_file, base_text=base_text)
+    except AbsorbError as exc:
+        _say(f"{exc}")
+        sys.exit(EXIT_FAILED)
+    except Exception:  # a bug: say so, exit 3
+        _report_bug(spec, debug)
+        sys.exit(EXIT_BUG)
+    for diagnostic in result.problems:
+        if diagnostic.severity is not Severity.INFO:
+            click.echo(diagnostic.format(), err=True)
+    if result.failed:
+        _say(f"{spec}: FAILED; {result.overlay_path} not written")
+        sys.exit(EXIT_FAILED)
+    if result.text is None:
+        _say(f"{edited}: nothing new to absorb; {result.overlay_path} unchanged")
+        sys.exit(EXIT_OK)
+    try:
+        write_if_changed(result.overlay_path, result.text)
+    except OSError as exc:
+        _say(f"{result.overlay_path}: error [output-failed]: cannot write it: {exc.strerror or exc}")
+        sys.exit(EXIT_FAILED)
+    _say(f"{edited}: wrote {result.overlay_path}; commit it, then regenerate: kpn-collections convert {spec}")
+    sys.exit(EXIT_OK)
+
+
+def _spec_beside(edited: Path) -> Path:
+    stem = edited.name.split(".postman_collection.json")[0].split(".json")[0]
+    for suffix in (".yaml", ".yml", ".json"):
+        candidate = edited.with_name(stem + suffix)
+        if candidate.is_file() and candidate != edited:
+            return candidate
+    raise click.UsageError(escaped(f"no spec named {stem}.yaml, .yml or .json beside {edited}: give SPEC"))

@@ -46,6 +46,7 @@ _PER_SPEC: dict[str, Any] = {
     "allow-remote-refs": bool,
     "strict": bool,
     "check-output": bool,
+    "overlay": Path,
 }
 """Settings that may differ per spec (top level, and in `overrides`): key -> type or allowed values."""
 

@@ -21,6 +21,7 @@ from .load import LoadError, SourceDocument, load_document
 from .model import SpecVersion, detect_version
 from .normalise import normalise
 from .one_of_branches import check_one_of_branches
+from .overlay import Operation, apply_overlay, load_overlay, located_in, overlay_for
 from .render import Renderer, TemplateProblem
 from .resolve import RefResolver, check_references
 from .retrieve import (
@@ -46,6 +47,7 @@ class ConversionResult:
     dependencies: tuple[Path, ...] = ()  # local files read for `$ref`s (mirror files included)
     fetched_remote: bool = False  # whether a referenced document came over the network
     consulted: tuple[Dependency, ...] = ()  # every local path the result depends on (see retrieve.Dependency)
+    operations: tuple[Operation, ...] = ()  # the spec's operations, for overlays (overlay.py, absorb.py)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -85,6 +87,8 @@ def convert_file(path: str | Path, settings: Settings | None = None, *, display_
     """
     settings = settings or Settings()
     name = display_name or str(path)
+    if settings.overlay is None:
+        settings = dataclasses.replace(settings, overlay=overlay_for(Path(path), settings))
     try:
         source = load_document(path, display_name=name)
     except LoadError as exc:
@@ -156,20 +160,23 @@ def convert_source(source: SourceDocument, settings: Settings | None = None, *, 
     retriever = retriever or _retriever(settings, Path(source.path), source.path, None)
     bundled = None
     collection = None
+    operations: list[Operation] = []
     version = detect_version(source.data, diagnostics)
     if version is not None:
         bundled = bundle(source, version, base_uri, retriever, diagnostics)
         if not diagnostics.has_errors:
             beside = validate_beside and len(source.text) >= parallel.MIN_SOURCE_CHARACTERS
             collection = _run_stages(bundled.document, version, source.path, settings, diagnostics,
-                                     validate_beside=beside)
+                                     validate_beside=beside, operations=operations)
     if diagnostics.has_errors:
         collection = None
-    return ConversionResult(source.path, collection, _located(source, bundled, diagnostics))
+    return ConversionResult(source.path, collection, _located(source, bundled, diagnostics),
+                            operations=tuple(operations))
 
 
 def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str, settings: Settings,
-                diagnostics: Diagnostics, *, validate_beside: bool = False) -> dict[str, Any] | None:
+                diagnostics: Diagnostics, *, validate_beside: bool = False,
+                operations: list[Operation] | None = None) -> dict[str, Any] | None:
     resolver = RefResolver(document)
     check_references(document, resolver, diagnostics)
     if diagnostics.has_errors:
@@ -192,6 +199,16 @@ def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str
     finally:
         if validate_beside:
             validated()
+    spec_operations = [Operation(o.method, o.path, o.operation_id) for o in api.operations]
+    if operations is not None:
+        operations.extend(spec_operations)
+    if settings.overlay is not None:
+        overlay, problems = load_overlay(settings.overlay)
+        diagnostics.items.extend(problems)
+        if overlay is None:
+            return None
+        collection, problems = apply_overlay(collection, overlay, spec_operations, source=str(settings.overlay))
+        diagnostics.items.extend(located_in(settings.overlay, problems))
     for where, kind in find_in_collection(collection):  # the last line of defence: fail rather than leak
         diagnostics.error("secret-in-output", f"the collection would carry {kind} at #{where} (a variable or "
                           "script); nothing was written", hint="remove the credential from the API definition, "

@@ -29,3 +29,4 @@ class Settings:
     allow_remote_refs: bool = False  # fetch remote `$ref` targets that the mirror lacks over HTTPS
     allow_private_hosts: bool = False  # let remote fetches reach loopback, private and link-local addresses
     swaggerhub_host: str = SWAGGERHUB_HOST  # the only host SWAGGERHUB_API_KEY is sent to (On-Premise: its own)
+    overlay: Path | None = None  # testers' additions (overlay.py); default: `<spec stem>.overlay.yaml` when present

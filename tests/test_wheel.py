@@ -33,6 +33,7 @@ def test_wheel_contains_templates_and_schema(wheel: Path) -> None:
     for name in templates:
         assert f"kpn_collections/templates/{name}" in names
     assert "kpn_collections/schemas/collection-v2.1.0.schema.json" in names
+    assert "kpn_collections/schemas/overlay.schema.json" in names
 
 
 def test_installed_wheel_converts_with_packaged_templates(wheel: Path, tmp_path: Path) -> None:
