@@ -14,6 +14,7 @@ the warning is `no-valid-request`, at the operation, and the definition's own va
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import re
@@ -70,9 +71,19 @@ class _Check:
             except UnicodeEncodeError:  # a lone surrogate: the reference validator judges it
                 pass
         try:
-            return list(itertools.islice(self.check.reference.iter_errors(value), MAX_ERRORS))
+            return list(itertools.islice(self.explain.iter_errors(value), MAX_ERRORS))
         except RecursionError:
             return []
+
+    @functools.cached_property
+    def explain(self) -> Any:
+        """The reference validator, except that a pattern that may backtrack for hours (`^(a+)+$`) is not tried
+        on a long text (as in the validate stage)."""
+        from jsonschema.validators import validator_for
+
+        from .semantic import bounded_patterns  # loaded only when a value needs explaining, as jsonschema is
+
+        return bounded_patterns(validator_for(self.root))(self.root)
 
     def generated(self, schema: Any) -> Any:
         """A value made from the converted schema alone (no example in it: the examples are what failed)."""
