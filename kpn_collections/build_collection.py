@@ -442,7 +442,7 @@ class _Builder:
     def _param_value(self, parameter: Parameter) -> Any:
         value = parameter.example if parameter.example is not MISSING else (
             self.examples.example(parameter.schema, for_request=True))
-        return without_credentials(self.checked.parameter(parameter, value), parameter.name)
+        return self.checked.parameter(parameter, without_credentials(value, parameter.name))
 
     def _param_text(self, parameter: Parameter) -> str:
         value = self._param_value(parameter)
@@ -502,7 +502,7 @@ class _Builder:
         given = set(value) if isinstance(value, dict) else set()  # fields the spec's own example fills in
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
-        value = self._example_without_credentials(self.checked.body(media, value, example))
+        value = self.checked.body(media, self._example_without_credentials(value), example)
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
             schema = self.api.resolver.deref(media.schema)

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 from .ajv_schema import SchemaStore
 from .contract_tests import content_key
+from .credentials import redact_text
 from .diagnostics import Diagnostics, pointer_escape, pointer_join, pointer_unescape
 from .examples import ExampleGenerator
 from .model import MISSING, Api, MediaType, NamedExample, Operation, Parameter, SpecVersion
@@ -225,7 +226,7 @@ def _label(operation: Operation) -> str:
 
 def _reason(error: Any) -> str:
     where = "/".join(pointer_escape(p) for p in error.absolute_path)
-    message = " ".join(str(error.message).split())
+    message = redact_text(" ".join(str(error.message).split()))  # credentials were emptied before: twice sure
     message = message if len(message) <= 160 else message[:157] + "..."
     return f"at /{where}: {message}" if where else message
 

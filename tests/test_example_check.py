@@ -126,3 +126,14 @@ def test_each_distinct_schema_and_example_is_checked_once(monkeypatch: pytest.Mo
                     {"schemas": {"Thing": {"type": "object", "properties": {"name": {"type": "string"}}}}})
     assert convert_document(document).collection is not None
     assert len(made) == 1 and checked == [{"name": "x"}]
+
+
+def test_a_credential_in_an_invalid_example_never_shows_in_the_warning() -> None:
+    jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+    document = _api({"/a": _post({"schema": {"type": "object", "required": ["n"], "properties": {
+        "n": {"type": "integer"}, "note": {"type": "integer"}}}, "example": {"note": jwt}})})
+    result = convert_document(document)
+    assert result.collection is not None
+    [invalid] = warnings(result.diagnostics, "example-invalid")
+    assert jwt not in invalid.format() and "eyJ" not in invalid.format()
+    assert jwt not in json.dumps(result.collection)
