@@ -113,14 +113,9 @@ class ExampleCheck:
         operation = self.owner.get(id(parameter))
         if operation is None or parameter.schema is None:
             return value
-        given = parameter.example is not MISSING
-        what = f"the example of the {parameter.location} parameter `{parameter.name}` of {_label(operation)}"
-        if not given:
-            what = f"the schema example used for the {parameter.location} parameter `{parameter.name}` of " + (
-                _label(operation))
-        place = _Place(self, operation, parameter=parameter)
-        return self._checked(parameter.schema, value, _as_sent(value, parameter.schema, self.api.resolver),
-                             what, place, given)
+        place = _Place(self, operation, f"the {parameter.location} parameter `{parameter.name}` of "
+                       f"{_label(operation)}", parameter.example is not MISSING, parameter=parameter)
+        return self._checked(parameter.schema, value, _as_sent(value, parameter.schema, self.api.resolver), place)
 
     def body(self, media: MediaType, value: Any, named: NamedExample | None) -> Any:
         """The request body value to send for `media` (its named example `named`, or its first example, or
@@ -128,10 +123,6 @@ class ExampleCheck:
         operation = self.owner.get(id(media))
         if operation is None or media.schema is None or value is MISSING:
             return value
-        given = named is not None or media.first_example() is not MISSING
-        shown = f" `{named.name}`" if named is not None else ""
-        what = (f"the request body example{shown} of {_label(operation)}" if given
-                else f"the schema example used for the request body of {_label(operation)}")
         kind = media.kind
         if kind == "application/x-www-form-urlencoded" or kind.startswith("multipart/"):
             sent = _form_as_sent(value, media.schema, self.api.resolver)
@@ -140,8 +131,9 @@ class ExampleCheck:
             sent = _json_value(value) if isinstance(value, str) else value
         else:
             return value  # XML, text, files: what the schema describes is not the text sent
-        place = _Place(self, operation, media=media, named=named)
-        return self._checked(media.schema, value, sent, what, place, given)
+        place = _Place(self, operation, f"the request body of {_label(operation)}",
+                       named is not None or media.first_example() is not MISSING, media=media, named=named)
+        return self._checked(media.schema, value, sent, place)
 
     # --- checking and repairing --------------------------------------------------------------------------
 
@@ -154,7 +146,7 @@ class ExampleCheck:
             known = self.checks[key] = _Check(schema, self.store)
         return key, known
 
-    def _checked(self, schema: Any, value: Any, sent: Any, what: str, place: _Place, given: bool) -> Any:
+    def _checked(self, schema: Any, value: Any, sent: Any, place: _Place) -> Any:
         key, check = self._check_of(schema)
         value_key: Any = content_key(sent)
         if value_key is None:
@@ -169,16 +161,31 @@ class ExampleCheck:
             return value
         if outcome.status == "none":
             self._report("no-valid-request", place.operation.pointer,
-                         f"no request to {_label(place.operation)} can be valid: {what} cannot match its schema "
-                         f"({outcome.reason}), and no value the converter tried does",
+                         f"no request to {_label(place.operation)} can be valid: no value of {place.subject} matches "
+                         f"its schema ({outcome.reason})",
                          "correct the schema (see the warnings about it): servers and mock servers that check "
                          "requests reject every call; the collection sends the definition's own value")
             return value
-        pointer = place.example_pointer() if given else place.source_pointer(outcome.path)
-        self._report("example-invalid", pointer,
-                     f"{what} does not match its schema ({outcome.reason}); the collection sends {outcome.fix} "
-                     "instead", "correct the example so that it matches the schema: servers and mock servers that "
-                     "check requests reject it")
+        source = place.example_pointer() if place.given else place.source_pointer(outcome.path)
+        if source is None:  # a part the generator made itself (a `oneOf` value that fits two branches)
+            if outcome.status == "unfixed":
+                self._report("no-valid-example", place.schema_pointer(),
+                             f"the converter could not make a value that matches the schema of {place.subject} "
+                             f"({outcome.reason}): the collection sends its best try",
+                             "a server that checks requests may reject it; give an example that matches the schema")
+                return value
+            return copy.deepcopy(outcome.value)
+        if outcome.status == "unfixed":
+            self._report("example-invalid", source,
+                         f"{place.what()} does not match its schema ({outcome.reason}), and the converter could "
+                         "not make a value that does: the collection sends it as it is",
+                         "correct the example (or the schema): servers and mock servers that check requests "
+                         "reject it")
+            return value
+        self._report("example-invalid", source,
+                     f"{place.what()} does not match its schema ({outcome.reason}); the collection sends "
+                     f"{outcome.fix} instead", "correct the example so that it matches the schema: servers and mock "
+                     "servers that check requests reject it")
         return copy.deepcopy(outcome.value)
 
     def _report(self, code: str, pointer: str, message: str, hint: str) -> None:
@@ -189,7 +196,8 @@ class ExampleCheck:
 
 @dataclass(frozen=True)
 class _Outcome:
-    """What checking a value found: `valid`; `repaired` (into `value`, by `fix`); or `none` (no value is)."""
+    """What checking a value found: `valid`; `repaired` (into `value`, by `fix`); `unfixed` (no repair worked);
+    or `none` (no value can be valid)."""
 
     status: str
     reason: str = ""  # the first error, as users read it
@@ -210,14 +218,28 @@ def _outcome(check: _Check, sent: Any) -> _Outcome:
     if not errors:
         return _Outcome("valid")
     reason, path = _reason(errors[0]), tuple(errors[0].absolute_path)
-    repaired = _repaired(check, sent, errors)
+    repaired, left = _repaired(check, sent, errors)
     if repaired is not _INVALID:
         return _Outcome("repaired", reason, path, "a repaired value", repaired)
     generated = check.generated(check.root)
-    repaired = _repaired(check, generated, check.errors(generated))
+    repaired, _ = _repaired(check, generated, check.errors(generated))
     if repaired is not _INVALID:
         return _Outcome("repaired", reason, path, "a generated value", repaired)
-    return _Outcome("none", reason, path)
+    return _Outcome("none" if _contradiction(check, left) else "unfixed", reason, path)
+
+
+def _contradiction(check: _Check, errors: list[Any]) -> bool:
+    """Whether one of `errors` is in a schema that no value can satisfy: none of its own `enum` values (or its
+    `const`) is valid against it (an object type with a string enum). Other failures prove nothing."""
+    for error in errors:
+        schema = error.schema
+        if not isinstance(schema, dict):
+            continue
+        values = schema.get("enum") if isinstance(schema.get("enum"), list) else (
+            [schema["const"]] if "const" in schema else None)
+        if values and not any(check.explain.evolve(schema=schema).is_valid(v) for v in values):
+            return True
+    return False
 
 
 def _label(operation: Operation) -> str:
@@ -231,15 +253,15 @@ def _reason(error: Any) -> str:
     return f"at /{where}: {message}" if where else message
 
 
-def _repaired(check: _Check, value: Any, errors: list[Any]) -> Any:
-    """`value` with every error fixed (a copy), or _INVALID when some stay after MAX_ROUNDS."""
+def _repaired(check: _Check, value: Any, errors: list[Any]) -> tuple[Any, list[Any]]:
+    """`value` with every error fixed (a copy), or _INVALID and the errors that stay after MAX_ROUNDS."""
     value = copy.deepcopy(value)
     for _ in range(MAX_ROUNDS):
         if not errors:
-            return value
+            return value, []
         value = _fix_round(check, value, errors)
         errors = check.errors(value)
-    return value if not errors else _INVALID
+    return (value, []) if not errors else (_INVALID, errors)
 
 
 def _fix_round(check: _Check, value: Any, errors: list[Any]) -> Any:
@@ -270,11 +292,24 @@ def _fix_round(check: _Check, value: Any, errors: list[Any]) -> Any:
             new = error.validator_value
         elif keyword == "type" and isinstance(instance, str) and _json_of_type(instance, error.validator_value):
             new = json.loads(instance)
+        elif keyword in ("oneOf", "anyOf") and isinstance(error.validator_value, list):
+            new = _branch_value(check, error.schema, error.validator_value)
         else:
             new = check.generated(error.schema)
         value = _put(value, path, copy.deepcopy(new))
         replaced.append(path)
     return value
+
+
+def _branch_value(check: _Check, schema: dict[str, Any], branches: list[Any]) -> Any:
+    """A value generated from the first branch whose value the whole `oneOf`/`anyOf` schema accepts (a value of
+    the first branch may match the others too), else from the schema as a whole."""
+    whole = check.explain.evolve(schema=schema)
+    for branch in branches:
+        candidate = check.generated(branch)
+        if whole.is_valid(candidate):
+            return candidate
+    return check.generated(schema)
 
 
 def _json_of_type(text: str, types: Any) -> bool:
@@ -350,14 +385,23 @@ def _form_as_sent(value: Any, schema: Any, resolver: RefResolver) -> Any:
 class _Place:
     """Where in the document a checked value comes from, found when a warning needs it."""
 
-    def __init__(self, owner: ExampleCheck, operation: Operation, *, parameter: Parameter | None = None,
-                 media: MediaType | None = None, named: NamedExample | None = None):
+    def __init__(self, owner: ExampleCheck, operation: Operation, subject: str, given: bool, *,
+                 parameter: Parameter | None = None, media: MediaType | None = None,
+                 named: NamedExample | None = None):
         self.document = owner.api.resolver.document
         self.swagger = owner.api.version is SpecVersion.SWAGGER_2_0
         self.operation = operation
+        self.subject = subject  # what the value is for: "the query parameter `q` of GET /a"
+        self.given = given  # the definition's own example, not a generated value
         self.parameter = parameter
         self.media = media
         self.named = named
+
+    def what(self) -> str:
+        """What the checked value is, as a warning names it."""
+        if not self.given:
+            return f"the schema example used for {self.subject}"
+        return "the example" + (f" `{self.named.name}`" if self.named is not None else "") + f" of {self.subject}"
 
     def example_pointer(self) -> str:
         """The pointer of the definition's own example (the operation's when it cannot be told)."""
@@ -381,9 +425,8 @@ class _Place:
                 return target_pointer + "/value"
         return pointer
 
-    def source_pointer(self, path: tuple[Any, ...]) -> str:
-        """The pointer of the schema's own example that the failing part of a generated value came from (or of
-        the schema, or the operation, as near as can be told)."""
+    def schema_pointer(self) -> str:
+        """The pointer of the parameter's or body's schema (the operation's when it cannot be told)."""
         holder = self._holder()
         if holder is None:
             return self.operation.pointer
@@ -392,25 +435,33 @@ class _Place:
             pointer, node = self._follow(pointer + pointer_join("content", next(iter(node["content"]), "")))
         if not self.swagger or (self.media is not None and "schema" in node):
             pointer = pointer + "/schema"
-        return self._walk(pointer, list(path))
+        return pointer
 
-    def _walk(self, pointer: str, path: list[Any]) -> str:
-        pointer, node = self._follow(pointer)
+    def source_pointer(self, path: tuple[Any, ...]) -> str | None:
+        """The pointer of the schema's own value (`example`, `default`, `enum`...) that the part of a generated
+        value at `path` came from; None when the generator made that part itself."""
+        pointer, node = self._follow(self.schema_pointer())
         for step in [*path, None]:
             if not isinstance(node, dict):
-                return pointer
+                return None
             for key in _GIVEN_KEYS:
                 if key in node:
                     return pointer + "/" + key
             if step is None:
-                return pointer
+                return None
             if isinstance(step, int) and isinstance(node.get("items"), dict):
                 pointer, node = self._follow(pointer + "/items")
-            elif isinstance(step, str) and isinstance(node.get("properties"), dict) and step in node["properties"]:
-                pointer, node = self._follow(pointer + pointer_join("properties", step))
+                continue
+            for part in [""] + [f"/{key}/{i}" for key in ("allOf", "oneOf", "anyOf")
+                                for i in range(len(node.get(key) or ()) if isinstance(node.get(key), list) else 0)]:
+                part_pointer, part_node = self._follow(pointer + part) if part else (pointer, node)
+                properties = part_node.get("properties") if isinstance(part_node, dict) else None
+                if isinstance(step, str) and isinstance(properties, dict) and step in properties:
+                    pointer, node = self._follow(part_pointer + pointer_join("properties", step))
+                    break
             else:
-                return pointer
-        return pointer
+                return None
+        return None
 
     def _holder(self) -> tuple[str, dict[str, Any]] | None:
         """(pointer, node) of the parameter, or of the media type (Swagger 2.0: the body parameter)."""
