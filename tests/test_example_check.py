@@ -137,3 +137,23 @@ def test_a_credential_in_an_invalid_example_never_shows_in_the_warning() -> None
     [invalid] = warnings(result.diagnostics, "example-invalid")
     assert jwt not in invalid.format() and "eyJ" not in invalid.format()
     assert jwt not in json.dumps(result.collection)
+
+
+def test_a_generated_value_that_fits_two_one_of_branches_is_made_to_fit_one_without_a_warning() -> None:
+    narrow = {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string", "enum": ["cat"]}}}
+    wide = {"type": "object", "properties": {"name": {"type": "string"}}}
+    document = _api({"/a": _post({"schema": {"oneOf": [narrow, wide]}})})
+    result = convert_document(document)
+    assert result.collection is not None
+    assert [d.code for d in result.diagnostics if d.code.startswith(("example", "no-valid"))] == []
+    body = json.loads(requests_by_name(result.collection)["POST /a"]["request"]["body"]["raw"])
+    assert body == {"name": "string"}  # {"kind": "cat"}, the first branch's value, fits the wide one too
+
+
+def test_branches_no_value_tells_apart_are_no_valid_example_at_the_schema() -> None:
+    anything = {"type": "object", "properties": {"a": {"type": "string"}}}
+    document = _api({"/a": _post({"schema": {"oneOf": [anything, {**anything}]}})})
+    result = convert_document(document)
+    [warning] = warnings(result.diagnostics, "no-valid-example")
+    assert warning.pointer == "/paths/~1a/post/requestBody/content/application~1json/schema"
+    assert warnings(result.diagnostics, "no-valid-request") == []  # not proven: no request is declared hopeless
