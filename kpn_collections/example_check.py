@@ -5,10 +5,13 @@ that generated values are made of) are often wrong: an array written as JSON tex
 out, a value outside the enum. A server or mock that checks requests (Prism) rejects such a request, so each
 value is checked against its schema the way Prism reads it (the draft-07 form ajv_schema.py makes, with
 `readOnly` properties left out) by the validators of schema_check.py, each distinct (schema, value) once.
-A value that does not validate is reported (`example-invalid`, located at the example) and repaired: JSON
-text read as JSON, a missing required property added, an enum value put in, any other wrong part generated
-anew, and last the whole value generated. When no value validates at all (a schema that contradicts itself)
-the warning is `no-valid-request`, at the operation, and the definition's own value is sent.
+A value that does not validate is repaired: JSON text read as JSON, a missing required property added, an
+enum value put in, a `oneOf` part taken from the branch that alone fits, any other wrong part generated anew,
+and last the whole value generated. The definition's example that was wrong is reported (`example-invalid`,
+located at the example); a part the generator made itself is repaired without a word. Where a schema allows
+no value at all (none of its own enum values fits it) the warning is `no-valid-request`, at the operation;
+where the converter finds no valid value but cannot prove there is none, `no-valid-example`, at the schema.
+Either way the value is sent as it is.
 """
 
 from __future__ import annotations
