@@ -60,9 +60,10 @@ MAX_NAME = 80
 class SchemaStore:
     """Converts the schemas of one API for Ajv 6; named definitions are kept once, under unique names."""
 
-    def __init__(self, resolver: RefResolver, version: SpecVersion):
+    def __init__(self, resolver: RefResolver, version: SpecVersion, *, omitted: str = "writeOnly"):
         self.resolver = resolver
         self.version = version
+        self.omitted = omitted  # the properties left out: `writeOnly` in responses, `readOnly` in requests
         self.definitions: dict[str, Any] = {}
         self._names: dict[str, str] = {}  # $ref -> definition name
         self._shared: dict[str, str] = {}  # JSON of a shared inline schema -> definition name
@@ -235,10 +236,10 @@ class SchemaStore:
             del result["required"]
 
     def _is_write_only(self, raw: Any) -> bool:
-        if isinstance(raw, dict) and raw.get("writeOnly") is True:
+        if isinstance(raw, dict) and raw.get(self.omitted) is True:
             return True  # beside a `$ref` this counts in 3.1 (and a 3.0 author means it too)
         target = self.resolver.deref(raw) if isinstance(raw, dict) else raw
-        return isinstance(target, dict) and target.get("writeOnly") is True
+        return isinstance(target, dict) and target.get(self.omitted) is True
 
 
 def _is_number(value: Any) -> bool:

@@ -26,6 +26,7 @@ from .credentials import (
     without_credentials,
 )
 from .diagnostics import Diagnostics
+from .example_check import ExampleCheck
 from .examples import ExampleGenerator
 from .model import (
     MISSING,
@@ -115,6 +116,7 @@ class _Builder:
         self.renderer = renderer
         self.diagnostics = diagnostics
         self.examples = ExampleGenerator(api.resolver)
+        self.checked = ExampleCheck(api, diagnostics)  # every value a request sends, checked against its schema
         self.json_texts: dict[int, tuple[Any, str]] = {}  # id(value) -> (value, its JSON text)
         self.cleaned: dict[int, tuple[Any, Any]] = {}  # id(example) -> (example, without its credentials)
         self.variables = _Variables()
@@ -456,9 +458,9 @@ class _Builder:
         return "{{" + key + "}}"
 
     def _param_value(self, parameter: Parameter) -> Any:
-        if parameter.example is not MISSING:
-            return without_credentials(parameter.example, parameter.name)
-        return without_credentials(self.examples.example(parameter.schema, for_request=True), parameter.name)
+        value = parameter.example if parameter.example is not MISSING else (
+            self.examples.example(parameter.schema, for_request=True))
+        return self.checked.parameter(parameter, without_credentials(value, parameter.name))
 
     def _param_text(self, parameter: Parameter) -> str:
         value = self._param_value(parameter)
@@ -518,7 +520,7 @@ class _Builder:
         given = set(value) if isinstance(value, dict) else set()  # fields the spec's own example fills in
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
-        value = self._example_without_credentials(value)
+        value = self.checked.body(media, self._example_without_credentials(value), example)
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
             schema = self.api.resolver.deref(media.schema)

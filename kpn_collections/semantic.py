@@ -52,7 +52,7 @@ class SemanticPass:
         self.visited: set[int] = set()
         self.meta_checked: set[int] = set()
         v31 = version is SpecVersion.OPENAPI_3_1
-        self.value_validator_class: Any = _bounded_patterns(OAS31Validator if v31 else OAS30Validator)
+        self.value_validator_class: Any = bounded_patterns(OAS31Validator if v31 else OAS30Validator)
         self.value_format_checker = oas31_format_checker if v31 else oas30_format_checker
         specification = DRAFT202012 if v31 else DRAFT4
         registry: Registry[Any] = Registry().with_resource("", Resource.from_contents(
@@ -206,7 +206,7 @@ class SemanticPass:
 
 
 @functools.cache
-def _bounded_patterns(validator_class: Any) -> Any:
+def bounded_patterns(validator_class: Any) -> Any:
     """`validator_class`, except that a pattern that may backtrack for hours (`^(a+)+$`) is not tried on a
     value longer than a few characters: a `default` must not hang the validation."""
     check = validator_class.VALIDATORS["pattern"]

@@ -413,9 +413,11 @@ def _check_path_parameters(
         for name in sorted(n for n in declared if n not in used):
             diagnostics.warning(
                 "unused-path-parameter",
-                f"path parameter {name!r} of {method.upper()} {path} is declared but not in the path",
+                f"path parameter {name!r} of {method.upper()} {path} is declared but not in the path, so no request "
+                "can be valid",
                 pointer=pointer,
-                hint=f"add {{{name}}} to the path or remove the parameter",
+                hint=f"add {{{name}}} to the path or remove the parameter: servers and mock servers that check "
+                     "requests reject every call",
             )
 
 

@@ -127,3 +127,17 @@ def response_violations(execution: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Errors Prism found in its own answer (for example a spec example that breaks the spec's schema)."""
     return [v for v in violations(execution)
             if (v.get("location") or [""])[0] == "response" and v.get("severity") == "Error"]
+
+
+def request_rejected(execution: Mapping[str, Any], body: str) -> list[dict[str, Any]]:
+    """Why Prism rejected our request: its request violations, or, where the operation documents no answer for
+    an invalid request, the `validation` list of the 422 problem Prism makes up (`body` is the answer's text)."""
+    found = request_violations(execution)
+    if found or (execution.get("response") or {}).get("code") != 422 or "#UNPROCESSABLE_ENTITY" not in body:
+        return found
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return found
+    validation = problem.get("validation") if isinstance(problem, dict) else None
+    return [v for v in validation if isinstance(v, dict)] if isinstance(validation, list) else found

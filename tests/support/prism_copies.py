@@ -1,8 +1,11 @@
 """The copies of corpus specs that Prism is given where it cannot serve the spec as it is.
 
-Each entry says why. Two kinds of reason: a defect of the spec that no request can satisfy (the converter
-warns about each of them), and a limitation of Prism itself. The collection under test is always
-converted from the original spec; only Prism's copy is adapted, and only as far as the reason needs.
+Each entry says why: a limitation of Prism itself, which a defect of the spec may set off (the converter
+warns about each such defect). A spec whose defect only means that no request to some operation can be valid
+(kpn-ise, kpn-fiam-eneco-data-products) needs no copy: Prism rejects exactly those requests, which the tests
+expect from the converter's `no-valid-request` (or `unused-path-parameter`) warnings. The collection under
+test is always converted from the original spec; only Prism's copy is adapted, and only as far as the reason
+needs.
 """
 
 from __future__ import annotations
@@ -80,15 +83,6 @@ def default_consumes(document: dict[str, Any]) -> None:
     document.setdefault("consumes", ["application/json"])
 
 
-def string_enum_types(document: dict[str, Any]) -> None:
-    """Schemas whose string `enum` contradicts `type: object` become string schemas."""
-    for node in _nodes(document):
-        enum = node.get("enum")
-        if node.get("type") == "object" and isinstance(enum, list) and all(isinstance(v, str) for v in enum):
-            node["type"] = "string"
-            node.pop("properties", None)
-
-
 def xml_bodies_as_text(document: dict[str, Any]) -> None:
     """XML request bodies are described as text."""
     for node in _nodes(document):
@@ -118,15 +112,10 @@ ADAPTATIONS: dict[str, Adaptation] = {
     "kpn-match-openapi.yml": Adaptation(
         "Prism refuses to load a spec with a dangling $ref (#/components/schemas/TokenRequest does not exist); "
         "its copy has an empty schema there, as the converter uses", (empty_dangling_refs,), "dangling-ref"),
-    "kpn-fiam-eneco-data-products-openapi.yml": Adaptation(
-        "the *Binding schemas are `type: object` with string enums, so no path value is valid; its copy makes "
-        "them strings", (string_enum_types,), "enum-type-mismatch"),
-    "kpn-ise-openapi.yml": Adaptation(
-        "PUT and DELETE /internaluser/ declare a required path parameter `id` the path lacks, so no request is "
-        "valid; its copy drops the declaration", (drop_unused_path_parameters,), "unused-path-parameter"),
     "kpn-wholesale-wba-openapi.yml": Adaptation(
-        "two operations declare a path parameter the path lacks, on which Prism crashes (TypeError in its "
-        "path deserialiser); and patterns such as `({true|false})?` do not compile in the unicode mode of "
+        "two operations declare a path parameter the path lacks (no request to them can be valid, as the "
+        "converter warns), on which Prism crashes instead of rejecting them (TypeError in its path "
+        "deserialiser, no answer at all); and patterns such as `({true|false})?` do not compile in the unicode mode of "
         "Prism's Ajv 8, so Prism silently checks no response body at all. Its copy drops the declarations and "
         "escapes those braces", (drop_unused_path_parameters, escape_literal_braces), "unused-path-parameter"),
     "kpn-mobile-services-management-openapi.yml": Adaptation(
