@@ -87,12 +87,6 @@ class SchemaStore:
             self.definitions[name] = schema
         return {"$ref": "#/definitions/" + name}
 
-    def references(self, schema: Any) -> list[str]:
-        """The names of the definitions `schema` refers to itself, sorted (the test script adds, at run time,
-        the definitions those refer to: listing the whole closure in every script made big APIs' collections
-        ten times bigger)."""
-        return sorted(set(_definition_refs(schema)) & set(self.definitions))
-
     def closure(self, schema: Any) -> list[str]:
         """The names of every definition `schema` needs, directly or through other definitions, sorted."""
         found: set[str] = set()

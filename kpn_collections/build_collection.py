@@ -159,9 +159,14 @@ class _Builder:
         }
         if self.api.security:
             collection["auth"] = self.collection_auth.auth
+        events = []
         if token_request is not None:
-            collection["event"] = [self._script_event("prerequest", "collection.prerequest.js.jinja",
-                                                      self.collection_id, token_request)]
+            events.append(self._script_event("prerequest", "collection.prerequest.js.jinja", self.collection_id,
+                                             token_request))
+        if self.contract_tests is not None:
+            events.append(self._contract_event(self.contract_tests, token_request is not None))
+        if events:
+            collection["event"] = events
         collection["variable"] = list(self.variables.entries.values())
         redact_descriptions(collection)  # `secret-in-spec` promised: credentials in descriptions are left out
         return collection
@@ -174,6 +179,13 @@ class _Builder:
                     *(k for k in keys if k != TOKEN_VARIABLES["access_token"])]
         placeholders = {TOKEN_VARIABLES["client_id"]: "YOUR_ID", TOKEN_VARIABLES["client_secret"]: "YOUR_SECRET"}
         return [{"key": k, "placeholder": placeholders.get(k, "YOUR_" + k.upper())} for k in dict.fromkeys(keys)]
+
+    def _contract_event(self, contract_tests: ContractTests, token_flow: bool) -> dict[str, Any]:
+        """The collection's test script: the contract checks every request's own script calls."""
+        credentials = [c["key"] for c in self._credential_variables()]
+        script = contract_tests.collection_script(
+            credentials, TOKEN_VARIABLES["access_token"] if token_flow else None, GET_ACCESS_TOKEN)
+        return _event("test", stable_id(self.collection_id, "test"), script)
 
     def _other_servers(self, base_url: str) -> list[dict[str, str]]:
         """The definition's servers other than the one `baseUrl` points at (SwaggerHub's mock left out)."""

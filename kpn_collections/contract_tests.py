@@ -1,11 +1,12 @@
 """Contract tests: a Postman test script per request that checks the response against the definition.
 
-`smoke` checks that the status is documented (exactly, by a `2XX`-style range, or by `default`) and that
-the response's Content-Type is one documented for that status. `contract` also validates JSON bodies
+`smoke` checks that the status is documented (exactly, by a `2XX`-style range, or by `default`) and a success,
+and that the response's Content-Type is one documented for that status. `contract` also validates JSON bodies
 against the documented schema (converted for Postman's Ajv 6 by ajv_schema.py) and checks that required
-response headers are present. The data each script needs is built here as plain values; the script text
-comes from the `request.test.js.jinja` template. Named schemas are stored once, in the collection variable
-CONTRACT_SCHEMAS, and each script picks the definitions its schemas need.
+response headers are present. The checks are written once, in the collection's test script
+(`collection.test.js.jinja`, which defines `kpnContract`); each request's script (`request.test.js.jinja`) only
+hands it the request's label and documented responses, which are built here as plain values. Named schemas are
+stored once, in the collection variable CONTRACT_SCHEMAS; a script's schemas refer to them by name.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ajv_schema import SchemaStore
+from .credentials import secret_kind
 from .fast_paths import REFERENCE_ONLY
 from .model import Api, MediaType, Operation, Response
 from .render import Renderer
@@ -30,6 +32,8 @@ CONTRACT_SCHEMAS = "contract_schemas"
 """The collection variable holding the shared JSON Schema definitions (JSON text)."""
 NO_BODY_METHODS = frozenset({"head"})
 NO_BODY_STATUSES = (204, 205, 304)
+MAX_DESCRIPTION = 100
+"""Longest response description quoted in a failure message (the first line, cut)."""
 
 
 @dataclass
@@ -51,9 +55,20 @@ class ContractTests:
             label=operation_label(operation),
             mode=self.mode,
             responses=[self._response(r, operation) for r in operation.responses],
-            body_expected=operation.method not in NO_BODY_METHODS,
-            no_body_statuses=list(NO_BODY_STATUSES),
+        )
+
+    def collection_script(self, credentials: list[str], token: str | None, token_request: str) -> str:
+        """The collection's test script, which defines the checks every request's script runs: `credentials`
+        are the variables a tester fills in, `token` the access token variable (None without the token flow)
+        and `token_request` the name of the request that fetches it, for the hint a 401 or 403 gets."""
+        return self.renderer.render(
+            "collection.test.js.jinja",
+            mode=self.mode,
             schemas_variable=CONTRACT_SCHEMAS,
+            no_body_statuses=list(NO_BODY_STATUSES),
+            credentials=credentials,
+            token=token,
+            token_request=token_request,
         )
 
     def shared_definitions(self) -> str | None:
@@ -63,12 +78,19 @@ class ContractTests:
         return json.dumps(self.store.definitions, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     def _response(self, response: Response, operation: Operation) -> dict[str, Any]:
+        """A documented response: its status; the description of a status that is no 2xx (the message when it
+        answers a request that expects a success); the media types unless the method has no body (HEAD);
+        in contract mode the required headers. Empty lists are left out, to keep big collections small."""
         name = operation.operation_id or f"{operation.method}{operation.path}"
-        entry: dict[str, Any] = {"status": response.status,
-                                 "content": [self._media(m, f"{name}_{response.status}") for m in response.content]}
-        if self.mode == "contract":
-            entry["headers"] = [h.name for h in response.headers
-                                if h.required and h.name.lower() != "content-type"]
+        entry: dict[str, Any] = {"status": response.status}
+        description = error_description(response)
+        if description:
+            entry["description"] = description
+        if response.content and operation.method not in NO_BODY_METHODS:
+            entry["content"] = [self._media(m, f"{name}_{response.status}") for m in response.content]
+        headers = [h.name for h in response.headers if h.required and h.name.lower() != "content-type"]
+        if self.mode == "contract" and headers:
+            entry["headers"] = headers
         return entry
 
     def _media(self, media: MediaType, name_hint: str) -> dict[str, Any]:
@@ -83,9 +105,6 @@ class ContractTests:
         elif self._describes_string(schema):
             entry["schema"] = schema
             entry["text"] = True
-        else:
-            return entry
-        entry["definitions"] = self.store.references(schema)
         return entry
 
     def _converted(self, source: Any, name_hint: str) -> Any:
@@ -111,6 +130,18 @@ class ContractTests:
             target = self.store.definitions.get(ref.rsplit("/", 1)[-1])
             schema = target if isinstance(target, dict) else {}
         return schema.get("type") == "string"
+
+
+def error_description(response: Response) -> str:
+    """The first line of the description of a response that is no success (not 2xx), cut to MAX_DESCRIPTION, for
+    "expected a success, got 500 (documented error: ...)"; empty for a 2xx or when it would quote a credential."""
+    if response.status.startswith("2"):
+        return ""
+    lines = [" ".join(line.split()) for line in response.description.splitlines()]
+    first = next((line for line in lines if line), "")
+    if len(first) > MAX_DESCRIPTION:
+        first = first[:MAX_DESCRIPTION - 3].rstrip() + "..."
+    return "" if secret_kind(first) is not None else first
 
 
 def content_key(value: Any) -> bytes | None:
