@@ -185,7 +185,7 @@ class _Builder:
         credentials = [c["key"] for c in self._credential_variables()]
         script = contract_tests.collection_script(
             credentials, TOKEN_VARIABLES["access_token"] if token_flow else None, GET_ACCESS_TOKEN)
-        return _event("test", stable_id(self.collection_id, "test"), script)
+        return _event("test", None, script)
 
     def _other_servers(self, base_url: str) -> list[dict[str, str]]:
         """The definition's servers other than the one `baseUrl` points at (SwaggerHub's mock left out)."""
@@ -359,7 +359,7 @@ class _Builder:
         request = self._request(operation)
         item: dict[str, Any] = {"id": item_id, "name": _request_name(operation)}
         if self.contract_tests is not None:
-            item["event"] = [_event("test", stable_id(item_id, "test"), self.contract_tests.script(operation))]
+            item["event"] = [_event("test", None, self.contract_tests.script(operation))]
         behaviour: dict[str, Any] = {}
         if "body" in request and operation.method in _BODY_PRUNED_METHODS:
             behaviour["disableBodyPruning"] = True  # else Postman drops the body of a GET, HEAD or DELETE
@@ -669,11 +669,15 @@ class _Builder:
         return text
 
 
-def _event(listen: str, script_id: str, text: str) -> dict[str, Any]:
-    """A script event (`prerequest` or `test`); Postman keeps script text as a list of lines."""
+def _event(listen: str, script_id: str | None, text: str) -> dict[str, Any]:
+    """A script event (`prerequest` or `test`); Postman keeps script text as a list of lines. Without an id, the
+    script is only its lines (Postman's defaults: JavaScript, an id of its own): every API request has one, and
+    in big collections the id and type add up."""
     lines = text.split("\n")  # only newlines: str.splitlines() would also cut at U+2028, \x0b, \x1c, ...
     if lines and lines[-1] == "":
         lines.pop()
+    if script_id is None:
+        return {"listen": listen, "script": {"exec": lines}}
     return {"listen": listen, "script": {"id": script_id, "type": "text/javascript", "exec": lines}}
 
 

@@ -11,8 +11,11 @@ stored once, in the collection variable CONTRACT_SCHEMAS; a script's schemas ref
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from .ajv_schema import SchemaStore
@@ -47,14 +50,22 @@ class ContractTests:
     def __post_init__(self) -> None:
         self.store = SchemaStore(self.api.resolver, self.api.version)
         self._known: dict[bytes, tuple[Any, Any]] = {}  # content_key(schema) -> (schema, its converted form)
+        self._uses: list[tuple[dict[str, Any], str, str]] = []  # (content, media type, name hint) with a schema
+        # Every operation's responses are built first, so that subschemas repeated anywhere are stored once.
+        self._responses = {id(operation): (operation, self._documented(operation)) for operation in self.api.operations}
+        if self._uses:
+            folded = self.store.fold([(content[kind], hint) for content, kind, hint in self._uses])
+            for (content, kind, _), schema in zip(self._uses, folded, strict=True):
+                content[kind] = schema
 
     def script(self, operation: Operation) -> str:
         """The test script text for one operation's request."""
+        known = self._responses.get(id(operation))
         return self.renderer.render(
             "request.test.js.jinja",
             label=operation_label(operation),
             mode=self.mode,
-            responses=[self._response(r, operation) for r in operation.responses],
+            responses=known[1] if known is not None and known[0] is operation else self._documented(operation),
         )
 
     def collection_script(self, credentials: list[str], token: str | None, token_request: str) -> str:
@@ -77,35 +88,40 @@ class ContractTests:
             return None
         return json.dumps(self.store.definitions, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
+    def _documented(self, operation: Operation) -> dict[str, dict[str, Any]]:
+        """Each documented status of an operation with what the script checks for it."""
+        return {response.status: self._response(response, operation) for response in operation.responses}
+
     def _response(self, response: Response, operation: Operation) -> dict[str, Any]:
-        """A documented response: its status; the description of a status that is no 2xx (the message when it
-        answers a request that expects a success); the media types unless the method has no body (HEAD);
-        in contract mode the required headers. Empty lists are left out, to keep big collections small."""
+        """A documented response, shaped like OpenAPI's: the description of a status that is no 2xx (the message
+        when it answers a request that expects a success); `content`, each media type with the schema its body is
+        checked against (None for none), unless the method has no body (HEAD); in contract mode the required
+        headers. What is empty is left out, to keep big collections small."""
         name = operation.operation_id or f"{operation.method}{operation.path}"
-        entry: dict[str, Any] = {"status": response.status}
+        entry: dict[str, Any] = {}
         description = error_description(response)
         if description:
             entry["description"] = description
         if response.content and operation.method not in NO_BODY_METHODS:
-            entry["content"] = [self._media(m, f"{name}_{response.status}") for m in response.content]
+            content: dict[str, Any] = {}
+            for media in response.content:
+                if media.kind not in content:  # the first wins, as it did when the script looked through a list
+                    content[media.kind] = self._schema(media, f"{name}_{response.status}")
+                    if content[media.kind] is not None:
+                        self._uses.append((content, media.kind, f"{name}_{response.status}"))
+            entry["content"] = content
         headers = [h.name for h in response.headers if h.required and h.name.lower() != "content-type"]
         if self.mode == "contract" and headers:
             entry["headers"] = headers
         return entry
 
-    def _media(self, media: MediaType, name_hint: str) -> dict[str, Any]:
-        """A documented media type; in contract mode with the schema its body is checked against: JSON bodies
-        always, other bodies when the schema describes a string (the body's text)."""
-        entry: dict[str, Any] = {"type": media.kind}
+    def _schema(self, media: MediaType, name_hint: str) -> Any:
+        """The schema a body of this media type is checked against in contract mode, or None: JSON bodies always,
+        other bodies when the schema describes a string (the body's text)."""
         if self.mode != "contract" or media.schema is None:
-            return entry
+            return None
         schema = self._converted(media.schema, name_hint)
-        if is_json(media.kind):
-            entry["schema"] = schema
-        elif self._describes_string(schema):
-            entry["schema"] = schema
-            entry["text"] = True
-        return entry
+        return schema if is_json(media.kind) or self._describes_string(schema) else None
 
     def _converted(self, source: Any, name_hint: str) -> Any:
         """The Ajv form of a response schema, shared (a `$ref` to a definition) when it is big. Equal schemas
@@ -134,14 +150,22 @@ class ContractTests:
 
 def error_description(response: Response) -> str:
     """The first line of the description of a response that is no success (not 2xx), cut to MAX_DESCRIPTION, for
-    "expected a success, got 500 (documented error: ...)"; empty for a 2xx or when it would quote a credential."""
+    "expected a success, got 500 Internal Server Error (documented error: ...)"; empty for a 2xx, when it only
+    repeats the status's reason phrase (which the message shows anyway) or when it would quote a credential."""
     if response.status.startswith("2"):
         return ""
     lines = [" ".join(line.split()) for line in response.description.splitlines()]
     first = next((line for line in lines if line), "")
     if len(first) > MAX_DESCRIPTION:
         first = first[:MAX_DESCRIPTION - 3].rstrip() + "..."
+    with contextlib.suppress(ValueError):
+        if _words(HTTPStatus(int(response.status)).phrase) == _words(first):
+            return ""
     return "" if secret_kind(first) is not None else first
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 def content_key(value: Any) -> bytes | None:
