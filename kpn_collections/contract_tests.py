@@ -154,12 +154,13 @@ def error_description(response: Response) -> str:
     more than the status's reason phrase (which the message shows anyway) or when it would quote a credential."""
     if response.status.startswith("2"):
         return ""
-    lines = [" ".join(line.split()) for line in response.description.splitlines()]
+    lines = [" ".join(line.split()) for line in response.description.split("\n")]  # only newlines end a line
     first = next((line for line in lines if line), "")
     if len(first) > MAX_DESCRIPTION:
         first = first[:MAX_DESCRIPTION - 3].rstrip() + "..."
     with contextlib.suppress(ValueError):
-        if set(_words(first)) <= set(_words(HTTPStatus(int(response.status)).phrase)):
+        words = set(_words(first))
+        if words and words <= set(_words(HTTPStatus(int(response.status)).phrase)):
             return ""
     return "" if secret_kind(first) is not None else first
 

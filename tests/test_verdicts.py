@@ -234,3 +234,29 @@ def test_the_expected_success_is_a_2xx_or_the_only_documented_3xx(path: str, sta
     (execution,) = api_executions(run)
     failed = [message for _, message in assertions(execution) if message is not None]
     assert failed == ([verdict] if verdict else []), run.describe()
+
+
+def test_the_readme_shows_a_requests_tests_tab_as_it_is_generated() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    collection = convert(CONTRACT_FIXTURE)
+    item = next(i for i in iter_requests(collection["item"]) if i["name"] == "Get a category tree")
+    script = "\n".join(item["event"][0]["script"]["exec"])
+    assert f"```js\n{script}\n```" in readme
+
+
+@pytest.mark.parametrize(("status", "description", "quoted"), [
+    ("200", "The category", ""),  # a success needs no message
+    ("404", "Not found.", ""),  # says no more than the reason phrase, which the message shows anyway
+    ("500", "server error", ""),
+    ("404", "No category with this id", "No category with this id"),
+    ("4XX", "A client error\n\nSee the problem type.", "A client error"),
+    ("default", "  Unexpected   error ", "Unexpected error"),
+    ("503", "x" * 150, "x" * 97 + "..."),
+    ("401", "Token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+     ""),  # a credential never goes into a script
+])
+def test_a_documented_error_is_quoted_by_its_first_line(status: str, description: str, quoted: str) -> None:
+    from kpn_collections.contract_tests import error_description
+    from kpn_collections.model import Response
+
+    assert error_description(Response(status, description)) == quoted
