@@ -41,7 +41,8 @@ MAX_DESCRIPTION = 100
 
 @dataclass
 class ContractTests:
-    """Builds the test scripts of one collection; the shared definitions grow as scripts are built."""
+    """Builds the test scripts of one collection: every operation's documented responses first (so the shared
+    definitions hold each repeated subschema once), then a script per request on demand."""
 
     api: Api
     renderer: Renderer
