@@ -53,6 +53,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "cache": ("cache",),
     "graph": ("graph", "graph-beta"),
     "linearity": tuple(f"ops-{n}" for n in LINEAR_SIZES),
+    "size": ("size-kpn", "size-github", "size-stripe"),
 }
 SECTION_TITLES = {
     "single": "Single big specs",
@@ -60,6 +61,7 @@ SECTION_TITLES = {
     "cache": "Pre-commit: second run over unchanged inputs, cache on",
     "graph": "Microsoft Graph",
     "linearity": "Linearity: generated OpenAPI 3.0 specs",
+    "size": "Size: collections with and without contract tests, and Postman's",
 }
 ALL_CASES: tuple[str, ...] = tuple(case for cases in SECTIONS.values() for case in cases)
 QUICK_SKIPPED = ("graph-beta", "ops-10000")
@@ -69,6 +71,11 @@ RATIO_TARGETS = {"github": 0.5, "stripe": 0.5, "sd-lan": 0.8, "batch": 0.1}
 CACHE_TARGET_S = 0.5
 GRAPH_TARGET_S = 60.0
 GRAPH_TARGET_BYTES = 2 * 1024**3
+# Size targets (issue #21), for specs of SIZE_TARGET_FROM bytes and more: the contract tests add at most
+# TESTS_ADD to the `--tests none` collection, and the collection is at most OURS_PER_THEIRS times theirs.
+SIZE_TARGET_FROM = 100 * 1024
+TESTS_ADD = 0.25
+OURS_PER_THEIRS = 1.25
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -536,6 +543,49 @@ def write_generated_spec(operations: int, scratch: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class SizeRow:
+    """Minified JSON sizes (bytes) of one spec's collections: ours without tests, ours, and theirs."""
+
+    case: str
+    spec_bytes: int
+    none: int | None
+    ours: int | None
+    theirs: int | None
+
+
+def minified_size(path: Path) -> int | None:
+    """The size of a collection file as minified JSON (None when it is missing or not JSON)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def size_table(rows: Sequence[SizeRow]) -> str:
+    header = ("| spec | spec size | theirs | ours `--tests none` | ours | tests add | ours/theirs | target |\n"
+              "|---|---|---|---|---|---|---|---|")
+    lines = [header]
+    for row in rows:
+        added = row.ours / row.none - 1 if row.ours and row.none else None
+        ratio = row.ours / row.theirs if row.ours and row.theirs else None
+        if row.spec_bytes < SIZE_TARGET_FROM:
+            target = f"none (spec < {human_size(SIZE_TARGET_FROM)})"
+        else:
+            marks = []
+            if added is not None:
+                marks.append(f"tests add <= {TESTS_ADD:.0%}: {'pass' if added <= TESTS_ADD else 'FAIL'}")
+            if ratio is not None:
+                marks.append(f"<= {OURS_PER_THEIRS}x theirs: {'pass' if ratio <= OURS_PER_THEIRS else 'FAIL'}")
+            target = "; ".join(marks) or "n/a"
+        cells = [row.case, human_size(row.spec_bytes),
+                 *(f"{value:,}" if value is not None else "failed" for value in (row.theirs, row.none, row.ours)),
+                 f"{added:+.1%}" if added is not None else "—", f"{ratio:.2f}" if ratio is not None else "—", target]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
 class Converters:
     scratch: Path
     timeout: float
@@ -582,6 +632,20 @@ class Converters:
         if result.ok and (not out_file.is_file() or out_file.stat().st_size == 0):
             result = Measurement(result.seconds, result.peak_bytes, "failed", "no collection written")
         return self._finish(result, log_path, f"{case} theirs")
+
+    def sizes(self, case: str, spec: Path) -> SizeRow:
+        """One conversion each: ours with `--tests none`, ours with the default (contract) tests, and theirs."""
+        log(f"[size] {case}")
+        found: dict[str, int | None] = {}
+        for side, extra in (("none", ("--tests", "none")), ("ours", ())):
+            out = self._out(f"size-{case}", side)
+            self._finish(measure(self.ours_command(spec, out, "--no-cache", *extra), cwd=REPO_ROOT,
+                                 timeout=self.timeout, log_path=self._log(f"size-{case}", side, 0)), self._log(
+                f"size-{case}", side, 0), f"size {case} {side}")
+            found[side] = minified_size(out / f"{spec.stem}.postman_collection.json")
+        self.theirs(f"size-{case}", 0, spec)
+        found["theirs"] = minified_size(self.scratch / "out" / f"size-{case}" / "theirs" / f"{spec.stem}.json")
+        return SizeRow(case, spec.stat().st_size, found["none"], found["ours"], found["theirs"])
 
     def ours_batch(self, case: str, run: int, corpus: Path, expected: int) -> Measurement:
         out = self._out(case, "ours")
@@ -981,8 +1045,8 @@ def run(args: argparse.Namespace) -> int:
 
     graph_theirs = args.with_theirs_on_graph
     needs_theirs = any(case != "cache" and (not case.startswith("graph") or graph_theirs) for case in cases)
-    public = [case for case in cases if case in PUBLIC_SPECS]
-    needs_corpus = any(case in ("sd-lan", "batch", "cache") for case in cases)
+    public = [case.removeprefix("size-") for case in cases if case.removeprefix("size-") in PUBLIC_SPECS]
+    needs_corpus = any(case in ("sd-lan", "batch", "cache", "size-kpn") for case in cases)
 
     if needs_corpus and not corpus.is_dir():
         raise BenchError(f"corpus directory {corpus} not found (pass --corpus DIR)")
@@ -1010,6 +1074,7 @@ def run(args: argparse.Namespace) -> int:
              what="compiling kpn_collections")
     runs: int = args.runs
     rows: dict[str, list[Row]] = {section: [] for section in SECTIONS}
+    sizes: list[SizeRow] = []
 
     def single(
         case: str,
@@ -1087,6 +1152,10 @@ def run(args: argparse.Namespace) -> int:
         elif case.startswith("ops-"):
             operations = int(case.removeprefix("ops-"))
             single(case, write_generated_spec(operations, scratch), "linearity")
+        elif case == "size-kpn":
+            sizes.extend(converters.sizes(spec.stem, spec) for spec in corpus_list)
+        elif case.startswith("size-"):
+            sizes.append(converters.sizes(case.removeprefix("size-"), spec_paths[case.removeprefix("size-")]))
 
     sections = []
     for section, section_rows in rows.items():
@@ -1100,6 +1169,8 @@ def run(args: argparse.Namespace) -> int:
         if section == "graph" and not graph_theirs:
             text += "\n\nTheirs not run on Graph (pass `--with-theirs-on-graph`)."
         sections.append(text)
+    if sizes:
+        sections.append(f"## {SECTION_TITLES['size']}\n\n{size_table(sizes)}")
     report = (
         "# kpn-collections vs openapi-to-postmanv2\n\n"
         + "\n\n".join(sections)

@@ -15,14 +15,18 @@ proven against) reads the same spec:
 - Every `$ref` becomes `#/definitions/<name>`; the named definitions are collected once per collection
   (SchemaStore.definitions), so recursive schemas stay finite and big schemas are not copied around.
   In 2.0 and 3.0 the siblings of a `$ref` are ignored, as those versions say; in 3.1 they apply.
+- Subschemas repeated across a collection's schemas are stored once too (SchemaStore.fold): a `$ref` to an
+  equal schema validates exactly as the schema does, and big APIs repeat inline schemas a lot.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .credentials import secret_kind
@@ -55,6 +59,8 @@ _JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "ar
 
 MAX_NAME = 80
 """Longest definition name kept from a reference (longer ones are cut and numbered)."""
+FOLD_ABOVE = 70
+"""Repeated subschemas whose JSON is at least this long are stored once (a `$ref` costs about 30 characters)."""
 
 
 class SchemaStore:
@@ -83,16 +89,34 @@ class SchemaStore:
         key = json.dumps(schema, sort_keys=True)
         name = self._shared.get(key)
         if name is None:
-            name = self._unique_name(name_hint)
+            name = self.unique_name(name_hint)
             self._shared[key] = name
             self.definitions[name] = schema
         return {"$ref": "#/definitions/" + name}
 
-    def references(self, schema: Any) -> list[str]:
-        """The names of the definitions `schema` refers to itself, sorted (the test script adds, at run time,
-        the definitions those refer to: listing the whole closure in every script made big APIs' collections
-        ten times bigger)."""
-        return sorted(set(_definition_refs(schema)) & set(self.definitions))
+    def fold(self, roots: list[tuple[Any, str]]) -> list[Any]:
+        """Stores every subschema that occurs more than once (in the definitions, or in `roots`: the schemas
+        used outside them, each with a name hint, once per use) once, as a definition the occurrences refer to;
+        returns the roots with their repeats replaced (the same list, element for element)."""
+        keys = _SchemaKeys()
+        trees = [*self.definitions.values(), *(root for root, _ in roots)]
+        counts = Counter(keys.key(node) for tree in trees for node in _schema_nodes(tree))
+        folded = {key for key, count in counts.items() if count > 1 and keys.length[key] >= FOLD_ABOVE}
+        for _ in range(2):  # a subschema repeated only inside a folded one is then stored once already
+            visits = _visits(trees, keys, folded)
+            folded = {key for key in folded if visits[key] > 1}
+        names: dict[bytes, str] = {}  # a folded subschema equal to a definition becomes a `$ref` to it
+        for name, definition in self.definitions.items():
+            if isinstance(definition, dict) and keys.key(definition) in folded:
+                names.setdefault(keys.key(definition), name)
+        rebuild = _Rebuild(self, keys, folded, names)
+        for name in list(self.definitions):
+            definition = self.definitions[name]
+            if isinstance(definition, dict):
+                own = names.get(keys.key(definition), name)
+                self.definitions[name] = (rebuild.inner(definition, name) if own == name
+                                          else {"$ref": "#/definitions/" + own})
+        return [rebuild.node(root, hint) for root, hint in roots]
 
     def closure(self, schema: Any) -> list[str]:
         """The names of every definition `schema` needs, directly or through other definitions, sorted."""
@@ -110,7 +134,7 @@ class SchemaStore:
         name = self._names.get(ref)
         if name is not None:
             return name
-        name = self._unique_name(ref)
+        name = self.unique_name(ref)
         self._names[ref] = name
         self.definitions[name] = True  # placeholder until converted (keeps the name taken)
         target = self.resolver.deref({"$ref": ref})
@@ -121,7 +145,8 @@ class SchemaStore:
         self._pending.append((name, target))
         return name
 
-    def _unique_name(self, ref: str) -> str:
+    def unique_name(self, ref: str) -> str:
+        """A definition name not taken yet, made of the last part of `ref`."""
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", ref.rsplit("/", 1)[-1]).strip("_")[:MAX_NAME] or "schema"
         name, number = base, 1
         while name in self.definitions:
@@ -240,6 +265,109 @@ class SchemaStore:
             return True  # beside a `$ref` this counts in 3.1 (and a 3.0 author means it too)
         target = self.resolver.deref(raw) if isinstance(raw, dict) else raw
         return isinstance(target, dict) and target.get(self.omitted) is True
+
+
+def _schema_children(schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The subschemas of a converted schema, each with a name hint (property names for properties); literal data
+    (`enum`, `const`, `required`) and the maps of names (`properties` itself) are not schemas."""
+    for key, value in schema.items():
+        kind = _CHILD_KINDS.get(key)
+        if kind is None:
+            continue
+        if isinstance(value, dict):
+            if kind == "map":
+                yield from ((name, sub) for name, sub in value.items() if isinstance(sub, dict))
+            else:
+                yield key, value
+        elif kind == "list" and isinstance(value, list):
+            yield from ((key, item) for item in value if isinstance(item, dict))
+
+
+_CHILD_KINDS = {**dict.fromkeys(_SUBSCHEMA_KEYWORDS, "one"), **dict.fromkeys((*_LIST_KEYWORDS, "items"), "list"),
+                **dict.fromkeys(_SCHEMA_KEYWORDS, "map")}
+"""How each keyword holds subschemas: one, a list of them (`items` may be either), or a map of names to them."""
+
+
+def _schema_nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every schema (object) in a tree, the tree included."""
+    stack = [tree] if isinstance(tree, dict) else []
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child for _, child in _schema_children(node))
+
+
+def _visits(trees: list[Any], keys: _SchemaKeys, folded: set[bytes]) -> Counter[bytes]:
+    """How often each schema is met when the subschemas of a folded one are looked at only once."""
+    visits: Counter[bytes] = Counter()
+    stack = [tree for tree in trees if isinstance(tree, dict)]
+    while stack:
+        node = stack.pop()
+        key = keys.key(node)
+        visits[key] += 1
+        if key not in folded or visits[key] == 1:
+            stack.extend(child for _, child in _schema_children(node))
+    return visits
+
+
+class _SchemaKeys:
+    """Content keys of converted schemas (equal for equal JSON: keys sorted, 1 and 1.0 apart) and the length of
+    their JSON, computed once per object."""
+
+    def __init__(self) -> None:
+        self.length: dict[bytes, int] = {}
+        self._known: dict[int, tuple[Any, bytes]] = {}  # id(schema) -> (schema, key); the schema keeps its id
+
+    def key(self, schema: dict[str, Any]) -> bytes:
+        known = self._known.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
+        text = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        key = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        self._known[id(schema)] = (schema, key)
+        self.length[key] = len(text)
+        return key
+
+
+class _Rebuild:
+    """Copies of schemas with their folded subschemas replaced by `$ref`s (the first use stores them)."""
+
+    def __init__(self, store: SchemaStore, keys: _SchemaKeys, folded: set[bytes], names: dict[bytes, str]):
+        self.store, self.keys, self.folded, self.names = store, keys, folded, names
+
+    def node(self, schema: Any, hint: str) -> Any:
+        if not isinstance(schema, dict):
+            return schema
+        key = self.keys.key(schema)
+        if key not in self.folded:
+            return self.inner(schema, hint)
+        name = self.names.get(key)
+        if name is None:
+            name = self.names[key] = self.store.unique_name(hint)
+            self.store.definitions[name] = True  # keeps the name taken while the copy is made
+            self.store.definitions[name] = self.inner(schema, name)
+        return {"$ref": "#/definitions/" + name}
+
+    def inner(self, schema: dict[str, Any], hint: str) -> dict[str, Any]:
+        result = dict(schema)
+        for key in _SUBSCHEMA_KEYWORDS:
+            if isinstance(schema.get(key), dict):
+                result[key] = self.node(schema[key], f"{hint}_{key}")
+        for key in (*_LIST_KEYWORDS, "items"):
+            value = schema.get(key)
+            if isinstance(value, list):
+                result[key] = [self.node(item, f"{hint}_{key}") for item in value]
+            elif key == "items" and isinstance(value, dict):
+                result[key] = self.node(value, f"{hint}_items")
+        for key in _SCHEMA_KEYWORDS:
+            value = schema.get(key)
+            if isinstance(value, dict):
+                result[key] = {name: self.node(sub, name) for name, sub in value.items()}
+        return result
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _is_number(value: Any) -> bool:

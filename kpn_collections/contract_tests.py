@@ -1,20 +1,25 @@
 """Contract tests: a Postman test script per request that checks the response against the definition.
 
-`smoke` checks that the status is documented (exactly, by a `2XX`-style range, or by `default`) and that
-the response's Content-Type is one documented for that status. `contract` also validates JSON bodies
+`smoke` checks that the status is documented (exactly, by a `2XX`-style range, or by `default`) and a success,
+and that the response's Content-Type is one documented for that status. `contract` also validates JSON bodies
 against the documented schema (converted for Postman's Ajv 6 by ajv_schema.py) and checks that required
-response headers are present. The data each script needs is built here as plain values; the script text
-comes from the `request.test.js.jinja` template. Named schemas are stored once, in the collection variable
-CONTRACT_SCHEMAS, and each script picks the definitions its schemas need.
+response headers are present. The checks are written once, in the collection's test script
+(`collection.test.js.jinja`, which defines `kpnContract`); each request's script (`request.test.js.jinja`) only
+hands it the request's label and documented responses, which are built here as plain values. Named schemas are
+stored once, in the collection variable CONTRACT_SCHEMAS; a script's schemas refer to them by name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from .ajv_schema import SchemaStore
+from .credentials import secret_kind
 from .fast_paths import REFERENCE_ONLY
 from .model import Api, MediaType, Operation, Response
 from .render import Renderer
@@ -30,11 +35,14 @@ CONTRACT_SCHEMAS = "contract_schemas"
 """The collection variable holding the shared JSON Schema definitions (JSON text)."""
 NO_BODY_METHODS = frozenset({"head"})
 NO_BODY_STATUSES = (204, 205, 304)
+MAX_DESCRIPTION = 100
+"""Longest response description quoted in a failure message (the first line, cut)."""
 
 
 @dataclass
 class ContractTests:
-    """Builds the test scripts of one collection; the shared definitions grow as scripts are built."""
+    """Builds the test scripts of one collection: every operation's documented responses first (so the shared
+    definitions hold each repeated subschema once), then a script per request on demand."""
 
     api: Api
     renderer: Renderer
@@ -43,17 +51,36 @@ class ContractTests:
     def __post_init__(self) -> None:
         self.store = SchemaStore(self.api.resolver, self.api.version)
         self._known: dict[bytes, tuple[Any, Any]] = {}  # content_key(schema) -> (schema, its converted form)
+        self._uses: list[tuple[dict[str, Any], str, str]] = []  # (content, media type, name hint) with a schema
+        # Every operation's responses are built first, so that subschemas repeated anywhere are stored once.
+        self._responses = {id(operation): (operation, self._documented(operation)) for operation in self.api.operations}
+        if self._uses:
+            folded = self.store.fold([(content[kind], hint) for content, kind, hint in self._uses])
+            for (content, kind, _), schema in zip(self._uses, folded, strict=True):
+                content[kind] = schema
 
     def script(self, operation: Operation) -> str:
         """The test script text for one operation's request."""
+        known = self._responses.get(id(operation))
         return self.renderer.render(
             "request.test.js.jinja",
             label=operation_label(operation),
             mode=self.mode,
-            responses=[self._response(r, operation) for r in operation.responses],
-            body_expected=operation.method not in NO_BODY_METHODS,
-            no_body_statuses=list(NO_BODY_STATUSES),
+            responses=known[1] if known is not None and known[0] is operation else self._documented(operation),
+        )
+
+    def collection_script(self, credentials: list[str], token: str | None, token_request: str) -> str:
+        """The collection's test script, which defines the checks every request's script runs: `credentials`
+        are the variables a tester fills in, `token` the access token variable (None without the token flow)
+        and `token_request` the name of the request that fetches it, for the hint a 401 or 403 gets."""
+        return self.renderer.render(
+            "collection.test.js.jinja",
+            mode=self.mode,
             schemas_variable=CONTRACT_SCHEMAS,
+            no_body_statuses=list(NO_BODY_STATUSES),
+            credentials=credentials,
+            token=token,
+            token_request=token_request,
         )
 
     def shared_definitions(self) -> str | None:
@@ -62,31 +89,40 @@ class ContractTests:
             return None
         return json.dumps(self.store.definitions, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
+    def _documented(self, operation: Operation) -> dict[str, dict[str, Any]]:
+        """Each documented status of an operation with what the script checks for it."""
+        return {response.status: self._response(response, operation) for response in operation.responses}
+
     def _response(self, response: Response, operation: Operation) -> dict[str, Any]:
+        """A documented response, shaped like OpenAPI's: the description of a status that is no 2xx (the message
+        when it answers a request that expects a success); `content`, each media type with the schema its body is
+        checked against (None for none), unless the method has no body (HEAD); in contract mode the required
+        headers. What is empty is left out, to keep big collections small."""
         name = operation.operation_id or f"{operation.method}{operation.path}"
-        entry: dict[str, Any] = {"status": response.status,
-                                 "content": [self._media(m, f"{name}_{response.status}") for m in response.content]}
-        if self.mode == "contract":
-            entry["headers"] = [h.name for h in response.headers
-                                if h.required and h.name.lower() != "content-type"]
+        entry: dict[str, Any] = {}
+        description = error_description(response)
+        if description:
+            entry["description"] = description
+        if response.content and operation.method not in NO_BODY_METHODS:
+            content: dict[str, Any] = {}
+            for media in response.content:
+                if media.kind not in content:  # the first wins, as it did when the script looked through a list
+                    content[media.kind] = self._schema(media, f"{name}_{response.status}")
+                    if content[media.kind] is not None:
+                        self._uses.append((content, media.kind, f"{name}_{response.status}"))
+            entry["content"] = content
+        headers = [h.name for h in response.headers if h.required and h.name.lower() != "content-type"]
+        if self.mode == "contract" and headers:
+            entry["headers"] = headers
         return entry
 
-    def _media(self, media: MediaType, name_hint: str) -> dict[str, Any]:
-        """A documented media type; in contract mode with the schema its body is checked against: JSON bodies
-        always, other bodies when the schema describes a string (the body's text)."""
-        entry: dict[str, Any] = {"type": media.kind}
+    def _schema(self, media: MediaType, name_hint: str) -> Any:
+        """The schema a body of this media type is checked against in contract mode, or None: JSON bodies always,
+        other bodies when the schema describes a string (the body's text)."""
         if self.mode != "contract" or media.schema is None:
-            return entry
+            return None
         schema = self._converted(media.schema, name_hint)
-        if is_json(media.kind):
-            entry["schema"] = schema
-        elif self._describes_string(schema):
-            entry["schema"] = schema
-            entry["text"] = True
-        else:
-            return entry
-        entry["definitions"] = self.store.references(schema)
-        return entry
+        return schema if is_json(media.kind) or self._describes_string(schema) else None
 
     def _converted(self, source: Any, name_hint: str) -> Any:
         """The Ajv form of a response schema, shared (a `$ref` to a definition) when it is big. Equal schemas
@@ -111,6 +147,27 @@ class ContractTests:
             target = self.store.definitions.get(ref.rsplit("/", 1)[-1])
             schema = target if isinstance(target, dict) else {}
         return schema.get("type") == "string"
+
+
+def error_description(response: Response) -> str:
+    """The first line of the description of a response that is no success (not 2xx), cut to MAX_DESCRIPTION, for
+    "expected a success, got 500 Internal Server Error (documented error: ...)"; empty for a 2xx, when it says no
+    more than the status's reason phrase (which the message shows anyway) or when it would quote a credential."""
+    if response.status.startswith("2"):
+        return ""
+    lines = [" ".join(line.split()) for line in response.description.split("\n")]  # only newlines end a line
+    first = next((line for line in lines if line), "")
+    if len(first) > MAX_DESCRIPTION:
+        first = first[:MAX_DESCRIPTION - 3].rstrip() + "..."
+    with contextlib.suppress(ValueError):
+        words = set(_words(first))
+        if words and words <= set(_words(HTTPStatus(int(response.status)).phrase)):
+            return ""
+    return "" if secret_kind(first) is not None else first
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 def content_key(value: Any) -> bytes | None:

@@ -125,6 +125,7 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.policies["json.dumps_kwargs"] = {"sort_keys": False}  # `tojson` keeps keys in the order given
     environment.filters["md_cell"] = md_cell
     environment.filters["md_text"] = md_text
     environment.filters["md_code"] = md_code

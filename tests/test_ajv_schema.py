@@ -179,37 +179,39 @@ def test_review_findings_stay_fixed() -> None:
 
 
 def test_scripts_take_the_whole_closure_of_the_definitions_they_name(tmp_path: Path) -> None:
-    """Scripts list the definitions a schema names directly; their `kpnDefinitions` adds the rest at run time.
-    For every response of the KPN corpus (and the fixtures), what node computes is the Python closure."""
+    """Schemas name the definitions they use directly; `kpnContract.definitions` (the collection's test script)
+    adds the rest at run time. For every response of the KPN corpus (and the fixtures), node computes the Python
+    closure."""
     if shutil.which("node") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("node is not installed")
         pytest.skip("node is not installed")
     cases = []
-    function = ""
+    machinery = ""
     for spec in [*sorted(FIXTURES.glob("*/*/input.*")), *corpus_specs()]:
         result = convert_file(spec, Settings())
         if result.collection is None:
             continue
         variables = {v["key"]: v["value"] for v in result.collection["variable"]}
-        shared = json.loads(variables.get(CONTRACT_SCHEMAS) or "{}")
+        shared_text = variables.get(CONTRACT_SCHEMAS) or "{}"
+        machinery = machinery or "\n".join(next(e["script"]["exec"] for e in result.collection.get("event", [])
+                                                if e["listen"] == "test"))
         for item in iter_requests(result.collection["item"]):
             script = "\n".join(next((e["script"]["exec"] for e in item.get("event", []) if e["listen"] == "test"), []))
-            if "function kpnDefinitions" not in script:
+            if "kpnContract({" not in script:
                 continue
-            start = script.index("function kpnDefinitions")
-            function = function or script[start:script.index("\n}\n", start) + 2]
-            data = script[script.index("var kpnResponses = ") + len("var kpnResponses = "):script.index("];\n") + 1]
-            for response in json.loads(data):
-                for media in response["content"]:
-                    if media.get("definitions"):
-                        expected = _python_closure(shared, media["definitions"])
-                        cases.append({"shared": shared, "names": media["definitions"], "expected": expected})
-    assert len(cases) > 100 and function
+            data = script[script.index("responses: ") + len("responses: "):script.rindex("});")]
+            for response in json.loads(data).values():
+                for schema in (response.get("content") or {}).values():
+                    if schema is not None and _definition_refs(schema):
+                        expected = _python_closure(json.loads(shared_text), list(_definition_refs(schema)))
+                        cases.append({"shared": shared_text, "schema": schema, "expected": expected})
+    assert len(cases) > 100 and machinery
     program = tmp_path / "closure.js"
-    program.write_text(function + "\nconst cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n"
-                       "process.stdout.write(JSON.stringify(cases.map(c => Object.keys(kpnDefinitions(c.shared, "
-                       "c.names)).sort())));\n", encoding="utf-8")
+    program.write_text("var shared = '{}';\nvar pm = {collectionVariables: {get: function () { return shared; }}};\n"
+                       + machinery + "\nconst cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n"
+                       "process.stdout.write(JSON.stringify(cases.map(c => { shared = c.shared; "
+                       "return Object.keys(kpnContract.definitions(c.schema)).sort(); })));\n", encoding="utf-8")
     completed = subprocess.run(["node", str(program)], input=json.dumps(cases), capture_output=True, text=True,
                                check=True, timeout=300)
     assert json.loads(completed.stdout) == [sorted(c["expected"]) for c in cases]
@@ -224,3 +226,42 @@ def _python_closure(shared: dict[str, Any], names: list[str]) -> list[str]:
             found.add(name)
             pending.extend(_definition_refs(shared[name]))
     return sorted(found)
+
+
+ADDRESS = {"type": "object", "required": ["street", "city"], "properties": {
+    "street": {"type": "string", "minLength": 1}, "city": {"type": "string"}, "zip": {"type": "string"}}}
+
+
+def test_repeated_subschemas_are_stored_once_and_validate_as_before() -> None:
+    """Big APIs repeat inline schemas: each repeat becomes a `$ref` to one definition, which validates the same."""
+    person = {"type": "object", "properties": {"home": ADDRESS, "work": ADDRESS, "tags": {"enum": [ADDRESS]}}}
+    order = {"type": "array", "items": {"type": "object", "properties": {"shipTo": ADDRESS}}}
+    store = SchemaStore(RefResolver({}), SpecVersion.OPENAPI_3_0)
+    roots = [(store.convert(person), "getPerson_200"), (store.convert(order), "listOrders_200"),
+             (store.convert(order), "listOrders_200")]
+    originals = [root for root, _ in roots]
+    folded = store.fold(roots)
+    assert list(store.definitions) == ["home", "listOrders_200"]  # the repeated root too, by its first name
+    assert store.definitions["home"] == ADDRESS
+    assert folded[0]["properties"]["home"] == folded[0]["properties"]["work"] == {"$ref": "#/definitions/home"}
+    assert folded[0]["properties"]["tags"] == {"enum": [ADDRESS]}  # literal data is never a schema
+    assert folded[1] == folded[2] == {"$ref": "#/definitions/listOrders_200"}
+    assert store.definitions["listOrders_200"]["items"]["properties"]["shipTo"] == {"$ref": "#/definitions/home"}
+    assert originals[0]["properties"]["home"] == ADDRESS  # the converted schemas themselves are left alone
+    good = {"home": {"street": "Main", "city": "X"}, "tags": [{"street": "Main", "city": "X", "zip": "1"}]}
+    bad = {"home": {"street": "", "city": 1}, "work": {"city": "X"}}
+    for original, schema in zip(originals, folded, strict=False):
+        for data in (good, bad, [{"shipTo": {"street": "a"}}], [{"shipTo": good["home"]}]):
+            errors = list(jsonschema.Draft7Validator({"definitions": store.definitions, **schema}).iter_errors(data))
+            assert bool(errors) == bool(list(jsonschema.Draft7Validator(original).iter_errors(data)))
+
+
+def test_a_repeat_equal_to_a_named_definition_refers_to_it_and_small_ones_stay() -> None:
+    store = SchemaStore(RefResolver({"components": {"schemas": {"Address": ADDRESS}}}), SpecVersion.OPENAPI_3_0)
+    named = store.convert({"$ref": "#/components/schemas/Address"})
+    inline = store.convert({"type": "object", "properties": {"a": ADDRESS, "n": {"type": "integer"},
+                                                             "m": {"type": "integer"}}})
+    folded = store.fold([(named, "a"), (inline, "b")])
+    assert folded[0] == named and folded[1]["properties"]["a"] == {"$ref": "#/definitions/Address"}
+    assert folded[1]["properties"]["n"] == {"type": "integer"}  # shorter than a reference is worth
+    assert list(store.definitions) == ["Address"]

@@ -150,7 +150,7 @@ def js_shapes(texts: list[str]) -> list[dict[str, str]]:
 def test_hostile_text_stays_inside_string_literals(shift: int) -> None:
     hostile, plain = convert(hostile_definition(shift)), convert(plain_definition(shift))
     hostile_scripts, plain_scripts = scripts(hostile), scripts(plain)
-    assert len(hostile_scripts) == len(plain_scripts) == 5  # collection, token (pre-request, test), GET, POST
+    assert len(hostile_scripts) == len(plain_scripts) == 6  # collection (pre-request, test), token (both), GET, POST
     hostile_shapes, plain_shapes = js_shapes(hostile_scripts), js_shapes(plain_scripts)
     for number, (got, expected) in enumerate(zip(hostile_shapes, plain_shapes, strict=True)):
         assert "error" not in got, (got, hostile_scripts[number])
