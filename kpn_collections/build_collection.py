@@ -472,7 +472,8 @@ class _Builder:
     def _param_value(self, parameter: Parameter) -> Any:
         value = parameter.example if parameter.example is not MISSING else (
             self.examples.example(parameter.schema, for_request=True))
-        return self.checked.parameter(parameter, without_credentials(value, parameter.name))
+        checked = self.checked.parameter(parameter, without_credentials(value, parameter.name))
+        return without_credentials(checked, parameter.name)  # a repair (an enum value) may bring one back
 
     def _param_text(self, parameter: Parameter) -> str:
         value = self._param_value(parameter)
@@ -533,6 +534,7 @@ class _Builder:
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
         value = self.checked.body(media, self._example_without_credentials(value), example)
+        value = self._example_without_credentials(value)  # a repair (an enum value) may bring one back
         if credentials and isinstance(value, dict):  # the token operation sends the credential variables
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
             schema = self.api.resolver.deref(media.schema)
