@@ -1,0 +1,86 @@
+"""`publish --absorb`: edits made in Postman since the last publish, kept in the spec's overlay (three-way).
+
+base is the collection as last published (kept compressed in the state file, and used only when its digest is
+the one recorded for that publish), theirs the collection fetched from Postman with its ids mapped back to the
+generated ones, ours what the spec and its overlay generate now. The caller regenerates after a write, so the
+update it sends carries the edits.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..absorb import absorb
+from ..diagnostics import Diagnostic
+from ..overlay import conventional_overlay, dump_overlay, load_overlay, overlay_for, overlay_problems
+from ..pipeline import ConversionResult
+from ..settings import Settings
+from ..write import write_if_changed
+from .compare import digest
+from .state import Published, unpack_collection
+
+
+@dataclass(frozen=True)
+class Absorbed:
+    """What absorbing one collection did: the overlay file, whether it was (or would be) written, the problems
+    absorb reported (secrets left out, orphans), or why nothing was absorbed (`refusal`)."""
+
+    overlay: Path
+    changed: bool = False
+    problems: tuple[Diagnostic, ...] = ()
+    refusal: str = ""
+
+
+def absorb_postman_edits(spec: Path, settings: Settings, published: Published, current: dict[str, Any],
+                         ours: ConversionResult, *, write: bool) -> Absorbed:
+    """Absorb the edits in `current` (the collection fetched from Postman) into the overlay of `spec`; the
+    overlay file is written when `write` and absorb found something new."""
+    overlay_path = overlay_for(spec, settings) or conventional_overlay(spec)
+    base = unpack_collection(published.base) if published.base else None
+    if base is None:
+        return Absorbed(overlay_path, refusal="the publish state holds no copy of what was last published (it was "
+                        "written by an older kpn-collections, or its `base` is damaged)")
+    if digest(base) != published.digest:
+        return Absorbed(overlay_path, refusal="the copy of what was last published in the publish state is not "
+                        "what its digest says was published (edited by hand?)")
+    existing = None
+    if overlay_path.exists():
+        existing, problems = load_overlay(overlay_path)
+        if existing is None:
+            return Absorbed(overlay_path, problems=tuple(problems), refusal=f"the overlay {overlay_path} is unusable")
+    assert ours.collection is not None
+    theirs = _with_generated_ids(current, published)
+    result = absorb(base, theirs, ours.collection, ours.operations, existing,
+                    source=f"collection {published.uid} in Postman")
+    invalid = overlay_problems(result.overlay, str(overlay_path))
+    if invalid:  # a bug of ours: never write an overlay that would not load
+        raise AssertionError(f"absorb made an invalid overlay: {[d.format() for d in invalid]}")
+    if result.changed and write:
+        write_if_changed(overlay_path, dump_overlay(result.overlay))
+    return Absorbed(overlay_path, result.changed, result.problems)
+
+
+def _with_generated_ids(current: dict[str, Any], published: Published) -> dict[str, Any]:
+    """`current` with every item and saved example Postman knows under an id we published carrying our
+    generated id again (what absorb's base has); anything added in Postman keeps Postman's id."""
+    items = {postman: key for key, postman in published.postman_ids().items()}
+    responses = {postman: key for key, postman in published.responses.items()}
+    theirs = copy.deepcopy(current)
+
+    def walk(children: Any) -> None:
+        for item in children if isinstance(children, list) else []:
+            if not isinstance(item, dict):
+                continue
+            if str(item.get("id")) in items:
+                item["id"] = items[str(item["id"])]
+            saved = item.get("response")
+            for response in saved if isinstance(saved, list) else []:
+                if isinstance(response, dict) and str(response.get("id")) in responses:
+                    response["id"] = responses[str(response["id"])]
+            walk(item.get("item"))
+
+    walk(theirs.get("item"))
+    return theirs
