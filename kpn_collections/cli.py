@@ -707,7 +707,7 @@ def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> 
             _say(f"  {line}")
     elif not quiet:
         _say(f"{result.spec}: {result.summary}")
-        always = ("lost:", "absorbed:", "would absorb:")  # what happened to edits made in Postman
+        always = ("lost:", "absorbed:", "would absorb:", "not absorbed:")  # what happened to edits made in Postman
         if verbose or result.outcome in ("would-update", "would-create") or any(
                 line.startswith(always) for line in result.details):
             for line in result.details:

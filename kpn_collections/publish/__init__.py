@@ -172,7 +172,11 @@ def _publish_one(run: _Run, job: PublishJob) -> PublishResult:
         from .absorbing import absorb_postman_edits
 
         absorbed = absorb_postman_edits(job.spec, job.settings, published, current, result, write=not run.dry_run)
-        lines = [f"{'would absorb' if run.dry_run else 'absorbed'}: {line[2:]}" for line in _edit_lines(edits)]
+        verb = "would absorb" if run.dry_run else "absorbed"
+        lines = ([f"{verb}: {label} (edited in Postman)" for label in edits.changed]
+                 + [f"{verb}: {label} (added in Postman)" for label in edits.added]
+                 + [f"not absorbed: {label} (deleted in Postman; an overlay only adds, generation brings it back)"
+                    for label in edits.removed])
         if absorbed.refusal:
             return PublishResult(spec, "edited", diagnostics + absorbed.problems + (Diagnostic(
                 Severity.ERROR, "publish-no-base", f"cannot absorb the edits made in Postman: {absorbed.refusal}; "

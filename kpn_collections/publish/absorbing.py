@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..absorb import absorb
+from ..absorb import UNREADABLE, absorb
 from ..diagnostics import Diagnostic
 from ..overlay import conventional_overlay, dump_overlay, load_overlay, overlay_for, overlay_problems
 from ..pipeline import ConversionResult
@@ -53,8 +53,12 @@ def absorb_postman_edits(spec: Path, settings: Settings, published: Published, c
             return Absorbed(overlay_path, problems=tuple(problems), refusal=f"the overlay {overlay_path} is unusable")
     assert ours.collection is not None
     theirs = _with_generated_ids(current, published)
-    result = absorb(base, theirs, ours.collection, ours.operations, existing,
-                    source=f"collection {published.uid} in Postman")
+    try:
+        result = absorb(base, theirs, ours.collection, ours.operations, existing,
+                        source=f"collection {published.uid} in Postman")
+    except UNREADABLE as exc:
+        return Absorbed(overlay_path, refusal=f"absorb cannot read the collection in Postman ({type(exc).__name__}: "
+                        f"{exc})")
     invalid = overlay_problems(result.overlay, str(overlay_path))
     if invalid:  # a bug of ours: never write an overlay that would not load
         raise AssertionError(f"absorb made an invalid overlay: {[d.format() for d in invalid]}")
