@@ -684,9 +684,10 @@ def _publish_entry(result: object, verbose: bool) -> dict[str, object]:
     from .publish import PublishResult
 
     assert isinstance(result, PublishResult)
-    shown = [d.as_dict() for d in result.diagnostics if d.severity is Severity.ERROR or verbose]
+    shown = [d.as_dict() for d in result.diagnostics if d.severity is Severity.ERROR or verbose
+             or (d.severity is Severity.WARNING and d.code.startswith("absorb-"))]
     return {"source": result.spec, "outcome": result.outcome, "ok": result.ok, "summary": result.summary,
-            "details": list(result.details), "diagnostics": shown}
+            "details": list(result.details), "diagnostics": shown, "absorbed_into": result.absorbed or None}
 
 
 def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> None:

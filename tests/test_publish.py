@@ -331,9 +331,12 @@ def test_absorb_looks_at_postman_even_when_the_spec_did_not_change(servers: tupl
     assert [c.method for c in postman.calls] == ["GET", "GET"]  # the workspace, the collection; no write
     edit_in_postman(postman, uid)
     assert "unchanged" in publish(servers, str(spec)).stderr  # without --absorb Postman is not even asked
-    result = publish(servers, str(spec), "--absorb")
+    result = publish(servers, str(spec), "--absorb", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert f"absorbed the edits made in Postman into {spec.with_name('features.overlay.yaml')}" in result.stderr
+    [entry] = json.loads(result.stderr)["collections"]
+    assert entry["outcome"] == "updated" and entry["absorbed_into"] == str(spec.with_name("features.overlay.yaml"))
+    assert entry["summary"].startswith(f"absorbed the edits made in Postman into {entry['absorbed_into']}")
+    assert [d["code"] for d in entry["diagnostics"]] == ["absorb-secret"]
     written = yaml.safe_load((project / "specs" / "features.overlay.yaml").read_text(encoding="utf-8"))
     assert written["operations"] == {"listCustomers": {"tests": [TESTER_LINE]}}
     again = publish(servers, str(spec), "--absorb")

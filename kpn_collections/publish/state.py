@@ -23,8 +23,9 @@ from ..write import write_if_changed
 
 STATE_VERSION = 1
 DEFAULT_STATE_FILE = ".kpn-collections-publish.json"
-MAX_STATE_BYTES = 16 * 1024 * 1024
-"""Largest state file read (a few hundred bytes per request, and each collection compressed)."""
+MAX_STATE_BYTES = 256 * 1024 * 1024
+"""Largest state file read (a few hundred bytes per request, and each collection compressed: about a tenth
+of it, so a few collections near Postman's 100 MB limit still fit)."""
 MAX_BASE_BYTES = 200 * 1000 * 1000
 """Largest collection a `base` may expand to (twice what Postman accepts): a state file is no zip bomb."""
 
