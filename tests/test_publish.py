@@ -276,6 +276,7 @@ def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_the
     assert f"would absorb the edits made in Postman (1 added, 1 removed, 2 changed) into {overlay}" in dry.stderr
     assert "  would absorb: Customers / List customers (edited in Postman)" in dry.stderr
 
+    workflow_id = request_ids(postman.collections[uid])["My workflow"]
     postman.calls.clear()
     result = publish(servers, str(spec), "--absorb")
     assert result.exit_code == 0, result.output
@@ -299,7 +300,8 @@ def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_the
     ids_before, ids_after = request_ids(before), request_ids(after)
     assert ids_after["List customers"] == ids_before["List customers"]  # updated in place
     assert ids_after["Liveness"] == ids_before["Health check"]
-    assert "My workflow" in ids_after and "Delete a customer" in ids_after
+    assert ids_after["My workflow"] == workflow_id  # the tester's request, now from the overlay, keeps its id
+    assert "Delete a customer" in ids_after
     [listed] = [i for i in after["item"][1]["item"] if i["name"] == "List customers"]
     assert TESTER_LINE in listed["event"][0]["script"]["exec"]
 

@@ -4,8 +4,8 @@
 last published, and (unless nothing changed) fetch the collection from Postman, refuse when a tester edited
 it there (unless forced; with `absorb`, those edits are first kept in the spec's overlay and the collection
 generated again, so that it carries them), and send the new content with every unchanged request's Postman
-id, so Postman updates those requests in place instead of deleting and recreating them. The state file is written after
-every collection, so a batch stopped half-way never creates a collection twice.
+id, so Postman updates those requests in place instead of deleting and recreating them. The state file is
+written after every collection, so a batch stopped half-way never creates a collection twice.
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Severity
 from ..settings import Settings
 from .api import DEFAULT_API_URL, ApiError, CollectionTooLarge, PostmanApi
 from .compare import Changes, changes, digest, entries
 from .state import DEFAULT_STATE_FILE, Published, State, StateError, load_state, pack_collection
+
+if TYPE_CHECKING:
+    from ..pipeline import ConversionResult
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_STATE_FILE", "NoApiKey", "PostmanApi", "PublishAborted", "PublishJob",
            "PublishResult", "StateError", "load_state", "publish"]
@@ -169,41 +172,7 @@ def _publish_one(run: _Run, job: PublishJob) -> PublishResult:
         return PublishResult(spec, "unchanged", diagnostics, summary=f"unchanged (collection {published.uid}; "
                              "no edits in Postman)")
     if edits and run.absorb:
-        from .absorbing import absorb_postman_edits
-
-        absorbed = absorb_postman_edits(job.spec, job.settings, published, current, result, write=not run.dry_run)
-        verb = "would absorb" if run.dry_run else "absorbed"
-        lines = ([f"{verb}: {label} (edited in Postman)" for label in edits.changed]
-                 + [f"{verb}: {label} (added in Postman)" for label in edits.added]
-                 + [f"not absorbed: {label} (deleted in Postman; an overlay only adds, generation brings it back)"
-                    for label in edits.removed])
-        if absorbed.refusal:
-            return PublishResult(spec, "edited", diagnostics + absorbed.problems + (Diagnostic(
-                Severity.ERROR, "publish-no-base", f"cannot absorb the edits made in Postman: {absorbed.refusal}; "
-                "nothing absorbed, nothing published", spec, hint="export the collection from Postman and run "
-                "`kpn-collections absorb` with --base (the collection as last published, e.g. from git history), "
-                "or publish with --force to overwrite the edits"),), tuple(_edit_lines(edits)),
-                f"not published: edited in Postman since the last publish ({edits.counts()})")
-        diagnostics += absorbed.problems
-        if run.dry_run:
-            return PublishResult(spec, "would-update", diagnostics, tuple(lines + details),
-                                 f"would absorb the edits made in Postman ({edits.counts()}) into "
-                                 f"{absorbed.overlay}, then update collection {published.uid}",
-                                 absorbed=str(absorbed.overlay))
-        if absorbed.changed:  # generate again: the collection sent carries the edits
-            result = convert_file(job.spec, job.settings)
-            if result.collection is None or not result.succeeded(strict=job.settings.strict):
-                return PublishResult(spec, "failed", result.diagnostics + absorbed.problems, tuple(lines),
-                                     f"absorbed the edits into {absorbed.overlay}, which the spec then failed to "
-                                     "convert with; not published", absorbed=str(absorbed.overlay))
-            generated = result.collection
-            diagnostics = tuple(result.diagnostics) + absorbed.problems
-            new, whole = entries(generated), digest(generated)
-            spec_changes = changes(published.known(), new)
-        note = (f"absorbed the edits made in Postman into {absorbed.overlay} (commit it with the publish state)"
-                if absorbed.changed else f"the edits made in Postman are already in {absorbed.overlay}")
-        return _update(run, job, published, current, generated, whole, diagnostics,
-                       lines + spec_changes.lines(), f"{note}; ", spec_changes, absorbed=str(absorbed.overlay))
+        return _absorb_then_update(run, job, published, current, result, edits, spec_changes)
     if edits and not run.force:
         return PublishResult(spec, "edited", diagnostics, tuple(_edit_lines(edits)),
                              f"not published: edited in Postman since the last publish ({edits.counts()}); "
@@ -226,6 +195,11 @@ def _update(run: _Run, job: PublishJob, published: Published, current: dict[str,
     present = {str(i) for i in _ids(current.get("item") or [])}
     ids = {k: v for k, v in published.postman_ids().items() if v in present}
     responses = {k: v for k, v in published.responses.items() if v in present}
+    if absorbed:  # requests and examples added in Postman, now from the overlay: they keep Postman's ids
+        ours = set(published.postman_ids().values()) | set(published.responses.values())
+        found_ids, found_responses = match_ids(generated.get("item") or [], current.get("item") or [])
+        ids.update({k: v for k, v in found_ids.items() if k not in ids and v not in ours})
+        responses.update({k: v for k, v in found_responses.items() if k not in responses and v not in ours})
     run.api.update(published.uid, outgoing(generated, ids, responses))
     name = str(generated.get("info", {}).get("name", ""))
     _record(run, job.key, published.uid, name, whole, generated, run.api.collection(published.uid))
@@ -233,6 +207,51 @@ def _update(run: _Run, job: PublishJob, published: Published, current: dict[str,
     return PublishResult(str(job.spec), "updated", diagnostics, tuple(details),
                          f"{prefix}updated collection {published.uid}: {spec_changes.counts()}; {kept} item ids kept"
                          + suffix, absorbed=absorbed)
+
+
+def _absorb_then_update(run: _Run, job: PublishJob, published: Published, current: dict[str, Any],
+                        result: ConversionResult, edits: Changes, spec_changes: Changes) -> PublishResult:
+    """`--absorb`: the edits made in Postman kept in the spec's overlay, the collection generated again with
+    them and sent; a refusal when the collection as last published is not at hand."""
+    from ..pipeline import convert_file
+    from .absorbing import absorb_postman_edits
+
+    spec = str(job.spec)
+    diagnostics = tuple(result.diagnostics)
+    absorbed = absorb_postman_edits(job.spec, job.settings, published, current, result, write=not run.dry_run)
+    verb = "would absorb" if run.dry_run else "absorbed"
+    lines = ([f"{verb}: {label} (edited in Postman)" for label in edits.changed]
+             + [f"{verb}: {label} (added in Postman)" for label in edits.added]
+             + [f"not absorbed: {label} (deleted in Postman; an overlay only adds, generation brings it back)"
+                for label in edits.removed])
+    if absorbed.refusal:
+        return PublishResult(spec, "edited", diagnostics + absorbed.problems + (Diagnostic(
+            Severity.ERROR, "publish-no-base", f"cannot absorb the edits made in Postman: {absorbed.refusal}; "
+            "nothing absorbed, nothing published", spec, hint="export the collection from Postman and run "
+            "`kpn-collections absorb` with --base (the collection as last published, e.g. from git history), "
+            "or publish with --force to overwrite the edits"),), tuple(_edit_lines(edits)),
+            f"not published: edited in Postman since the last publish ({edits.counts()})")
+    diagnostics += absorbed.problems
+    if run.dry_run:
+        return PublishResult(spec, "would-update", diagnostics, tuple(lines + spec_changes.lines()),
+                             f"would absorb the edits made in Postman ({edits.counts()}) into "
+                             f"{absorbed.overlay}, then update collection {published.uid}",
+                             absorbed=str(absorbed.overlay))
+    generated = result.collection
+    if absorbed.changed:  # generate again: the collection sent carries the edits
+        result = convert_file(job.spec, job.settings)
+        if result.collection is None or not result.succeeded(strict=job.settings.strict):
+            return PublishResult(spec, "failed", result.diagnostics + absorbed.problems, tuple(lines),
+                                 f"absorbed the edits into {absorbed.overlay}, which the spec then failed to "
+                                 "convert with; not published", absorbed=str(absorbed.overlay))
+        generated = result.collection
+        diagnostics = tuple(result.diagnostics) + absorbed.problems
+        spec_changes = changes(published.known(), entries(generated))
+    assert generated is not None
+    note = (f"absorbed the edits made in Postman into {absorbed.overlay} (commit it with the publish state)"
+            if absorbed.changed else f"the edits made in Postman are already in {absorbed.overlay}")
+    return _update(run, job, published, current, generated, digest(generated), diagnostics,
+                   lines + spec_changes.lines(), f"{note}; ", spec_changes, absorbed=str(absorbed.overlay))
 
 
 def _edit_lines(edits: Changes) -> list[str]:
