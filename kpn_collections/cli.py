@@ -611,7 +611,8 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
         state = load_state(state_path)
     except StateError as exc:
         raise click.UsageError(escaped(str(exc))) from None
-    jobs = [PublishJob(spec.path, _state_key(spec.path, root), _settings(config.for_spec(spec.path)))
+    jobs = [PublishJob(spec.path, _state_key(spec.path, root), _settings(config.for_spec(spec.path)),
+                       _collection_file(spec, config.get("output"), config.get("naming", DEFAULT_NAMING)))
             for spec in inputs]
 
     def make_api() -> PostmanApi:
@@ -670,6 +671,14 @@ def _api_url(value: str | None) -> str:
     if parts.username or parts.password:
         raise click.BadParameter("must not carry credentials", param_hint="--postman-api-url")
     return url
+
+
+def _collection_file(spec: Input, output: Path | None, naming: str) -> Path | None:
+    """Where `convert` writes the spec's collection (for `publish --absorb`), None when the naming gives none."""
+    try:
+        return output_path(spec, output, naming)
+    except NamingError:
+        return None
 
 
 def _state_key(spec: Path, root: Path) -> str:

@@ -369,11 +369,43 @@ def test_absorb_without_the_collection_as_published_refuses(servers: tuple[FakeP
     result = publish(servers, str(spec), "--absorb")
     assert result.exit_code == 1
     assert "error [publish-no-base]: cannot absorb the edits made in Postman: " in result.stderr
-    assert ("is not what its digest says was published" if damage == "another collection"
-            else "written by an older kpn-collections, or its `base` is damaged") in result.stderr
+    file = spec.with_name("features.postman_collection.json")
+    assert {"older state file": "the publish state keeps no copy of what was last published (written by an "
+                                f"older kpn-collections), and neither {file} nor {file} as committed is what was "
+                                "published",
+            "damaged": "the publish state's copy of what was last published (`base`) is damaged",
+            "another collection": "is not what its digest says was published (edited by hand?)"}[damage] \
+        in result.stderr
     assert "nothing absorbed, nothing published" in result.stderr
     assert "  ~ Customers / List customers (edited in Postman)" in result.stderr
     assert postman.writes() == [] and not (project / "specs" / "features.overlay.yaml").exists()
+
+
+def test_absorb_with_an_older_state_file_takes_the_committed_collection_when_it_is_what_was_published(
+        servers: tuple[FakePostman, str], postman: FakePostman, project: Path) -> None:
+    (project / ".git").rmdir()
+    spec = copy_features(project)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    assert CliRunner().invoke(cli.main, ["convert", str(spec)]).exit_code == 0
+    assert publish(servers, "specs/features.yaml").exit_code == 0
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "published"], cwd=project, check=True)
+    state_file = project / ".kpn-collections-publish.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    del state["workspaces"][WORKSPACE]["specs/features.yaml"]["base"]  # as main wrote it before `--absorb`
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    uid, _ = the_collection(postman)
+    edit_in_postman(postman, uid)
+    rename_health_check(spec, "Liveness")
+    assert CliRunner().invoke(cli.main, ["convert", str(spec)]).exit_code == 0  # the file on disk moved on
+    result = publish(servers, "specs/features.yaml", "--absorb")
+    assert result.exit_code == 0, result.output
+    assert "absorbed the edits made in Postman into specs/features.overlay.yaml" in result.stderr
+    written = yaml.safe_load((project / "specs" / "features.overlay.yaml").read_text(encoding="utf-8"))
+    assert written["operations"] == {"listCustomers": {"tests": [TESTER_LINE]}}
+    assert "base" in json.loads(state_file.read_text(encoding="utf-8"))["workspaces"][WORKSPACE][
+        "specs/features.yaml"]  # kept from now on
 
 
 def test_absorb_and_force_together_are_a_usage_error(servers: tuple[FakePostman, str], postman: FakePostman,

@@ -32,11 +32,13 @@ __all__ = ["DEFAULT_API_URL", "DEFAULT_STATE_FILE", "NoApiKey", "PostmanApi", "P
 
 @dataclass(frozen=True)
 class PublishJob:
-    """One spec to publish: its file, its key in the state file (project-relative path), its settings."""
+    """One spec to publish: its file, its key in the state file (project-relative path), its settings, and
+    where `convert` writes its collection."""
 
     spec: Path
     key: str
     settings: Settings
+    collection_file: Path | None = None  # the file `convert` writes: a base for --absorb if the state has none
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,8 @@ def _absorb_then_update(run: _Run, job: PublishJob, published: Published, curren
 
     spec = str(job.spec)
     diagnostics = tuple(result.diagnostics)
-    absorbed = absorb_postman_edits(job.spec, job.settings, published, current, result, write=not run.dry_run)
+    absorbed = absorb_postman_edits(job.spec, job.settings, published, current, result, write=not run.dry_run,
+                                    collection_file=job.collection_file)
     verb = "would absorb" if run.dry_run else "absorbed"
     lines = ([f"{verb}: {label} (edited in Postman)" for label in edits.changed]
              + [f"{verb}: {label} (added in Postman)" for label in edits.added]

@@ -1,20 +1,23 @@
 """`publish --absorb`: edits made in Postman since the last publish, kept in the spec's overlay (three-way).
 
-base is the collection as last published (kept compressed in the state file, and used only when its digest is
-the one recorded for that publish), theirs the collection fetched from Postman with its ids mapped back to the
-generated ones, ours what the spec and its overlay generate now. The caller regenerates after a write, so the
-update it sends carries the edits.
+base is the collection as last published: the copy the state file keeps (compressed), else, for a state file
+written before it kept one, the spec's collection file as it is or as committed in git; each is used only when
+its digest is the one recorded for that publish, and none is a refusal, never a guess. theirs is the collection
+fetched from Postman with its ids mapped back to the generated ones, ours what the spec and its overlay
+generate now. The caller regenerates after a write, so the update it sends carries the edits.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..absorb import UNREADABLE, absorb
+from ..absorb import UNREADABLE, absorb, committed_text
 from ..diagnostics import Diagnostic
+from ..files import read_limited
 from ..overlay import conventional_overlay, dump_overlay, load_overlay, overlay_for, overlay_problems
 from ..pipeline import ConversionResult
 from ..settings import Settings
@@ -35,17 +38,14 @@ class Absorbed:
 
 
 def absorb_postman_edits(spec: Path, settings: Settings, published: Published, current: dict[str, Any],
-                         ours: ConversionResult, *, write: bool) -> Absorbed:
+                         ours: ConversionResult, *, write: bool, collection_file: Path | None = None) -> Absorbed:
     """Absorb the edits in `current` (the collection fetched from Postman) into the overlay of `spec`; the
-    overlay file is written when `write` and absorb found something new."""
+    overlay file is written when `write` and absorb found something new. `collection_file`: where `convert`
+    writes the spec's collection (a base when the state file keeps none)."""
     overlay_path = overlay_for(spec, settings) or conventional_overlay(spec)
-    base = unpack_collection(published.base) if published.base else None
-    if base is None:
-        return Absorbed(overlay_path, refusal="the publish state holds no copy of what was last published (it was "
-                        "written by an older kpn-collections, or its `base` is damaged)")
-    if digest(base) != published.digest:
-        return Absorbed(overlay_path, refusal="the copy of what was last published in the publish state is not "
-                        "what its digest says was published (edited by hand?)")
+    base = _base(published, collection_file)
+    if isinstance(base, str):
+        return Absorbed(overlay_path, refusal=base)
     existing = None
     if overlay_path.exists():
         existing, problems = load_overlay(overlay_path)
@@ -65,6 +65,43 @@ def absorb_postman_edits(spec: Path, settings: Settings, published: Published, c
     if result.changed and write:
         write_if_changed(overlay_path, dump_overlay(result.overlay))
     return Absorbed(overlay_path, result.changed, result.problems)
+
+
+def _base(published: Published, collection_file: Path | None) -> dict[str, Any] | str:
+    """The collection as last published, or why it cannot be found."""
+    if published.base:
+        kept = unpack_collection(published.base)
+        if kept is None:
+            return "the publish state's copy of what was last published (`base`) is damaged"
+        if digest(kept) != published.digest:
+            return ("the publish state's copy of what was last published is not what its digest says was "
+                    "published (edited by hand?)")
+        return kept
+    tried = []
+    if collection_file is not None:
+        for text, where in ((_read(collection_file), str(collection_file)),
+                            (committed_text(collection_file), f"{collection_file} as committed")):
+            candidate = _parsed(text) if text is not None else None
+            if candidate is not None and digest(candidate) == published.digest:
+                return candidate
+            tried.append(where)
+    return ("the publish state keeps no copy of what was last published (written by an older kpn-collections)"
+            + (f", and neither {' nor '.join(tried)} is what was published" if tried else ""))
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return read_limited(path)
+    except OSError:
+        return None
+
+
+def _parsed(text: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _with_generated_ids(current: dict[str, Any], published: Published) -> dict[str, Any]:
