@@ -238,12 +238,15 @@ def test_edit_in_postman_is_refused_with_the_edited_requests_then_force_says_wha
 
 TESTER_LINE = "pm.test('tester: at most 50 customers', () => pm.expect(pm.response.json().length).to.be.below(51));"
 TYPED_SECRET = "s3cr3t-typed-into-postman-9f8e7d6c5b4a3f2e1d0c"
+TYPED_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0ZXIifQ.c2lnbmF0dXJlLXR5cGVkLWludG8tcG9zdG1hbg"
 
 
 def edit_in_postman(postman: FakePostman, uid: str) -> None:
     """What a tester does in the app: a test line added, a request added in a folder, a client secret typed
-    into the collection's variables."""
+    into the collection's variables, a token into a header."""
     postman.edit_request(uid, "List customers", lambda item: item["event"][0]["script"]["exec"].append(TESTER_LINE))
+    postman.edit_request(uid, "getCustomer", lambda item: item["request"].setdefault("header", []).append(
+        {"key": "X-Debug-Token", "value": f"Bearer {TYPED_TOKEN}"}))
     collection = postman.collections[uid]
     collection["item"][1]["item"].append({"name": "My workflow", "request": {"method": "GET",
                                                                               "url": {"raw": "{{baseUrl}}/x"}}})
@@ -273,7 +276,7 @@ def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_the
     dry = publish(servers, str(spec), "--absorb", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert postman.writes() == [] and not overlay.exists()
-    assert f"would absorb the edits made in Postman (1 added, 1 removed, 2 changed) into {overlay}" in dry.stderr
+    assert f"would absorb the edits made in Postman (1 added, 1 removed, 3 changed) into {overlay}" in dry.stderr
     assert "  would absorb: Customers / List customers (edited in Postman)" in dry.stderr
 
     workflow_id = request_ids(postman.collections[uid])["My workflow"]
@@ -288,14 +291,18 @@ def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_the
            "brings it back)" in result.stderr
     assert f"collection {uid} in Postman: warning [absorb-secret] at #/variable/4/value: the value of the " \
            "collection variable `client_secret` looks like a credential: left out of the overlay" in result.stderr
-    assert TYPED_SECRET not in result.output
+    assert result.stderr.count("warning [absorb-secret]") == 2  # the client secret and the header's token
+    assert "warning [absorb-secret]: a JSON Web Token in the edited collection (for the overlay at " \
+           "#/overlay/operations/getCustomer/header/X-Debug-Token/value): left out" in result.stderr
+    assert TYPED_SECRET not in result.output and TYPED_TOKEN not in result.output
     text = overlay.read_text(encoding="utf-8")
-    assert TYPED_SECRET not in text
+    assert TYPED_SECRET not in text and TYPED_TOKEN not in text
     written = yaml.safe_load(text)
-    assert written["operations"] == {"listCustomers": {"tests": [TESTER_LINE]}}
+    assert written["operations"] == {"listCustomers": {"tests": [TESTER_LINE]}}  # no header left half-way
     assert [extra["item"]["name"] for extra in written["collection"]["items"]] == ["My workflow"]
     assert [(c.method, c.path) for c in postman.writes()] == [("PUT", f"/collections/{uid}")]
-    assert TYPED_SECRET not in json.dumps(postman.writes()[0].body)
+    assert TYPED_SECRET not in json.dumps(postman.writes()[0].body) and TYPED_TOKEN not in json.dumps(
+        postman.writes()[0].body)
     _, after = the_collection(postman)
     ids_before, ids_after = request_ids(before), request_ids(after)
     assert ids_after["List customers"] == ids_before["List customers"]  # updated in place
@@ -338,7 +345,7 @@ def test_absorb_looks_at_postman_even_when_the_spec_did_not_change(servers: tupl
     [entry] = json.loads(result.stderr)["collections"]
     assert entry["outcome"] == "updated" and entry["absorbed_into"] == str(spec.with_name("features.overlay.yaml"))
     assert entry["summary"].startswith(f"absorbed the edits made in Postman into {entry['absorbed_into']}")
-    assert [d["code"] for d in entry["diagnostics"]] == ["absorb-secret"]
+    assert [d["code"] for d in entry["diagnostics"]] == ["absorb-secret", "absorb-secret"]
     written = yaml.safe_load((project / "specs" / "features.overlay.yaml").read_text(encoding="utf-8"))
     assert written["operations"] == {"listCustomers": {"tests": [TESTER_LINE]}}
     again = publish(servers, str(spec), "--absorb")
