@@ -228,12 +228,13 @@ def _absorb_then_update(run: _Run, job: PublishJob, published: Published, curren
              + [f"not absorbed: {label} (deleted in Postman; an overlay only adds, generation brings it back)"
                 for label in edits.removed])
     if absorbed.refusal:
-        return PublishResult(spec, "edited", diagnostics + absorbed.problems + (Diagnostic(
-            Severity.ERROR, "publish-no-base", f"cannot absorb the edits made in Postman: {absorbed.refusal}; "
-            "nothing absorbed, nothing published", spec, hint="export the collection from Postman and run "
-            "`kpn-collections absorb` with --base (the collection as last published, e.g. from git history), "
-            "or publish with --force to overwrite the edits"),), tuple(_edit_lines(edits)),
-            f"not published: edited in Postman since the last publish ({edits.counts()})")
+        hint = ("export the collection from Postman and run `kpn-collections absorb` with --base (the collection "
+                "as last published, e.g. from git history), or publish with --force to overwrite the edits"
+                if absorbed.code == "publish-no-base" else "")
+        refusal = Diagnostic(Severity.ERROR, absorbed.code, f"cannot absorb the edits made in Postman: "
+                             f"{absorbed.refusal}; nothing absorbed, nothing published", spec, hint=hint)
+        return PublishResult(spec, "edited", diagnostics + absorbed.problems + (refusal,), tuple(_edit_lines(edits)),
+                             f"not published: edited in Postman since the last publish ({edits.counts()})")
     diagnostics += absorbed.problems
     if run.dry_run:
         return PublishResult(spec, "would-update", diagnostics, tuple(lines + spec_changes.lines()),
@@ -252,7 +253,7 @@ def _absorb_then_update(run: _Run, job: PublishJob, published: Published, curren
         spec_changes = changes(published.known(), entries(generated))
     assert generated is not None
     note = (f"absorbed the edits made in Postman into {absorbed.overlay} (commit it with the publish state)"
-            if absorbed.changed else f"the edits made in Postman are already in {absorbed.overlay}")
+            if absorbed.changed else f"nothing new to absorb into {absorbed.overlay}")
     return _update(run, job, published, current, generated, digest(generated), diagnostics,
                    lines + spec_changes.lines(), f"{note}; ", spec_changes, absorbed=str(absorbed.overlay))
 

@@ -35,6 +35,7 @@ class Absorbed:
     changed: bool = False
     problems: tuple[Diagnostic, ...] = ()
     refusal: str = ""
+    code: str = "publish-no-base"  # of the refusal
 
 
 def absorb_postman_edits(spec: Path, settings: Settings, published: Published, current: dict[str, Any],
@@ -50,7 +51,8 @@ def absorb_postman_edits(spec: Path, settings: Settings, published: Published, c
     if overlay_path.exists():
         existing, problems = load_overlay(overlay_path)
         if existing is None:
-            return Absorbed(overlay_path, problems=tuple(problems), refusal=f"the overlay {overlay_path} is unusable")
+            return Absorbed(overlay_path, problems=tuple(problems), refusal=f"the overlay {overlay_path} is unusable",
+                            code="publish-absorb-failed")
     assert ours.collection is not None
     theirs = _with_generated_ids(current, published)
     try:
@@ -58,7 +60,7 @@ def absorb_postman_edits(spec: Path, settings: Settings, published: Published, c
                         source=f"collection {published.uid} in Postman")
     except UNREADABLE as exc:
         return Absorbed(overlay_path, refusal=f"absorb cannot read the collection in Postman ({type(exc).__name__}: "
-                        f"{exc})")
+                        f"{exc})", code="publish-absorb-failed")
     invalid = overlay_problems(result.overlay, str(overlay_path))
     if invalid:  # a bug of ours: never write an overlay that would not load
         raise AssertionError(f"absorb made an invalid overlay: {[d.format() for d in invalid]}")
