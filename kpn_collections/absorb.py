@@ -496,6 +496,9 @@ def _leave_out_secrets(work: _Work) -> None:
             for token in tokens[:-2]:
                 owner = owner[int(token)] if isinstance(owner, list) else owner[token]
             parent, last = owner, tokens[-2]
+        elif last == "value" and len(tokens) == 5 and tokens[0] == "operations" and tokens[2] in (
+                "query", "header", "path"):  # a parameter's value: the parameter's whole change goes
+            parent, last = work.operations[tokens[1]][tokens[2]], tokens[3]
         if isinstance(parent, list):
             del parent[int(last)]
         else:

@@ -564,6 +564,8 @@ def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
                    "root]")
 @click.option("--dry-run", is_flag=True, help="Show what would change in Postman; call no write endpoint.")
 @click.option("--force", is_flag=True, help="Overwrite collections edited in Postman, listing the edits lost.")
+@click.option("--absorb", is_flag=True, help="Keep edits made in Postman in each spec's overlay (commit it), then "
+                                             "update the collection with them.")
 @click.option("--postman-api-url", envvar="POSTMAN_API_URL", callback=lambda c, p, v: _api_url(v),
               help="Base URL of the Postman API (env POSTMAN_API_URL).  [default: https://api.getpostman.com]")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
@@ -577,16 +579,18 @@ def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Report errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="List every request added, removed or changed.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
-def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_run: bool, force: bool,
+def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_run: bool, force: bool, absorb: bool,
             postman_api_url: str, timeout: float, max_wait: float, config_file: Path | None, report_format: str,
             quiet: bool, verbose: bool, debug: bool) -> None:
     """Publish the collections of SPECS (files, directories, globs; default: the settings file's `specs`) to a
     Postman workspace, with the API key from the environment variable POSTMAN_API_KEY. The first publish
     creates each collection; later ones update it in place (request ids kept), and refuse to overwrite
-    edits made in Postman unless --force."""
+    edits made in Postman unless --force (or, with --absorb, keep them in the spec's overlay)."""
     from .publish import NoApiKey, PostmanApi, PublishAborted, PublishJob, StateError, load_state
     from .publish import publish as run_publish
 
+    if absorb and force:
+        raise click.UsageError("--absorb keeps the edits made in Postman, --force overwrites them: give one")
     try:
         config = load_config(config_file) if config_file else find_config()
     except ConfigError as exc:
@@ -607,7 +611,8 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
         state = load_state(state_path)
     except StateError as exc:
         raise click.UsageError(escaped(str(exc))) from None
-    jobs = [PublishJob(spec.path, _state_key(spec.path, root), _settings(config.for_spec(spec.path)))
+    jobs = [PublishJob(spec.path, _state_key(spec.path, root), _settings(config.for_spec(spec.path)),
+                       _collection_file(spec, config.get("output"), config.get("naming", DEFAULT_NAMING)))
             for spec in inputs]
 
     def make_api() -> PostmanApi:
@@ -623,7 +628,7 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
         signal.signal(signal.SIGTERM, raise_terminated)
     try:
         for result in run_publish(jobs, workspace=workspace, state=state, make_api=make_api, dry_run=dry_run,
-                                  force=force):
+                                  force=force, absorb=absorb):
             results.append(result)
             if report_format == "text":
                 _report_publish(result, quiet, verbose, debug)
@@ -668,6 +673,14 @@ def _api_url(value: str | None) -> str:
     return url
 
 
+def _collection_file(spec: Input, output: Path | None, naming: str) -> Path | None:
+    """Where `convert` writes the spec's collection (for `publish --absorb`), None when the naming gives none."""
+    try:
+        return output_path(spec, output, naming)
+    except NamingError:
+        return None
+
+
 def _state_key(spec: Path, root: Path) -> str:
     """A spec's key in the publish state: its path relative to the project root (POSIX), else as given."""
     try:
@@ -680,17 +693,19 @@ def _publish_entry(result: object, verbose: bool) -> dict[str, object]:
     from .publish import PublishResult
 
     assert isinstance(result, PublishResult)
-    shown = [d.as_dict() for d in result.diagnostics if d.severity is Severity.ERROR or verbose]
+    shown = [d.as_dict() for d in result.diagnostics if d.severity is Severity.ERROR or verbose
+             or (d.severity is Severity.WARNING and d.code.startswith("absorb-"))]
     return {"source": result.spec, "outcome": result.outcome, "ok": result.ok, "summary": result.summary,
-            "details": list(result.details), "diagnostics": shown}
+            "details": list(result.details), "diagnostics": shown, "absorbed_into": result.absorbed or None}
 
 
 def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> None:
     from .publish import PublishResult
 
     assert isinstance(result, PublishResult)
-    for diagnostic in result.diagnostics:
-        if diagnostic.severity is Severity.ERROR or (diagnostic.severity is Severity.WARNING and verbose):
+    for diagnostic in result.diagnostics:  # absorb's warnings (secrets left out, orphans) are always shown
+        if diagnostic.severity is Severity.ERROR or (diagnostic.severity is Severity.WARNING and (
+                verbose or diagnostic.code.startswith("absorb-"))):
             click.echo(diagnostic.format(), err=True)
     if result.outcome == "bug":
         _report_bug(Path(result.spec), debug, result.bug)
@@ -702,10 +717,11 @@ def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> 
             _say(f"  {line}")
     elif not quiet:
         _say(f"{result.spec}: {result.summary}")
+        always = ("lost:", "absorbed:", "would absorb:", "not absorbed:")  # what happened to edits made in Postman
         if verbose or result.outcome in ("would-update", "would-create") or any(
-                line.startswith("lost:") for line in result.details):
+                line.startswith(always) for line in result.details):
             for line in result.details:
-                if verbose or result.outcome != "would-create" or line.startswith("lost:"):
+                if verbose or result.outcome != "would-create" or line.startswith(always):
                     _say(f"  {line}")
 
 

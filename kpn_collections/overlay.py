@@ -278,6 +278,7 @@ def _apply_collection(result: dict[str, Any], entry: dict[str, Any], marker: str
     for extra in entry.get("items", []):
         item = copy.deepcopy(extra["item"])
         folder_name = extra.get("folder")
+        _give_ids(item, stable_id(collection_id, "overlay", "item", folder_name or ""))
         if folder_name is None:
             items.append(item)
             continue
@@ -287,6 +288,21 @@ def _apply_collection(result: dict[str, Any], entry: dict[str, Any], marker: str
             folder = {"id": stable_id(collection_id, "folder", folder_name), "name": folder_name, "item": []}
             items.append(folder)
         folder["item"].append(item)
+
+
+def _give_ids(item: dict[str, Any], parent: str) -> None:
+    """Ids for an added request or folder and what it holds, derived from their names (stable across
+    generations, so `publish` updates them in place in Postman instead of recreating them)."""
+    item_id = item.setdefault("id", stable_id(parent, str(item.get("name", ""))))
+    for index, response in enumerate(item.get("response") or []):
+        if isinstance(response, dict):
+            response.setdefault("id", stable_id(item_id, "example", str(index)))
+    seen: dict[str, int] = {}
+    for child in item.get("item") or []:
+        if isinstance(child, dict):
+            name = str(child.get("name", ""))
+            seen[name] = seen.get(name, 0) + 1  # two children of one name get two ids
+            _give_ids(child, stable_id(item_id, str(seen[name])) if seen[name] > 1 else item_id)
 
 
 def empty_overlay() -> dict[str, Any]:

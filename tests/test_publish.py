@@ -146,7 +146,7 @@ def test_state_file_is_deterministic_and_sorted(servers: tuple[FakePostman, str]
     data = json.loads(text)
     assert text == json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     entry = data["workspaces"][WORKSPACE]["specs/features.yaml"]
-    assert set(entry) == {"uid", "name", "digest", "items", "responses"}
+    assert set(entry) == {"uid", "name", "digest", "items", "responses", "base"}
     assert API_KEY not in text
 
 
@@ -234,6 +234,194 @@ def test_edit_in_postman_is_refused_with_the_edited_requests_then_force_says_wha
     assert "  lost: Customers / My workflow (added in Postman)" in forced.stderr
     _, after = the_collection(postman)
     assert "My workflow" not in request_ids(after)
+
+
+TESTER_LINE = "pm.test('tester: at most 50 customers', () => pm.expect(pm.response.json().length).to.be.below(51));"
+TYPED_SECRET = "s3cr3t-typed-into-postman-9f8e7d6c5b4a3f2e1d0c"
+TYPED_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0ZXIifQ.c2lnbmF0dXJlLXR5cGVkLWludG8tcG9zdG1hbg"
+
+
+def edit_in_postman(postman: FakePostman, uid: str) -> None:
+    """What a tester does in the app: a test line added, a request added in a folder, a client secret typed
+    into the collection's variables, a token into a header."""
+    postman.edit_request(uid, "List customers", lambda item: item["event"][0]["script"]["exec"].append(TESTER_LINE))
+    postman.edit_request(uid, "getCustomer", lambda item: item["request"].setdefault("header", []).append(
+        {"key": "X-Debug-Token", "value": f"Bearer {TYPED_TOKEN}"}))
+    collection = postman.collections[uid]
+    collection["item"][1]["item"].append({"name": "My workflow", "request": {"method": "GET",
+                                                                              "url": {"raw": "{{baseUrl}}/x"}}})
+    postman._assign_ids(collection["item"], set())
+    [secret] = [v for v in collection["variable"] if v["key"] == "client_secret"]
+    secret["value"] = TYPED_SECRET
+
+
+def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_them(
+        servers: tuple[FakePostman, str], postman: FakePostman, project: Path) -> None:
+    from kpn_collections.pipeline import convert_file
+    from kpn_collections.settings import Settings
+
+    spec = copy_features(project)
+    overlay = project / "specs" / "features.overlay.yaml"
+    assert publish(servers, str(spec)).exit_code == 0
+    uid, before = the_collection(postman)
+    edit_in_postman(postman, uid)
+    customers = postman.collections[uid]["item"][1]["item"]
+    customers[:] = [item for item in customers if item["name"] != "Delete a customer"]
+    rename_health_check(spec, "Liveness")
+    postman.calls.clear()
+    refused = publish(servers, str(spec))
+    assert refused.exit_code == 1 and postman.writes() == []
+    assert "publish with --absorb to keep them in the spec's overlay" in refused.stderr
+
+    dry = publish(servers, str(spec), "--absorb", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert postman.writes() == [] and not overlay.exists()
+    assert f"would absorb the edits made in Postman (1 added, 1 removed, 3 changed) into {overlay}" in dry.stderr
+    assert "  would absorb: Customers / List customers (edited in Postman)" in dry.stderr
+
+    workflow_id = request_ids(postman.collections[uid])["My workflow"]
+    postman.calls.clear()
+    result = publish(servers, str(spec), "--absorb")
+    assert result.exit_code == 0, result.output
+    assert f"absorbed the edits made in Postman into {overlay} (commit it with the publish state); updated " \
+           f"collection {uid}" in result.stderr
+    assert "  absorbed: Customers / List customers (edited in Postman)" in result.stderr
+    assert "  absorbed: Customers / My workflow (added in Postman)" in result.stderr
+    assert "  not absorbed: Customers / Delete a customer (deleted in Postman; an overlay only adds, generation " \
+           "brings it back)" in result.stderr
+    assert f"collection {uid} in Postman: warning [absorb-secret] at #/variable/4/value: the value of the " \
+           "collection variable `client_secret` looks like a credential: left out of the overlay" in result.stderr
+    assert result.stderr.count("warning [absorb-secret]") == 2  # the client secret and the header's token
+    assert "warning [absorb-secret]: a JSON Web Token in the edited collection (for the overlay at " \
+           "#/overlay/operations/getCustomer/header/X-Debug-Token/value): left out" in result.stderr
+    assert TYPED_SECRET not in result.output and TYPED_TOKEN not in result.output
+    text = overlay.read_text(encoding="utf-8")
+    assert TYPED_SECRET not in text and TYPED_TOKEN not in text
+    written = yaml.safe_load(text)
+    assert written["operations"] == {"listCustomers": {"tests": [TESTER_LINE]}}  # no header left half-way
+    assert [extra["item"]["name"] for extra in written["collection"]["items"]] == ["My workflow"]
+    assert [(c.method, c.path) for c in postman.writes()] == [("PUT", f"/collections/{uid}")]
+    assert TYPED_SECRET not in json.dumps(postman.writes()[0].body) and TYPED_TOKEN not in json.dumps(
+        postman.writes()[0].body)
+    _, after = the_collection(postman)
+    ids_before, ids_after = request_ids(before), request_ids(after)
+    assert ids_after["List customers"] == ids_before["List customers"]  # updated in place
+    assert ids_after["Liveness"] == ids_before["Health check"]
+    assert ids_after["My workflow"] == workflow_id  # the tester's request, now from the overlay, keeps its id
+    assert "Delete a customer" in ids_after
+    [listed] = [i for i in after["item"][1]["item"] if i["name"] == "List customers"]
+    assert TESTER_LINE in listed["event"][0]["script"]["exec"]
+
+    regenerated = convert_file(spec, Settings()).collection  # what `convert` and the pre-commit hook now write
+    assert regenerated is not None
+    [listed] = [i for i in regenerated["item"][1]["item"] if i["name"] == "List customers"]
+    assert TESTER_LINE in listed["event"][0]["script"]["exec"]
+    assert "My workflow" in [i["name"] for i in regenerated["item"][1]["item"]]
+    postman.calls.clear()
+    again = publish(servers, str(spec))
+    assert again.exit_code == 0, again.output
+    assert postman.calls == [] and "unchanged" in again.stderr  # Postman holds what spec + overlay generate
+    _, absorbed = the_collection(postman)
+    spec.write_text(spec.read_text(encoding="utf-8").replace("summary: Liveness\n", "summary: Liveness probe\n"),
+                    encoding="utf-8")
+    later = publish(servers, str(spec))  # a later spec change: the absorbed edits are no edits made in Postman
+    assert later.exit_code == 0, later.output
+    _, last = the_collection(postman)
+    assert request_ids(last)["My workflow"] == request_ids(absorbed)["My workflow"]  # updated in place
+
+
+def test_absorb_looks_at_postman_even_when_the_spec_did_not_change(servers: tuple[FakePostman, str],
+                                                                   postman: FakePostman, project: Path) -> None:
+    spec = copy_features(project)
+    assert publish(servers, str(spec)).exit_code == 0
+    uid, _ = the_collection(postman)
+    postman.calls.clear()
+    assert "unchanged (collection" in publish(servers, str(spec), "--absorb").stderr
+    assert [c.method for c in postman.calls] == ["GET", "GET"]  # the workspace, the collection; no write
+    edit_in_postman(postman, uid)
+    assert "unchanged" in publish(servers, str(spec)).stderr  # without --absorb Postman is not even asked
+    result = publish(servers, str(spec), "--absorb", "--format", "json")
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads(result.stderr)["collections"]
+    assert entry["outcome"] == "updated" and entry["absorbed_into"] == str(spec.with_name("features.overlay.yaml"))
+    assert entry["summary"].startswith(f"absorbed the edits made in Postman into {entry['absorbed_into']}")
+    assert [d["code"] for d in entry["diagnostics"]] == ["absorb-secret", "absorb-secret"]
+    written = yaml.safe_load((project / "specs" / "features.overlay.yaml").read_text(encoding="utf-8"))
+    assert written["operations"] == {"listCustomers": {"tests": [TESTER_LINE]}}
+    again = publish(servers, str(spec), "--absorb")
+    assert again.exit_code == 0 and "unchanged (collection" in again.stderr
+
+
+@pytest.mark.parametrize("damage", ["older state file", "damaged", "another collection"])
+def test_absorb_without_the_collection_as_published_refuses(servers: tuple[FakePostman, str], postman: FakePostman,
+                                                            project: Path, damage: str) -> None:
+    from kpn_collections.publish.state import pack_collection
+
+    spec = copy_features(project)
+    assert publish(servers, str(spec)).exit_code == 0
+    uid, _ = the_collection(postman)
+    state_file = project / ".kpn-collections-publish.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    entry = state["workspaces"][WORKSPACE]["specs/features.yaml"]
+    if damage == "older state file":
+        del entry["base"]
+    elif damage == "damaged":
+        entry["base"] = entry["base"][:-40]
+    else:
+        entry["base"] = pack_collection({"info": {"name": "Features - KPN"}, "item": []})
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    edit_in_postman(postman, uid)
+    rename_health_check(spec, "Liveness")
+    postman.calls.clear()
+    result = publish(servers, str(spec), "--absorb")
+    assert result.exit_code == 1
+    assert "error [publish-no-base]: cannot absorb the edits made in Postman: " in result.stderr
+    file = spec.with_name("features.postman_collection.json")
+    assert {"older state file": "the publish state keeps no copy of what was last published (written by an "
+                                f"older kpn-collections), and neither {file} nor {file} as committed is what was "
+                                "published",
+            "damaged": "the publish state's copy of what was last published (`base`) is damaged",
+            "another collection": "is not what its digest says was published (edited by hand?)"}[damage] \
+        in result.stderr
+    assert "nothing absorbed, nothing published" in result.stderr
+    assert "  ~ Customers / List customers (edited in Postman)" in result.stderr
+    assert postman.writes() == [] and not (project / "specs" / "features.overlay.yaml").exists()
+
+
+def test_absorb_with_an_older_state_file_takes_the_committed_collection_when_it_is_what_was_published(
+        servers: tuple[FakePostman, str], postman: FakePostman, project: Path) -> None:
+    (project / ".git").rmdir()
+    spec = copy_features(project)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    assert CliRunner().invoke(cli.main, ["convert", str(spec)]).exit_code == 0
+    assert publish(servers, "specs/features.yaml").exit_code == 0
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "published"], cwd=project, check=True)
+    state_file = project / ".kpn-collections-publish.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    del state["workspaces"][WORKSPACE]["specs/features.yaml"]["base"]  # as main wrote it before `--absorb`
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    uid, _ = the_collection(postman)
+    edit_in_postman(postman, uid)
+    rename_health_check(spec, "Liveness")
+    assert CliRunner().invoke(cli.main, ["convert", str(spec)]).exit_code == 0  # the file on disk moved on
+    result = publish(servers, "specs/features.yaml", "--absorb")
+    assert result.exit_code == 0, result.output
+    assert "absorbed the edits made in Postman into specs/features.overlay.yaml" in result.stderr
+    written = yaml.safe_load((project / "specs" / "features.overlay.yaml").read_text(encoding="utf-8"))
+    assert written["operations"] == {"listCustomers": {"tests": [TESTER_LINE]}}
+    assert "base" in json.loads(state_file.read_text(encoding="utf-8"))["workspaces"][WORKSPACE][
+        "specs/features.yaml"]  # kept from now on
+
+
+def test_absorb_and_force_together_are_a_usage_error(servers: tuple[FakePostman, str], postman: FakePostman,
+                                                     project: Path) -> None:
+    spec = copy_features(project)
+    result = publish(servers, str(spec), "--absorb", "--force")
+    assert result.exit_code == 2
+    assert "--absorb keeps the edits made in Postman, --force overwrites them: give one" in result.stderr
+    assert postman.calls == []
 
 
 def test_postman_reserialisation_noise_is_not_an_edit(servers: tuple[FakePostman, str], postman: FakePostman,

@@ -2,9 +2,10 @@
 
 `publish` runs one plan: for each spec, convert it, compare the collection with what the state file says was
 last published, and (unless nothing changed) fetch the collection from Postman, refuse when a tester edited
-it there (unless forced), and send the new content with every unchanged request's Postman id, so Postman
-updates those requests in place instead of deleting and recreating them. The state file is written after
-every collection, so a batch stopped half-way never creates a collection twice.
+it there (unless forced; with `absorb`, those edits are first kept in the spec's overlay and the collection
+generated again, so that it carries them), and send the new content with every unchanged request's Postman
+id, so Postman updates those requests in place instead of deleting and recreating them. The state file is
+written after every collection, so a batch stopped half-way never creates a collection twice.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Severity
 from ..settings import Settings
 from .api import DEFAULT_API_URL, ApiError, CollectionTooLarge, PostmanApi
 from .compare import Changes, changes, digest, entries
-from .state import DEFAULT_STATE_FILE, Published, State, StateError, load_state
+from .state import DEFAULT_STATE_FILE, Published, State, StateError, load_state, pack_collection
+
+if TYPE_CHECKING:
+    from ..pipeline import ConversionResult
 
 __all__ = ["DEFAULT_API_URL", "DEFAULT_STATE_FILE", "NoApiKey", "PostmanApi", "PublishAborted", "PublishJob",
            "PublishResult", "StateError", "load_state", "publish"]
@@ -28,11 +32,13 @@ __all__ = ["DEFAULT_API_URL", "DEFAULT_STATE_FILE", "NoApiKey", "PostmanApi", "P
 
 @dataclass(frozen=True)
 class PublishJob:
-    """One spec to publish: its file, its key in the state file (project-relative path), its settings."""
+    """One spec to publish: its file, its key in the state file (project-relative path), its settings, and
+    where `convert` writes its collection."""
 
     spec: Path
     key: str
     settings: Settings
+    collection_file: Path | None = None  # the file `convert` writes: a base for --absorb if the state has none
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class PublishResult:
     details: tuple[str, ...] = ()  # one line each: the requests added, removed, changed, edited, lost
     summary: str = ""
     bug: str | None = None
+    absorbed: str = ""  # the overlay file edits made in Postman were (or would be) absorbed into
 
     @property
     def ok(self) -> bool:
@@ -68,6 +75,7 @@ class _Run:
     make_api: Callable[[], PostmanApi]
     dry_run: bool
     force: bool
+    absorb: bool = False
     api: PostmanApi | None = None
     workspace_uids: set[str] | None = None
     sent: list[str] = field(default_factory=list)
@@ -86,11 +94,12 @@ class _Run:
 
 
 def publish(jobs: Sequence[PublishJob], *, workspace: str, state: State, make_api: Callable[[], PostmanApi],
-            dry_run: bool = False, force: bool = False) -> Iterator[PublishResult]:
+            dry_run: bool = False, force: bool = False, absorb: bool = False) -> Iterator[PublishResult]:
     """Publish each job's collection to `workspace`, in order; one result per job. `make_api` is called once,
-    when the first spec needs Postman (a run where nothing changed needs no API key).
+    when the first spec needs Postman (a run where nothing changed needs no API key; with `absorb`, every
+    published collection is fetched, to absorb edits made in Postman into the overlay before updating).
     PublishAborted when the workspace cannot be read."""
-    run = _Run(workspace, state, make_api, dry_run, force)
+    run = _Run(workspace, state, make_api, dry_run, force, absorb)
     for job in jobs:
         try:
             yield _publish_one(run, job)
@@ -129,7 +138,7 @@ def _publish_one(run: _Run, job: PublishJob) -> PublishResult:
     whole = digest(generated)
     published = run.state.get(run.workspace, job.key)
     spec = str(job.spec)
-    if published is not None and published.digest == whole:
+    if published is not None and published.digest == whole and not run.absorb:
         return PublishResult(spec, "unchanged", diagnostics, summary=f"unchanged (collection {published.uid})")
     if published is None:
         requests = sum(1 for e in new.values() if e.key != "(collection)")
@@ -161,25 +170,92 @@ def _publish_one(run: _Run, job: PublishJob) -> PublishResult:
     if published.digest:  # "" : a create whose end was not recorded; nobody edited it since
         by_postman_id = {postman_id: key for key, postman_id in published.postman_ids().items()}
         edits = changes(published.known(), entries(current, by_postman_id))
+    if published.digest == whole and not edits:  # reached with --absorb only
+        return PublishResult(spec, "unchanged", diagnostics, summary=f"unchanged (collection {published.uid}; "
+                             "no edits in Postman)")
+    if edits and run.absorb:
+        return _absorb_then_update(run, job, published, current, result, edits, spec_changes)
     if edits and not run.force:
-        # the seam for `--absorb` (issue 19): base = what was last published, theirs = `current`
         return PublishResult(spec, "edited", diagnostics, tuple(_edit_lines(edits)),
                              f"not published: edited in Postman since the last publish ({edits.counts()}); "
-                             "keep the edits in the spec or overlay, or publish with --force to overwrite them")
+                             "publish with --absorb to keep them in the spec's overlay, or with --force to "
+                             "overwrite them")
     lost = [f"lost: {line[2:]}" for line in _edit_lines(edits)] if edits else []
     if run.dry_run:
         return PublishResult(spec, "would-update", diagnostics, tuple(details + lost),
                              f"would update collection {published.uid}: {spec_changes.counts()}"
                              + (f"; would overwrite {len(lost)} edit(s) made in Postman" if lost else ""))
+    return _update(run, job, published, current, generated, whole, diagnostics, details + lost, "", spec_changes,
+                   suffix=f"; overwrote {len(lost)} edit(s) made in Postman (--force)" if lost else "")
+
+
+def _update(run: _Run, job: PublishJob, published: Published, current: dict[str, Any], generated: dict[str, Any],
+            whole: str, diagnostics: tuple[Diagnostic, ...], details: list[str], prefix: str, spec_changes: Changes,
+            *, suffix: str = "", absorbed: str = "") -> PublishResult:
+    """Send `generated` over the collection in Postman, each item with the id it has there; record it."""
+    assert run.api is not None
     present = {str(i) for i in _ids(current.get("item") or [])}
     ids = {k: v for k, v in published.postman_ids().items() if v in present}
     responses = {k: v for k, v in published.responses.items() if v in present}
-    api.update(published.uid, outgoing(generated, ids, responses))
-    _record(run, job.key, published.uid, name, whole, generated, api.collection(published.uid))
-    kept = sum(1 for key in new if key in ids)
-    return PublishResult(spec, "updated", diagnostics, tuple(details + lost),
-                         f"updated collection {published.uid}: {spec_changes.counts()}; {kept} item ids kept"
-                         + (f"; overwrote {len(lost)} edit(s) made in Postman (--force)" if lost else ""))
+    if absorbed:  # requests and examples added in Postman, now from the overlay: they keep Postman's ids
+        ours = set(published.postman_ids().values()) | set(published.responses.values())
+        found_ids, found_responses = match_ids(generated.get("item") or [], current.get("item") or [])
+        ids.update({k: v for k, v in found_ids.items() if k not in ids and v not in ours})
+        responses.update({k: v for k, v in found_responses.items() if k not in responses and v not in ours})
+    run.api.update(published.uid, outgoing(generated, ids, responses))
+    name = str(generated.get("info", {}).get("name", ""))
+    _record(run, job.key, published.uid, name, whole, generated, run.api.collection(published.uid))
+    kept = sum(1 for key in entries(generated) if key in ids)
+    return PublishResult(str(job.spec), "updated", diagnostics, tuple(details),
+                         f"{prefix}updated collection {published.uid}: {spec_changes.counts()}; {kept} item ids kept"
+                         + suffix, absorbed=absorbed)
+
+
+def _absorb_then_update(run: _Run, job: PublishJob, published: Published, current: dict[str, Any],
+                        result: ConversionResult, edits: Changes, spec_changes: Changes) -> PublishResult:
+    """`--absorb`: the edits made in Postman kept in the spec's overlay, the collection generated again with
+    them and sent; a refusal when the collection as last published is not at hand."""
+    from ..pipeline import convert_file
+    from .absorbing import absorb_postman_edits
+
+    spec = str(job.spec)
+    diagnostics = tuple(result.diagnostics)
+    absorbed = absorb_postman_edits(job.spec, job.settings, published, current, result, write=not run.dry_run,
+                                    collection_file=job.collection_file)
+    verb = "would absorb" if run.dry_run else "absorbed"
+    lines = ([f"{verb}: {label} (edited in Postman)" for label in edits.changed]
+             + [f"{verb}: {label} (added in Postman)" for label in edits.added]
+             + [f"not absorbed: {label} (deleted in Postman; an overlay only adds, generation brings it back)"
+                for label in edits.removed])
+    if absorbed.refusal:
+        hint = ("export the collection from Postman and run `kpn-collections absorb` with --base (the collection "
+                "as last published, e.g. from git history), or publish with --force to overwrite the edits"
+                if absorbed.code == "publish-no-base" else "")
+        refusal = Diagnostic(Severity.ERROR, absorbed.code, f"cannot absorb the edits made in Postman: "
+                             f"{absorbed.refusal}; nothing absorbed, nothing published", spec, hint=hint)
+        return PublishResult(spec, "edited", diagnostics + absorbed.problems + (refusal,), tuple(_edit_lines(edits)),
+                             f"not published: edited in Postman since the last publish ({edits.counts()})")
+    diagnostics += absorbed.problems
+    if run.dry_run:
+        return PublishResult(spec, "would-update", diagnostics, tuple(lines + spec_changes.lines()),
+                             f"would absorb the edits made in Postman ({edits.counts()}) into "
+                             f"{absorbed.overlay}, then update collection {published.uid}",
+                             absorbed=str(absorbed.overlay))
+    generated = result.collection
+    if absorbed.changed:  # generate again: the collection sent carries the edits
+        result = convert_file(job.spec, job.settings)
+        if result.collection is None or not result.succeeded(strict=job.settings.strict):
+            return PublishResult(spec, "failed", result.diagnostics + absorbed.problems, tuple(lines),
+                                 f"absorbed the edits into {absorbed.overlay}, which the spec then failed to "
+                                 "convert with; not published", absorbed=str(absorbed.overlay))
+        generated = result.collection
+        diagnostics = tuple(result.diagnostics) + absorbed.problems
+        spec_changes = changes(published.known(), entries(generated))
+    assert generated is not None
+    note = (f"absorbed the edits made in Postman into {absorbed.overlay} (commit it with the publish state)"
+            if absorbed.changed else f"nothing new to absorb into {absorbed.overlay}")
+    return _update(run, job, published, current, generated, digest(generated), diagnostics,
+                   lines + spec_changes.lines(), f"{note}; ", spec_changes, absorbed=str(absorbed.overlay))
 
 
 def _edit_lines(edits: Changes) -> list[str]:
@@ -194,7 +270,7 @@ def _record(run: _Run, key: str, uid: str, name: str, whole: str, generated: dic
     item_ids, response_ids = match_ids(generated.get("item") or [], fetched.get("item") or [])
     items = {e.key: {"id": item_ids.get(e.key, ""), "label": e.label, "digest": e.digest}
              for e in entries(generated).values()}
-    run.state.put(run.workspace, key, Published(uid, name, whole, items, response_ids))
+    run.state.put(run.workspace, key, Published(uid, name, whole, items, response_ids, pack_collection(generated)))
 
 
 def outgoing(generated: dict[str, Any], ids: dict[str, str], responses: dict[str, str]) -> dict[str, Any]:

@@ -3,13 +3,17 @@
 Meant to be committed, so that every clone and CI job updates the same collections. Per workspace and spec
 (its path relative to the project root): the collection's uid, a digest of the whole collection as last
 published, and per request and folder (keyed by the generated item id) Postman's id for it, its label and
-a digest of its content. Written deterministically (sorted keys, two-space indent, trailing newline), only
-when it changed, atomically.
+a digest of its content; and the collection as published itself, compressed (`base`: what `publish --absorb`
+compares a collection edited in Postman with). Written deterministically (sorted keys, two-space indent,
+trailing newline), only when it changed, atomically.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +23,11 @@ from ..write import write_if_changed
 
 STATE_VERSION = 1
 DEFAULT_STATE_FILE = ".kpn-collections-publish.json"
-MAX_STATE_BYTES = 16 * 1024 * 1024
-"""Largest state file read (a few hundred bytes per request)."""
+MAX_STATE_BYTES = 256 * 1024 * 1024
+"""Largest state file read (a few hundred bytes per request, and each collection compressed: about a tenth
+of it, so a few collections near Postman's 100 MB limit still fit)."""
+MAX_BASE_BYTES = 200 * 1000 * 1000
+"""Largest collection a `base` may expand to (twice what Postman accepts): a state file is no zip bomb."""
 
 
 class StateError(Exception):
@@ -36,6 +43,7 @@ class Published:
     digest: str  # of the whole collection as published (compare.digest of the generated collection)
     items: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> {"id", "label", "digest"}
     responses: dict[str, str] = field(default_factory=dict)  # generated saved-example id -> Postman's id
+    base: str = ""  # the collection as published, compressed (pack_collection); "" in older state files
 
     def postman_ids(self) -> dict[str, str]:
         """Generated item id -> Postman's id."""
@@ -48,7 +56,7 @@ class Published:
     def as_dict(self) -> dict[str, Any]:
         return {"uid": self.uid, "name": self.name, "digest": self.digest,
                 "items": {key: dict(sorted(value.items())) for key, value in sorted(self.items.items())},
-                "responses": dict(sorted(self.responses.items()))}
+                "responses": dict(sorted(self.responses.items())), **({"base": self.base} if self.base else {})}
 
 
 @dataclass
@@ -109,6 +117,28 @@ def _published(path: Path, where: str, entry: Any) -> Published:
     responses = entry.get("responses", {})
     if not isinstance(responses, dict) or not all(isinstance(v, str) for v in responses.values()):
         raise StateError(f"{path}: workspaces.{where}.responses must map saved-example ids to Postman's ids")
+    base = entry.get("base", "")
+    if not isinstance(base, str):
+        raise StateError(f"{path}: workspaces.{where}.base must be a string (the collection as published)")
     return Published(entry["uid"], entry["name"], entry["digest"],
                      {str(k): {"id": v["id"], "label": v["label"], "digest": v["digest"]} for k, v in items.items()},
-                     {str(k): v for k, v in responses.items()})
+                     {str(k): v for k, v in responses.items()}, base)
+
+
+def pack_collection(collection: dict[str, Any]) -> str:
+    """A collection as the state file keeps it: compact JSON, zlib-compressed, base64 (about a tenth of it)."""
+    text = json.dumps(collection, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return base64.b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii")
+
+
+def unpack_collection(packed: str) -> dict[str, Any] | None:
+    """The collection `pack_collection` packed, or None when `packed` is no such thing (cut, edited, too big)."""
+    try:
+        inflate = zlib.decompressobj()
+        raw = inflate.decompress(base64.b64decode(packed, validate=True), MAX_BASE_BYTES + 1)
+        if len(raw) > MAX_BASE_BYTES or not inflate.eof:
+            return None
+        data = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
