@@ -323,7 +323,7 @@ class _SchemaKeys:
         if known is not None and known[0] is schema:
             return known[1]
         text = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        key = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()  # lone surrogates too
         self._known[id(schema)] = (schema, key)
         self.length[key] = len(text)
         return key

@@ -62,6 +62,7 @@ class _Check:
         definitions = {name: store.definitions[name] for name in store.closure(converted)}
         self.root = {"$schema": _DRAFT_07, **converted, "definitions": definitions}
         self.source = schema  # kept alive: its id is part of the key while the check lives
+        self.resolver = store.resolver
         self.check = SchemaCheck(self.root)
         self.generator = ExampleGenerator(RefResolver(self.root))
 
@@ -92,6 +93,23 @@ class _Check:
     def generated(self, schema: Any) -> Any:
         """A value made from the converted schema alone (no example in it: the examples are what failed)."""
         return copy.deepcopy(self.generator.example(schema, for_request=True))
+
+    @functools.cached_property
+    def _own_value(self) -> Any:
+        return ExampleGenerator(self.resolver).example(self.source, for_request=True)
+
+    def given(self, path: tuple[Any, ...]) -> Any:
+        """The part at `path` of the value made from the definition's own schema, with the examples of its parts
+        (a required property a named example left out has its own `example`, which beats a generated one);
+        MISSING where that value has no such part."""
+        value = self._own_value
+        for step in path:
+            in_object = isinstance(value, dict) and isinstance(step, str) and step in value
+            in_array = isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value)
+            if not (in_object or in_array):
+                return MISSING
+            value = value[step]
+        return copy.deepcopy(value)
 
 
 class ExampleCheck:
@@ -280,7 +298,8 @@ def _fix_round(check: _Check, value: Any, errors: list[Any]) -> Any:
             for name in error.validator_value:
                 if name not in instance:
                     sub = properties.get(name, {}) if isinstance(properties, dict) else {}
-                    instance[name] = check.generated(sub)
+                    given = check.given((*path, name))
+                    instance[name] = check.generated(sub) if given is MISSING else given
             continue
         if keyword == "additionalProperties" and error.validator_value is False and isinstance(instance, dict):
             known = error.schema.get("properties") or {}
