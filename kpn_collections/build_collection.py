@@ -26,7 +26,7 @@ from .credentials import (
     without_credentials,
 )
 from .diagnostics import Diagnostics
-from .example_check import ExampleCheck
+from .example_check import ExampleCheck, scalar_text
 from .examples import ExampleGenerator
 from .model import (
     MISSING,
@@ -478,8 +478,8 @@ class _Builder:
     def _param_text(self, parameter: Parameter) -> str:
         value = self._param_value(parameter)
         if isinstance(value, list):
-            value = ",".join(_scalar_text(v) for v in value)
-        text = _scalar_text(value)
+            value = ",".join(scalar_text(v) for v in value)
+        text = scalar_text(value)
         return quote(text, safe="-._~!$&'()*+,;=:@{}") if parameter.location == "path" else text
 
     def _key_value(self, parameter: Parameter) -> dict[str, Any]:
@@ -495,16 +495,16 @@ class _Builder:
         pairs: list[tuple[str, str]]
         if isinstance(value, list):
             if explode:
-                pairs = [(parameter.name, _scalar_text(v)) for v in value] or [(parameter.name, "")]
+                pairs = [(parameter.name, scalar_text(v)) for v in value] or [(parameter.name, "")]
             else:
                 separator = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(parameter.style, ",")
-                pairs = [(parameter.name, separator.join(_scalar_text(v) for v in value))]
+                pairs = [(parameter.name, separator.join(scalar_text(v) for v in value))]
         elif isinstance(value, dict) and parameter.style == "deepObject":
-            pairs = [(f"{parameter.name}[{k}]", _scalar_text(v)) for k, v in value.items()]
+            pairs = [(f"{parameter.name}[{k}]", scalar_text(v)) for k, v in value.items()]
         elif isinstance(value, dict) and explode:
-            pairs = [(str(k), _scalar_text(v)) for k, v in value.items()] or [(parameter.name, "")]
+            pairs = [(str(k), scalar_text(v)) for k, v in value.items()] or [(parameter.name, "")]
         else:
-            pairs = [(parameter.name, _scalar_text(value))]
+            pairs = [(parameter.name, scalar_text(value))]
         entries = []
         for key, text in pairs:
             entry = _described({"key": defuse(key), "value": text}, self._field_description(parameter))
@@ -580,7 +580,7 @@ class _Builder:
                 field_value = value.get(name, MISSING)
                 if field_value is MISSING:
                     field_value = without_credentials(self.examples.example(prop, for_request=True), name)
-                entry.update({"value": _scalar_text(field_value), "type": "text"})
+                entry.update({"value": scalar_text(field_value), "type": "text"})
                 if files and isinstance(field_value, (dict, list)):
                     entry["contentType"] = "application/json"  # OpenAPI's default encoding for such a part
             _described(entry, _field_text(prop.get("description"), prop, name in required, self.api.resolver))
@@ -641,7 +641,7 @@ class _Builder:
                 continue
             value = without_credentials(header.example, header.name) if header.example is not MISSING else (
                 self.examples.example(header.schema, for_request=False))
-            entry: dict[str, Any] = {"key": header.name, "value": _scalar_text(value)}
+            entry: dict[str, Any] = {"key": header.name, "value": scalar_text(value)}
             if header.description:
                 entry["description"] = header.description
             headers.append(entry)
@@ -837,7 +837,7 @@ def _constraints(schema: Any, resolver: RefResolver) -> tuple[list[str], str]:
         schema = resolver.deref(schema.get("items"))
     if not isinstance(schema, dict):
         return [], ""
-    enum = [_scalar_text(v) for v in _list(schema.get("enum"))]
+    enum = [scalar_text(v) for v in _list(schema.get("enum"))]
     pattern = schema.get("pattern")
     return enum, pattern if isinstance(pattern, str) else ""
 
@@ -911,16 +911,6 @@ def _reason(code: int) -> str:
         return "Response"
 
 
-def _scalar_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _json_text(value: Any) -> str:
@@ -955,7 +945,7 @@ def _xml_text(value: Any, tag: str = "root") -> str:
         elif isinstance(content, list):
             return "".join(element(name, v) for v in content)
         else:
-            inner = _escape_xml(_scalar_text(content))
+            inner = _escape_xml(scalar_text(content))
         return f"<{name}>{inner}</{name}>"
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + element(tag, value)
 

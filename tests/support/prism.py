@@ -71,6 +71,14 @@ def prism_mock(spec: Path, *, dynamic: bool = False, timeout: float = 60) -> Ite
             "--verboseLevel", "info"]
     if dynamic:
         args += ["--dynamic", "--seed", SEED]
+    with run_prism(args, timeout=timeout) as server:
+        yield server
+
+
+@contextmanager
+def run_prism(args: list[str], *, timeout: float = 60) -> Iterator[PrismServer]:
+    """Prism run with `args` (its command line) until the block ends, once it says where it listens;
+    PrismFailed if it does not start within `timeout` seconds or exits first."""
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO_ROOT,
                                env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"})
