@@ -13,7 +13,6 @@ import functools
 import json
 import json.decoder
 import json.scanner
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -33,10 +32,6 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 try:
-    # yaml-rs allocates with mimalloc, which by default keeps memory freed after a parse for a while, and in a
-    # process that parses nothing for a while, for good: ~15 MB after the KPN corpus, in every batch process.
-    # Returned at once instead (mimalloc's documented option; no measurable cost), unless set by the user.
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
     import yaml_rs
 except ImportError:  # pragma: no cover - yaml-rs ships wheels for the usual platforms
     yaml_rs = None  # type: ignore[assignment]
