@@ -294,11 +294,10 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
     """Run every job (over `workers` processes, this one included) and yield the results in job order, each as
     soon as it and all before it are done.
 
-    Every process runs one job at a time and, whenever it is free, takes the biggest spec left: the long
-    conversions start first and the short ones at the end fill the gaps, so the processes finish close
-    together. A worker is handed its next job by a thread of this process as soon as it is done (not when this
-    process is, whose own conversion may run longer: a conversion's time does not always follow its size);
-    and this process converts too, rather than wait beside the workers while its memory counts for nothing."""
+    Every process runs one job at a time and takes the biggest spec left: the long conversions start first
+    and the short ones at the end fill the gaps, so the processes finish close together. This process converts
+    too, rather than wait beside the workers while its memory counts for nothing; a worker that is done gets
+    its next job when this process is between jobs."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             result = run_job(job)
@@ -313,40 +312,16 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             prepare(settings)  # built once here, shared by the forked workers
     gc.collect()
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
-    import queue
     import threading
-    from concurrent.futures import ProcessPoolExecutor  # only for several workers
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # only for several workers
 
     left = collections.deque(sorted(jobs, key=_input_size, reverse=True))  # the biggest first
-    done: queue.SimpleQueue[JobResult | None] = queue.SimpleQueue()  # None: a job went back to `left`
-    feeders: list[threading.Thread] = []
+    pending: dict[Future[JobResult], Job] = {}
     finished: dict[int, JobResult] = {}
 
-    def next_job() -> Job | None:
-        try:
-            return left.popleft()
-        except IndexError:
-            return None
-
-    def feed(future: Future[JobResult], job: Job) -> None:
-        """Keep one worker busy: wait for its job's result, hand it the next job left."""
-        while True:
-            done.put(_worker_result(future, job))
-            next_one = next_job()
-            if next_one is None:
-                return
-            job = next_one
-            try:
-                future = pool.submit(_run_in_worker, job)
-            except Exception:  # the pool broke (a worker died): this process converts what is left
-                left.appendleft(job)
-                done.put(None)  # wakes this process, should it be waiting for results
-                return
-
-    def arrive(arrival: JobResult | None) -> None:
-        if arrival is not None:
-            finished[arrival.index] = arrival
-            on_done()
+    def arrive(arrival: JobResult) -> None:
+        finished[arrival.index] = arrival
+        on_done()
 
     def run_own_job(job: Job) -> None:
         """Run `job` here, as a worker would: Ctrl-C and SIGTERM wait for its end (its collection is then
@@ -369,31 +344,26 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             raise Terminated if signal.SIGTERM in held else KeyboardInterrupt
 
     pool = ProcessPoolExecutor(max_workers=workers - 1, initializer=_ignore_interrupts)
+    pool_works = True
     try:
-        # the first jobs are submitted from this thread: a fork context starts every worker there and then,
-        # before the feeder threads exist (forking beside running threads can copy a lock another thread holds)
-        for _ in range(workers - 1):
-            first = next_job()
-            if first is None:
-                break
-            try:
-                future = pool.submit(_run_in_worker, first)
-            except Exception:  # no worker could start (fork failed): this process converts everything
-                left.appendleft(first)
-                break
-            feeders.append(threading.Thread(target=feed, args=(future, first), daemon=True))
-            feeders[-1].start()
         order = [job.index for job in jobs]
         position = 0
         while position < len(order):
-            own = next_job()
-            # each result goes to `finished` as it comes: a result an interruption finds there is reported
-            if own is not None:
-                run_own_job(own)
+            # one job per worker at a time, so that whichever process is free first takes what is left
+            while left and pool_works and len(pending) < workers - 1:
+                job = left.popleft()
+                try:
+                    pending[pool.submit(_run_in_worker, job)] = job
+                except Exception:  # the pool broke (a worker died) or never started: this process converts the rest
+                    left.appendleft(job)
+                    pool_works = False
+            if left:
+                run_own_job(left.popleft())
+                ended = [future for future in pending if future.done()]
             else:
-                arrive(done.get())
-            while not done.empty():
-                arrive(done.get())
+                ended = [next(as_completed(pending))]
+            for future in ended:
+                arrive(_worker_result(future, pending.pop(future)))
             while position < len(order) and order[position] in finished:
                 yield finished.pop(order[position])
                 position += 1
@@ -403,12 +373,9 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         pool.shutdown(wait=True, cancel_futures=True)
         if not isinstance(stop, KeyboardInterrupt):
             raise
-        for thread in feeders:
-            thread.join()
-        while not done.empty():
-            arrival = done.get()
-            if arrival is not None:
-                finished[arrival.index] = arrival
+        for future, job in pending.items():
+            if future.done() and not future.cancelled():
+                finished[job.index] = _worker_result(future, job)
         raise Interrupted([finished[index] for index in sorted(finished)]) from stop
     pool.shutdown(wait=True)
     gc.unfreeze()

@@ -72,8 +72,6 @@ def entry() -> None:
     warnings.filterwarnings("ignore", message=REGEX_PARSER_WARNINGS, category=DeprecationWarning)
     try:
         main(prog_name="kpn-collections")
-    except SystemExit as done:
-        _exit_now(done.code)
     except Exception:
         click.echo(f"kpn-collections {__version__}: internal error: this is a bug, please report it with the command "
                    "line and input files" + ("" if "--debug" in sys.argv else " (run with --debug for the traceback)"),
@@ -97,19 +95,6 @@ def _tune_garbage_collector() -> None:
     Collections still run, less often; what is loaded before the run is moved out of their way for good."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-def _exit_now(code: object) -> None:
-    """End the process as SystemExit(code) would, without tearing down the interpreter's objects one by one
-    (a big conversion leaves a few hundred megabytes of them: tens of milliseconds). Everything the run writes
-    is already written and closed; only the standard streams need flushing."""
-    if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`) or stream
-            stream.flush()
-    os._exit(code or 0)
 
 
 F = Callable[..., None]

@@ -13,7 +13,6 @@ import functools
 import json
 import json.decoder
 import json.scanner
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -33,10 +32,6 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 try:
-    # yaml-rs allocates with mimalloc, which by default keeps memory freed after a parse for a while, and in a
-    # process that parses nothing for a while, for good: ~15 MB after the KPN corpus, in every batch process.
-    # Returned at once instead (mimalloc's documented option; no measurable cost), unless set by the user.
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
     import yaml_rs
 except ImportError:  # pragma: no cover - yaml-rs ships wheels for the usual platforms
     yaml_rs = None  # type: ignore[assignment]
@@ -101,8 +96,6 @@ class SourceDocument:
     _root_node: yaml.Node | None = field(default=None, repr=False)
     _compose_failed: bool = field(default=False, repr=False)
     _json_positions: _JsonPositions | None = field(default=None, repr=False)
-    _sections: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
-    _section_nodes: dict[str, tuple[int, yaml.Node] | None] = field(default_factory=dict, repr=False)
 
     def locate(self, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the value at `pointer`, or of its nearest located parent."""
@@ -116,42 +109,15 @@ class SourceDocument:
             found = self._json_positions.locate(pointer)
             if found is not None:
                 return found
-        tokens = [pointer_unescape(t) for t in pointer.split("/")[1:]] if pointer else []
-        section = self._section_node(tokens[0]) if tokens and self.format == "yaml" and not REFERENCE_ONLY else None
-        if section is not None:
-            lines_before, node = section[0], section[1]
-            tokens = tokens[1:]
-        else:
-            tree = self._node_tree()
-            if tree is None:
-                return None
-            lines_before, node = 0, tree
-        for token in tokens:
+        node = self._node_tree()
+        if node is None:
+            return None
+        for token in (pointer_unescape(t) for t in pointer.split("/")[1:]) if pointer else ():
             child = _child_node(node, token)
             if child is None:
                 break
             node = child
-        return lines_before + node.start_mark.line + 1, node.start_mark.column + 1
-
-    def _section_node(self, key: str) -> tuple[int, yaml.Node] | None:
-        """The value node of the root-level `key`, composed from that key's lines alone (see `_root_sections`),
-        with the number of lines before them; None when the whole document must be composed instead. A
-        diagnostic in a small section of a big definition is then located without composing all of it."""
-        if key in self._section_nodes:
-            return self._section_nodes[key]
-        if self._sections is None:
-            self._sections = _root_sections(self.text, list(self.data) if isinstance(self.data, dict) else [])
-        span = self._sections.get(key)
-        found: tuple[int, yaml.Node] | None = None
-        if span is not None:
-            try:
-                node = yaml.compose(self.text[span[0]:span[1]], Loader=_CoreSchemaLoader)
-            except (yaml.YAMLError, RecursionError):
-                node = None
-            if isinstance(node, yaml.MappingNode) and len(node.value) == 1 and node.value[0][0].value == key:
-                found = self.text.count("\n", 0, span[0]), node.value[0][1]
-        self._section_nodes[key] = found
-        return found
+        return node.start_mark.line + 1, node.start_mark.column + 1
 
     def _node_tree(self) -> yaml.Node | None:
         if self._root_node is None and not self._compose_failed:
@@ -160,36 +126,6 @@ class SourceDocument:
             except (yaml.YAMLError, RecursionError):
                 self._compose_failed = True
         return self._root_node
-
-
-_ROOT_KEY_LINE = re.compile(r"([A-Za-z_$][\w.$-]*)[ ]*:(?:[ ][^\n]*)?\r?(?:\n|\Z)")
-_COLUMN_ZERO = re.compile(r"\n(?=[^ \n\r])")
-_DOCUMENT_START = re.compile(r"---[ ]*\r?\n")
-
-
-def _root_sections(text: str, keys: list[str]) -> dict[str, tuple[int, int]]:
-    """Where each root-level key's lines start and end (up to the next root-level key) in a block-style YAML
-    document; nothing when unsure. Sure means: every line that starts at column 0 is a comment, a sequence
-    entry (of the key above), the opening `---` or a plain `key:` line; these keys are the document's own,
-    in order (so none of them is a line inside a quoted text); and line breaks are \\n or \\r\\n only
-    (PyYAML also counts NEL, U+2028, U+2029 and lone \\r). Other root-level content is indented (YAML
-    requires it), so it belongs to the key above it."""
-    if not keys or _has_refused_character(text) or ("\r" in text and "\r" in text.replace("\r\n", "")):
-        return {}
-    starts = [0] if text[:1] not in (" ", "\n", "\r", "") else []
-    starts += [match.end() for match in _COLUMN_ZERO.finditer(text)]
-    found: list[tuple[str, int]] = []
-    for start in starts:
-        if text.startswith(("#", "- ", "-\n", "-\r\n"), start) or (start == 0 and _DOCUMENT_START.match(text)):
-            continue  # a comment, an entry of a sequence under the key above, the document's `---`
-        line = _ROOT_KEY_LINE.match(text, start)
-        if line is None:
-            return {}
-        found.append((line.group(1), start))
-    if [key for key, _ in found] != keys:
-        return {}
-    ends = [start for _, start in found[1:]] + [len(text)]
-    return {key: (start, end) for (key, start), end in zip(found, ends, strict=True)}
 
 
 _ROOT_CONTENT = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*([ \t]*)([^\s#%-])")

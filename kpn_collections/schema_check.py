@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -150,27 +149,10 @@ def _rewritten(pattern: str) -> str:
     return rewritten
 
 
-# Python's `\d`: the decimal digits (Unicode category Nd) by the interpreter's own Unicode tables, which are
-# older than the Rust engine's (its `\p{Nd}` knows digits Python's `re` does not). Written out for Unicode
-# 14.0.0 (Python 3.11); any other Python's are read from its tables (`decimal_digit_ranges`).
-_DECIMAL_DIGITS_14 = (
-    (0x30, 0x39), (0x660, 0x669), (0x6F0, 0x6F9), (0x7C0, 0x7C9), (0x966, 0x96F), (0x9E6, 0x9EF), (0xA66, 0xA6F),
-    (0xAE6, 0xAEF), (0xB66, 0xB6F), (0xBE6, 0xBEF), (0xC66, 0xC6F), (0xCE6, 0xCEF), (0xD66, 0xD6F), (0xDE6, 0xDEF),
-    (0xE50, 0xE59), (0xED0, 0xED9), (0xF20, 0xF29), (0x1040, 0x1049), (0x1090, 0x1099), (0x17E0, 0x17E9),
-    (0x1810, 0x1819), (0x1946, 0x194F), (0x19D0, 0x19D9), (0x1A80, 0x1A89), (0x1A90, 0x1A99), (0x1B50, 0x1B59),
-    (0x1BB0, 0x1BB9), (0x1C40, 0x1C49), (0x1C50, 0x1C59), (0xA620, 0xA629), (0xA8D0, 0xA8D9), (0xA900, 0xA909),
-    (0xA9D0, 0xA9D9), (0xA9F0, 0xA9F9), (0xAA50, 0xAA59), (0xABF0, 0xABF9), (0xFF10, 0xFF19), (0x104A0, 0x104A9),
-    (0x10D30, 0x10D39), (0x11066, 0x1106F), (0x110F0, 0x110F9), (0x11136, 0x1113F), (0x111D0, 0x111D9),
-    (0x112F0, 0x112F9), (0x11450, 0x11459), (0x114D0, 0x114D9), (0x11650, 0x11659), (0x116C0, 0x116C9),
-    (0x11730, 0x11739), (0x118E0, 0x118E9), (0x11950, 0x11959), (0x11C50, 0x11C59), (0x11D50, 0x11D59),
-    (0x11DA0, 0x11DA9), (0x16A60, 0x16A69), (0x16AC0, 0x16AC9), (0x16B50, 0x16B59), (0x1D7CE, 0x1D7FF),
-    (0x1E140, 0x1E149), (0x1E2F0, 0x1E2F9), (0x1E950, 0x1E959), (0x1FBF0, 0x1FBF9),
-)
-
-
 def decimal_digit_ranges() -> tuple[tuple[int, int], ...]:
-    """The code point ranges of this Python's decimal digits. Digits come in runs of ten (a Unicode stability
-    rule), so looking at every tenth code point finds each run."""
+    """The code point ranges of this Python's decimal digits (its `\\d`: Unicode category Nd by the interpreter's
+    own tables, which are older than the Rust engine's). Digits come in runs of ten (a Unicode stability rule),
+    so looking at every tenth code point finds each run."""
     ranges: list[tuple[int, int]] = []
     code = 0
     while code < 0x110000:
@@ -191,8 +173,7 @@ def decimal_digit_ranges() -> tuple[tuple[int, int], ...]:
 def _python_digits() -> str:
     r"""Python's `\d` as the inside of a bracket class (the digits themselves: literal characters mean the same
     to both engines)."""
-    ranges = _DECIMAL_DIGITS_14 if unicodedata.unidata_version == "14.0.0" else decimal_digit_ranges()
-    return "".join(f"{chr(start)}-{chr(end)}" for start, end in ranges)
+    return "".join(f"{chr(start)}-{chr(end)}" for start, end in decimal_digit_ranges())
 
 
 _QUANTIFIER = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")

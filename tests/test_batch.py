@@ -293,44 +293,9 @@ def test_run_jobs_over_two_workers_runs_every_job_once_in_job_order(tmp_path: Pa
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"spec{i}.json" for i in range(7)]
 
 
-def _job_waiting_for_another(job: Any) -> Any:
-    """A stand-in conversion: spec "b" waits (10 s at most) for spec "c" to have started; the others finish at
-    once, "c" leaving a mark."""
-    from kpn_collections.batch import JobResult
-
-    marker = job.spec.parent / "c.started"
-    if job.spec.stem == "c":
-        marker.touch()
-    seen = job.spec.stem != "b"
-    deadline = time.monotonic() + 10
-    while not seen and time.monotonic() < deadline:
-        seen = marker.exists()
-        time.sleep(0.01)
-    return JobResult(job.index, str(job.spec), None, "written" if seen else "failed", seen)
-
-
-def test_a_free_worker_starts_the_next_job_while_another_job_runs(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Job times need not follow spec sizes (a small spec may wait on remote `$ref`s): whichever worker is
-    free takes the next job at once, however long the others run. Here "b" can only finish once "c" has
-    started beside it."""
-    from kpn_collections import batch
-    from kpn_collections.batch import Job, run_jobs
-    from kpn_collections.settings import Settings
-
-    jobs = []
-    for index, (name, size) in enumerate([("a", 300), ("b", 200), ("c", 100)]):
-        spec = tmp_path / f"{name}.yaml"
-        spec.write_text("#" * size, encoding="utf-8")
-        jobs.append(Job(index, spec, None, Settings(), cache_dir=tmp_path))  # cached: nothing to prepare
-    monkeypatch.setattr(batch, "run_job", _job_waiting_for_another)
-    results = list(run_jobs(jobs, 2, lambda: None))
-    assert [(r.spec, r.outcome) for r in results] == [(str(job.spec), "written") for job in jobs]
-
-
 def _job_killing_its_worker(job: Any) -> Any:
     """A stand-in conversion that ends its worker process on spec "a", and succeeds anywhere else (slowly in
-    the main process, so that the worker's feeder takes a job after the worker has died)."""
+    the main process, so that the next job is submitted after the worker has died)."""
     import multiprocessing
 
     from kpn_collections.batch import JobResult

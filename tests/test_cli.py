@@ -201,13 +201,29 @@ def test_json_report_format(tmp_path: Path) -> None:
     assert all(d["line"] for d in entry["diagnostics"])
 
 
+def test_exit_handlers_run_at_the_end_of_a_run(tmp_path: Path) -> None:
+    """cli.entry ends through SystemExit, so that the interpreter's exit handlers (atexit, a coverage or
+    profiling tool, an embedding program's own) run and the exit code is the command's."""
+    code = ("import atexit, sys\nfrom kpn_collections import cli\n"
+            "atexit.register(lambda: print('exit handler ran', flush=True))\n"
+            f"sys.argv = ['kpn-collections', 'convert', {str(FEATURES_30)!r}, '-o', {str(tmp_path)!r}, '-q']\n"
+            "cli.entry()\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (completed.returncode, completed.stdout) == (0, "exit handler ran\n"), completed.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("openapi: 3.0.3\ninfo: [\n")
+    code = code.replace(repr(str(FEATURES_30)), repr(str(broken)))
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (completed.returncode, completed.stdout) == (1, "exit handler ran\n"), completed.stderr
+
+
 def test_a_run_collects_garbage_less_often(tmp_path: Path) -> None:
     """cli.entry raises the garbage collector's thresholds and freezes what is loaded before the run (speed:
     see cli._tune_garbage_collector); the conversion is the same."""
     code = ("import gc, sys\nfrom kpn_collections import cli\n"
-            "cli._exit_now = lambda code: print(gc.get_threshold(), gc.get_freeze_count() > 0, code)\n"
             f"sys.argv = ['kpn-collections', 'convert', {str(FEATURES_30)!r}, '-o', {str(tmp_path)!r}, '-q']\n"
-            "cli.entry()\n")
+            "try:\n    cli.entry()\nexcept SystemExit as done:\n"
+            "    print(gc.get_threshold(), gc.get_freeze_count() > 0, done.code)\n")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert completed.stdout.split("\n")[-2] == "(100000, 50, 100) True 0", completed.stdout
     written = next(tmp_path.glob("*.json")).read_bytes()
