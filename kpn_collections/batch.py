@@ -20,7 +20,6 @@ import re
 import secrets
 import signal
 import stat
-import string
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from . import __version__, fast_paths
 from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Severity
 from .files import MAX_FILE_BYTES, FileTooLarge, NotRegularFile, read_head, read_limited
+from .naming import GLOB_MAGIC, glob_base, naming_problem
 from .render import MAX_TEMPLATE_BYTES, package_templates_dir
 from .retrieve import Dependency
 from .settings import Settings
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "venv"})
 _SPEC_MARKER = re.compile(rb"""(?m)^["']?(?:openapi|swagger)["']?[ \t]*:|"(?:openapi|swagger)"\s*:""")
-GLOB_MAGIC = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
@@ -163,44 +162,14 @@ def _parts_match(pattern: Sequence[str], parts: Sequence[str]) -> bool:
     return len(parts) in reachable
 
 
-def glob_base(pattern: str | Path) -> Path:
-    """The directory before the first wildcard: `specs/**/*.yaml` -> `specs` (a path without one: its
-    directory)."""
-    parts = Path(pattern).parts
-    magic = next((i for i, p in enumerate(parts) if GLOB_MAGIC.search(p)), len(parts) - 1)
-    literal = parts[:magic]
-    return Path(*literal) if literal else Path(".")
-
-
 def _root_of(path: Path, roots: Sequence[Path]) -> Path | None:
     absolute = path.absolute()
     containing = [r for r in roots if absolute.is_relative_to(r.absolute())]
     return max(containing, key=lambda r: len(r.absolute().parts)) if containing else None
 
 
-NAMING_FIELDS = ("stem", "name")
-
-
 class NamingError(ValueError):
     """An output file name pattern that gives no usable file name (for one spec, or for any)."""
-
-
-def naming_problem(naming: str) -> str | None:
-    """Why an output file name pattern is unusable, or None: it must name a file in the output directory
-    (no path separators, so no output can land outside it) and use the plain fields {stem} or {name}, with
-    no format spec or conversion (`{stem:/<3}` would pad with `/`)."""
-    try:
-        fields = [(field, spec, conversion) for _, field, spec, conversion in string.Formatter().parse(naming)
-                  if field is not None]
-    except ValueError:
-        fields = [("", None, None)]
-    if any(field not in NAMING_FIELDS or spec or conversion for field, spec, conversion in fields):
-        return "may use only the plain fields {stem} and {name} (write {{ and }} for literal braces)"
-    if not fields:
-        return "must contain {stem} or {name}"
-    if "/" in naming or "\\" in naming or os.sep in naming or "\0" in naming:
-        return "must be a file name, without directories (use -o for the output directory)"
-    return None
 
 
 def formatted_name(naming: str, spec: Path) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from .batch import glob_base, naming_problem
 from .files import read_limited
+from .naming import glob_base, naming_problem
 from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES
 
 if sys.version_info >= (3, 11):

@@ -344,3 +344,13 @@ def test_workers_share_prepared_templates_and_still_report_a_template_that_does_
     for result in results:
         assert [d.code for d in result.diagnostics if d.severity.value == "error"] == ["template-error"]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_settings_file_reader_does_not_load_the_job_runner() -> None:
+    """config.py checks `naming` and `specs` globs with naming.py: settings do not depend on the job runner."""
+    import subprocess
+    import sys
+
+    code = "import sys, kpn_collections.config; print('kpn_collections.batch' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "False"
