@@ -51,7 +51,7 @@ from .diagnostics import (
 from .files import MAX_FILE_BYTES
 from .overlay import spec_of_overlay
 from .retrieve import MirrorConfigError, MirrorRetriever, host_problem
-from .settings import AUTH_MODES, FOLDER_MODES, SWAGGERHUB_HOST, TEST_MODES, Settings
+from .settings import AUTH_MODES, FOLDER_MODES, SETTING_KEYS, SWAGGERHUB_HOST, TEST_MODES, Settings
 from .write import write_if_changed
 
 
@@ -186,10 +186,9 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
         config = load_config(config_file) if config_file else find_config()
     except ConfigError as exc:
         raise click.UsageError(escaped(str(exc))) from None
-    given = {"folders": folders, "base-url": base_url, "templates": templates_dir, "token-url": token_url,
-             "auth-mode": auth_mode, "tests": tests, "strict": strict, "check-output": check_output,
-             "ref-root": ref_root, "ref-mirror": ref_mirror, "allow-remote-refs": allow_remote_refs or None,
-             "allow-private-hosts": allow_private_hosts, "swaggerhub-host": swaggerhub_host}
+    options = click.get_current_context().params  # named as the Settings fields
+    given = {key: options.get(name) for key, (name, _) in SETTING_KEYS.items()}
+    given["allow-remote-refs"] = allow_remote_refs or None  # a flag: absent leaves the settings file's value
     command_line = {key: value for key, value in given.items() if value is not None}
     roots = [config.root / s for s in config.get("specs", [])]
     tree_roots = [_tree_root(r, config.file) for r in roots]
@@ -333,11 +332,7 @@ def _pre_commit_inputs(inputs: list[Input], roots: list[Path], tree_roots: list[
 
 
 def _settings(values: dict[str, object]) -> Settings:
-    names = {"folders": "folders", "base-url": "base_url", "templates": "templates_dir", "token-url": "token_url",
-             "auth-mode": "auth_mode", "tests": "tests", "strict": "strict", "check-output": "check_output",
-             "ref-root": "ref_root", "ref-mirror": "ref_mirror", "allow-remote-refs": "allow_remote_refs",
-             "allow-private-hosts": "allow_private_hosts", "swaggerhub-host": "swaggerhub_host", "overlay": "overlay"}
-    return Settings(**{names[key]: value for key, value in values.items()})  # type: ignore[arg-type]
+    return Settings(**{SETTING_KEYS[key][0]: value for key, value in values.items()})  # type: ignore[arg-type]
 
 
 def _refuse_clashes(jobs: list[Job]) -> None:

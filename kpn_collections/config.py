@@ -18,7 +18,7 @@ import yaml
 
 from .files import read_limited
 from .naming import glob_base, naming_problem
-from .settings import AUTH_MODES, FOLDER_MODES, TEST_MODES
+from .settings import SETTING_KEYS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,20 +34,7 @@ MAX_SETTINGS_BYTES = 1024 * 1024
 MAX_OVERRIDE_GLOBS = 1000
 """Most globs in all `overrides` together (each spec's path is matched against every one)."""
 
-_PER_SPEC: dict[str, Any] = {
-    "folders": FOLDER_MODES,
-    "base-url": str,
-    "token-url": str,
-    "auth-mode": AUTH_MODES,
-    "tests": TEST_MODES,
-    "templates": Path,
-    "ref-root": Path,
-    "ref-mirror": Path,
-    "allow-remote-refs": bool,
-    "strict": bool,
-    "check-output": bool,
-    "overlay": Path,
-}
+_PER_SPEC: dict[str, Any] = {key: kind for key, (_, kind) in SETTING_KEYS.items() if kind is not None}
 """Settings that may differ per spec (top level, and in `overrides`): key -> type or allowed values."""
 
 _TOP_LEVEL: dict[str, Any] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FOLDER_MODES = ("tags", "paths", "flat")
 AUTH_MODES = ("auto", "client-credentials", "token-operation", "spec")
@@ -30,3 +31,23 @@ class Settings:
     allow_private_hosts: bool = False  # let remote fetches reach loopback, private and link-local addresses
     swaggerhub_host: str = SWAGGERHUB_HOST  # the only host SWAGGERHUB_API_KEY is sent to (On-Premise: its own)
     overlay: Path | None = None  # testers' additions (overlay.py); default: `<spec stem>.overlay.yaml` when present
+
+
+SETTING_KEYS: dict[str, tuple[str, Any]] = {
+    "folders": ("folders", FOLDER_MODES),
+    "base-url": ("base_url", str),
+    "token-url": ("token_url", str),
+    "auth-mode": ("auth_mode", AUTH_MODES),
+    "tests": ("tests", TEST_MODES),
+    "templates": ("templates_dir", Path),
+    "ref-root": ("ref_root", Path),
+    "ref-mirror": ("ref_mirror", Path),
+    "allow-remote-refs": ("allow_remote_refs", bool),
+    "strict": ("strict", bool),
+    "check-output": ("check_output", bool),
+    "overlay": ("overlay", Path),
+    "allow-private-hosts": ("allow_private_hosts", None),
+    "swaggerhub-host": ("swaggerhub_host", None),
+}
+"""The one map of per-spec settings: settings-file key (the option without `--`) -> (`Settings` field, type or
+allowed values in a settings file; None: command line only). Adding a setting is a field above and a line here."""

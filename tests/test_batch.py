@@ -354,3 +354,17 @@ def test_the_settings_file_reader_does_not_load_the_job_runner() -> None:
     code = "import sys, kpn_collections.config; print('kpn_collections.batch' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert shown.strip() == "False"
+
+
+def test_one_map_from_settings_keys_to_settings_fields() -> None:
+    """Every `Settings` field has one key in settings.SETTING_KEYS; the settings file knows the rest of them."""
+    from dataclasses import fields
+
+    from kpn_collections import config
+    from kpn_collections.settings import SETTING_KEYS, Settings
+
+    assert sorted(name for name, _ in SETTING_KEYS.values()) == sorted(f.name for f in fields(Settings))
+    file_keys = {key for key, (_, kind) in SETTING_KEYS.items() if kind is not None}
+    assert file_keys == set(config._PER_SPEC)
+    assert not file_keys & config._COMMAND_LINE_ONLY
+    assert set(SETTING_KEYS) - file_keys <= config._COMMAND_LINE_ONLY
