@@ -51,7 +51,7 @@ from .diagnostics import (
 from .files import MAX_FILE_BYTES
 from .overlay import spec_of_overlay
 from .retrieve import MirrorConfigError, MirrorRetriever, host_problem
-from .settings import AUTH_MODES, FOLDER_MODES, SETTING_KEYS, SWAGGERHUB_HOST, TEST_MODES, Settings
+from .settings import AUTH_MODES, FOLDER_MODES, SETTING_KEYS, SWAGGERHUB_HOST, TEST_MODES, AuthMode, Settings
 from .write import write_if_changed
 
 
@@ -412,7 +412,7 @@ class Progress:
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
-def inject(spec: Path, output: str, token_url: str | None, auth_mode: str, verbose: bool, debug: bool,
+def inject(spec: Path, output: str, token_url: str | None, auth_mode: AuthMode, verbose: bool, debug: bool,
            ref_root: Path | None, ref_mirror: Path | None, allow_remote_refs: bool, allow_private_hosts: bool | None,
            swaggerhub_host: str | None) -> None:
     """Write SPEC with a working OAuth2 client-credentials scheme, for upload back to SwaggerHub.

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-FOLDER_MODES = ("tags", "paths", "flat")
-AUTH_MODES = ("auto", "client-credentials", "token-operation", "spec")
-TEST_MODES = ("none", "smoke", "contract")
+FolderMode = Literal["tags", "paths", "flat"]
+AuthMode = Literal["auto", "client-credentials", "token-operation", "spec"]
+TestMode = Literal["none", "smoke", "contract"]
+FOLDER_MODES: tuple[FolderMode, ...] = get_args(FolderMode)
+AUTH_MODES: tuple[AuthMode, ...] = get_args(AuthMode)
+TEST_MODES: tuple[TestMode, ...] = get_args(TestMode)
 KPN_TOKEN_URL = "https://api-prd.kpn.com/oauth/client_credential/accesstoken?grant_type=client_credentials"
 SWAGGERHUB_HOST = "api.swaggerhub.com"  # the registry host the SwaggerHub API key is sent to
 
@@ -17,13 +20,13 @@ SWAGGERHUB_HOST = "api.swaggerhub.com"  # the registry host the SwaggerHub API k
 class Settings:
     """Options for one conversion; the defaults are what `kpn-collections convert` does."""
 
-    folders: str = "tags"
+    folders: FolderMode = "tags"
     base_url: str | None = None
     templates_dir: Path | None = None
     strict: bool = False
     check_output: bool = True
-    auth_mode: str = "auto"  # see AUTH_MODES and inject_auth.py
-    tests: str = "contract"  # see TEST_MODES and contract_tests.py
+    auth_mode: AuthMode = "auto"  # see AUTH_MODES and inject_auth.py
+    tests: TestMode = "contract"  # see TEST_MODES and contract_tests.py
     token_url: str | None = None  # overrides the definition's own token URL and the KPN default
     ref_root: Path | None = None  # files `$ref`s may read; default: the input file's directory
     ref_mirror: Path | None = None  # local copies of remote `$ref` targets (see retrieve.py)

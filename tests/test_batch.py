@@ -368,3 +368,15 @@ def test_one_map_from_settings_keys_to_settings_fields() -> None:
     assert file_keys == set(config._PER_SPEC)
     assert not file_keys & config._COMMAND_LINE_ONLY
     assert set(SETTING_KEYS) - file_keys <= config._COMMAND_LINE_ONLY
+
+
+def test_settings_modes_are_literal_types_with_their_allowed_values() -> None:
+    """mypy checks a mode against its allowed values; the CLI choices and the settings file use the same ones."""
+    from typing import get_args, get_type_hints
+
+    from kpn_collections.settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
+
+    hints = get_type_hints(Settings)
+    assert get_args(hints["folders"]) == FOLDER_MODES == ("tags", "paths", "flat")
+    assert get_args(hints["auth_mode"]) == AUTH_MODES == ("auto", "client-credentials", "token-operation", "spec")
+    assert get_args(hints["tests"]) == TEST_MODES == ("none", "smoke", "contract")
