@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .build_collection import stable_id
+from .build.collection import stable_id
 from .credentials import CREDENTIAL_VARIABLES, credential_by_name, find_in_document, secret_kind
 from .diagnostics import Diagnostic, Severity, pointer_join, pointer_unescape
 from .files import read_limited

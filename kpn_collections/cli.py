@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .batch import (
+from .batch.runner import (
     GLOB_MAGIC,
     Input,
     Interrupted,
@@ -50,7 +50,7 @@ from .diagnostics import (
 )
 from .files import MAX_FILE_BYTES
 from .overlay import spec_of_overlay
-from .retrieve import MirrorConfigError, MirrorRetriever, host_problem
+from .refs.retrieve import MirrorConfigError, MirrorRetriever, host_problem
 from .settings import AUTH_MODES, FOLDER_MODES, SETTING_KEYS, SWAGGERHUB_HOST, TEST_MODES, AuthMode, Settings
 from .write import write_if_changed
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .diagnostics import Diagnostics
-from .resolve import RefResolver
+from .refs.resolve import RefResolver
 
 PATH_TEMPLATE = re.compile(r"{([^{}]+)}")
 """A `{name}` template in a path or server URL."""

@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from .build_collection import stable_id
+from .build.collection import stable_id
 from .credentials import CREDENTIAL_VARIABLES, find_in_document, secret_kind
 from .diagnostics import Diagnostic, Severity, pointer_join
-from .load import LoadError, SourceDocument, load_document
+from .load.document import LoadError, SourceDocument, load_document
 from .settings import Settings
 
 OVERLAY_SUFFIX = ".overlay.yaml"

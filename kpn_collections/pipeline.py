@@ -10,21 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import parallel
-from .build_collection import build_collection
-from .bundle import BundleResult, bundle
-from .check_collection import check_collection
+from .auth.inject import inject_auth, patch_document, plan_auth
+from .build.check import check_collection
+from .build.collection import build_collection
+from .build.one_of_branches import check_one_of_branches
+from .build.render import Renderer, TemplateProblem
 from .credentials import find_in_collection
 from .diagnostics import Diagnostic, Diagnostics, Severity, pointer_join
-from .inject_auth import inject_auth, patch_document, plan_auth
-from .load import LoadError, SourceDocument, load_document
+from .load.document import LoadError, SourceDocument, load_document
 from .model import SpecVersion, detect_version
 from .normalise import normalise
-from .one_of_branches import check_one_of_branches
 from .overlay import Operation, apply_overlay, load_overlay, located_in, overlay_for
-from .render import Renderer, TemplateProblem
-from .resolve import RefResolver, check_references
-from .retrieve import (
+from .refs.bundle import BundleResult, bundle
+from .refs.resolve import RefResolver, check_references
+from .refs.retrieve import (
     Dependency,
     MirrorConfigError,
     RemoteFetcher,
@@ -34,6 +33,7 @@ from .retrieve import (
     build_retriever,
 )
 from .settings import Settings
+from .validate import parallel
 from .write import dump_document
 
 
@@ -68,8 +68,9 @@ def prepare(settings: Settings) -> None:
     """Load and build, once, what every conversion with these settings uses: the validators and schema checks,
     the Postman schema check, the compiled templates. A batch calls this before forking its workers, which then
     share all of it instead of each building (and holding) its own copy."""
-    from . import render, validate_spec
-    from .check_collection import postman_schema_check
+    from .build import render
+    from .build.check import postman_schema_check
+    from .validate import spec as validate_spec
 
     validate_spec.prepare()
     if settings.check_output:
@@ -184,7 +185,7 @@ def _run_stages(document: dict[str, Any], version: SpecVersion, source_path: str
     if validate_beside:
         validated = parallel.validate_beside(document, version, resolver, diagnostics)
     else:
-        from .validate_spec import validate_spec  # here: its validators take a while to load (see parallel.py)
+        from .validate.spec import validate_spec  # here: its validators take a while to load (see parallel.py)
 
         validate_spec(document, version, resolver, diagnostics)
     try:

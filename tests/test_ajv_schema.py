@@ -13,11 +13,11 @@ import jsonschema
 import pytest
 
 from kpn_collections import Settings, convert_file
-from kpn_collections.ajv_schema import SchemaStore, _definition_refs
-from kpn_collections.contract_tests import CONTRACT_SCHEMAS
+from kpn_collections.build.ajv_schema import SchemaStore, _definition_refs
+from kpn_collections.build.contract_tests import CONTRACT_SCHEMAS
+from kpn_collections.build.patterns import matching_string
 from kpn_collections.model import SpecVersion
-from kpn_collections.patterns import matching_string
-from kpn_collections.resolve import RefResolver
+from kpn_collections.refs.resolve import RefResolver
 
 from .conftest import FIXTURES, corpus_specs, require_corpus
 from .helpers import iter_requests

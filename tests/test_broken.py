@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from kpn_collections import load
+from kpn_collections.load.document import document as load
 
 from .conftest import FIXTURES, REPO_ROOT
 from .helpers import schema_errors

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from kpn_collections import Settings, convert_document
-from kpn_collections.load import load_document
+from kpn_collections.load.document import load_document
 
 from .conftest import FIXTURES
 from .helpers import find_request, iter_requests, schema_errors

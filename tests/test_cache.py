@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpn_collections import batch
-from kpn_collections.batch import Job, run_job
+from kpn_collections.batch.runner import Job, run_job
+from kpn_collections.batch.runner import runner as batch
 from kpn_collections.settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
 from kpn_collections.write import collection_bytes
 
@@ -405,7 +405,7 @@ def apply(change: tuple[Any, ...], root: Path, spec: Path, current: Settings) ->
 def run_as_a_new_process(job: Job) -> Any:
     """run_job as each command-line run does it, with no templates compiled before (in one process, Jinja takes a
     template rewritten within its file system's timestamp granularity for unchanged)."""
-    from kpn_collections import render
+    from kpn_collections.build import render
 
     render._environment.cache_clear()
     return run_job(job)

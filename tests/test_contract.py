@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from kpn_collections import ConversionResult, Settings, convert_file
-from kpn_collections.build_collection import GET_ACCESS_TOKEN, stable_id
-from kpn_collections.contract_tests import CONTRACT_SCHEMAS
+from kpn_collections.build.collection import GET_ACCESS_TOKEN, stable_id
+from kpn_collections.build.contract_tests import CONTRACT_SCHEMAS
 from kpn_collections.diagnostics import pointer_unescape
 from kpn_collections.pipeline import bundle_file
 

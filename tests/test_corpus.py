@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kpn_collections import Settings, convert_file
-from kpn_collections.load import load_document
+from kpn_collections.load.document import load_document
 from kpn_collections.write import dumps
 
 from .conftest import CORPUS, REPO_ROOT, corpus_specs, require_corpus

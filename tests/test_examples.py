@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from kpn_collections.build.examples import ExampleGenerator
 from kpn_collections.diagnostics import Diagnostics, Severity
-from kpn_collections.examples import ExampleGenerator
-from kpn_collections.resolve import RefResolver, check_references
+from kpn_collections.refs.resolve import RefResolver, check_references
 
 SCHEMAS: dict[str, Any] = {
     "Pet": {

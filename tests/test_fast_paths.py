@@ -32,10 +32,10 @@ from openapi_spec_validator.validation.exceptions import (
 )
 
 from kpn_collections import write
-from kpn_collections.check_collection import postman_schema_check
+from kpn_collections.build.check import postman_schema_check
 from kpn_collections.credentials import find_in_document
 from kpn_collections.diagnostics import Diagnostics, pointer_join
-from kpn_collections.load import (
+from kpn_collections.load.document import (
     _YAML_REFUSED,
     LoadError,
     SourceDocument,
@@ -51,9 +51,9 @@ from kpn_collections.load import (
 )
 from kpn_collections.model import SpecVersion, detect_version
 from kpn_collections.pipeline import convert_file
-from kpn_collections.resolve import RefResolver, check_references, iter_refs
-from kpn_collections.schema_check import jsonschema_rs
-from kpn_collections.validate_spec import (
+from kpn_collections.refs.resolve import RefResolver, check_references, iter_refs
+from kpn_collections.validate.schema_check import jsonschema_rs
+from kpn_collections.validate.spec import (
     _META_SCHEMAS,
     _VALIDATORS,
     _oas30_meta_valid,
@@ -251,7 +251,7 @@ NASTY_TEXT = st.lists(st.sampled_from(
 @given(text=NASTY_TEXT)
 def test_rewritten_pattern_matches_in_jsonschema_rs_what_the_original_matches_in_python(pattern: str,
                                                                                         text: str) -> None:
-    from kpn_collections.schema_check import python_regex
+    from kpn_collections.validate.schema_check import python_regex
 
     rewritten = python_regex(pattern)
     assert rewritten is not None
@@ -263,7 +263,7 @@ def test_rewritten_pattern_matches_in_jsonschema_rs_what_the_original_matches_in
     (r"^[a-zA-Z0-9\.\-_]+$", "Pet\n"), (r"^[1-5](?:\d{2}|XX)$", "2\u0660\u0660"), (r"^3\.0\.\d(-.+)?$", "3.0.3-a\rb"),
     (r"^x-", "x-a\n"), (r"^[1-5](?:\d{2}|XX)$", "200\n\n")])
 def test_rewritten_pattern_agrees_where_the_engines_read_the_original_differently(pattern: str, text: str) -> None:
-    from kpn_collections.schema_check import python_regex
+    from kpn_collections.validate.schema_check import python_regex
 
     rewritten = python_regex(pattern)
     assert rewritten is not None
@@ -273,7 +273,7 @@ def test_rewritten_pattern_agrees_where_the_engines_read_the_original_differentl
 @pytest.mark.parametrize("pattern", [r"\w+", r"^\s*$", r"\bx", r"(?i)x", r"(?=a)", r"(a)\1", r"[]a]", r"[a", r"a{",
                                      r"a}", r"a{,2}", r"\Z"])
 def test_patterns_beyond_the_rewrite_are_not_guessed(pattern: str) -> None:
-    from kpn_collections.schema_check import SchemaCheck, python_regex
+    from kpn_collections.validate.schema_check import SchemaCheck, python_regex
 
     assert python_regex(pattern) is None
     check = SchemaCheck({"properties": {"a": {"pattern": pattern}}})
@@ -281,7 +281,7 @@ def test_patterns_beyond_the_rewrite_are_not_guessed(pattern: str) -> None:
 
 
 def test_a_schema_with_a_pattern_beyond_the_rewrite_is_checked_the_reference_way() -> None:
-    from kpn_collections.schema_check import SchemaCheck
+    from kpn_collections.validate.schema_check import SchemaCheck
 
     check = SchemaCheck({"properties": {"a": {"pattern": r"^\w+$"}}})
     assert check.fast is None
@@ -290,8 +290,8 @@ def test_a_schema_with_a_pattern_beyond_the_rewrite_is_checked_the_reference_way
 
 
 def test_every_shipped_schema_keeps_its_fast_path() -> None:
-    from kpn_collections.schema_check import SchemaCheck, with_python_regexes
-    from kpn_collections.validate_spec import _oas31_meta_fast
+    from kpn_collections.validate.schema_check import SchemaCheck, with_python_regexes
+    from kpn_collections.validate.spec import _oas31_meta_fast
 
     for name, schema in shipped_schemas().items():
         rewritten = with_python_regexes(schema)
@@ -303,7 +303,7 @@ def test_every_shipped_schema_keeps_its_fast_path() -> None:
 
 
 def test_only_patterns_in_schema_positions_are_rewritten() -> None:
-    from kpn_collections.schema_check import with_python_regexes
+    from kpn_collections.validate.schema_check import with_python_regexes
 
     schema = {"properties": {"pattern": {"enum": [{"pattern": "a$"}]}, "b": {"pattern": "b$"}},
               "patternProperties": {"^x-$": {"default": {"pattern": "c$"}}}, "pattern": "d.$"}
@@ -313,7 +313,7 @@ def test_only_patterns_in_schema_positions_are_rewritten() -> None:
 
 
 def test_python_decimal_digits_are_read_from_its_own_tables() -> None:
-    from kpn_collections.schema_check import decimal_digit_ranges
+    from kpn_collections.validate.schema_check import decimal_digit_ranges
 
     every = [code for code in range(0x110000) if chr(code).isdecimal()]
     ranges = decimal_digit_ranges()
@@ -356,7 +356,7 @@ def test_a_name_only_python_matches_is_checked_on_both_paths(other_error: bool) 
 
 
 def test_a_schema_whose_subschemas_set_their_base_uri_is_explained_the_reference_way() -> None:
-    from kpn_collections.schema_check import SchemaCheck
+    from kpn_collections.validate.schema_check import SchemaCheck
 
     schema = {"$schema": "http://json-schema.org/draft-07/schema#", "$id": "https://example.com/root.json",
               "properties": {"a": {"$ref": "#/definitions/a"},
@@ -755,7 +755,7 @@ SCALAR_ALPHABET = "0123456789_.eE+-xXoObB:~ntruefalsNTRUEFALSinfa ?[]{},#'\"!&*|
 def reference_unsure(text: str) -> bool:
     """The guard's number, tag and refused-character searches as first written: one regular expression each
     (load.py now finds literal characters with str.find and splits the number search in three)."""
-    from kpn_collections.load import _TOKEN_BEFORE, _YAML_REFUSED, _number_token_at
+    from kpn_collections.load.document import _TOKEN_BEFORE, _YAML_REFUSED, _number_token_at
 
     padded = "\n" + text
     if "<<" in padded or "\n%" in padded or _YAML_REFUSED.search(padded):
@@ -836,7 +836,7 @@ def test_fast_yaml_keeps_integer_keys_as_their_text() -> None:
 
 def reference_has_risky_flow_collection(text: str) -> bool:
     """The flow-collection guard as first written: every line visited, block scalars followed line by line."""
-    from kpn_collections.load import _BLOCK_SCALAR_HEADER, _FLOW_RISK, _FLOW_START
+    from kpn_collections.load.document import _BLOCK_SCALAR_HEADER, _FLOW_RISK, _FLOW_START
 
     block_indent = -1
     for line in text.splitlines():
@@ -899,7 +899,7 @@ def beside_inputs() -> list[Path]:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
 def test_validating_beside_the_build_finds_and_builds_what_the_stages_in_turn_do(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from kpn_collections import parallel
+    from kpn_collections.validate import parallel
 
     monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)  # every document, not only the big ones
     paths = beside_inputs()
@@ -911,7 +911,7 @@ def test_validating_beside_the_build_finds_and_builds_what_the_stages_in_turn_do
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
 def test_a_failing_validation_process_is_replaced_by_validation_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kpn_collections import parallel
+    from kpn_collections.validate import parallel
 
     monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)
     from kpn_collections import validate_spec as stage
@@ -956,14 +956,14 @@ SCHEMAS_31 = [
 
 @pytest.mark.parametrize("schema", SCHEMAS_31)
 def test_schema_meta31_fast_answer_is_the_reference_answer_where_it_answers(schema: Any) -> None:
-    from kpn_collections.validate_spec import _oas31_meta_valid
+    from kpn_collections.validate.spec import _oas31_meta_valid
 
     if _oas31_meta_valid(schema):
         assert not reference_meta31_errors(schema)
 
 
 def test_schema_meta31_fast_answer_answers_for_most_valid_schemas() -> None:
-    from kpn_collections.validate_spec import _oas31_meta_valid
+    from kpn_collections.validate.spec import _oas31_meta_valid
 
     valid = [schema for schema in SCHEMAS_31 if not reference_meta31_errors(schema)]
     answered = [schema for schema in valid if _oas31_meta_valid(schema)]
@@ -971,7 +971,7 @@ def test_schema_meta31_fast_answer_answers_for_most_valid_schemas() -> None:
 
 
 def test_every_corpus_31_schema_meta_fast_answer_is_sound() -> None:
-    from kpn_collections.validate_spec import _oas31_meta_valid
+    from kpn_collections.validate.spec import _oas31_meta_valid
 
     checked = answered = 0
     for _, document, version in LOADED:
@@ -995,7 +995,7 @@ def test_every_corpus_31_schema_meta_fast_answer_is_sound() -> None:
 @BUDGET
 @given(JSON_LIKE)
 def test_schema_meta31_fast_answer_on_generated_schemas(value: Any) -> None:
-    from kpn_collections.validate_spec import _oas31_meta_valid
+    from kpn_collections.validate.spec import _oas31_meta_valid
 
     for schema in (value, {"properties": {"a": value}}, {"items": value}, {"allOf": [value]}):
         if _oas31_meta_valid(schema):
@@ -1022,7 +1022,7 @@ SCHEMA_LIKE = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(SCHEMA_LIKE)
 def test_schema_meta31_fast_answer_on_generated_schema_like_data(schema: dict[str, Any]) -> None:
-    from kpn_collections.validate_spec import _oas31_meta_valid
+    from kpn_collections.validate.spec import _oas31_meta_valid
 
     if _oas31_meta_valid(schema):
         assert not reference_meta31_errors(schema), schema
@@ -1031,7 +1031,7 @@ def test_schema_meta31_fast_answer_on_generated_schema_like_data(schema: dict[st
 # --- bundle: the text shortcut for "no external $ref" ----------------------------------------------------------
 
 def test_text_shortcut_never_hides_an_external_ref() -> None:
-    from kpn_collections.bundle import _has_external_ref, _text_has_only_local_refs
+    from kpn_collections.refs.bundle import _has_external_ref, _text_has_only_local_refs
 
     sure = external = 0
     for path in documents():
@@ -1053,7 +1053,7 @@ def test_text_shortcut_never_hides_an_external_ref() -> None:
     ("? $ref\n: ./x\n", False), ("a: {$ref: ' #/x'}\n", False), ('{"$ref": {"$ref": "#/a"}}', False), ("", False),
 ])
 def test_text_shortcut_cases(text: str, sure: bool) -> None:
-    from kpn_collections.bundle import _text_has_only_local_refs
+    from kpn_collections.refs.bundle import _text_has_only_local_refs
 
     assert _text_has_only_local_refs(text) is sure
 
@@ -1062,8 +1062,8 @@ def test_equal_response_schemas_are_converted_once_with_the_same_result(tmp_path
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """contract_tests converts each distinct inline response schema once; NaN (which the content key writes as
     null) must not be taken for null, and a big shared schema keeps the name its first use gave it."""
-    from kpn_collections import contract_tests
-    from kpn_collections.ajv_schema import SchemaStore
+    from kpn_collections.build import contract_tests
+    from kpn_collections.build.ajv_schema import SchemaStore
 
     big = {"type": "object", "properties": {f"field{i}": {"type": "string", "maxLength": i} for i in range(30)}}
     schemas = [{"type": "number", "enum": [float("nan")]}, {"type": "number", "enum": [None]}, big,

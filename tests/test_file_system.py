@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpn_collections import cli
-from kpn_collections.batch import Input, NamingError, discover, naming_problem, output_path
+from kpn_collections.batch.runner import Input, NamingError, discover, naming_problem, output_path
 
 from .conftest import FIXTURES, REPO_ROOT
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from kpn_collections import Settings, cli, convert_document
 from kpn_collections.diagnostics import Severity
-from kpn_collections.load import load_bytes
+from kpn_collections.load.document import load_bytes
 
 from .conftest import FIXTURES, corpus_specs
 from .helpers import schema_errors

@@ -12,7 +12,7 @@ import pytest
 
 from kpn_collections import Settings, convert_file
 from kpn_collections.diagnostics import Severity
-from kpn_collections.load import load_document
+from kpn_collections.load.document import load_document
 from kpn_collections.write import dumps
 
 from .conftest import FIXTURES

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from kpn_collections.load import load_bytes, load_document
+from kpn_collections.load.document import load_bytes, load_document
 
 from .conftest import FIXTURES, require_corpus
 from .test_cli import run

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from kpn_collections.diagnostics import Diagnostic, Severity
-from kpn_collections.load import MAX_DEPTH, LoadError, SourceDocument, load_bytes, load_document
+from kpn_collections.load.document import MAX_DEPTH, LoadError, SourceDocument, load_bytes, load_document
 
 
 def load(text: str | bytes, name: str = "spec.yaml") -> dict[str, Any]:
@@ -413,7 +413,7 @@ def test_importing_the_package_leaves_the_environment_alone() -> None:
     import subprocess
     import sys
 
-    code = ("import os\nbefore = dict(os.environ)\nimport kpn_collections.cli, kpn_collections.load\n"
+    code = ("import os\nbefore = dict(os.environ)\nimport kpn_collections.cli, kpn_collections.load.document\n"
             "print(sorted(set(os.environ.items()) ^ set(before.items())))\n")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment)

@@ -17,10 +17,10 @@ import pytest
 
 from kpn_collections import Settings, convert_file, retrieve
 from kpn_collections.diagnostics import Severity
-from kpn_collections.load import load_document
+from kpn_collections.load.document import load_document
 from kpn_collections.pipeline import bundle_file, inject_file
-from kpn_collections.resolve import iter_refs
-from kpn_collections.retrieve import (
+from kpn_collections.refs.resolve import iter_refs
+from kpn_collections.refs.retrieve import (
     DefaultRetriever,
     FileRetriever,
     MirrorRetriever,

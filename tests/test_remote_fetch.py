@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from kpn_collections import Settings, cli, convert_file, retrieve
-from kpn_collections.retrieve import RetrievalError, https_fetch
+from kpn_collections.refs.retrieve import RetrievalError, https_fetch
 from kpn_collections.write import dumps
 
 from .conftest import FIXTURES

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpn_collections.batch import _parts_match, stored_credentials
+from kpn_collections.batch.runner import _parts_match, stored_credentials
 from kpn_collections.config import ConfigError, glob_matches, load_config
 
 from .conftest import FIXTURES
@@ -234,7 +234,7 @@ def test_a_committed_link_to_a_spec_outside_the_repository_is_not_searched(tmp_p
 
 def test_the_cache_key_never_follows_a_template_link_out_of_its_folder(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from kpn_collections import batch
+    from kpn_collections.batch.runner import runner as batch
 
     outside = tmp_path / "outside"
     (outside / "deep").mkdir(parents=True)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kpn_collections.build_collection import GET_ACCESS_TOKEN
+from kpn_collections.build.collection import GET_ACCESS_TOKEN
 
 from .conftest import CORPUS, FIXTURES, corpus_specs, require_corpus
 from .helpers import iter_requests
@@ -271,7 +271,7 @@ def test_the_readme_shows_a_requests_tests_tab_as_it_is_generated() -> None:
      ""),  # a credential never goes into a script
 ])
 def test_a_documented_error_is_quoted_by_its_first_line(status: str, description: str, quoted: str) -> None:
-    from kpn_collections.contract_tests import error_description
+    from kpn_collections.build.contract_tests import error_description
     from kpn_collections.model import Response
 
     assert error_description(Response(status, description)) == quoted

@@ -42,7 +42,7 @@ def test_installed_wheel_converts_with_packaged_templates(wheel: Path, tmp_path:
                     str(wheel)], check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(target)}
     probe = subprocess.run(
-        [sys.executable, "-c", "import kpn_collections, kpn_collections.render as r; "
+        [sys.executable, "-c", "import kpn_collections, kpn_collections.build.render as r; "
                                "print(kpn_collections.__file__); print(r.package_templates_dir())"],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostics
 from ..model import Api, SpecVersion
-from ..resolve import RefResolver
+from ..refs.resolve import RefResolver
 from .oas3 import normalise_oas3
 from .swagger2 import normalise_swagger2
 

@@ -20,7 +20,7 @@ from ..model import (
     SpecVersion,
     Tag,
 )
-from ..resolve import RefResolver
+from ..refs.resolve import RefResolver
 
 
 def as_dict(value: Any) -> dict[str, Any]:

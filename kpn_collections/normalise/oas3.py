@@ -22,7 +22,7 @@ from ..model import (
     ServerVariable,
     SpecVersion,
 )
-from ..resolve import RefResolver
+from ..refs.resolve import RefResolver
 from .common import (
     add_undeclared_path_parameters,
     as_dict,

@@ -20,7 +20,7 @@ from ..model import (
     Server,
     SpecVersion,
 )
-from ..resolve import RefResolver
+from ..refs.resolve import RefResolver
 from .common import (
     add_undeclared_path_parameters,
     as_dict,

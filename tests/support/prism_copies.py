@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kpn_collections.load import load_document
+from kpn_collections.load.document import load_document
 from kpn_collections.model import PATH_TEMPLATE
-from kpn_collections.resolve import RefResolver, resolve_fragment
+from kpn_collections.refs.resolve import RefResolver, resolve_fragment
 
 
 def _nodes(node: Any) -> Iterator[dict[str, Any]]:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .fast_paths import REFERENCE_ONLY
+from ..fast_paths import REFERENCE_ONLY
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

@@ -7,8 +7,8 @@ import json
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from .diagnostics import Diagnostics, pointer_join
-from .schema_check import SchemaCheck
+from ..diagnostics import Diagnostics, pointer_join
+from ..validate.schema_check import SchemaCheck
 
 if TYPE_CHECKING:
     from jsonschema import Draft7Validator

@@ -18,11 +18,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .credentials import looks_secret, secret_kind, strip_url_credentials
-from .diagnostics import Diagnostics
-from .examples import ExampleGenerator
-from .model import MISSING, Api, OAuthFlow, Operation, SecurityScheme, SpecVersion, TokenRequest
-from .settings import KPN_TOKEN_URL, Settings
+from ..build.examples import ExampleGenerator
+from ..credentials import looks_secret, secret_kind, strip_url_credentials
+from ..diagnostics import Diagnostics
+from ..model import MISSING, Api, OAuthFlow, Operation, SecurityScheme, SpecVersion, TokenRequest
+from ..settings import KPN_TOKEN_URL, Settings
 
 DEFAULT_SCHEME_KEY = "kpnClientCredentials"
 CLIENT_ID = "client_id"

@@ -29,9 +29,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .credentials import secret_kind
-from .model import SpecVersion
-from .resolve import RefResolver
+from ..credentials import secret_kind
+from ..model import SpecVersion
+from ..refs.resolve import RefResolver
 
 AJV6_FORMATS = frozenset({
     "date", "time", "date-time", "uri", "uri-reference", "uri-template", "url", "email", "hostname",

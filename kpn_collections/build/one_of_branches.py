@@ -15,13 +15,13 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
+from ..credentials import without_credentials
+from ..diagnostics import Diagnostics, pointer_join, pointer_unescape
+from ..model import Api
+from ..refs.resolve import MAX_REF_CHAIN, resolve_fragment
+from ..walk import container_levels
 from .ajv_schema import AJV6_FORMATS, SchemaStore
-from .credentials import without_credentials
-from .diagnostics import Diagnostics, pointer_join, pointer_unescape
 from .examples import ExampleGenerator
-from .model import Api
-from .resolve import MAX_REF_CHAIN, resolve_fragment
-from .walk import container_levels
 
 MAX_BRANCHES = 30
 """Branches of one `oneOf` compared pairwise; later ones are left unchecked (the pairs grow as the square)."""

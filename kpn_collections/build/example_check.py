@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from ..credentials import redact_text
+from ..diagnostics import Diagnostics, pointer_escape, pointer_join, pointer_unescape
+from ..model import MISSING, Api, MediaType, NamedExample, Operation, Parameter, SpecVersion
+from ..refs.resolve import RefResolver, resolve_fragment
+from ..validate.schema_check import SchemaCheck
 from .ajv_schema import SchemaStore
 from .contract_tests import content_key
-from .credentials import redact_text
-from .diagnostics import Diagnostics, pointer_escape, pointer_join, pointer_unescape
 from .examples import ExampleGenerator
-from .model import MISSING, Api, MediaType, NamedExample, Operation, Parameter, SpecVersion
-from .resolve import RefResolver, resolve_fragment
-from .schema_check import SchemaCheck
 
 MAX_ROUNDS = 4
 """Repair rounds for one value: each fixes every error found, and a fix may uncover errors below it."""
@@ -86,7 +86,7 @@ class _Check:
         on a long text (as in the validate stage)."""
         from jsonschema.validators import validator_for
 
-        from .semantic import bounded_patterns  # loaded only when a value needs explaining, as jsonschema is
+        from ..validate.semantic import bounded_patterns  # loaded only when a value needs explaining, as jsonschema is
 
         return bounded_patterns(validator_for(self.root))(self.root)
 

@@ -33,9 +33,9 @@ from openapi_spec_validator.validation.exceptions import (
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from .model import SpecVersion
-from .patterns import NESTED_REPEAT_TEST_LENGTH, may_backtrack
-from .resolve import RefResolver
+from ..build.patterns import NESTED_REPEAT_TEST_LENGTH, may_backtrack
+from ..model import SpecVersion
+from ..refs.resolve import RefResolver
 
 _OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 

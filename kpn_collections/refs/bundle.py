@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from .diagnostics import Diagnostic, Diagnostics, Severity, pointer_join, pointer_unescape
-from .load import LoadError, SourceDocument, load_bytes
-from .model import HTTP_METHODS, SpecVersion
+from ..diagnostics import Diagnostic, Diagnostics, Severity, pointer_join, pointer_unescape
+from ..load.document import LoadError, SourceDocument, load_bytes
+from ..model import HTTP_METHODS, SpecVersion
+from ..walk import container_levels
 from .resolve import resolve_fragment
 from .retrieve import RetrievalError, Retriever
-from .walk import container_levels
 
 _SCHEMA_CHILDREN = {
     **dict.fromkeys(("properties", "patternProperties", "dependentSchemas", "$defs", "definitions"), "map:schema"),

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
-from .diagnostics import Diagnostics, Link, link_pointer, pointer_unescape
+from ..diagnostics import Diagnostics, Link, link_pointer, pointer_unescape
 
 _LITERAL_KEYS = frozenset({"example", "x-example", "default", "enum", "const"})
 """Keys whose values are literal data: a `$ref` inside them is not a reference."""

@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
-from .diagnostics import Diagnostic, Severity, pointer_unescape
-from .fast_paths import REFERENCE_ONLY
-from .files import MAX_FILE_BYTES, FileTooLarge, read_limited
-from .walk import container_levels
+from ..diagnostics import Diagnostic, Severity, pointer_unescape
+from ..fast_paths import REFERENCE_ONLY
+from ..files import MAX_FILE_BYTES, FileTooLarge, read_limited
+from ..walk import container_levels
 
 try:  # the C parser is much faster; the pure-Python one behaves the same
     from yaml import CSafeLoader as _BaseLoader

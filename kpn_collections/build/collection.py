@@ -14,8 +14,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .contract_tests import CONTRACT_SCHEMAS, ContractTests
-from .credentials import (
+from ..auth.postman import ACCESS_TOKEN, NOAUTH, AuthVariable, MappedAuth, map_requirements
+from ..credentials import (
     credential_references,
     defuse,
     is_credential_name,
@@ -25,10 +25,8 @@ from .credentials import (
     strip_url_credentials,
     without_credentials,
 )
-from .diagnostics import Diagnostics
-from .example_check import ExampleCheck, scalar_text
-from .examples import ExampleGenerator
-from .model import (
+from ..diagnostics import Diagnostics
+from ..model import (
     MISSING,
     PATH_TEMPLATE,
     Api,
@@ -41,11 +39,13 @@ from .model import (
     SpecVersion,
     TokenRequest,
 )
-from .postman_auth import ACCESS_TOKEN, NOAUTH, AuthVariable, MappedAuth, map_requirements
+from ..refs.resolve import RefResolver
+from ..settings import Settings
+from ..write import json_text
+from .contract_tests import CONTRACT_SCHEMAS, ContractTests
+from .example_check import ExampleCheck, scalar_text
+from .examples import ExampleGenerator
 from .render import Renderer
-from .resolve import RefResolver
-from .settings import Settings
-from .write import json_text
 
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 GET_ACCESS_TOKEN = "Get Access Token"

@@ -7,8 +7,8 @@ import math
 from decimal import Decimal
 from typing import Any, TypeGuard
 
+from ..refs.resolve import RefResolver
 from .patterns import matching_string
-from .resolve import RefResolver
 
 MAX_DEPTH = 12
 """Nesting depth at which generated examples stop descending (deep or recursive schemas)."""

@@ -30,15 +30,15 @@ from openapi_spec_validator.validation.exceptions import (
     UnresolvableParameterError,
 )
 
-from .credentials import find_in_document
-from .diagnostics import Diagnostics, Link, link_pointer, pointer_join
-from .fast_paths import REFERENCE_ONLY
-from .model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
-from .normalise.common import as_dict, as_list, iter_operations
-from .resolve import RefResolver
+from ..credentials import find_in_document
+from ..diagnostics import Diagnostics, Link, link_pointer, pointer_join
+from ..fast_paths import REFERENCE_ONLY
+from ..model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
+from ..normalise.common import as_dict, as_list, iter_operations
+from ..refs.resolve import RefResolver
+from ..walk import container_levels
 from .schema_check import SchemaCheck, jsonschema_rs, with_python_regexes
 from .semantic import SemanticPass
-from .walk import container_levels
 
 
 class _IdSet(list[int]):

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from ..credentials import secret_kind
+from ..fast_paths import REFERENCE_ONLY
+from ..model import Api, MediaType, Operation, Response
 from .ajv_schema import SchemaStore
-from .credentials import secret_kind
-from .fast_paths import REFERENCE_ONLY
-from .model import Api, MediaType, Operation, Response
 from .render import Renderer
 
 try:

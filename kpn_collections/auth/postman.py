@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .model import Api, SecurityRequirement, SecurityScheme
+from ..model import Api, SecurityRequirement, SecurityScheme
 
 ACCESS_TOKEN = "access_token"
 """The collection variable that holds the bearer token for OAuth2 and http bearer schemes."""

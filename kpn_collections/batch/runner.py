@@ -29,15 +29,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, fast_paths
-from .credentials import find_in_collection
-from .diagnostics import Diagnostic, Severity
-from .files import MAX_FILE_BYTES, FileTooLarge, NotRegularFile, read_head, read_limited
-from .naming import GLOB_MAGIC, glob_base, naming_problem
-from .render import MAX_TEMPLATE_BYTES, package_templates_dir
-from .retrieve import Dependency
-from .settings import Settings
-from .write import UnsafeOutput, check_parents, collection_bytes, write_if_changed
+from .. import __version__, fast_paths
+from ..build.render import MAX_TEMPLATE_BYTES, package_templates_dir
+from ..credentials import find_in_collection
+from ..diagnostics import Diagnostic, Severity
+from ..files import MAX_FILE_BYTES, FileTooLarge, NotRegularFile, read_head, read_limited
+from ..naming import GLOB_MAGIC, glob_base, naming_problem
+from ..refs.retrieve import Dependency
+from ..settings import Settings
+from ..write import UnsafeOutput, check_parents, collection_bytes, write_if_changed
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -274,7 +274,7 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             yield result
         return
     if any(job.cache_dir is None for job in jobs):  # with a cache, it may answer all: the validators can wait
-        from .pipeline import prepare
+        from ..pipeline import prepare
 
         distinct = {(job.settings.templates_dir, job.settings.check_output): job.settings for job in jobs}
         for settings in distinct.values():
@@ -428,7 +428,7 @@ def _run(job: Job) -> JobResult:
     if entry is not None and _fit_to_serve(entry.content):
         content, diagnostics, cached = entry.content, entry.diagnostics, True
     else:
-        from .pipeline import convert_file  # only now: a run served from the cache never loads the validators
+        from ..pipeline import convert_file  # only now: a run served from the cache never loads the validators
 
         result = convert_file(job.spec, job.settings, validate_beside=job.validate_beside)
         diagnostics, cached = result.diagnostics, False
@@ -480,7 +480,7 @@ def _edited_by_hand(job: Job, current: bytes | None, content: bytes | None = Non
     """An error when the collection file was edited by hand since it was committed (rather than made stale by a
     spec change): regenerating would lose the edits, which `absorb` keeps in the overlay. Only a file git has
     committed, and that differs from both the commit and the new content, is looked at."""
-    from .absorb import UNREADABLE, committed_text, hand_edits
+    from ..absorb import UNREADABLE, committed_text, hand_edits
 
     assert job.target is not None
     if current is None:
@@ -499,7 +499,7 @@ def _edited_by_hand(job: Job, current: bytes | None, content: bytes | None = Non
         return None
     if not isinstance(base, dict) or not isinstance(edited, dict):
         return None
-    from .pipeline import convert_file
+    from ..pipeline import convert_file
 
     ours = convert_file(job.spec, job.settings)
     if ours.collection is None:
@@ -615,7 +615,7 @@ class Cache:
         if content is None or templates is None:
             return None
         settings = {k: _path_identity(v) if isinstance(v, Path) else v for k, v in asdict(job.settings).items()}
-        from .overlay import overlay_for
+        from ..overlay import overlay_for
 
         overlay_file = overlay_for(job.spec, job.settings)
         overlay = _read_regular(overlay_file) if overlay_file is not None else b""
@@ -949,7 +949,7 @@ def _sha256(data: bytes) -> str:
 def _tool_hash() -> str:
     """The converter's own code and packaged templates: a changed tool never serves an older result, even
     when its version number stayed the same (a development install, a patched copy)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the kpn_collections package
     templates = package_templates_dir().resolve()
     outside = None if templates.is_relative_to(package) else templates  # a source checkout keeps them beside
     return _sha256(f"{_tree_hash(package)} {_tree_hash(outside)}".encode())

@@ -25,14 +25,14 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import yaml
 
-from .credentials import strip_url_credentials
-from .files import MAX_FILE_BYTES, FileTooLarge, read_limited
-from .settings import SWAGGERHUB_HOST
+from ..credentials import strip_url_credentials
+from ..files import MAX_FILE_BYTES, FileTooLarge, read_limited
+from ..settings import SWAGGERHUB_HOST
 
 if TYPE_CHECKING:
     import socket
 
-    from .settings import Settings
+    from ..settings import Settings
 
 MAX_REMOTE_BYTES = 10 * 1024 * 1024
 """Largest referenced document fetched over HTTPS."""

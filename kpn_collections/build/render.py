@@ -20,8 +20,8 @@ import jinja2
 import jinja2.sandbox
 from jinja2.loaders import split_template_path
 
-from .diagnostics import Diagnostic, Severity
-from .files import read_limited
+from ..diagnostics import Diagnostic, Severity
+from ..files import read_limited
 
 
 def package_templates_dir() -> Path:
@@ -29,7 +29,7 @@ def package_templates_dir() -> Path:
     packaged = Path(str(resources.files("kpn_collections"))) / "templates"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def md_cell(value: Any) -> str:

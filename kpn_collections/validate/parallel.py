@@ -16,9 +16,9 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from .diagnostics import Diagnostic, Diagnostics
-from .model import SpecVersion
-from .resolve import RefResolver
+from ..diagnostics import Diagnostic, Diagnostics
+from ..model import SpecVersion
+from ..refs.resolve import RefResolver
 
 MIN_SOURCE_CHARACTERS = 1_000_000
 """Smallest source text validated beside the build: below it, validation takes a tenth of a second or less,
@@ -40,7 +40,7 @@ def validate_beside(document: dict[str, Any], version: SpecVersion, resolver: Re
         os.close(read_end)
         status = 1
         try:
-            from .validate_spec import validate_spec  # loaded here, beside the parent's work
+            from .spec import validate_spec  # loaded here, beside the parent's work
 
             validate_spec(document, version, resolver, diagnostics)
             payload = pickle.dumps(diagnostics.items[mark:], protocol=pickle.HIGHEST_PROTOCOL)
@@ -73,7 +73,7 @@ def validate_beside(document: dict[str, Any], version: SpecVersion, resolver: Re
 def _sequential(document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics,
                 mark: int) -> Callable[[], None]:
     def finish() -> None:
-        from .validate_spec import validate_spec
+        from .spec import validate_spec
 
         alone = Diagnostics(diagnostics.file, diagnostics.items[:mark])
         validate_spec(document, version, resolver, alone)

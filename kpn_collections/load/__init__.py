@@ -1,0 +1,1 @@
+"""Load stage: bytes -> a JSON-compatible document with source positions for diagnostics."""

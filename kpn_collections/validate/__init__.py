@@ -1,0 +1,1 @@
+"""Validate stage: openapi-spec-validator plus our own checks, as located diagnostics."""
