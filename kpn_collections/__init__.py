@@ -1,4 +1,5 @@
-"""kpn-collections: SwaggerHub OpenAPI exports -> Postman v2.1 collections with a working token flow."""
+"""kpn-collections: SwaggerHub OpenAPI exports -> Postman v2.1 collections with a working token
+flow."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ __all__ = ["ConversionResult", "Settings", "__version__", "convert_document", "c
 
 
 def __getattr__(name: str) -> Any:
-    """The pipeline is imported on first use: a command that needs none of it (a run served from the cache,
-    `--help`) starts without loading the validators."""
+    """The pipeline is imported on first use: a command that needs none of it (a run served from the
+    cache, `--help`) starts without loading the validators."""
     if name in ("ConversionResult", "convert_document", "convert_file"):
         from . import pipeline
 

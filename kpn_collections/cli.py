@@ -51,7 +51,15 @@ from .diagnostics import (
 from .files import MAX_FILE_BYTES
 from .overlay import spec_of_overlay
 from .refs.retrieve import MirrorConfigError, MirrorRetriever, host_problem
-from .settings import AUTH_MODES, FOLDER_MODES, SETTING_KEYS, SWAGGERHUB_HOST, TEST_MODES, AuthMode, Settings
+from .settings import (
+    AUTH_MODES,
+    FOLDER_MODES,
+    SETTING_KEYS,
+    SWAGGERHUB_HOST,
+    TEST_MODES,
+    AuthMode,
+    Settings,
+)
 from .write import write_if_changed
 
 
@@ -62,20 +70,24 @@ def main() -> None:
 
 
 def entry() -> None:
-    """The `kpn-collections` console script: the command group, with a last guard that turns an internal error
-    anywhere (outside the per-spec jobs, which report their own) into a short bug report and exit code 3."""
+    """The `kpn-collections` console script: the command group, with a last guard that turns an
+    internal error anywhere (outside the per-spec jobs, which report their own) into a short bug
+    report and exit code 3."""
     _tune_garbage_collector()
-    # Python's regex parser warns about a spec's patterns (`[[a]`: "Possible nested set"); the validate stage
-    # reports those as located `pattern-ambiguous` warnings, so the raw ones (from whichever library compiles
-    # the pattern, in this process or a forked one) are kept off stderr
+    # Python's regex parser warns about a spec's patterns (`[[a]`: "Possible nested set"); the
+    # validate stage reports those as located `pattern-ambiguous` warnings, so the raw ones (from
+    # whichever library compiles the pattern, in this process or a forked one) are kept off stderr
     warnings.filterwarnings("ignore", message=REGEX_PARSER_WARNINGS, category=FutureWarning)
     warnings.filterwarnings("ignore", message=REGEX_PARSER_WARNINGS, category=DeprecationWarning)
     try:
         main(prog_name="kpn-collections")
     except Exception:
-        click.echo(f"kpn-collections {__version__}: internal error: this is a bug, please report it with the command "
-                   "line and input files" + ("" if "--debug" in sys.argv else " (run with --debug for the traceback)"),
-                   err=True)
+        click.echo(
+            f"kpn-collections {__version__}: internal error: this is a bug, please report it with"
+            " the command line and input files"
+            + ("" if "--debug" in sys.argv else " (run with --debug for the traceback)"),
+            err=True,
+        )
         if "--debug" in sys.argv:
             traceback.print_exc()
         sys.exit(EXIT_BUG)
@@ -89,10 +101,11 @@ GC_THRESHOLDS = (100_000, 50, 100)
 
 
 def _tune_garbage_collector() -> None:
-    """A conversion makes millions of small containers that never form cycles (the document, the model, the
-    collection) and keeps most of them to the end; with the default thresholds the collector walks them over
-    and over (a fifth of the time on 10,000 operations, a tenth on GitHub's API description), for nothing.
-    Collections still run, less often; what is loaded before the run is moved out of their way for good."""
+    """A conversion makes millions of small containers that never form cycles (the document, the
+    model, the collection) and keeps most of them to the end; with the default thresholds the
+    collector walks them over and over (a fifth of the time on 10,000 operations, a tenth on
+    GitHub's API description), for nothing. Collections still run, less often; what is loaded before
+    the run is moved out of their way for good."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
@@ -100,7 +113,9 @@ def _tune_garbage_collector() -> None:
 F = Callable[..., None]
 
 
-def _host_option(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+def _host_option(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> str | None:
     problem = host_problem(value) if value is not None else None
     if problem:
         raise click.BadParameter(problem)
@@ -108,22 +123,47 @@ def _host_option(context: click.Context, parameter: click.Parameter, value: str 
 
 
 def ref_options(command: F) -> F:
-    """--ref-root, --ref-mirror and --allow-remote-refs: how `$ref`s to other files and URLs are followed."""
-    for option in reversed([
-        click.option("--ref-root", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     help="Directory that referenced files must lie in [default: the spec's directory]."),
-        click.option("--ref-mirror", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     help="Directory with local copies of remote $ref targets, as DIR/<host>/<path>.yaml "
-                          "(plus DIR/prefixes.yaml for other URL layouts)."),
-        click.option("--allow-remote-refs", is_flag=True,
-                     help="Fetch remote $ref targets missing from the mirror over HTTPS "
-                          "(sends SWAGGERHUB_API_KEY to the SwaggerHub host when set)."),
-        click.option("--allow-private-hosts", is_flag=True, default=None,
-                     help="Let remote fetches reach loopback, private and link-local addresses."),
-        click.option("--swaggerhub-host", callback=_host_option,
-                     help="The SwaggerHub registry host SWAGGERHUB_API_KEY is sent to (On-Premise).  "
-                          "[default: api.swaggerhub.com]"),
-    ]):
+    """--ref-root, --ref-mirror and --allow-remote-refs: how `$ref`s to other files and URLs are
+    followed."""
+    for option in reversed(
+        [
+            click.option(
+                "--ref-root",
+                type=click.Path(exists=True, file_okay=False, path_type=Path),
+                help="Directory that referenced files must lie in [default: the spec's directory].",
+            ),
+            click.option(
+                "--ref-mirror",
+                type=click.Path(exists=True, file_okay=False, path_type=Path),
+                help=(
+                    "Directory with local copies of remote $ref targets, as DIR/<host>/<path>.yaml "
+                    "(plus DIR/prefixes.yaml for other URL layouts)."
+                ),
+            ),
+            click.option(
+                "--allow-remote-refs",
+                is_flag=True,
+                help=(
+                    "Fetch remote $ref targets missing from the mirror over HTTPS "
+                    "(sends SWAGGERHUB_API_KEY to the SwaggerHub host when set)."
+                ),
+            ),
+            click.option(
+                "--allow-private-hosts",
+                is_flag=True,
+                default=None,
+                help="Let remote fetches reach loopback, private and link-local addresses.",
+            ),
+            click.option(
+                "--swaggerhub-host",
+                callback=_host_option,
+                help=(
+                    "The SwaggerHub registry host SWAGGERHUB_API_KEY is sent to (On-Premise).  "
+                    "[default: api.swaggerhub.com]"
+                ),
+            ),
+        ]
+    ):
         command = option(command)
     return command
 
@@ -138,64 +178,157 @@ def _check_mirror(ref_mirror: Path | None) -> None:
 
 @main.command()
 @click.argument("specs", nargs=-1)
-@click.option("-o", "--output",
-              help="Directory for the collections (a directory or glob argument's tree is mirrored in it), "
-                   "or '-' to print one collection to stdout.  [default: beside each spec]")
-@click.option("--naming", help="Output file name; {stem} and {name} are the spec's.  "
-                               "[default: {stem}.postman_collection.json]")
-@click.option("--folders", type=click.Choice(FOLDER_MODES),
-              help="Group requests in folders by first tag, by first path segment, or not at all.  [default: tags]")
-@click.option("--base-url", help="Value of the `baseUrl` variable, instead of the definition's first server.")
-@click.option("--templates", "templates_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Directory with templates that replace the packaged ones of the same name.")
-@click.option("--token-url", help="Token endpoint, instead of the definition's own or KPN's default.")
-@click.option("--auth-mode", type=click.Choice(AUTH_MODES),
-              help="How the collection gets its bearer token (see the README).  [default: auto]")
-@click.option("--tests", type=click.Choice(TEST_MODES),
-              help="Tests added to every request: none; smoke (documented status and content type); contract "
-                   "(also the body against the response schema, and required headers).  [default: contract]")
-@click.option("--strict/--no-strict", default=None, help="Fail on any problem in the definition, warnings included.")
-@click.option("--check-output/--no-check-output", default=None,
-              help="Validate every collection against Postman's v2.1.0 JSON Schema before writing it.  "
-                   "[default: on]")
-@click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 when a collection is missing or differs from what would be written.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes to convert with.  [default: CPUs]")
-@click.option("--cache/--no-cache", default=None, help="Reuse results for unchanged inputs.  [default: on]")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where results are cached (safe to delete).  [default: ~/.cache/kpn-collections]")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.")
-@click.option("--pre-commit", "pre_commit", is_flag=True,
-              help="Hook mode: skip files that are not specs, and fail when a collection was written.")
-@click.option("--format", "report_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="How results and problems are reported on stderr.")
+@click.option(
+    "-o",
+    "--output",
+    help=(
+        "Directory for the collections (a directory or glob argument's tree is mirrored in it), "
+        "or '-' to print one collection to stdout.  [default: beside each spec]"
+    ),
+)
+@click.option(
+    "--naming",
+    help=(
+        "Output file name; {stem} and {name} are the spec's.  "
+        "[default: {stem}.postman_collection.json]"
+    ),
+)
+@click.option(
+    "--folders",
+    type=click.Choice(FOLDER_MODES),
+    help=(
+        "Group requests in folders by first tag, by first path segment, or not at all.  [default:"
+        " tags]"
+    ),
+)
+@click.option(
+    "--base-url", help="Value of the `baseUrl` variable, instead of the definition's first server."
+)
+@click.option(
+    "--templates",
+    "templates_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory with templates that replace the packaged ones of the same name.",
+)
+@click.option(
+    "--token-url", help="Token endpoint, instead of the definition's own or KPN's default."
+)
+@click.option(
+    "--auth-mode",
+    type=click.Choice(AUTH_MODES),
+    help="How the collection gets its bearer token (see the README).  [default: auto]",
+)
+@click.option(
+    "--tests",
+    type=click.Choice(TEST_MODES),
+    help=(
+        "Tests added to every request: none; smoke (documented status and content type); contract "
+        "(also the body against the response schema, and required headers).  [default: contract]"
+    ),
+)
+@click.option(
+    "--strict/--no-strict",
+    default=None,
+    help="Fail on any problem in the definition, warnings included.",
+)
+@click.option(
+    "--check-output/--no-check-output",
+    default=None,
+    help=(
+        "Validate every collection against Postman's v2.1.0 JSON Schema before writing it.  "
+        "[default: on]"
+    ),
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help=(
+        "Write nothing; exit 1 when a collection is missing or differs from what would be written."
+    ),
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="Processes to convert with.  [default: CPUs]"
+)
+@click.option(
+    "--cache/--no-cache", default=None, help="Reuse results for unchanged inputs.  [default: on]"
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where results are cached (safe to delete).  [default: ~/.cache/kpn-collections]",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.",
+)
+@click.option(
+    "--pre-commit",
+    "pre_commit",
+    is_flag=True,
+    help="Hook mode: skip files that are not specs, and fail when a collection was written.",
+)
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How results and problems are reported on stderr.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Report errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
-def convert(specs: Sequence[str], output: str | None, naming: str | None, folders: str | None,
-            base_url: str | None, templates_dir: Path | None, token_url: str | None, auth_mode: str | None,
-            tests: str | None, strict: bool | None, check_output: bool | None, check: bool, jobs: int | None,
-            cache: bool | None, cache_dir: Path | None, config_file: Path | None, pre_commit: bool,
-            report_format: str, quiet: bool, verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
-            allow_remote_refs: bool, allow_private_hosts: bool | None, swaggerhub_host: str | None) -> None:
-    """Convert SPECS (files, directories, globs; SwaggerHub exports in YAML or JSON) into Postman v2.1
-    collections. Without SPECS, converts the `specs` of the settings file."""
+def convert(
+    specs: Sequence[str],
+    output: str | None,
+    naming: str | None,
+    folders: str | None,
+    base_url: str | None,
+    templates_dir: Path | None,
+    token_url: str | None,
+    auth_mode: str | None,
+    tests: str | None,
+    strict: bool | None,
+    check_output: bool | None,
+    check: bool,
+    jobs: int | None,
+    cache: bool | None,
+    cache_dir: Path | None,
+    config_file: Path | None,
+    pre_commit: bool,
+    report_format: str,
+    quiet: bool,
+    verbose: bool,
+    debug: bool,
+    ref_root: Path | None,
+    ref_mirror: Path | None,
+    allow_remote_refs: bool,
+    allow_private_hosts: bool | None,
+    swaggerhub_host: str | None,
+) -> None:
+    """Convert SPECS (files, directories, globs; SwaggerHub exports in YAML or JSON) into Postman
+    v2.1 collections. Without SPECS, converts the `specs` of the settings file."""
     try:
         config = load_config(config_file) if config_file else find_config()
     except ConfigError as exc:
         raise click.UsageError(escaped(str(exc))) from None
     options = click.get_current_context().params  # named as the Settings fields
     given = {key: options.get(name) for key, (name, _) in SETTING_KEYS.items()}
-    given["allow-remote-refs"] = allow_remote_refs or None  # a flag: absent leaves the settings file's value
+    given["allow-remote-refs"] = (
+        allow_remote_refs or None
+    )  # a flag: absent leaves the settings file's value
     command_line = {key: value for key, value in given.items() if value is not None}
     roots = [config.root / s for s in config.get("specs", [])]
     tree_roots = [_tree_root(r, config.file) for r in roots]
     arguments = list(specs) or [str(r) for r in roots]
     if not arguments:
-        raise click.UsageError("no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
-                               "[tool.kpn-collections] in pyproject.toml)")
+        raise click.UsageError(
+            "no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
+            "[tool.kpn-collections] in pyproject.toml)"
+        )
     inputs, empty = discover(arguments, tree_roots)
     if pre_commit:
         inputs = _pre_commit_inputs(inputs, roots, tree_roots)
@@ -204,17 +337,24 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
             _say(f"{argument}: no OpenAPI or Swagger documents found")
     if output == "-" and len(inputs) != 1:
         raise click.UsageError("-o - (stdout) takes exactly one SPEC")
-    output_dir = None if output in (None, "-") and "output" not in config.values else (
-        Path(output) if output not in (None, "-") else config.get("output"))
+    output_dir = (
+        None
+        if output in (None, "-") and "output" not in config.values
+        else (Path(output) if output not in (None, "-") else config.get("output"))
+    )
     if output_dir is not None:
-        _refuse_unusable_output_dir(output_dir, "-o" if output not in (None, "-") else f"`output` in {config.file}")
+        _refuse_unusable_output_dir(
+            output_dir, "-o" if output not in (None, "-") else f"`output` in {config.file}"
+        )
     naming_setting = "--naming" if naming else f"`naming` in {config.file}"
     naming = naming or config.get("naming", DEFAULT_NAMING)
     problem = naming_problem(naming)
     if problem:
         raise click.BadParameter(escaped(problem), param_hint=naming_setting)
     use_cache = cache if cache is not None else config.get("cache", True)
-    cache_directory = (cache_dir or config.get("cache-dir") or default_cache_dir()) if use_cache else None
+    cache_directory = (
+        (cache_dir or config.get("cache-dir") or default_cache_dir()) if use_cache else None
+    )
     planned = []
     for index, spec in enumerate(inputs):
         settings = _settings({**config.for_spec(spec.path), **command_line})
@@ -223,8 +363,12 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
             target = None if output == "-" else _near(output_path(spec, output_dir, naming))
         except NamingError as exc:
             raise click.BadParameter(escaped(str(exc)), param_hint=naming_setting) from None
-        cached_in = cache_directory if _cacheable(spec.path) else None  # the conversion reports the others
-        planned.append(Job(index, spec.path, target, settings, check, cached_in, output_root=output_dir))
+        cached_in = (
+            cache_directory if _cacheable(spec.path) else None
+        )  # the conversion reports the others
+        planned.append(
+            Job(index, spec.path, target, settings, check, cached_in, output_root=output_dir)
+        )
     _refuse_clashes(planned)
     cores = jobs or config.get("jobs") or os.cpu_count() or 1
     workers = min(cores, max(len(planned), 1))
@@ -232,10 +376,13 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
         planned[0] = dataclasses.replace(planned[0], validate_beside=True)
     started = time.perf_counter()
     results = []
-    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): its own handling stays
+    # not the main thread (an embedding program): its own handling stays
+    with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, raise_terminated)
     try:
-        with Progress(len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()) as progress:
+        with Progress(
+            len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()
+        ) as progress:
             for result in run_jobs(planned, workers, progress.advance):
                 progress.clear()
                 if result.text is not None:
@@ -244,19 +391,33 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
     except KeyboardInterrupt as stop:
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        # jobs that ended in workers but were not reported yet (a job stopped by SIGTERM wrote nothing)
-        late = [r for r in stop.finished if r.outcome != "bug"] if isinstance(stop, Interrupted) else []
+        # jobs that ended in workers but were not reported yet (a job stopped by SIGTERM wrote
+        # nothing)
+        late = (
+            [r for r in stop.finished if r.outcome != "bug"]
+            if isinstance(stop, Interrupted)
+            else []
+        )
         results += [_report(result, quiet, verbose, report_format, debug) for result in late]
         wrote = sum(1 for result, _ in results if result.outcome == "written")
-        click.echo(f"interrupted after {len(results)} of {len(planned)} spec(s), {wrote} collection(s) written; "
-                   "every collection on disk is complete (each is written whole or not at all)", err=True)
+        click.echo(
+            f"interrupted after {len(results)} of {len(planned)} spec(s), {wrote} collection(s)"
+            " written; every collection on disk is complete (each is written whole or not at all)",
+            err=True,
+        )
         terminated = isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated)
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     summary = _summary(results_of := [r for r, _ in results], check, time.perf_counter() - started)
     written = [r.target for r in results_of if r.outcome == "written" and r.target]
     if report_format == "json":
-        click.echo(json.dumps({"files": [entry for _, entry in results], "summary": summary}, indent=2,
-                              ensure_ascii=False), err=True)
+        click.echo(
+            json.dumps(
+                {"files": [entry for _, entry in results], "summary": summary},
+                indent=2,
+                ensure_ascii=False,
+            ),
+            err=True,
+        )
     elif (not quiet and len(results_of) > 1) or check:
         click.echo(_summary_text(summary, check), err=True)
     exit_code = EXIT_OK
@@ -272,8 +433,9 @@ def convert(specs: Sequence[str], output: str | None, naming: str | None, folder
 
 
 def _cacheable(path: Path) -> bool:
-    """Whether a spec is a regular file within the size limit (a FIFO, a device or a huge file is left to the
-    conversion, which reports it without reading it; the cache would read it to make its key)."""
+    """Whether a spec is a regular file within the size limit (a FIFO, a device or a huge file is
+    left to the conversion, which reports it without reading it; the cache would read it to make its
+    key)."""
     try:
         status = os.stat(path)
     except OSError:
@@ -287,7 +449,8 @@ def _say(line: str) -> None:
 
 
 def _near(path: Path) -> Path:
-    """A path relative to the working directory when it lies below it (shorter messages), else as it is."""
+    """A path relative to the working directory when it lies below it (shorter messages), else as it
+    is."""
     try:
         return path.absolute().relative_to(Path.cwd())
     except ValueError:
@@ -295,30 +458,39 @@ def _near(path: Path) -> Path:
 
 
 def _tree_root(spec_setting: Path, config_file: Path | None) -> Path:
-    """The tree an entry of the settings file's `specs` stands for: a directory, a glob's fixed part, or a
-    single file's directory; a usage error when it names nothing."""
+    """The tree an entry of the settings file's `specs` stands for: a directory, a glob's fixed
+    part, or a single file's directory; a usage error when it names nothing."""
     if spec_setting.is_dir():
         return spec_setting
     if GLOB_MAGIC.search(str(spec_setting)):
         return glob_base(spec_setting)
     if spec_setting.exists():
         return spec_setting.parent
-    raise click.UsageError(escaped(f"{config_file}: `specs` names {spec_setting}, which does not exist"))
+    raise click.UsageError(
+        escaped(f"{config_file}: `specs` names {spec_setting}, which does not exist")
+    )
 
 
 def _refuse_unusable_output_dir(directory: Path, setting: str) -> None:
-    """A usage error when the output directory is a file, or lies below one (nothing could be written)."""
+    """A usage error when the output directory is a file, or lies below one (nothing could be
+    written)."""
     for path in (directory, *directory.absolute().parents):
         if path.exists() or path.is_symlink():
             if not path.is_dir():
-                raise click.UsageError(escaped(f"{setting}: the output directory {directory} cannot be made: "
-                                               f"{path} exists and is not a directory"))
+                raise click.UsageError(
+                    escaped(
+                        f"{setting}: the output directory {directory} cannot be made: "
+                        f"{path} exists and is not a directory"
+                    )
+                )
             return
 
 
-def _pre_commit_inputs(inputs: list[Input], roots: list[Path], tree_roots: list[Path]) -> list[Input]:
-    """Hook mode: the staged specs; when other YAML/JSON files are staged (models a spec may refer to),
-    every configured spec as well, since any of them may depend on those files."""
+def _pre_commit_inputs(
+    inputs: list[Input], roots: list[Path], tree_roots: list[Path]
+) -> list[Input]:
+    """Hook mode: the staged specs; when other YAML/JSON files are staged (models a spec may refer
+    to), every configured spec as well, since any of them may depend on those files."""
     specs = [i for i in inputs if i.path.is_file() and looks_like_spec(i.path)]
     for staged in inputs:  # a staged overlay: its spec's collection may be stale
         spec = spec_of_overlay(staged.path)
@@ -342,24 +514,52 @@ def _refuse_clashes(jobs: list[Job]) -> None:
             targets.setdefault(job.target.absolute(), []).append(str(job.spec))
     clashes = {target: specs for target, specs in targets.items() if len(specs) > 1}
     if clashes:
-        described = "; ".join(f"{' and '.join(specs)} -> {target}" for target, specs in sorted(clashes.items()))
-        raise click.UsageError(escaped(f"several inputs would write the same output file: {described} (use "
-                               "--naming '{name}.postman_collection.json', or convert them into different -o "
-                               "directories)"))
+        described = "; ".join(
+            f"{' and '.join(specs)} -> {target}" for target, specs in sorted(clashes.items())
+        )
+        raise click.UsageError(
+            escaped(
+                f"several inputs would write the same output file: {described} (use "
+                "--naming '{name}.postman_collection.json', or convert them into different -o "
+                "directories)"
+            )
+        )
 
 
 def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str, object]:
-    counts = {outcome: sum(1 for r in results if r.outcome == outcome)
-              for outcome in ("written", "unchanged", "stdout", "up-to-date", "stale", "edited", "missing",
-                              "credentials", "failed", "bug")}
-    return {"specs": len(results), **counts, "with_warnings": sum(1 for r in results if r.warnings),
-            "failed_total": counts["failed"] + counts["bug"], "from_cache": sum(1 for r in results if r.cached),
-            "seconds": round(seconds, 2), "check": check}
+    counts = {
+        outcome: sum(1 for r in results if r.outcome == outcome)
+        for outcome in (
+            "written",
+            "unchanged",
+            "stdout",
+            "up-to-date",
+            "stale",
+            "edited",
+            "missing",
+            "credentials",
+            "failed",
+            "bug",
+        )
+    }
+    return {
+        "specs": len(results),
+        **counts,
+        "with_warnings": sum(1 for r in results if r.warnings),
+        "failed_total": counts["failed"] + counts["bug"],
+        "from_cache": sum(1 for r in results if r.cached),
+        "seconds": round(seconds, 2),
+        "check": check,
+    }
 
 
 def _summary_text(summary: dict[str, object], check: bool) -> str:
     if check:
-        parts = [f"{summary['up-to-date']} up to date", f"{summary['stale']} stale", f"{summary['missing']} missing"]
+        parts = [
+            f"{summary['up-to-date']} up to date",
+            f"{summary['stale']} stale",
+            f"{summary['missing']} missing",
+        ]
         if summary["edited"]:
             parts.append(f"{summary['edited']} edited by hand")
         if summary["credentials"]:
@@ -367,8 +567,11 @@ def _summary_text(summary: dict[str, object], check: bool) -> str:
     else:
         parts = [f"{summary['written']} written", f"{summary['unchanged']} unchanged"]
     parts += [f"{summary['with_warnings']} with warnings", f"{summary['failed_total']} failed"]
-    return (f"{summary['specs']} spec(s): " + ", ".join(parts)
-            + f" ({summary['from_cache']} from cache) in {summary['seconds']} s")
+    return (
+        f"{summary['specs']} spec(s): "
+        + ", ".join(parts)
+        + f" ({summary['from_cache']} from cache) in {summary['seconds']} s"
+    )
 
 
 class Progress:
@@ -400,28 +603,57 @@ class Progress:
         if self.enabled:
             width = 30
             filled = width * self.done // max(self.total, 1)
-            click.echo(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}", nl=False, err=True)
+            click.echo(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}",
+                nl=False,
+                err=True,
+            )
 
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, help="File for the patched definition, or '-' for stdout.")
-@click.option("--token-url", help="Token endpoint, instead of the definition's own or KPN's default.")
-@click.option("--auth-mode", type=click.Choice(AUTH_MODES), default="auto", show_default=True,
-              help="How tokens are obtained (auto: see the README).")
+@click.option(
+    "-o", "--output", required=True, help="File for the patched definition, or '-' for stdout."
+)
+@click.option(
+    "--token-url", help="Token endpoint, instead of the definition's own or KPN's default."
+)
+@click.option(
+    "--auth-mode",
+    type=click.Choice(AUTH_MODES),
+    default="auto",
+    show_default=True,
+    help="How tokens are obtained (auto: see the README).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
-def inject(spec: Path, output: str, token_url: str | None, auth_mode: AuthMode, verbose: bool, debug: bool,
-           ref_root: Path | None, ref_mirror: Path | None, allow_remote_refs: bool, allow_private_hosts: bool | None,
-           swaggerhub_host: str | None) -> None:
+def inject(
+    spec: Path,
+    output: str,
+    token_url: str | None,
+    auth_mode: AuthMode,
+    verbose: bool,
+    debug: bool,
+    ref_root: Path | None,
+    ref_mirror: Path | None,
+    allow_remote_refs: bool,
+    allow_private_hosts: bool | None,
+    swaggerhub_host: str | None,
+) -> None:
     """Write SPEC with a working OAuth2 client-credentials scheme, for upload back to SwaggerHub.
 
     External `$ref`s are followed to understand the API, and written back as they were."""
     _check_mirror(ref_mirror)
-    settings = Settings(auth_mode=auth_mode, token_url=token_url, ref_root=ref_root, ref_mirror=ref_mirror,
-                        allow_remote_refs=allow_remote_refs, allow_private_hosts=bool(allow_private_hosts),
-                        swaggerhub_host=swaggerhub_host or SWAGGERHUB_HOST)
+    settings = Settings(
+        auth_mode=auth_mode,
+        token_url=token_url,
+        ref_root=ref_root,
+        ref_mirror=ref_mirror,
+        allow_remote_refs=allow_remote_refs,
+        allow_private_hosts=bool(allow_private_hosts),
+        swaggerhub_host=swaggerhub_host or SWAGGERHUB_HOST,
+    )
     from .pipeline import inject_file
 
     try:
@@ -434,22 +666,41 @@ def inject(spec: Path, output: str, token_url: str | None, auth_mode: AuthMode, 
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True,
-              help="File for the bundled definition (.json for JSON, else YAML), or '-' for stdout.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="File for the bundled definition (.json for JSON, else YAML), or '-' for stdout.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Report informational notes too.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @ref_options
-def bundle(spec: Path, output: str, verbose: bool, debug: bool, ref_root: Path | None, ref_mirror: Path | None,
-           allow_remote_refs: bool, allow_private_hosts: bool | None, swaggerhub_host: str | None) -> None:
+def bundle(
+    spec: Path,
+    output: str,
+    verbose: bool,
+    debug: bool,
+    ref_root: Path | None,
+    ref_mirror: Path | None,
+    allow_remote_refs: bool,
+    allow_private_hosts: bool | None,
+    swaggerhub_host: str | None,
+) -> None:
     """Write SPEC as one self-contained document: every $ref to another file or URL bundled in.
 
     Referenced definitions go into the document's components (definitions/parameters/responses in
     Swagger 2.0) under their own names, qualified when a name is taken; the refs point there."""
     _check_mirror(ref_mirror)
-    settings = Settings(ref_root=ref_root, ref_mirror=ref_mirror, allow_remote_refs=allow_remote_refs,
-                        allow_private_hosts=bool(allow_private_hosts),
-                        swaggerhub_host=swaggerhub_host or SWAGGERHUB_HOST)
-    output_format = None if output == "-" else ("json" if output.lower().endswith(".json") else "yaml")
+    settings = Settings(
+        ref_root=ref_root,
+        ref_mirror=ref_mirror,
+        allow_remote_refs=allow_remote_refs,
+        allow_private_hosts=bool(allow_private_hosts),
+        swaggerhub_host=swaggerhub_host or SWAGGERHUB_HOST,
+    )
+    output_format = (
+        None if output == "-" else ("json" if output.lower().endswith(".json") else "yaml")
+    )
     from .pipeline import bundle_file
 
     try:
@@ -460,8 +711,9 @@ def bundle(spec: Path, output: str, verbose: bool, debug: bool, ref_root: Path |
     _write_text_result(spec, output, result.text, result.diagnostics, verbose)
 
 
-def _write_text_result(spec: Path, output: str, text: str | None, diagnostics: Sequence[Diagnostic],
-                       verbose: bool) -> None:
+def _write_text_result(
+    spec: Path, output: str, text: str | None, diagnostics: Sequence[Diagnostic], verbose: bool
+) -> None:
     for diagnostic in diagnostics:
         if diagnostic.severity is not Severity.INFO or verbose:
             click.echo(diagnostic.format(), err=True)
@@ -474,16 +726,18 @@ def _write_text_result(spec: Path, output: str, text: str | None, diagnostics: S
     try:
         written = write_if_changed(Path(output), text)
     except OSError as exc:  # a read-only or full disk, a directory or a device in the way
-        _say(f"{output}: error [output-failed]: cannot write {exc.filename or output}: {exc.strerror or exc}; "
-             "nothing written")
+        _say(
+            f"{output}: error [output-failed]: cannot write {exc.filename or output}:"
+            f" {exc.strerror or exc}; nothing written"
+        )
         sys.exit(EXIT_FAILED)
     _say(f"{spec}: {'wrote' if written else 'unchanged'} {output}")
     sys.exit(EXIT_OK)
 
 
 def _write_stdout(text: str) -> None:
-    """Write a result to stdout, flushed now: a full disk behind it (`> /dev/full`) is a failure (exit 1), not
-    a silent loss; a reader that stopped (`| head`) is not."""
+    """Write a result to stdout, flushed now: a full disk behind it (`> /dev/full`) is a failure
+    (exit 1), not a silent loss; a reader that stopped (`| head`) is not."""
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -494,12 +748,16 @@ def _write_stdout(text: str) -> None:
         sys.exit(EXIT_FAILED)
 
 
-def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
-            debug: bool) -> tuple[JobResult, dict[str, object]]:
-    shown = [d for d in result.diagnostics
-             if d.severity is Severity.ERROR
-             or (d.severity is Severity.WARNING and not quiet)
-             or (d.severity is Severity.INFO and verbose)]
+def _report(
+    result: JobResult, quiet: bool, verbose: bool, report_format: str, debug: bool
+) -> tuple[JobResult, dict[str, object]]:
+    shown = [
+        d
+        for d in result.diagnostics
+        if d.severity is Severity.ERROR
+        or (d.severity is Severity.WARNING and not quiet)
+        or (d.severity is Severity.INFO and verbose)
+    ]
     if report_format == "text":
         for diagnostic in shown:
             click.echo(diagnostic.format(), err=True)
@@ -517,18 +775,29 @@ def _report(result: JobResult, quiet: bool, verbose: bool, report_format: str,
         elif result.outcome in ("missing", "stale"):
             _say(f"{result.spec}: {result.target} is {result.outcome}")
         elif not quiet:
-            described = {"written": f"wrote {result.target}", "unchanged": f"unchanged {result.target}",
-                         "stdout": "wrote <stdout>", "up-to-date": f"{result.target} is up to date"}
+            described = {
+                "written": f"wrote {result.target}",
+                "unchanged": f"unchanged {result.target}",
+                "stdout": "wrote <stdout>",
+                "up-to-date": f"{result.target} is up to date",
+            }
             _say(f"{result.spec}: {described[result.outcome]}{warnings}")
-    entry: dict[str, object] = {"source": result.spec, "output": result.target, "ok": result.ok,
-                                "outcome": result.outcome, "cached": result.cached,
-                                "diagnostics": [d.as_dict() for d in shown]}
+    entry: dict[str, object] = {
+        "source": result.spec,
+        "output": result.target,
+        "ok": result.ok,
+        "outcome": result.outcome,
+        "cached": result.cached,
+        "diagnostics": [d.as_dict() for d in shown],
+    }
     return result, entry
 
 
 def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
-    _say(f"{spec}: internal error in kpn-collections {__version__}: this is a bug, please report it "
-         "with the input file" + ("" if debug else " (run with --debug for the traceback)"))
+    _say(
+        f"{spec}: internal error in kpn-collections {__version__}: this is a bug, please report it "
+        "with the input file" + ("" if debug else " (run with --debug for the traceback)")
+    )
     if debug:
         if trace:
             click.echo(trace, err=True)
@@ -539,38 +808,96 @@ def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
 @main.command()
 @click.argument("specs", nargs=-1)
 @click.option("--workspace", required=True, help="ID of the Postman workspace to publish to.")
-@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The publish state file (commit it).  [default: .kpn-collections-publish.json in the project "
-                   "root]")
-@click.option("--dry-run", is_flag=True, help="Show what would change in Postman; call no write endpoint.")
-@click.option("--force", is_flag=True, help="Overwrite collections edited in Postman, listing the edits lost.")
-@click.option("--absorb", is_flag=True, help="Keep edits made in Postman in each spec's overlay (commit it), then "
-                                             "update the collection with them.")
-@click.option("--postman-api-url", envvar="POSTMAN_API_URL", callback=lambda c, p, v: _api_url(v),
-              help="Base URL of the Postman API (env POSTMAN_API_URL).  [default: https://api.getpostman.com]")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Seconds to wait for one answer from Postman.")
-@click.option("--max-wait", type=click.FloatRange(min=0), default=300.0, show_default=True,
-              help="Seconds the whole run may wait on rate limits and retries.")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.")
-@click.option("--format", "report_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="How results and problems are reported on stderr.")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=(
+        "The publish state file (commit it).  [default: .kpn-collections-publish.json in the"
+        " project root]"
+    ),
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would change in Postman; call no write endpoint."
+)
+@click.option(
+    "--force", is_flag=True, help="Overwrite collections edited in Postman, listing the edits lost."
+)
+@click.option(
+    "--absorb",
+    is_flag=True,
+    help=(
+        "Keep edits made in Postman in each spec's overlay (commit it), then "
+        "update the collection with them."
+    ),
+)
+@click.option(
+    "--postman-api-url",
+    envvar="POSTMAN_API_URL",
+    callback=lambda c, p, v: _api_url(v),
+    help=(
+        "Base URL of the Postman API (env POSTMAN_API_URL).  [default: https://api.getpostman.com]"
+    ),
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for one answer from Postman.",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds the whole run may wait on rate limits and retries.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.",
+)
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How results and problems are reported on stderr.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Report errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="List every request added, removed or changed.")
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
-def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_run: bool, force: bool, absorb: bool,
-            postman_api_url: str, timeout: float, max_wait: float, config_file: Path | None, report_format: str,
-            quiet: bool, verbose: bool, debug: bool) -> None:
-    """Publish the collections of SPECS (files, directories, globs; default: the settings file's `specs`) to a
-    Postman workspace, with the API key from the environment variable POSTMAN_API_KEY. The first publish
-    creates each collection; later ones update it in place (request ids kept), and refuse to overwrite
-    edits made in Postman unless --force (or, with --absorb, keep them in the spec's overlay)."""
+def publish(
+    specs: Sequence[str],
+    workspace: str,
+    state_file: Path | None,
+    dry_run: bool,
+    force: bool,
+    absorb: bool,
+    postman_api_url: str,
+    timeout: float,
+    max_wait: float,
+    config_file: Path | None,
+    report_format: str,
+    quiet: bool,
+    verbose: bool,
+    debug: bool,
+) -> None:
+    """Publish the collections of SPECS (files, directories, globs; default: the settings file's
+    `specs`) to a Postman workspace, with the API key from the environment variable POSTMAN_API_KEY.
+    The first publish creates each collection; later ones update it in place (request ids kept), and
+    refuse to overwrite edits made in Postman unless --force (or, with --absorb, keep them in the
+    spec's overlay)."""
     from .publish import NoApiKey, PostmanApi, PublishAborted, PublishJob, StateError, load_state
     from .publish import publish as run_publish
 
     if absorb and force:
-        raise click.UsageError("--absorb keeps the edits made in Postman, --force overwrites them: give one")
+        raise click.UsageError(
+            "--absorb keeps the edits made in Postman, --force overwrites them: give one"
+        )
     try:
         config = load_config(config_file) if config_file else find_config()
     except ConfigError as exc:
@@ -578,37 +905,56 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
     roots = [config.root / s for s in config.get("specs", [])]
     arguments = list(specs) or [str(r) for r in roots]
     if not arguments:
-        raise click.UsageError("no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
-                               "[tool.kpn-collections] in pyproject.toml)")
+        raise click.UsageError(
+            "no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
+            "[tool.kpn-collections] in pyproject.toml)"
+        )
     inputs, empty = discover(arguments, [_tree_root(r, config.file) for r in roots])
     for argument in empty:
         _say(f"{argument}: no OpenAPI or Swagger documents found")
-    # keys and the default state file are relative to the project root: the settings file's directory, else
-    # the repository's top (not the working directory, which would give other keys from a subdirectory)
+    # keys and the default state file are relative to the project root: the settings file's
+    # directory, else the repository's top (not the working directory, which would give other keys
+    # from a subdirectory)
     root = config.root if config.file else repository_root(Path.cwd())
     state_path = state_file or config.get("publish-state") or root / DEFAULT_PUBLISH_STATE
     try:
         state = load_state(state_path)
     except StateError as exc:
         raise click.UsageError(escaped(str(exc))) from None
-    jobs = [PublishJob(spec.path, _state_key(spec.path, root), _settings(config.for_spec(spec.path)),
-                       _collection_file(spec, config.get("output"), config.get("naming", DEFAULT_NAMING)))
-            for spec in inputs]
+    jobs = [
+        PublishJob(
+            spec.path,
+            _state_key(spec.path, root),
+            _settings(config.for_spec(spec.path)),
+            _collection_file(spec, config.get("output"), config.get("naming", DEFAULT_NAMING)),
+        )
+        for spec in inputs
+    ]
 
     def make_api() -> PostmanApi:
         api_key = os.environ.get("POSTMAN_API_KEY", "").strip()
         if not api_key:
-            raise NoApiKey("set the environment variable POSTMAN_API_KEY to a Postman API key (in CI: a secret "
-                           "of the main branch's job); it is never read from a file")
+            raise NoApiKey(
+                "set the environment variable POSTMAN_API_KEY to a Postman API key (in CI: a secret"
+                " of the main branch's job); it is never read from a file"
+            )
         return PostmanApi(postman_api_url, api_key, timeout=timeout, max_wait=max_wait)
 
     started = time.perf_counter()
     results = []
-    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): its own handling stays
+    # not the main thread (an embedding program): its own handling stays
+    with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, raise_terminated)
     try:
-        for result in run_publish(jobs, workspace=workspace, state=state, make_api=make_api, dry_run=dry_run,
-                                  force=force, absorb=absorb):
+        for result in run_publish(
+            jobs,
+            workspace=workspace,
+            state=state,
+            make_api=make_api,
+            dry_run=dry_run,
+            force=force,
+            absorb=absorb,
+        ):
             results.append(result)
             if report_format == "text":
                 _report_publish(result, quiet, verbose, debug)
@@ -620,19 +966,51 @@ def publish(specs: Sequence[str], workspace: str, state_file: Path | None, dry_r
     except PublishAborted as exc:
         _say(f"error [publish-workspace]: {exc}; nothing more was published")
         sys.exit(EXIT_FAILED)
-    counts = {o: sum(1 for r in results if r.outcome == o) for o in
-              ("created", "updated", "unchanged", "would-create", "would-update", "edited", "failed", "bug")}
+    counts = {
+        o: sum(1 for r in results if r.outcome == o)
+        for o in (
+            "created",
+            "updated",
+            "unchanged",
+            "would-create",
+            "would-update",
+            "edited",
+            "failed",
+            "bug",
+        )
+    }
     if report_format == "json":
-        click.echo(json.dumps({"collections": [_publish_entry(r, verbose) for r in results],
-                               "summary": {"specs": len(results), **counts, "dry_run": dry_run,
-                                           "seconds": round(time.perf_counter() - started, 2)}},
-                              indent=2, ensure_ascii=False), err=True)
+        click.echo(
+            json.dumps(
+                {
+                    "collections": [_publish_entry(r, verbose) for r in results],
+                    "summary": {
+                        "specs": len(results),
+                        **counts,
+                        "dry_run": dry_run,
+                        "seconds": round(time.perf_counter() - started, 2),
+                    },
+                },
+                indent=2,
+                ensure_ascii=False,
+            ),
+            err=True,
+        )
     elif not quiet and len(results) > 1:
-        words = {"would-create": "would be created", "would-update": "would be updated",
-                 "edited": "refused (edited in Postman)"}
-        shown = [f"{n} {words.get(o, o)}" for o, n in counts.items() if n or o in ("unchanged", "failed")]
-        _say(f"{len(results)} spec(s): " + ", ".join(shown) + f" in {time.perf_counter() - started:.2f} s"
-             + (" (dry run: nothing sent)" if dry_run else ""))
+        words = {
+            "would-create": "would be created",
+            "would-update": "would be updated",
+            "edited": "refused (edited in Postman)",
+        }
+        shown = [
+            f"{n} {words.get(o, o)}" for o, n in counts.items() if n or o in ("unchanged", "failed")
+        ]
+        _say(
+            f"{len(results)} spec(s): "
+            + ", ".join(shown)
+            + f" in {time.perf_counter() - started:.2f} s"
+            + (" (dry run: nothing sent)" if dry_run else "")
+        )
     if counts["bug"]:
         sys.exit(EXIT_BUG)
     sys.exit(EXIT_FAILED if any(not r.ok for r in results) else EXIT_OK)
@@ -647,14 +1025,17 @@ def _api_url(value: str | None) -> str:
     url = (value or "https://api.getpostman.com").rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-        raise click.BadParameter(escaped(f"{url!r} is not an http(s) base URL"), param_hint="--postman-api-url")
+        raise click.BadParameter(
+            escaped(f"{url!r} is not an http(s) base URL"), param_hint="--postman-api-url"
+        )
     if parts.username or parts.password:
         raise click.BadParameter("must not carry credentials", param_hint="--postman-api-url")
     return url
 
 
 def _collection_file(spec: Input, output: Path | None, naming: str) -> Path | None:
-    """Where `convert` writes the spec's collection (for `publish --absorb`), None when the naming gives none."""
+    """Where `convert` writes the spec's collection (for `publish --absorb`), None when the naming
+    gives none."""
     try:
         return output_path(spec, output, naming)
     except NamingError:
@@ -662,7 +1043,8 @@ def _collection_file(spec: Input, output: Path | None, naming: str) -> Path | No
 
 
 def _state_key(spec: Path, root: Path) -> str:
-    """A spec's key in the publish state: its path relative to the project root (POSIX), else as given."""
+    """A spec's key in the publish state: its path relative to the project root (POSIX), else as
+    given."""
     try:
         return spec.absolute().relative_to(root.absolute()).as_posix()
     except ValueError:
@@ -673,19 +1055,35 @@ def _publish_entry(result: object, verbose: bool) -> dict[str, object]:
     from .publish import PublishResult
 
     assert isinstance(result, PublishResult)
-    shown = [d.as_dict() for d in result.diagnostics if d.severity is Severity.ERROR or verbose
-             or (d.severity is Severity.WARNING and d.code.startswith("absorb-"))]
-    return {"source": result.spec, "outcome": result.outcome, "ok": result.ok, "summary": result.summary,
-            "details": list(result.details), "diagnostics": shown, "absorbed_into": result.absorbed or None}
+    shown = [
+        d.as_dict()
+        for d in result.diagnostics
+        if d.severity is Severity.ERROR
+        or verbose
+        or (d.severity is Severity.WARNING and d.code.startswith("absorb-"))
+    ]
+    return {
+        "source": result.spec,
+        "outcome": result.outcome,
+        "ok": result.ok,
+        "summary": result.summary,
+        "details": list(result.details),
+        "diagnostics": shown,
+        "absorbed_into": result.absorbed or None,
+    }
 
 
 def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> None:
     from .publish import PublishResult
 
     assert isinstance(result, PublishResult)
-    for diagnostic in result.diagnostics:  # absorb's warnings (secrets left out, orphans) are always shown
-        if diagnostic.severity is Severity.ERROR or (diagnostic.severity is Severity.WARNING and (
-                verbose or diagnostic.code.startswith("absorb-"))):
+    for (
+        diagnostic
+    ) in result.diagnostics:  # absorb's warnings (secrets left out, orphans) are always shown
+        if diagnostic.severity is Severity.ERROR or (
+            diagnostic.severity is Severity.WARNING
+            and (verbose or diagnostic.code.startswith("absorb-"))
+        ):
             click.echo(diagnostic.format(), err=True)
     if result.outcome == "bug":
         _report_bug(Path(result.spec), debug, result.bug)
@@ -697,9 +1095,17 @@ def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> 
             _say(f"  {line}")
     elif not quiet:
         _say(f"{result.spec}: {result.summary}")
-        always = ("lost:", "absorbed:", "would absorb:", "not absorbed:")  # what happened to edits made in Postman
-        if verbose or result.outcome in ("would-update", "would-create") or any(
-                line.startswith(always) for line in result.details):
+        always = (
+            "lost:",
+            "absorbed:",
+            "would absorb:",
+            "not absorbed:",
+        )  # what happened to edits made in Postman
+        if (
+            verbose
+            or result.outcome in ("would-update", "would-create")
+            or any(line.startswith(always) for line in result.details)
+        ):
             for line in result.details:
                 if verbose or result.outcome != "would-create" or line.startswith(always):
                     _say(f"  {line}")
@@ -707,17 +1113,31 @@ def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> 
 
 @main.command()
 @click.argument("edited", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("spec", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--base", "base_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The collection as generated before the edits (e.g. from git history).  "
-                   "[default: the committed output file of SPEC]")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.")
+@click.argument(
+    "spec", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--base",
+    "base_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=(
+        "The collection as generated before the edits (e.g. from git history).  "
+        "[default: the committed output file of SPEC]"
+    ),
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Settings file to use instead of looking for .kpn-collections.yaml or pyproject.toml.",
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
-def absorb(edited: Path, spec: Path | None, base_file: Path | None, config_file: Path | None, debug: bool) -> None:
-    """Keep the edits testers made to EDITED (a collection exported from Postman, or the committed file edited)
-    in SPEC's overlay, so that every later generation has them. SPEC defaults to the spec beside EDITED with the
-    same name."""
+def absorb(
+    edited: Path, spec: Path | None, base_file: Path | None, config_file: Path | None, debug: bool
+) -> None:
+    """Keep the edits testers made to EDITED (a collection exported from Postman, or the committed
+    file edited) in SPEC's overlay, so that every later generation has them. SPEC defaults to the
+    spec beside EDITED with the same name."""
     from .absorb import AbsorbError, absorb_file, committed_text
 
     try:
@@ -728,12 +1148,18 @@ def absorb(edited: Path, spec: Path | None, base_file: Path | None, config_file:
     settings = _settings(config.for_spec(spec))
     base_text = None
     if base_file is None:
-        base_file = _near(output_path(Input(spec), config.get("output"), config.get("naming", DEFAULT_NAMING)))
+        base_file = _near(
+            output_path(Input(spec), config.get("output"), config.get("naming", DEFAULT_NAMING))
+        )
         if not base_file.exists() or base_file.absolute() == edited.absolute():
             base_text = committed_text(base_file)
             if base_text is None:
-                raise click.UsageError(escaped(f"no base: {base_file} is not committed in git; give the collection "
-                                               "as generated before the edits with --base FILE"))
+                raise click.UsageError(
+                    escaped(
+                        f"no base: {base_file} is not committed in git; give the collection "
+                        "as generated before the edits with --base FILE"
+                    )
+                )
     try:
         result = absorb_file(edited, spec, settings, base_file, base_text=base_text)
     except AbsorbError as exc:
@@ -754,9 +1180,14 @@ def absorb(edited: Path, spec: Path | None, base_file: Path | None, config_file:
     try:
         write_if_changed(result.overlay_path, result.text)
     except OSError as exc:
-        _say(f"{result.overlay_path}: error [output-failed]: cannot write it: {exc.strerror or exc}")
+        _say(
+            f"{result.overlay_path}: error [output-failed]: cannot write it: {exc.strerror or exc}"
+        )
         sys.exit(EXIT_FAILED)
-    _say(f"{edited}: wrote {result.overlay_path}; commit it, then regenerate: kpn-collections convert {spec}")
+    _say(
+        f"{edited}: wrote {result.overlay_path}; commit it, then regenerate: kpn-collections"
+        f" convert {spec}"
+    )
     sys.exit(EXIT_OK)
 
 
@@ -766,4 +1197,6 @@ def _spec_beside(edited: Path) -> Path:
         candidate = edited.with_name(stem + suffix)
         if candidate.is_file() and candidate != edited:
             return candidate
-    raise click.UsageError(escaped(f"no spec named {stem}.yaml, .yml or .json beside {edited}: give SPEC"))
+    raise click.UsageError(
+        escaped(f"no spec named {stem}.yaml, .yml or .json beside {edited}: give SPEC")
+    )

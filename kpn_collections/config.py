@@ -1,8 +1,9 @@
 """Project settings from `pyproject.toml` (`[tool.kpn-collections]`) or `.kpn-collections.yaml`.
 
-The file is looked for in the working directory and its parents, up to the repository root (the first
-directory holding `.git`). Paths in it are relative to the directory that holds it (the project root).
-Unknown keys are errors that name the file and the key; command-line options win over the file.
+The file is looked for in the working directory and its parents, up to the repository root (the
+first directory holding `.git`). Paths in it are relative to the directory that holds it (the
+project root). Unknown keys are errors that name the file and the key; command-line options win over
+the file.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ YAML_CONFIG = ".kpn-collections.yaml"
 TOML_SECTION = "kpn-collections"
 DEFAULT_NAMING = "{stem}.postman_collection.json"
 MAX_SETTINGS_BYTES = 1024 * 1024
-"""Largest settings file read (a pyproject.toml is kilobytes; a 2 GB sparse one is an error, not a wait, and
-10 MB of overrides took minutes to load and match)."""
+"""Largest settings file read (a pyproject.toml is kilobytes; a 2 GB sparse one is an error, not a
+wait, and 10 MB of overrides took minutes to load and match)."""
 MAX_OVERRIDE_GLOBS = 1000
 """Most globs in all `overrides` together (each spec's path is matched against every one)."""
 
-_PER_SPEC: dict[str, Any] = {key: kind for key, (_, kind) in SETTING_KEYS.items() if kind is not None}
-"""Settings that may differ per spec (top level, and in `overrides`): key -> type or allowed values."""
+_PER_SPEC: dict[str, Any] = {
+    key: kind for key, (_, kind) in SETTING_KEYS.items() if kind is not None
+}
+"""Settings that may differ per spec (top level, and in `overrides`): key -> type or allowed
+values."""
 
 _TOP_LEVEL: dict[str, Any] = {
     **_PER_SPEC,
@@ -53,24 +57,29 @@ _TOP_LEVEL: dict[str, Any] = {
 _EXISTING_DIRECTORIES = frozenset({"templates", "ref-root", "ref-mirror"})
 """Path settings that must name an existing directory (as their command-line options must)."""
 
-_CREDENTIAL_SETTING = re.compile(r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?token|token|password|secret"
-                                 r"|api[-_]?key|credentials?)$")
+_CREDENTIAL_SETTING = re.compile(
+    r"(?i)^(?:client[-_]?(?:id|secret)|access[-_]?token|token|password|secret"
+    r"|api[-_]?key|credentials?)$"
+)
 
 
-_COMMAND_LINE_ONLY = frozenset({"allow-private-hosts", "swaggerhub-host", "postman-api-url", "workspace"})
+_COMMAND_LINE_ONLY = frozenset(
+    {"allow-private-hosts", "swaggerhub-host", "postman-api-url", "workspace"}
+)
 """Options a settings file may not set: what a pull request could otherwise point at other hosts."""
 
 
 MAX_GLOB_CHARS = 1024
-"""Longest glob in a settings file (`specs`, an override's `files`): a path pattern, not a document."""
+"""Longest glob in a settings file (`specs`, an override's `files`): a path pattern, not a
+document."""
 
 _SHOWN = reprlib.Repr()
 _SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 2, 60, 60
 
 
 def _shown(value: Any) -> str:
-    """A value from the settings file for a message, bounded: YAML aliases can make a 1 KB file hold a list
-    whose full repr has billions of items."""
+    """A value from the settings file for a message, bounded: YAML aliases can make a 1 KB file hold
+    a list whose full repr has billions of items."""
     return _SHOWN.repr(value)
 
 
@@ -124,7 +133,8 @@ class ProjectConfig:
 
 
 def find_config(start: Path | None = None) -> ProjectConfig:
-    """The project settings for `start` (default: the working directory); empty when there are none."""
+    """The project settings for `start` (default: the working directory); empty when there are
+    none."""
     directory = (start or Path.cwd()).absolute()
     for candidate in (directory, *directory.parents):
         yaml_file = candidate / YAML_CONFIG
@@ -181,10 +191,16 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
     for index, entry in enumerate(values.pop("overrides", [])):
         at = f"{where} overrides[{index}]"
         if not isinstance(entry, dict) or "files" not in entry:
-            raise ConfigError(f"{at}: each override needs `files` (a glob or a list of globs) and settings")
+            raise ConfigError(
+                f"{at}: each override needs `files` (a glob or a list of globs) and settings"
+            )
         files = entry["files"]
         patterns = [files] if isinstance(files, str) else files
-        if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
+        if (
+            not isinstance(patterns, list)
+            or not patterns
+            or not all(isinstance(p, str) for p in patterns)
+        ):
             raise ConfigError(f"{at}: `files` must be a glob or a list of globs")
         for pattern in patterns:
             _glob_checked(at, "files", pattern)
@@ -200,8 +216,9 @@ def _parse(path: Path, data: dict[str, Any]) -> ProjectConfig:
         raise ConfigError(f"{where}: `specs` must be a list of files, directories or globs")
     for spec in specs or ():
         literal = glob_base(spec) if any(c in spec for c in "*?[") else Path(spec)
-        # the whole entry too: `specs/[x]/../../elsewhere/api.yaml` names a file when a directory `[x]`
-        # exists (it is then taken as a file, not a glob), and `..` after a wildcard leaves the base
+        # the whole entry too: `specs/[x]/../../elsewhere/api.yaml` names a file when a directory
+        # `[x]` exists (it is then taken as a file, not a glob), and `..` after a wildcard leaves
+        # the base
         _glob_checked(where, "specs", spec)
         _confined(where, {"specs": root / literal, "specs entry": root / spec}, boundary)
     problem = naming_problem(values["naming"]) if "naming" in values else None
@@ -221,10 +238,11 @@ def repository_root(directory: Path) -> Path:
 
 
 def _confined(where: str, values: dict[str, Any], boundary: Path) -> None:
-    """A settings file comes with the repository (a pull request can change it), so every path it names must
-    lie inside that repository, symbolic links followed: it cannot make the tool read referenced files,
-    templates or a mirror from elsewhere on the machine, nor write collections or a cache elsewhere. A
-    path outside is for the command line, which the person running the tool writes."""
+    """A settings file comes with the repository (a pull request can change it), so every path it
+    names must lie inside that repository, symbolic links followed: it cannot make the tool read
+    referenced files, templates or a mirror from elsewhere on the machine, nor write collections or
+    a cache elsewhere. A path outside is for the command line, which the person running the tool
+    writes."""
     inside = boundary.resolve()
     for key, value in values.items():
         if not isinstance(value, Path):
@@ -232,34 +250,49 @@ def _confined(where: str, values: dict[str, Any], boundary: Path) -> None:
         try:
             real = value.resolve()
         except (OSError, RuntimeError, ValueError):  # a symbolic link loop
-            raise ConfigError(f"{where}: {key} {value} cannot be resolved (a symbolic link loop)") from None
+            raise ConfigError(
+                f"{where}: {key} {value} cannot be resolved (a symbolic link loop)"
+            ) from None
         if not real.is_relative_to(inside):
-            raise ConfigError(f"{where}: {key} leads outside the repository {boundary} (to {real}); a settings "
-                              "file names only paths inside its repository: give a path outside on the command "
-                              "line instead")
+            raise ConfigError(
+                f"{where}: {key} leads outside the repository {boundary} (to {real}); a settings "
+                "file names only paths inside its repository: give a path outside on the command "
+                "line instead"
+            )
 
 
-def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Path) -> dict[str, Any]:
+def _checked(
+    where: str, data: dict[str, Any], allowed: dict[str, Any], root: Path
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in data.items():
         kind = allowed.get(key)
         if key in _COMMAND_LINE_ONLY:
-            raise ConfigError(f"{where}: {_shown(key)} is for the command line only (--{key}): it decides where "
-                              "requests and API keys (SwaggerHub's, Postman's) may go, which a settings file, "
-                              "shared with the repository, does not decide")
+            raise ConfigError(
+                f"{where}: {_shown(key)} is for the command line only (--{key}): it decides where "
+                "requests and API keys (SwaggerHub's, Postman's) may go, which a settings file, "
+                "shared with the repository, does not decide"
+            )
         if kind is None and _CREDENTIAL_SETTING.match(str(key)):
-            raise ConfigError(f"{where}: {_shown(key)} does not belong in a settings file, which is shared with the "
-                              "repository; credentials never go into collections either: set client_id and "
-                              "client_secret in Postman, or pass them to newman with --env-var client_secret=...")
+            raise ConfigError(
+                f"{where}: {_shown(key)} does not belong in a settings file, which is shared with"
+                " the repository; credentials never go into collections either: set client_id and"
+                " client_secret in Postman, or pass them to newman with --env-var"
+                " client_secret=..."
+            )
         if kind is None:
             known = ", ".join(sorted(allowed))
             raise ConfigError(f"{where}: unknown key {_shown(key)} (known keys: {known})")
         if isinstance(kind, tuple):
             if value not in kind:
-                raise ConfigError(f"{where}: {key} must be one of {', '.join(kind)}, not {_shown(value)}")
+                raise ConfigError(
+                    f"{where}: {key} must be one of {', '.join(kind)}, not {_shown(value)}"
+                )
         elif kind is Path:
             if not isinstance(value, str) or not value or "\0" in value:
-                raise ConfigError(f"{where}: {key} must be a path (a string without NUL characters)")
+                raise ConfigError(
+                    f"{where}: {key} must be a path (a string without NUL characters)"
+                )
             value = root / value
             if key in _EXISTING_DIRECTORIES and not value.is_dir():
                 raise ConfigError(f"{where}: {key} names {value}, which is not a directory")
@@ -270,15 +303,18 @@ def _checked(where: str, data: dict[str, Any], allowed: dict[str, Any], root: Pa
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{where}: {key} must be a whole number, not {_shown(value)}")
         elif not isinstance(value, kind):
-            raise ConfigError(f"{where}: {key} must be a {kind.__name__}, not {type(value).__name__}")
+            raise ConfigError(
+                f"{where}: {key} must be a {kind.__name__}, not {type(value).__name__}"
+            )
         values[key] = value
     return values
 
 
 def glob_matches(pattern: str, relative: str) -> bool:
-    """Whether a POSIX path matches a glob where `*` stays within a directory and `**` spans any depth.
-    Matched in time proportional to len(pattern) * len(relative), whatever the pattern (a regex with many
-    `.*` would backtrack exponentially on a long name: `*a*a*a...x` against `aaaa...`, from a settings file)."""
+    """Whether a POSIX path matches a glob where `*` stays within a directory and `**` spans any
+    depth. Matched in time proportional to len(pattern) * len(relative), whatever the pattern (a
+    regex with many `.*` would backtrack exponentially on a long name: `*a*a*a...x` against
+    `aaaa...`, from a settings file)."""
     n = len(relative)
     reachable = [False] * (n + 1)  # reachable[j]: the pattern so far can match relative[:j]
     reachable[0] = True
@@ -304,8 +340,10 @@ def glob_matches(pattern: str, relative: str) -> bool:
             i += 1
         else:
             char = pattern[i]
-            reachable = [False] + [reachable[j] and (relative[j] != "/" if char == "?" else relative[j] == char)
-                                   for j in range(n)]
+            reachable = [False] + [
+                reachable[j] and (relative[j] != "/" if char == "?" else relative[j] == char)
+                for j in range(n)
+            ]
             i += 1
         if not any(reachable):
             return False

@@ -1,11 +1,13 @@
-"""Credentials: recognise secret-looking values, so that none reaches a collection's variables or scripts.
+"""Credentials: recognise secret-looking values, so that none reaches a collection's variables or
+scripts.
 
-A collection is shared (committed, exported, sent to colleagues); the secrets its requests need live in
-Postman or newman (`--env-var client_secret=...`), never in the file. Three lines of defence use this module:
-the spec is scanned and each credential-looking value is a located warning (`find_in_document`); values the
-converter copies into variables are cleaned (`strip_url_credentials`, `secret_kind`); and the finished
-collection's variables and scripts are swept once more (`find_in_collection`), so anything that slipped
-through fails the conversion instead of being written.
+A collection is shared (committed, exported, sent to colleagues); the secrets its requests need live
+in Postman or newman (`--env-var client_secret=...`), never in the file. Three lines of defence use
+this module: the spec is scanned and each credential-looking value is a located warning
+(`find_in_document`); values the converter copies into variables are cleaned
+(`strip_url_credentials`, `secret_kind`); and the finished collection's variables and scripts are
+swept once more (`find_in_collection`), so anything that slipped through fails the conversion
+instead of being written.
 """
 
 from __future__ import annotations
@@ -19,40 +21,65 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .diagnostics import pointer_join
 
 CREDENTIAL_VARIABLES = ("client_secret", "access_token")
-"""Collection variables whose value must stay empty in a file on disk (`convert --check` enforces it)."""
+"""Collection variables whose value must stay empty in a file on disk (`convert --check` enforces
+it)."""
 
 CONTRACT_SCHEMAS = "contract_schemas"
-"""The collection variable holding the contract tests' JSON Schemas (contract_tests.py): data a script reads,
-never part of a URL."""
+"""The collection variable holding the contract tests' JSON Schemas (contract_tests.py): data a
+script reads, never part of a URL."""
 
 _VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
+    (
+        "a JSON Web Token",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    ),
     ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
     ("bearer or basic credentials", re.compile(r"\b(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{20,}")),
-    ("a user name and password in a URL", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:?#]+:[^/@\s?#]+@")),
-    ("a credential in a URL query", re.compile(
-        r"[?&](?i:client_secret|access_token|refresh_token|api_?key|password|token)=(?!\{\{)[^&#\s]{6,}")),
-    ("an access key", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
-                                 r"|sk_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35})\b")),
+    (
+        "a user name and password in a URL",
+        re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:?#]+:[^/@\s?#]+@"),
+    ),
+    (
+        "a credential in a URL query",
+        re.compile(
+            r"[?&](?i:client_secret|access_token|refresh_token|api_?key|password|token)=(?!\{\{)[^&#\s]{6,}"
+        ),
+    ),
+    (
+        "an access key",
+        re.compile(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
+            r"|sk_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35})\b"
+        ),
+    ),
 )
 
-_CREDENTIAL_KEY = re.compile(r"(?i)^(?:client[-_]?secret|access[-_]?token|refresh[-_]?token|id[-_]?token)$")
-"""OAuth credential names: a value under one is a secret (other names, `password`, `apiKey`, usually hold
-made-up example data; a real token there is still caught by its shape)."""
+_CREDENTIAL_KEY = re.compile(
+    r"(?i)^(?:client[-_]?secret|access[-_]?token|refresh[-_]?token|id[-_]?token)$"
+)
+"""OAuth credential names: a value under one is a secret (other names, `password`, `apiKey`, usually
+hold made-up example data; a real token there is still caught by its shape)."""
 
-_URL_CREDENTIAL_KEY = re.compile(r"(?i)^(?:client_secret|access_token|refresh_token|api_?key|password|token)$")
+_URL_CREDENTIAL_KEY = re.compile(
+    r"(?i)^(?:client_secret|access_token|refresh_token|api_?key|password|token)$"
+)
 
-_PLACEHOLDER = re.compile(r"(?i)^(?:string|\*+|x+|\.+|<[^>]*>|\{\{[^}]*\}\}|\$\{[^}]*\}|your[-_ ].*|.*example.*"
-                          r"|changeme|secret|password|token|null|none|redacted|bearer|basic)$")
+_PLACEHOLDER = re.compile(
+    r"(?i)^(?:string|\*+|x+|\.+|<[^>]*>|\{\{[^}]*\}\}|\$\{[^}]*\}|your[-_ ].*|.*example.*"
+    r"|changeme|secret|password|token|null|none|redacted|bearer|basic)$"
+)
 
 
 _SHAPE_HINT = re.compile(
-    r"eyJ|-----BEGIN|(?i:bearer|basic)|://[^/@\s:?#]+:[^/@\s?#]+@|=|gh[pousr]_|xox[abprs]-|AKIA|sk_live_|AIza")
-"""Text every shape above contains (a part of each pattern that opens with a literal): most strings contain
-none, and this search is several times cheaper than one for the shapes (a URL is only a candidate with a
-user and password in it). A new shape must add such a part here."""
+    r"eyJ|-----BEGIN|(?i:bearer|basic)|://[^/@\s:?#]+:[^/@\s?#]+@|=|gh[pousr]_|xox[abprs]-|AKIA|sk_live_|AIza"
+)
+"""Text every shape above contains (a part of each pattern that opens with a literal): most strings
+contain none, and this search is several times cheaper than one for the shapes (a URL is only a
+candidate with a user and password in it). A new shape must add such a part here."""
 
-_ANY_VALUE_PATTERN = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _VALUE_PATTERNS))
+_ANY_VALUE_PATTERN = re.compile(
+    "|".join(f"(?:{pattern.pattern})" for _, pattern in _VALUE_PATTERNS)
+)
 """All the shapes in one pass: one search is cheaper than six."""
 
 
@@ -67,29 +94,40 @@ def secret_kind(value: str) -> str | None:
 
 
 def credential_by_name(key: str, value: Any) -> bool:
-    """A value under a credential's name (`client_secret: s3cr3t-v4lue`) that is not a placeholder."""
-    return (isinstance(value, str) and len(value) >= 8 and _CREDENTIAL_KEY.match(key) is not None
-            and _PLACEHOLDER.match(value.strip()) is None)
+    """A value under a credential's name (`client_secret: s3cr3t-v4lue`) that is not a
+    placeholder."""
+    return (
+        isinstance(value, str)
+        and len(value) >= 8
+        and _CREDENTIAL_KEY.match(key) is not None
+        and _PLACEHOLDER.match(value.strip()) is None
+    )
 
 
-_CREDENTIAL_REFERENCE = re.compile(r"(?i)\{\{\s*([^{}]*?(?:secret|passw|token|api[-_]?key)[^{}]*?)\s*\}\}")
-"""A Postman variable reference to a credential (`{{client_secret}}`): in request data, Postman would send the
-secret to the API instead of only to the token endpoint."""
+_CREDENTIAL_REFERENCE = re.compile(
+    r"(?i)\{\{\s*([^{}]*?(?:secret|passw|token|api[-_]?key)[^{}]*?)\s*\}\}"
+)
+"""A Postman variable reference to a credential (`{{client_secret}}`): in request data, Postman
+would send the secret to the API instead of only to the token endpoint."""
 
 
 _URL_TEMPLATE = re.compile(r"\{\{?\s*([^{}]*?)\s*\}\}?")
 """A variable reference in a URL: Postman's `{{name}}`, or an OpenAPI server variable's `{name}`."""
 
-_URL_TEMPLATE_KEYS = frozenset({"url", "host", "basePath", "tokenUrl", "refreshUrl", "authorizationUrl"})
-"""Keys whose text is a server or token URL (a `url` only under `servers`), where a `{name}` becomes part of
-`baseUrl` or `tokenUrl`."""
+_URL_TEMPLATE_KEYS = frozenset(
+    {"url", "host", "basePath", "tokenUrl", "refreshUrl", "authorizationUrl"}
+)
+"""Keys whose text is a server or token URL (a `url` only under `servers`), where a `{name}` becomes
+part of `baseUrl` or `tokenUrl`."""
 
 
 def is_credential_name(name: str) -> bool:
-    """Whether a variable name stands for a credential (`client_secret`, `access_token`, `api_key`, ...); the
-    collection's own `tokenUrl` and `access_token_expires_at` are no credentials."""
-    return (re.search(r"(?i)secret|passw|token|api[-_]?key|credential", name) is not None
-            and re.search(r"(?i)url|uri|expires", name) is None)
+    """Whether a variable name stands for a credential (`client_secret`, `access_token`, `api_key`,
+    ...); the collection's own `tokenUrl` and `access_token_expires_at` are no credentials."""
+    return (
+        re.search(r"(?i)secret|passw|token|api[-_]?key|credential", name) is not None
+        and re.search(r"(?i)url|uri|expires", name) is None
+    )
 
 
 def credential_references(text: str) -> list[str]:
@@ -100,26 +138,30 @@ def credential_references(text: str) -> list[str]:
 
 
 def looks_secret(key: str) -> bool:
-    """Whether a field name suggests a credential: the wide net used around the token endpoint (its request
-    and response examples), where every such value is one."""
-    return bool(re.search(r"secret|password|passwd|assertion|token|key|credential", key, re.IGNORECASE))
+    """Whether a field name suggests a credential: the wide net used around the token endpoint (its
+    request and response examples), where every such value is one."""
+    return bool(
+        re.search(r"secret|password|passwd|assertion|token|key|credential", key, re.IGNORECASE)
+    )
 
 
 def redact_secrets(value: Any) -> Any:
-    """A copy of token-endpoint example data with the values of secret-looking keys (`looks_secret`) emptied;
-    other example data goes through the narrower `without_credentials`."""
+    """A copy of token-endpoint example data with the values of secret-looking keys (`looks_secret`)
+    emptied; other example data goes through the narrower `without_credentials`."""
     if isinstance(value, dict):
-        return {k: ("" if looks_secret(str(k)) and not isinstance(v, (dict, list)) else redact_secrets(v))
-                for k, v in value.items()}
+        return {
+            k: "" if looks_secret(str(k)) and not isinstance(v, (dict, list)) else redact_secrets(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact_secrets(v) for v in value]
     return value
 
 
 def without_credentials(value: Any, key: str = "") -> Any:
-    """Example data with every credential-looking string (by shape, by an OAuth credential's name, or a
-    `{{client_secret}}`-style reference) emptied, and such references in keys unwrapped; other values unchanged
-    (the same object when nothing was found)."""
+    """Example data with every credential-looking string (by shape, by an OAuth credential's name,
+    or a `{{client_secret}}`-style reference) emptied, and such references in keys unwrapped; other
+    values unchanged (the same object when nothing was found)."""
     if isinstance(value, str):
         return "" if _credential_text(value, key) else value
     if isinstance(value, dict):
@@ -137,9 +179,12 @@ def without_credentials(value: Any, key: str = "") -> Any:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _credential_text(value: str, key: str) -> bool:
-    """Whether example text is a credential (by shape, under an OAuth credential's name, or a reference to a
-    credential variable); remembered, since the same examples recur in many responses."""
-    return bool(secret_kind(value) or credential_by_name(key, value) or _CREDENTIAL_REFERENCE.search(value))
+    """Whether example text is a credential (by shape, under an OAuth credential's name, or a
+    reference to a credential variable); remembered, since the same examples recur in many
+    responses."""
+    return bool(
+        secret_kind(value) or credential_by_name(key, value) or _CREDENTIAL_REFERENCE.search(value)
+    )
 
 
 def defuse(name: str) -> str:
@@ -149,8 +194,8 @@ def defuse(name: str) -> str:
 
 
 def strip_url_credentials(url: str) -> tuple[str, bool]:
-    """(url without user:password, secret query parameters and references to credential variables such as
-    `{{client_secret}}` or `{access_token}`, whether anything was removed)."""
+    """(url without user:password, secret query parameters and references to credential variables
+    such as `{{client_secret}}` or `{access_token}`, whether anything was removed)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -161,12 +206,18 @@ def strip_url_credentials(url: str) -> tuple[str, bool]:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        kept = [(k, v) for k, v in pairs if not credential_references(f"{k}={v}")
-                and (not _URL_CREDENTIAL_KEY.match(k) or v.startswith("{{"))]
+        kept = [
+            (k, v)
+            for k, v in pairs
+            if not credential_references(f"{k}={v}")
+            and (not _URL_CREDENTIAL_KEY.match(k) or v.startswith("{{"))
+        ]
         if len(kept) != len(pairs):
             query, removed = urlencode(kept, safe="{}"), True
     if credential_references(netloc + path + fragment):  # Postman would send the secret to this URL
-        netloc, path, fragment = (_without_credential_references(text) for text in (netloc, path, fragment))
+        netloc, path, fragment = (
+            _without_credential_references(text) for text in (netloc, path, fragment)
+        )
         removed = True
     if not removed:
         return url, False
@@ -181,13 +232,16 @@ REDACTED = "[redacted]"
 """What stands in a description for a credential found there."""
 
 _PRIVATE_KEY_BLOCK = re.compile(
-    r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----(?:.*?-----END (?:[A-Z]+ )*PRIVATE KEY-----|.*)", re.DOTALL)
+    r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----(?:.*?-----END (?:[A-Z]+ )*PRIVATE KEY-----|.*)",
+    re.DOTALL,
+)
 
 
 @functools.lru_cache(maxsize=1 << 14)
 def redact_text(text: str) -> str:
-    """Text (a description, a name) with each part that looks like a credential (`secret_kind`) replaced by
-    `[redacted]`: `Authorization: Bearer eyJ...` in a curl example becomes `Authorization: Bearer [redacted]`."""
+    """Text (a description, a name) with each part that looks like a credential (`secret_kind`)
+    replaced by `[redacted]`: `Authorization: Bearer eyJ...` in a curl example becomes
+    `Authorization: Bearer [redacted]`."""
     if secret_kind(text) is None:
         return text
     text = _PRIVATE_KEY_BLOCK.sub(REDACTED, text)
@@ -197,10 +251,11 @@ def redact_text(text: str) -> str:
 
 
 def _redaction(match: re.Match[str]) -> str:
-    """What replaces one credential: the secret part only (the scheme, the parameter name, `Bearer` stay)."""
+    """What replaces one credential: the secret part only (the scheme, the parameter name, `Bearer`
+    stay)."""
     found = match.group(0)
     if found.endswith("@") and "://" in found:  # user:password@ in a URL: left out
-        return found[:found.index("://") + 3]
+        return found[: found.index("://") + 3]
     if found[0] in "?&":  # ?client_secret=value: the value left out
         return found.split("=", 1)[0] + "="
     if found[:6].lower() in ("bearer", "basic "):
@@ -209,10 +264,10 @@ def _redaction(match: re.Match[str]) -> str:
 
 
 def redact_descriptions(node: Any) -> None:
-    """Redact credentials (`redact_text`) in place in every `description` and `name` of a collection: the text
-    taken from the definition's descriptions, summaries and code samples (scripts and variable values are
-    swept separately, request data is cleaned where it is made; a saved response's `originalRequest` shares
-    its parts with the request, redacted already)."""
+    """Redact credentials (`redact_text`) in place in every `description` and `name` of a
+    collection: the text taken from the definition's descriptions, summaries and code samples
+    (scripts and variable values are swept separately, request data is cleaned where it is made; a
+    saved response's `originalRequest` shares its parts with the request, redacted already)."""
     if isinstance(node, dict):
         for key, value in node.items():
             if isinstance(value, str):
@@ -227,9 +282,10 @@ def redact_descriptions(node: Any) -> None:
 
 
 def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
-    """(JSON pointer, what it looks like) for every credential-looking value in an API definition, in document
-    order. Each distinct text and key is judged once (descriptions, examples and names recur), and pointers are
-    built only for what is found: on a big API description this walk visits a million values."""
+    """(JSON pointer, what it looks like) for every credential-looking value in an API definition,
+    in document order. Each distinct text and key is judged once (descriptions, examples and names
+    recur), and pointers are built only for what is found: on a big API description this walk visits
+    a million values."""
     found: list[tuple[str, str]] = []
     path: list[str | int] = []
     shapes: dict[str, str | None] = {}
@@ -247,10 +303,16 @@ def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
                 kind = f"a value for `{key}`"
             elif "{{" in value and _CREDENTIAL_REFERENCE.search(value):
                 kind = "a reference to a Postman credential variable"
-            elif key in _URL_TEMPLATE_KEYS and (key != "url" or "servers" in path) and credential_references(value):
+            elif (
+                key in _URL_TEMPLATE_KEYS
+                and (key != "url" or "servers" in path)
+                and credential_references(value)
+            ):
                 kind = "a reference to a credential variable in a URL"
         if kind is not None:
-            found.append((pointer_join(*path) if token is None else pointer_join(*path, token), kind))
+            found.append(
+                (pointer_join(*path) if token is None else pointer_join(*path, token), kind)
+            )
 
     def walk(value: Any, key: str) -> None:  # text is judged here, without a call per value
         items = value.items() if isinstance(value, dict) else enumerate(value)
@@ -273,27 +335,41 @@ def find_in_document(document: Any) -> Iterator[tuple[str, str]]:
 
 
 def find_in_collection(collection: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(JSON pointer, what it looks like) for every credential-looking text in a collection's variables
-    (values and descriptions) and scripts (the places a shared file must never carry a secret)."""
+    """(JSON pointer, what it looks like) for every credential-looking text in a collection's
+    variables (values and descriptions) and scripts (the places a shared file must never carry a
+    secret)."""
     for index, variable in enumerate(_list(collection.get("variable"))):
         if not isinstance(variable, dict):
             continue
         for field in ("value", "description"):
             text = variable.get(field)
             if isinstance(text, str):
-                kind = secret_kind(text) or (f"a value for `{variable.get('key')}`" if field == "value" and text
-                                             and variable.get("key") in CREDENTIAL_VARIABLES else None)
-                if (kind is None and field == "value" and variable.get("key") != CONTRACT_SCHEMAS
-                        and "{{" in text and any(r.startswith("{{") for r in credential_references(text))):
-                    kind = "a reference to a credential variable"  # Postman would send the secret to this URL
+                kind = secret_kind(text) or (
+                    f"a value for `{variable.get('key')}`"
+                    if field == "value" and text and variable.get("key") in CREDENTIAL_VARIABLES
+                    else None
+                )
+                if (
+                    kind is None
+                    and field == "value"
+                    and variable.get("key") != CONTRACT_SCHEMAS
+                    and "{{" in text
+                    and any(r.startswith("{{") for r in credential_references(text))
+                ):
+                    kind = (  # Postman would send the secret to this URL
+                        "a reference to a credential variable"
+                    )
                 if kind:
                     yield pointer_join("variable", index, field), kind
     yield from _scripts(collection, "", {})
 
 
-def _scripts(node: dict[str, Any], pointer: str, seen: dict[str, str | None]) -> Iterator[tuple[str, str]]:
-    """Script lines with a credential's shape; `seen` remembers each distinct line's answer (the same template
-    lines recur in every request: GitHub's 845 requests carry 77,000 lines, 1,400 of them distinct)."""
+def _scripts(
+    node: dict[str, Any], pointer: str, seen: dict[str, str | None]
+) -> Iterator[tuple[str, str]]:
+    """Script lines with a credential's shape; `seen` remembers each distinct line's answer (the
+    same template lines recur in every request: GitHub's 845 requests carry 77,000 lines, 1,400 of
+    them distinct)."""
     for index, event in enumerate(_list(node.get("event"))):
         script = event.get("script") if isinstance(event, dict) else None
         lines = (script.get("exec") if isinstance(script, dict) else None) or []
@@ -312,5 +388,6 @@ def _scripts(node: dict[str, Any], pointer: str, seen: dict[str, str | None]) ->
 
 
 def _list(value: Any) -> list[Any]:
-    """A list from a collection, which may be a file edited by hand: anything else counts as empty."""
+    """A list from a collection, which may be a file edited by hand: anything else counts as
+    empty."""
     return value if isinstance(value, list) else []

@@ -1,4 +1,5 @@
-"""Problems as values: every stage reports what it found as Diagnostics; only the CLI decides exit codes."""
+"""Problems as values: every stage reports what it found as Diagnostics; only the CLI decides exit
+codes."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def escaped(text: str) -> str:
-    """`text` with control characters (newlines, escape sequences, bidirectional overrides) written as
-    backslash escapes, so that a file name cannot break a message line or rewrite the terminal."""
+    """`text` with control characters (newlines, escape sequences, bidirectional overrides) written
+    as backslash escapes, so that a file name cannot break a message line or rewrite the
+    terminal."""
     return _CONTROL.sub(_escape, text)
 
 
@@ -90,9 +92,16 @@ class Diagnostic:
     def from_dict(cls, data: dict[str, object]) -> Diagnostic:
         """The inverse of as_dict (for cached results)."""
         line, column = data.get("line"), data.get("column")
-        return cls(Severity(str(data["severity"])), str(data["code"]), str(data["message"]), str(data["file"]),
-                   str(data["pointer"]), line if isinstance(line, int) else None,
-                   column if isinstance(column, int) else None, str(data["hint"]))
+        return cls(
+            Severity(str(data["severity"])),
+            str(data["code"]),
+            str(data["message"]),
+            str(data["file"]),
+            str(data["pointer"]),
+            line if isinstance(line, int) else None,
+            column if isinstance(column, int) else None,
+            str(data["hint"]),
+        )
 
 
 @dataclass
@@ -114,7 +123,9 @@ class Diagnostics:
         column: int | None = None,
     ) -> None:
         """Record one problem for this collection's file."""
-        self.items.append(Diagnostic(severity, code, message, self.file, pointer, line, column, hint))
+        self.items.append(
+            Diagnostic(severity, code, message, self.file, pointer, line, column, hint)
+        )
 
     def error(self, code: str, message: str, *, pointer: str = "", hint: str = "") -> None:
         """Record an error."""
@@ -153,9 +164,9 @@ def pointer_join(*tokens: str | int) -> str:
 
 
 Link: TypeAlias = tuple["Link | None", "str | int"]
-"""Where a value sits in a document: (its parent's link, its key or index); None at the root. Walks over a whole
-document carry links and build a JSON pointer (`link_pointer`) only for the few values they report, not for
-each of the million values of a big API description."""
+"""Where a value sits in a document: (its parent's link, its key or index); None at the root. Walks
+over a whole document carry links and build a JSON pointer (`link_pointer`) only for the few values
+they report, not for each of the million values of a big API description."""
 
 
 def link_pointer(link: Link | None, prefix: str = "") -> str:

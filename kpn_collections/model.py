@@ -33,8 +33,12 @@ def detect_version(document: dict[str, Any], diagnostics: Diagnostics) -> SpecVe
     if "swagger" in document:
         if str(document["swagger"]) == "2.0":
             return SpecVersion.SWAGGER_2_0
-        diagnostics.error("unsupported-version", f"Swagger version {document['swagger']!r} is not supported",
-                          pointer="/swagger", hint="use Swagger 2.0 or OpenAPI 3.0/3.1")
+        diagnostics.error(
+            "unsupported-version",
+            f"Swagger version {document['swagger']!r} is not supported",
+            pointer="/swagger",
+            hint="use Swagger 2.0 or OpenAPI 3.0/3.1",
+        )
         return None
     if "openapi" in document:
         version = str(document["openapi"])
@@ -42,11 +46,18 @@ def detect_version(document: dict[str, Any], diagnostics: Diagnostics) -> SpecVe
             return SpecVersion.OPENAPI_3_0
         if re.fullmatch(r"3\.1\.\d+", version):
             return SpecVersion.OPENAPI_3_1
-        diagnostics.error("unsupported-version", f"OpenAPI version {version!r} is not supported",
-                          pointer="/openapi", hint="use OpenAPI 3.0.x or 3.1.x (or Swagger 2.0)")
+        diagnostics.error(
+            "unsupported-version",
+            f"OpenAPI version {version!r} is not supported",
+            pointer="/openapi",
+            hint="use OpenAPI 3.0.x or 3.1.x (or Swagger 2.0)",
+        )
         return None
-    diagnostics.error("not-openapi", "the document has neither a `swagger` nor an `openapi` key",
-                      hint="is this an API definition? SwaggerHub exports start with `openapi:` or `swagger:`")
+    diagnostics.error(
+        "not-openapi",
+        "the document has neither a `swagger` nor an `openapi` key",
+        hint="is this an API definition? SwaggerHub exports start with `openapi:` or `swagger:`",
+    )
     return None
 
 
@@ -122,7 +133,8 @@ class MediaType:
 
     @property
     def kind(self) -> str:
-        """The media type without parameters, lower case: `application/json; charset=utf-8` -> `application/json`."""
+        """The media type without parameters, lower case: `application/json; charset=utf-8` ->
+        `application/json`."""
         return self.media_type.split(";")[0].strip().lower()
 
     def first_example(self) -> Any:
@@ -207,10 +219,14 @@ class Operation:
 class TokenRequest:
     """How the collection obtains its bearer token (filled in by the inject-auth stage)."""
 
-    mode: str  # "client-credentials" (an OAuth2 token URL) or "token-operation" (the API's own endpoint)
-    url: str  # the `tokenUrl` variable's value: an absolute URL, or "{{baseUrl}}/path" for a token operation
+    # "client-credentials" (an OAuth2 token URL) or "token-operation" (the API's own endpoint)
+    mode: str
+    # the `tokenUrl` variable's value: an absolute URL, or "{{baseUrl}}/path" for a token operation
+    url: str
     body_format: str = "urlencoded"  # or "json"
-    extra_fields: tuple[tuple[str, str], ...] = ()  # further body fields the token endpoint documents
+    extra_fields: tuple[
+        tuple[str, str], ...
+    ] = ()  # further body fields the token endpoint documents
     operation: tuple[str, str] | None = None  # (method, path) of the API's own token operation
 
 

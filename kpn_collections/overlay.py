@@ -1,9 +1,10 @@
-"""Overlays: what testers add to a generated collection, kept in a file beside the spec and applied on every
-generation (`collection = generate(spec) + overlay`).
+"""Overlays: what testers add to a generated collection, kept in a file beside the spec and applied
+on every generation (`collection = generate(spec) + overlay`).
 
-An overlay is keyed by operation (operationId, else `METHOD /path`), so it survives reordering and renamed
-summaries. `load_overlay` reads and checks one (a located error like a bad spec, credentials refused);
-`apply_overlay` adds it to a built collection. The format's JSON Schema ships as schemas/overlay.schema.json.
+An overlay is keyed by operation (operationId, else `METHOD /path`), so it survives reordering and
+renamed summaries. `load_overlay` reads and checks one (a located error like a bad spec, credentials
+refused); `apply_overlay` adds it to a built collection. The format's JSON Schema ships as
+schemas/overlay.schema.json.
 """
 
 from __future__ import annotations
@@ -26,17 +27,20 @@ from .load.document import LoadError, SourceDocument, load_document
 from .settings import Settings
 
 OVERLAY_SUFFIX = ".overlay.yaml"
-"""The overlay of `specs/billing.yaml` is `specs/billing.overlay.yaml` unless the settings name another."""
+"""The overlay of `specs/billing.yaml` is `specs/billing.overlay.yaml` unless the settings name
+another."""
 
 SCHEMA_FILE = "overlay.schema.json"
 FORMAT_KEY = "kpn-collections-overlay"
 MARKER = "// Added by testers (kept in {name}; edit there or absorb an edited collection):"
-"""The line before a tester's added lines in a generated script: they run after the generated ones."""
+"""The line before a tester's added lines in a generated script: they run after the generated
+ones."""
 
 
 @dataclass(frozen=True)
 class Operation:
-    """One operation of the spec as the collection builder saw it: where its request is and its overlay keys."""
+    """One operation of the spec as the collection builder saw it: where its request is and its
+    overlay keys."""
 
     method: str  # lower case, as in the spec
     path: str
@@ -60,7 +64,8 @@ def conventional_overlay(spec: Path) -> Path:
 
 
 def spec_of_overlay(overlay: Path) -> Path | None:
-    """The spec a conventionally named overlay belongs to, when it exists (for the pre-commit hook)."""
+    """The spec a conventionally named overlay belongs to, when it exists (for the pre-commit
+    hook)."""
     if not overlay.name.endswith(OVERLAY_SUFFIX):
         return None
     stem = overlay.name[: -len(OVERLAY_SUFFIX)]
@@ -72,8 +77,8 @@ def spec_of_overlay(overlay: Path) -> Path | None:
 
 
 def overlay_for(spec: Path, settings: Settings) -> Path | None:
-    """The overlay file a conversion of `spec` applies: the one the settings name, else the conventional one
-    when it exists, else None."""
+    """The overlay file a conversion of `spec` applies: the one the settings name, else the
+    conventional one when it exists, else None."""
     if settings.overlay is not None:
         return settings.overlay
     conventional = conventional_overlay(spec)
@@ -83,44 +88,82 @@ def overlay_for(spec: Path, settings: Settings) -> Path | None:
 @functools.lru_cache(maxsize=1)
 def overlay_schema() -> dict[str, Any]:
     """The overlay format's JSON Schema (shipped in the package, for editors too)."""
-    text = (resources.files("kpn_collections") / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
+    text = (resources.files("kpn_collections") / "schemas" / SCHEMA_FILE).read_text(
+        encoding="utf-8"
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
 def schema_problems(data: Any, file: str) -> list[Diagnostic]:
-    """Where overlay data breaks the overlay schema, as errors (not yet located in the file's text)."""
+    """Where overlay data breaks the overlay schema, as errors (not yet located in the file's
+    text)."""
     from jsonschema import Draft202012Validator
 
     problems = []
     validator = Draft202012Validator(overlay_schema())
-    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
-        problems.append(Diagnostic(Severity.ERROR, "overlay-invalid", f"not a valid overlay: {error.message}", file,
-                                   pointer_join(*error.absolute_path),
-                                   hint=f"see the overlay format in the README (schema: kpn_collections/schemas/"
-                                        f"{SCHEMA_FILE})"))
+    for error in sorted(
+        validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
+    ):
+        problems.append(
+            Diagnostic(
+                Severity.ERROR,
+                "overlay-invalid",
+                f"not a valid overlay: {error.message}",
+                file,
+                pointer_join(*error.absolute_path),
+                hint=(
+                    "see the overlay format in the README (schema: kpn_collections/schemas/"
+                    f"{SCHEMA_FILE})"
+                ),
+            )
+        )
     return problems
 
 
 def overlay_problems(data: Any, file: str) -> list[Diagnostic]:
-    """Schema errors and credentials in overlay data, as errors (not yet located in the file's text)."""
+    """Schema errors and credentials in overlay data, as errors (not yet located in the file's
+    text)."""
     problems = schema_problems(data, file)
     if problems:
         return problems
     for pointer, kind in find_in_document(data):
-        problems.append(Diagnostic(Severity.ERROR, "secret-in-overlay", f"the overlay carries {kind}", file, pointer,
-                                   hint="an overlay is committed and shared: keep credentials in Postman's current "
-                                        "values or pass them to newman with --env-var"))
+        problems.append(
+            Diagnostic(
+                Severity.ERROR,
+                "secret-in-overlay",
+                f"the overlay carries {kind}",
+                file,
+                pointer,
+                hint=(
+                    "an overlay is committed and shared: keep credentials in Postman's current "
+                    "values or pass them to newman with --env-var"
+                ),
+            )
+        )
     reported = {d.pointer for d in problems}
     for key, value in (data.get("collection") or {}).get("variables", {}).items():
-        if key in CREDENTIAL_VARIABLES and value and pointer_join("collection", "variables", key) not in reported:
-            problems.append(Diagnostic(Severity.ERROR, "secret-in-overlay", f"the overlay sets `{key}`", file,
-                                       pointer_join("collection", "variables", key),
-                                       hint="leave credential variables empty; fill them in Postman or newman"))
+        if (
+            key in CREDENTIAL_VARIABLES
+            and value
+            and pointer_join("collection", "variables", key) not in reported
+        ):
+            problems.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "secret-in-overlay",
+                    f"the overlay sets `{key}`",
+                    file,
+                    pointer_join("collection", "variables", key),
+                    hint="leave credential variables empty; fill them in Postman or newman",
+                )
+            )
     return problems
 
 
-def load_overlay(path: Path, display: str | None = None) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+def load_overlay(
+    path: Path, display: str | None = None
+) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
     """The overlay in `path` and the problems found (located by line); None when it is unusable."""
     name = display or str(path)
     try:
@@ -128,15 +171,21 @@ def load_overlay(path: Path, display: str | None = None) -> tuple[dict[str, Any]
     except LoadError as exc:
         diagnostic = exc.diagnostic
         if diagnostic.code == "read-failed" and not path.exists():
-            diagnostic = Diagnostic(Severity.ERROR, "overlay-missing", "the overlay file does not exist", name,
-                                    hint="create it, or fix `overlay` in the settings file")
+            diagnostic = Diagnostic(
+                Severity.ERROR,
+                "overlay-missing",
+                "the overlay file does not exist",
+                name,
+                hint="create it, or fix `overlay` in the settings file",
+            )
         return None, [diagnostic]
     problems = [_located(source, d) for d in overlay_problems(source.data, name)]
     return (None if problems else source.data), problems
 
 
 def located_in(path: Path, problems: list[Diagnostic]) -> list[Diagnostic]:
-    """`problems` found in the overlay at `path` with their lines filled in (read again: problems are rare)."""
+    """`problems` found in the overlay at `path` with their lines filled in (read again: problems
+    are rare)."""
     if not problems:
         return problems
     try:
@@ -151,10 +200,16 @@ def _located(source: SourceDocument, diagnostic: Diagnostic) -> Diagnostic:
     return diagnostic.located(*position) if position else diagnostic
 
 
-def apply_overlay(collection: dict[str, Any], overlay: dict[str, Any], operations: Iterable[Operation], *,
-                  source: str = "overlay") -> tuple[dict[str, Any], list[Diagnostic]]:
-    """`collection` with the overlay's additions (a new dict; the argument is left as it was), and warnings for
-    entries that name no operation of the spec. `operations` are those the collection was built from."""
+def apply_overlay(
+    collection: dict[str, Any],
+    overlay: dict[str, Any],
+    operations: Iterable[Operation],
+    *,
+    source: str = "overlay",
+) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """`collection` with the overlay's additions (a new dict; the argument is left as it was), and
+    warnings for entries that name no operation of the spec. `operations` are those the collection
+    was built from."""
     result = copy.deepcopy(collection)
     problems: list[Diagnostic] = []
     collection_id = str(result.get("info", {}).get("_postman_id", ""))
@@ -169,9 +224,16 @@ def apply_overlay(collection: dict[str, Any], overlay: dict[str, Any], operation
     for key, entry in (overlay.get("operations") or {}).items():
         item = by_key.get(key) or by_key.get(_normal_key(key))
         if item is None:
-            problems.append(Diagnostic(Severity.WARNING, "overlay-orphan", f"no operation `{key}` in the spec: its "
-                                       "additions are not applied", source, pointer_join("operations", key),
-                                       hint="move them to the operation's new key, or under `orphans`"))
+            problems.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "overlay-orphan",
+                    f"no operation `{key}` in the spec: its additions are not applied",
+                    source,
+                    pointer_join("operations", key),
+                    hint="move them to the operation's new key, or under `orphans`",
+                )
+            )
             continue
         _apply_operation(item, entry, marker, problems, source, key)
     _apply_collection(result, overlay.get("collection") or {}, marker, collection_id)
@@ -192,24 +254,43 @@ def _requests(items: list[Any]) -> Iterable[dict[str, Any]]:
             yield from _requests(item.get("item") or [])
 
 
-def _append_lines(owner: dict[str, Any], listen: str, lines: list[str], marker: str, script_id: str) -> None:
+def _append_lines(
+    owner: dict[str, Any], listen: str, lines: list[str], marker: str, script_id: str
+) -> None:
     if not lines:
         return
     events = owner.setdefault("event", [])
     event = next((e for e in events if e.get("listen") == listen), None)
     if event is None:
-        event = {"listen": listen, "script": {"id": script_id, "type": "text/javascript", "exec": []}}
+        event = {
+            "listen": listen,
+            "script": {"id": script_id, "type": "text/javascript", "exec": []},
+        }
         events.append(event)
     script = event["script"]
     exec_lines = script.get("exec") or []
     script["exec"] = ([*exec_lines, marker] if exec_lines else [marker]) + list(lines)
 
 
-def _apply_operation(item: dict[str, Any], entry: dict[str, Any], marker: str, problems: list[Diagnostic],
-                     source: str, key: str) -> None:
+def _apply_operation(
+    item: dict[str, Any],
+    entry: dict[str, Any],
+    marker: str,
+    problems: list[Diagnostic],
+    source: str,
+    key: str,
+) -> None:
     item_id = str(item.get("id", ""))
-    _append_lines(item, "prerequest", entry.get("prerequest", []), marker, stable_id(item_id, "overlay", "prerequest"))
-    _append_lines(item, "test", entry.get("tests", []), marker, stable_id(item_id, "overlay", "test"))
+    _append_lines(
+        item,
+        "prerequest",
+        entry.get("prerequest", []),
+        marker,
+        stable_id(item_id, "overlay", "prerequest"),
+    )
+    _append_lines(
+        item, "test", entry.get("tests", []), marker, stable_id(item_id, "overlay", "test")
+    )
     request = item["request"]
     url = request.get("url")
     if isinstance(url, dict):
@@ -219,8 +300,15 @@ def _apply_operation(item: dict[str, Any], entry: dict[str, Any], marker: str, p
             variables = url.get("variable") or []
             found = next((v for v in variables if v.get("key") == name), None)
             if found is None:
-                problems.append(Diagnostic(Severity.WARNING, "overlay-orphan", f"`{key}` has no path parameter "
-                                           f"`{name}`", source, pointer_join("operations", key, "path", name)))
+                problems.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        "overlay-orphan",
+                        f"`{key}` has no path parameter `{name}`",
+                        source,
+                        pointer_join("operations", key, "path", name),
+                    )
+                )
             elif "value" in change:
                 found["value"] = change["value"]
         _rewrite_raw(url)
@@ -230,11 +318,19 @@ def _apply_operation(item: dict[str, Any], entry: dict[str, Any], marker: str, p
         request["body"] = copy.deepcopy(entry["body"])
     if entry.get("description"):
         generated = request.get("description") or ""
-        request["description"] = f"{generated}\n\n{entry['description']}" if generated else entry["description"]
+        request["description"] = (
+            f"{generated}\n\n{entry['description']}" if generated else entry["description"]
+        )
     responses = item.setdefault("response", [])
     for example in entry.get("examples", []):
-        saved = {"id": stable_id(item_id, "overlay", "example", example["name"]), **copy.deepcopy(example)}
-        saved.setdefault("originalRequest", {k: v for k, v in request.items() if k not in ("description", "auth")})
+        saved = {
+            "id": stable_id(item_id, "overlay", "example", example["name"]),
+            **copy.deepcopy(example),
+        }
+        saved.setdefault(
+            "originalRequest",
+            {k: v for k, v in request.items() if k not in ("description", "auth")},
+        )
         responses.append(saved)
 
 
@@ -253,7 +349,8 @@ def _set_parameter(entries: list[dict[str, Any]], name: str, change: dict[str, A
 
 
 def _rewrite_raw(url: dict[str, Any]) -> None:
-    """`url.raw` again from its parts (Postman shows the raw text and sends the enabled query entries)."""
+    """`url.raw` again from its parts (Postman shows the raw text and sends the enabled query
+    entries)."""
     raw = str(url.get("raw", "")).split("?", 1)[0]
     enabled = [q for q in url.get("query") or [] if not q.get("disabled")]
     if enabled:
@@ -263,7 +360,9 @@ def _rewrite_raw(url: dict[str, Any]) -> None:
         url.pop("query", None)
 
 
-def _apply_collection(result: dict[str, Any], entry: dict[str, Any], marker: str, collection_id: str) -> None:
+def _apply_collection(
+    result: dict[str, Any], entry: dict[str, Any], marker: str, collection_id: str
+) -> None:
     variables = result.setdefault("variable", [])
     for key, value in (entry.get("variables") or {}).items():
         found = next((v for v in variables if v.get("key") == key), None)
@@ -271,9 +370,16 @@ def _apply_collection(result: dict[str, Any], entry: dict[str, Any], marker: str
             variables.append({"key": key, "value": value, "type": "string"})
         else:
             found["value"] = value
-    _append_lines(result, "prerequest", entry.get("prerequest", []), marker,
-                  stable_id(collection_id, "overlay", "prerequest"))
-    _append_lines(result, "test", entry.get("tests", []), marker, stable_id(collection_id, "overlay", "test"))
+    _append_lines(
+        result,
+        "prerequest",
+        entry.get("prerequest", []),
+        marker,
+        stable_id(collection_id, "overlay", "prerequest"),
+    )
+    _append_lines(
+        result, "test", entry.get("tests", []), marker, stable_id(collection_id, "overlay", "test")
+    )
     items = result.setdefault("item", [])
     for extra in entry.get("items", []):
         item = copy.deepcopy(extra["item"])
@@ -282,10 +388,20 @@ def _apply_collection(result: dict[str, Any], entry: dict[str, Any], marker: str
         if folder_name is None:
             items.append(item)
             continue
-        folder = next((i for i in items if isinstance(i, dict) and i.get("name") == folder_name and "item" in i),
-                      None)
+        folder = next(
+            (
+                i
+                for i in items
+                if isinstance(i, dict) and i.get("name") == folder_name and "item" in i
+            ),
+            None,
+        )
         if folder is None:
-            folder = {"id": stable_id(collection_id, "folder", folder_name), "name": folder_name, "item": []}
+            folder = {
+                "id": stable_id(collection_id, "folder", folder_name),
+                "name": folder_name,
+                "item": [],
+            }
             items.append(folder)
         folder["item"].append(item)
 
@@ -311,13 +427,25 @@ def empty_overlay() -> dict[str, Any]:
 
 
 def dump_overlay(overlay: dict[str, Any]) -> str:
-    """Overlay data as the YAML text absorb writes (keys in a fixed order; long lines kept whole)."""
-    header = ("# Testers' additions to the generated Postman collection, applied on every generation.\n"
-              "# Format: see the README section \"Overlays\"; JSON Schema: kpn_collections/schemas/"
-              f"{SCHEMA_FILE}\n")
-    ordered = {FORMAT_KEY: 1, **{k: overlay[k] for k in ("operations", "collection", "orphans") if overlay.get(k)}}
-    return header + yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000,
-                              default_flow_style=False)
+    """Overlay data as the YAML text absorb writes (keys in a fixed order; long lines kept
+    whole)."""
+    header = (
+        "# Testers' additions to the generated Postman collection, applied on every generation.\n"
+        '# Format: see the README section "Overlays"; JSON Schema: kpn_collections/schemas/'
+        f"{SCHEMA_FILE}\n"
+    )
+    ordered = {
+        FORMAT_KEY: 1,
+        **{k: overlay[k] for k in ("operations", "collection", "orphans") if overlay.get(k)},
+    }
+    return header + yaml.dump(
+        ordered,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1_000_000,
+        default_flow_style=False,
+    )
 
 
 class _Dumper(yaml.SafeDumper):
@@ -326,5 +454,6 @@ class _Dumper(yaml.SafeDumper):
 
 
 def secret_in_text(value: str) -> str | None:
-    """What credential a text typed into a collection looks like, or None (absorb leaves such values out)."""
+    """What credential a text typed into a collection looks like, or None (absorb leaves such values
+    out)."""
     return secret_kind(value)

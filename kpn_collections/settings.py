@@ -12,7 +12,9 @@ TestMode = Literal["none", "smoke", "contract"]
 FOLDER_MODES: tuple[FolderMode, ...] = get_args(FolderMode)
 AUTH_MODES: tuple[AuthMode, ...] = get_args(AuthMode)
 TEST_MODES: tuple[TestMode, ...] = get_args(TestMode)
-KPN_TOKEN_URL = "https://api-prd.kpn.com/oauth/client_credential/accesstoken?grant_type=client_credentials"
+KPN_TOKEN_URL = (
+    "https://api-prd.kpn.com/oauth/client_credential/accesstoken?grant_type=client_credentials"
+)
 SWAGGERHUB_HOST = "api.swaggerhub.com"  # the registry host the SwaggerHub API key is sent to
 
 
@@ -31,9 +33,15 @@ class Settings:
     ref_root: Path | None = None  # files `$ref`s may read; default: the input file's directory
     ref_mirror: Path | None = None  # local copies of remote `$ref` targets (see retrieve.py)
     allow_remote_refs: bool = False  # fetch remote `$ref` targets that the mirror lacks over HTTPS
-    allow_private_hosts: bool = False  # let remote fetches reach loopback, private and link-local addresses
-    swaggerhub_host: str = SWAGGERHUB_HOST  # the only host SWAGGERHUB_API_KEY is sent to (On-Premise: its own)
-    overlay: Path | None = None  # testers' additions (overlay.py); default: `<spec stem>.overlay.yaml` when present
+    allow_private_hosts: bool = (
+        False  # let remote fetches reach loopback, private and link-local addresses
+    )
+    swaggerhub_host: str = (
+        SWAGGERHUB_HOST  # the only host SWAGGERHUB_API_KEY is sent to (On-Premise: its own)
+    )
+    overlay: Path | None = (
+        None  # testers' additions (overlay.py); default: `<spec stem>.overlay.yaml` when present
+    )
 
 
 SETTING_KEYS: dict[str, tuple[str, Any]] = {
@@ -52,5 +60,6 @@ SETTING_KEYS: dict[str, tuple[str, Any]] = {
     "allow-private-hosts": ("allow_private_hosts", None),
     "swaggerhub-host": ("swaggerhub_host", None),
 }
-"""The one map of per-spec settings: settings-file key (the option without `--`) -> (`Settings` field, type or
-allowed values in a settings file; None: command line only). Adding a setting is a field above and a line here."""
+"""The one map of per-spec settings: settings-file key (the option without `--`) -> (`Settings`
+field, type or allowed values in a settings file; None: command line only). Adding a setting is a
+field above and a line here."""

@@ -27,28 +27,38 @@ def dumps(collection: dict[str, Any]) -> str:
 
 
 def collection_bytes(collection: dict[str, Any]) -> bytes:
-    """`dumps(collection)` encoded as UTF-8, made without the text in between: a big API's collection is
-    tens of megabytes as Python text (four bytes a character once one emoji is in it), which is what a
-    conversion's peak memory would otherwise be made of."""
-    if orjson is not None and not REFERENCE_ONLY and not _has_float_orjson_writes_differently(collection):
+    """`dumps(collection)` encoded as UTF-8, made without the text in between: a big API's
+    collection is tens of megabytes as Python text (four bytes a character once one emoji is in it),
+    which is what a conversion's peak memory would otherwise be made of."""
+    if (
+        orjson is not None
+        and not REFERENCE_ONLY
+        and not _has_float_orjson_writes_differently(collection)
+    ):
         try:
             return orjson.dumps(collection, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
         except TypeError:
             pass  # an integer beyond 64 bits, a lone surrogate, a type orjson does not know
-    # a lone surrogate (from a `\ud800` escape in a JSON definition) cannot be UTF-8: it is written as the
-    # same JSON escape
-    return (json.dumps(collection, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+    # a lone surrogate (from a `\ud800` escape in a JSON definition) cannot be UTF-8: it is written
+    # as the same JSON escape
+    return (json.dumps(collection, indent=2, ensure_ascii=False) + "\n").encode(
+        "utf-8", "backslashreplace"
+    )
 
 
 def json_text(value: Any) -> str:
     """`json.dumps(value, indent=2, ensure_ascii=False)`, the reference text, written fast.
 
-    orjson writes the same bytes about four times faster (the standard library has no C encoder for indented
-    output), except for floats Python writes with an exponent (`1e-05`, orjson `0.00001`) or as NaN and
-    Infinity, integers beyond 64 bits and lone surrogates: those take the reference path.
-    `tests/test_fast_paths.py` compares the two.
+    orjson writes the same bytes about four times faster (the standard library has no C encoder for
+    indented output), except for floats Python writes with an exponent (`1e-05`, orjson `0.00001`)
+    or as NaN and Infinity, integers beyond 64 bits and lone surrogates: those take the reference
+    path. `tests/test_fast_paths.py` compares the two.
     """
-    if orjson is not None and not REFERENCE_ONLY and not _has_float_orjson_writes_differently(value):
+    if (
+        orjson is not None
+        and not REFERENCE_ONLY
+        and not _has_float_orjson_writes_differently(value)
+    ):
         try:
             return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
         except TypeError:
@@ -57,10 +67,11 @@ def json_text(value: Any) -> str:
 
 
 def _has_float_orjson_writes_differently(data: Any) -> bool:
-    """Whether `data` holds a float whose Python text has an exponent or is not a number (NaN, Infinity).
+    """Whether `data` holds a float whose Python text has an exponent or is not a number (NaN,
+    Infinity).
 
-    Its own walk, not walk.container_levels: it looks at every value once, where that would look at the
-    containers and then again at their values (a third slower, on every collection written)."""
+    Its own walk, not walk.container_levels: it looks at every value once, where that would look at
+    the containers and then again at their values (a third slower, on every collection written)."""
     level: list[Any] = [[data]]  # the root is looked at as a list's item
     while level:
         deeper: list[Any] = []
@@ -77,32 +88,45 @@ def _has_float_orjson_writes_differently(data: Any) -> bool:
 
 
 def dump_document(document: dict[str, Any], fmt: str) -> str:
-    """An API definition as YAML (key order kept, YAML 1.1-ambiguous strings quoted) or JSON text."""
+    """An API definition as YAML (key order kept, YAML 1.1-ambiguous strings quoted) or JSON
+    text."""
     if fmt == "json":
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    return str(yaml.dump(document, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True,
-                         default_flow_style=False, width=120))
+    return str(
+        yaml.dump(
+            document,
+            Dumper=_NoAliasDumper,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=120,
+        )
+    )
 
 
 class _NoAliasDumper(yaml.SafeDumper):
-    """Writes a value shared by several places in full each time, never as a YAML anchor and alias."""
+    """Writes a value shared by several places in full each time, never as a YAML anchor and
+    alias."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
 class UnsafeOutput(OSError):
-    """An output path that is not written: through a symlinked directory, or onto something not a file."""
+    """An output path that is not written: through a symlinked directory, or onto something not a
+    file."""
 
 
 def write_if_changed(path: Path, content: str | bytes, *, within: Path | None = None) -> bool:
-    """Write `content` (text is written as UTF-8) to `path` atomically unless it already holds exactly that;
-    True when written.
+    """Write `content` (text is written as UTF-8) to `path` atomically unless it already holds
+    exactly that; True when written.
 
-    Directories below `within` (the output directory) are created as needed and must not be symbolic links, so
-    a link committed in the output tree cannot send the file elsewhere. A symbolic link at `path` itself is
-    replaced (its target is left alone); a FIFO, device or directory there is refused (UnsafeOutput)."""
-    # a lone surrogate (a `\ud800` escape in a JSON definition) is no UTF-8: written as that JSON escape
+    Directories below `within` (the output directory) are created as needed and must not be symbolic
+    links, so a link committed in the output tree cannot send the file elsewhere. A symbolic link at
+    `path` itself is replaced (its target is left alone); a FIFO, device or directory there is
+    refused (UnsafeOutput)."""
+    # a lone surrogate (a `\ud800` escape in a JSON definition) is no UTF-8: written as that JSON
+    # escape
     data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
     check_parents(path, within, create=True)
     try:
@@ -119,7 +143,9 @@ def write_if_changed(path: Path, content: str | bytes, *, within: Path | None = 
             pass
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(temp_name, _file_mode())  # mkstemp makes the file private; collections are ordinary files
+        os.chmod(
+            temp_name, _file_mode()
+        )  # mkstemp makes the file private; collections are ordinary files
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -133,8 +159,8 @@ def write_if_changed(path: Path, content: str | bytes, *, within: Path | None = 
 
 
 def check_parents(path: Path, within: Path | None, *, create: bool = False) -> None:
-    """Raise UnsafeOutput when a directory between `within` and `path` is a symbolic link or not a directory;
-    with `create`, make the missing ones (one at a time, so each is looked at)."""
+    """Raise UnsafeOutput when a directory between `within` and `path` is a symbolic link or not a
+    directory; with `create`, make the missing ones (one at a time, so each is looked at)."""
     if within is None or not path.parent.absolute().is_relative_to(within.absolute()):
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,11 +178,16 @@ def check_parents(path: Path, within: Path | None, *, create: bool = False) -> N
             current.mkdir(exist_ok=True)
             status = os.lstat(current)
         if stat.S_ISLNK(status.st_mode):
-            raise UnsafeOutput(0, f"{current} is a symbolic link inside the output directory {within}; nothing is "
-                                  "written through it (replace the link by a directory, or choose another -o)",
-                               str(path))
+            raise UnsafeOutput(
+                0,
+                f"{current} is a symbolic link inside the output directory {within}; nothing is "
+                "written through it (replace the link by a directory, or choose another -o)",
+                str(path),
+            )
         if not stat.S_ISDIR(status.st_mode):
-            raise UnsafeOutput(0, f"{current} is {file_kind(status.st_mode)}, not a directory", str(path))
+            raise UnsafeOutput(
+                0, f"{current} is {file_kind(status.st_mode)}, not a directory", str(path)
+            )
 
 
 def _file_mode() -> int:

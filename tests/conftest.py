@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# CI runs every property test on the same examples (a failure there can be rerun exactly); locally they vary.
+# CI runs every property test on the same examples (a failure there can be rerun exactly); locally
+# they vary.
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
@@ -19,12 +20,17 @@ FIXTURES = REPO_ROOT / "fixtures"
 CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "kpn"
 
 # The batch cache of every converter the tests start goes to a throw-away directory, not ~/.cache.
-os.environ.setdefault("KPN_COLLECTIONS_CACHE_DIR", tempfile.mkdtemp(prefix="kpn-collections-test-cache-"))
+os.environ.setdefault(
+    "KPN_COLLECTIONS_CACHE_DIR", tempfile.mkdtemp(prefix="kpn-collections-test-cache-")
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite fixtures/**/expected.postman_collection.json from the current converter")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite fixtures/**/expected.postman_collection.json from the current converter",
+    )
 
 
 @pytest.fixture
@@ -34,7 +40,9 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 def corpus_specs() -> list[Path]:
     """The real KPN exports; an empty list when this clone has no ../shared/corpus (never on CI)."""
-    return sorted(CORPUS.glob("*.yml")) + sorted(CORPUS.glob("*.yaml")) + sorted(CORPUS.glob("*.json"))
+    return (
+        sorted(CORPUS.glob("*.yml")) + sorted(CORPUS.glob("*.yaml")) + sorted(CORPUS.glob("*.json"))
+    )
 
 
 def require_corpus() -> list[Path]:
@@ -42,7 +50,10 @@ def require_corpus() -> list[Path]:
     specs = corpus_specs()
     if specs:
         return specs
-    message = f"the shared KPN corpus is not at {CORPUS} (it sits beside the clone as ../shared/corpus/kpn)"
+    message = (
+        f"the shared KPN corpus is not at {CORPUS} (it sits beside the clone as"
+        " ../shared/corpus/kpn)"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)

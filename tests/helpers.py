@@ -40,8 +40,10 @@ def count_operations(document: dict[str, Any]) -> int:
 
 def schema_errors(collection: dict[str, Any]) -> list[str]:
     """Every violation of Postman's v2.1.0 collection schema, as readable strings."""
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in postman_schema_validator().iter_errors(collection)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in postman_schema_validator().iter_errors(collection)
+    ]
 
 
 def find_request(collection: dict[str, Any], name: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""absorb: edited collections back to overlays, three-way, without Postman's export noise or typed-in secrets."""
+"""absorb: edited collections back to overlays, three-way, without Postman's export noise or
+typed-in secrets."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ from kpn_collections.settings import Settings
 from .conftest import FIXTURES, REPO_ROOT
 from .helpers import find_request, iter_requests
 from .support import tester_edits
-from .support.tester_edits import ADDED_EXAMPLE, ADDED_REQUEST, FAILING_TEST, PASSING_TEST, TYPED_SECRET
+from .support.tester_edits import (
+    ADDED_EXAMPLE,
+    ADDED_REQUEST,
+    FAILING_TEST,
+    PASSING_TEST,
+    TYPED_SECRET,
+)
 from .test_cli import run
 from .test_overlay import overlay_checked
 
@@ -29,17 +36,22 @@ EXPORT_SCRIPT = REPO_ROOT / "tests" / "support" / "postman_export.js"
 
 
 def sdk_export(collection: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    """The collection as the postman-collection SDK (Postman's and newman's library) writes it back."""
+    """The collection as the postman-collection SDK (Postman's and newman's library) writes it
+    back."""
     source, target = tmp_path / "to-export.json", tmp_path / "exported.json"
     source.write_text(json.dumps(collection), encoding="utf-8")
-    subprocess.run(["node", str(EXPORT_SCRIPT), str(source), str(target)], check=True, cwd=REPO_ROOT)
+    subprocess.run(
+        ["node", str(EXPORT_SCRIPT), str(source), str(target)], check=True, cwd=REPO_ROOT
+    )
     exported: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
     return exported
 
 
 def hand_export(collection: dict[str, Any]) -> dict[str, Any]:
-    """What Postman's app does to a collection on export, made by hand: no ids, keys in another order, header
-    and query `type`s, descriptions as objects, scripts in one string, `_exporter_id`, empty response arrays."""
+    """What Postman's app does to a collection on export, made by hand: no ids, keys in another
+    order, header and query `type`s, descriptions as objects, scripts in one string, `_exporter_id`,
+    empty response arrays."""
+
     def noisy(value: Any, key: str = "") -> Any:
         if isinstance(value, list):
             return [noisy(v, key) for v in value]
@@ -76,14 +88,22 @@ def generated(spec: Path, overlay: Path | None = None) -> ConversionResult:
 def test_absorbing_an_unedited_export_yields_an_empty_overlay(tmp_path: Path) -> None:
     ours = generated(SPEC)
     assert ours.collection is not None
-    for theirs in (sdk_export(ours.collection, tmp_path), hand_export(ours.collection),
-                   sdk_export(hand_export(ours.collection), tmp_path)):
+    for theirs in (
+        sdk_export(ours.collection, tmp_path),
+        hand_export(ours.collection),
+        sdk_export(hand_export(ours.collection), tmp_path),
+    ):
         result = absorb(ours.collection, theirs, ours.collection, ours.operations)
-        assert (result.overlay, result.changed, result.problems) == ({"kpn-collections-overlay": 1}, False, ())
+        assert (result.overlay, result.changed, result.problems) == (
+            {"kpn-collections-overlay": 1},
+            False,
+            (),
+        )
 
 
-def absorbed_edits(tmp_path: Path, spec: Path = SPEC) -> tuple[ConversionResult, dict[str, Any],
-                                                                  tester_edits.Edits, Any]:
+def absorbed_edits(
+    tmp_path: Path, spec: Path = SPEC
+) -> tuple[ConversionResult, dict[str, Any], tester_edits.Edits, Any]:
     ours = generated(spec)
     assert ours.collection is not None
     edited, done = tester_edits.edit(ours.collection)
@@ -119,15 +139,34 @@ def test_tester_edits_become_overlay_entries_and_survive_regeneration(tmp_path: 
     create = find_request(again.collection, "Create a customer")
     assert create["request"]["body"]["raw"] == '{"tester": "replaced body"}'
     assert find_request(again.collection, "POST /echo")["response"][-1]["name"] == ADDED_EXAMPLE
-    assert find_request(again.collection, ADDED_REQUEST)["request"]["url"]["path"] == ["tester", "workflow"]
+    assert find_request(again.collection, ADDED_REQUEST)["request"]["url"]["path"] == [
+        "tester",
+        "workflow",
+    ]
     # absorbing twice changes nothing; nor does absorbing the regenerated collection's export
-    twice = absorb(ours.collection, sdk_export(tester_edits.edit(ours.collection)[0], tmp_path), again.collection,
-                   again.operations, overlay)
+    twice = absorb(
+        ours.collection,
+        sdk_export(tester_edits.edit(ours.collection)[0], tmp_path),
+        again.collection,
+        again.operations,
+        overlay,
+    )
     assert twice.changed is False and twice.overlay == overlay
     exported = sdk_export(again.collection, tmp_path)
-    assert absorb(again.collection, exported, again.collection, again.operations, overlay).changed is False
-    assert absorb(again.collection, hand_export(again.collection), again.collection, again.operations,
-                  overlay).changed is False
+    assert (
+        absorb(again.collection, exported, again.collection, again.operations, overlay).changed
+        is False
+    )
+    assert (
+        absorb(
+            again.collection,
+            hand_export(again.collection),
+            again.collection,
+            again.operations,
+            overlay,
+        ).changed
+        is False
+    )
 
 
 def changed_spec(tmp_path: Path, change: Any) -> Path:
@@ -148,7 +187,9 @@ def test_spec_changes_since_base_are_not_edits(tmp_path: Path) -> None:
 
     ours = generated(changed_spec(tmp_path, change))
     assert ours.collection is not None
-    result = absorb(base.collection, sdk_export(base.collection, tmp_path), ours.collection, ours.operations)
+    result = absorb(
+        base.collection, sdk_export(base.collection, tmp_path), ours.collection, ours.operations
+    )
     assert (result.overlay, result.changed) == ({"kpn-collections-overlay": 1}, False)
 
 
@@ -159,7 +200,9 @@ def test_edits_of_gone_operations_and_collisions_are_orphans(tmp_path: Path) -> 
 
     def change(document: dict[str, Any]) -> None:
         del document["paths"]["/echo"]  # had the added saved example
-        query = next(p for p in document["paths"]["/customers"]["get"]["parameters"] if p.get("name") == "q")
+        query = next(
+            p for p in document["paths"]["/customers"]["get"]["parameters"] if p.get("name") == "q"
+        )
         query["example"] = "Pietersen"  # the testers changed this parameter too
 
     ours = generated(changed_spec(tmp_path, change))
@@ -168,14 +211,21 @@ def test_edits_of_gone_operations_and_collisions_are_orphans(tmp_path: Path) -> 
     overlay_checked(result.overlay)
     orphans = {(o["operation"], o["field"]) for o in result.overlay["orphans"]}
     assert orphans == {("POST /echo", "examples"), ("listCustomers", "query q")}
-    assert result.overlay["operations"]["listCustomers"]["tests"] == [PASSING_TEST, FAILING_TEST]  # still placed
+    assert result.overlay["operations"]["listCustomers"]["tests"] == [
+        PASSING_TEST,
+        FAILING_TEST,
+    ]  # still placed
     reported = [d for d in result.problems if d.code == "absorb-orphan"]
     assert len(reported) == 2 and all(d.pointer.startswith("/item/") for d in reported)
 
 
 def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=cwd, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_cli_absorbs_an_in_place_edit_against_the_committed_file(tmp_path: Path) -> None:
@@ -190,7 +240,9 @@ def test_cli_absorbs_an_in_place_edit_against_the_committed_file(tmp_path: Path)
     completed = run("absorb", "api.postman_collection.json", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert "wrote api.overlay.yaml" in completed.stderr
-    assert "api.postman_collection.json:" in completed.stderr and "[absorb-secret]" in completed.stderr
+    assert (
+        "api.postman_collection.json:" in completed.stderr and "[absorb-secret]" in completed.stderr
+    )
     overlay, problems = load_overlay(tmp_path / "api.overlay.yaml")
     assert problems == [] and overlay is not None
     overlay_checked(overlay)
@@ -228,11 +280,18 @@ def test_check_and_convert_tell_a_hand_edit_from_a_stale_collection(tmp_path: Pa
     git("commit", "-qm", "generated", cwd=tmp_path)
     output = tmp_path / "api.postman_collection.json"
     committed = output.read_text(encoding="utf-8")
-    # a spec change: stale, and regenerated as often as the spec changes (not mistaken for a hand edit)
-    spec.write_text(committed_spec := SPEC.read_text(encoding="utf-8").replace("Jansen", "Pietersen"),
-                    encoding="utf-8")
+    # a spec change: stale, and regenerated as often as the spec changes (not mistaken for a hand
+    # edit)
+    spec.write_text(
+        committed_spec := SPEC.read_text(encoding="utf-8").replace("Jansen", "Pietersen"),
+        encoding="utf-8",
+    )
     checked = run("convert", "api.yaml", "--check", "--no-cache", cwd=tmp_path)
-    assert checked.returncode == 1 and "is stale" in checked.stderr and "edited by hand" not in checked.stderr
+    assert (
+        checked.returncode == 1
+        and "is stale" in checked.stderr
+        and "edited by hand" not in checked.stderr
+    )
     assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
     spec.write_text(committed_spec.replace("Pietersen", "de Vries"), encoding="utf-8")
     assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
@@ -241,28 +300,54 @@ def test_check_and_convert_tell_a_hand_edit_from_a_stale_collection(tmp_path: Pa
     assert output.read_text(encoding="utf-8") == committed
     # a hand edit: reported, never overwritten, until absorbed
     edited, _ = tester_edits.edit(json.loads(committed))
-    edited["variable"] = [{**v, "value": ""} if v["key"] == "client_secret" else v for v in edited["variable"]]
+    edited["variable"] = [
+        {**v, "value": ""} if v["key"] == "client_secret" else v for v in edited["variable"]
+    ]
     output.write_text(edited_text := json.dumps(edited, indent=2), encoding="utf-8")
     for mode in (("--check",), ()):
         refused = run("convert", "api.yaml", "--no-cache", *mode, cwd=tmp_path)
         assert refused.returncode == 1, refused.stderr
         assert "[edited-by-hand]" in refused.stderr
-        assert "run `kpn-collections absorb api.postman_collection.json api.yaml` to keep these edits" in refused.stderr
+        assert (
+            "run `kpn-collections absorb api.postman_collection.json api.yaml` to keep these edits"
+            in refused.stderr
+        )
         assert output.read_text(encoding="utf-8") == edited_text
     assert run("absorb", "api.postman_collection.json", cwd=tmp_path).returncode == 0
     assert run("convert", "api.yaml", "--no-cache", cwd=tmp_path).returncode == 0
     regenerated = json.loads(output.read_text(encoding="utf-8"))
-    assert find_request(regenerated, ADDED_REQUEST) and TYPED_SECRET not in output.read_text("utf-8")
+    assert find_request(regenerated, ADDED_REQUEST) and TYPED_SECRET not in output.read_text(
+        "utf-8"
+    )
     assert run("convert", "api.yaml", "--check", "--no-cache", cwd=tmp_path).returncode == 0
 
 
-@pytest.mark.parametrize("theirs", [
-    {"item": [{"request": 5}], "variable": "x", "event": [1]},
-    {"item": [{"request": {"url": 5, "header": "x", "body": {"mode": 3}}, "event": [{"listen": "test",
-               "script": {"exec": 5}}], "response": [{"name": 3}, {"name": "a", "header": "x"}]}]},
-    {"item": "x", "variable": [{"key": 1}, {"key": "a", "value": {"x": 1}}], "info": 3},
-    {"item": [{"name": "f", "item": [{"request": {"method": 5, "url": {"host": [5], "path": 7, "query": "x"}}}]}]},
-])
+@pytest.mark.parametrize(
+    "theirs",
+    [
+        {"item": [{"request": 5}], "variable": "x", "event": [1]},
+        {
+            "item": [
+                {
+                    "request": {"url": 5, "header": "x", "body": {"mode": 3}},
+                    "event": [{"listen": "test", "script": {"exec": 5}}],
+                    "response": [{"name": 3}, {"name": "a", "header": "x"}],
+                }
+            ]
+        },
+        {"item": "x", "variable": [{"key": 1}, {"key": "a", "value": {"x": 1}}], "info": 3},
+        {
+            "item": [
+                {
+                    "name": "f",
+                    "item": [
+                        {"request": {"method": 5, "url": {"host": [5], "path": 7, "query": "x"}}}
+                    ],
+                }
+            ]
+        },
+    ],
+)
 def test_an_edited_collection_of_any_shape_is_no_bug(theirs: dict[str, Any]) -> None:
     from kpn_collections.absorb import hand_edits
 
@@ -285,7 +370,9 @@ def test_cli_absorb_of_a_file_that_is_no_collection_fails_with_a_message(tmp_pat
 def test_cli_absorb_creates_the_overlay_the_settings_name(tmp_path: Path) -> None:
     shutil.copy(SPEC, tmp_path / "api.yaml")
     (tmp_path / ".git").mkdir()
-    (tmp_path / ".kpn-collections.yaml").write_text("overlay: kept/additions.yaml\n", encoding="utf-8")
+    (tmp_path / ".kpn-collections.yaml").write_text(
+        "overlay: kept/additions.yaml\n", encoding="utf-8"
+    )
     (tmp_path / "kept").mkdir()
     base = generated(SPEC)
     assert base.collection is not None

@@ -1,5 +1,5 @@
-"""Batch conversion through the installed console script: discovery, output tree, order, summary, exit codes,
---check, the JSON report, the settings file and the cache."""
+"""Batch conversion through the installed console script: discovery, output tree, order, summary,
+exit codes, --check, the JSON report, the settings file and the cache."""
 
 from __future__ import annotations
 
@@ -44,13 +44,20 @@ def test_directory_is_searched_and_its_tree_mirrored(tree: Path) -> None:
     completed = run("convert", "specs", "-o", "out", "--jobs", "2", cwd=tree)
     assert completed.returncode == 0, completed.stderr
     written = sorted(p.relative_to(tree / "out").as_posix() for p in (tree / "out").rglob("*.json"))
-    assert written == ["billing/v2/billing.postman_collection.json", "catalogue.postman_collection.json",
-                       "orders/orders.postman_collection.json"]
+    assert written == [
+        "billing/v2/billing.postman_collection.json",
+        "catalogue.postman_collection.json",
+        "orders/orders.postman_collection.json",
+    ]
     for path in (tree / "out").rglob("*.json"):
         assert schema_errors(json.loads(path.read_text(encoding="utf-8"))) == []
     # results in input order (sorted walk) whatever order the processes finish in, then the summary
     sources = [line.split(":")[0] for line in completed.stderr.splitlines() if ": wrote " in line]
-    assert sources == ["specs/catalogue.json", "specs/billing/v2/billing.yaml", "specs/orders/orders.yaml"]
+    assert sources == [
+        "specs/catalogue.json",
+        "specs/billing/v2/billing.yaml",
+        "specs/orders/orders.yaml",
+    ]
     assert completed.stderr.splitlines()[-1].startswith("3 spec(s): 3 written, 0 unchanged")
     assert "mkdocs" not in completed.stderr and "models" not in completed.stderr
 
@@ -59,7 +66,10 @@ def test_globs_mirror_the_tree_below_their_fixed_part(tree: Path) -> None:
     completed = run("convert", "specs/**/*.yaml", "-o", "out", cwd=tree)
     assert completed.returncode == 0, completed.stderr
     written = sorted(p.relative_to(tree / "out").as_posix() for p in (tree / "out").rglob("*.json"))
-    assert written == ["billing/v2/billing.postman_collection.json", "orders/orders.postman_collection.json"]
+    assert written == [
+        "billing/v2/billing.postman_collection.json",
+        "orders/orders.postman_collection.json",
+    ]
     assert glob_base("specs/**/*.yaml") == Path("specs") and glob_base("*.yaml") == Path(".")
 
 
@@ -84,7 +94,10 @@ def test_one_broken_spec_fails_the_run_but_not_the_others(tree: Path) -> None:
     (tree / "specs" / "broken.yaml").write_text("openapi: 3.0.3\ninfo: [\n", encoding="utf-8")
     completed = run("convert", "specs", "-o", "out", "--jobs", "2", cwd=tree)
     assert completed.returncode == 1
-    assert any(line.startswith("specs/broken.yaml:") and ": error [" in line for line in completed.stderr.splitlines())
+    assert any(
+        line.startswith("specs/broken.yaml:") and ": error [" in line
+        for line in completed.stderr.splitlines()
+    )
     assert "specs/broken.yaml: FAILED" in completed.stderr
     assert len(list((tree / "out").rglob("*.json"))) == 3
     assert "1 failed" in completed.stderr.splitlines()[-1]
@@ -100,12 +113,17 @@ def test_check_reports_missing_and_stale_and_writes_nothing(tree: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     assert "3 up to date, 0 stale, 0 missing" in completed.stderr
     spec = tree / "specs" / "orders" / "orders.yaml"
-    spec.write_text(spec.read_text(encoding="utf-8").replace("title: ", "title: Changed ", 1), encoding="utf-8")
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace("title: ", "title: Changed ", 1), encoding="utf-8"
+    )
     target = tree / "out" / "orders" / "orders.postman_collection.json"
     before = target.read_bytes()
     completed = run("convert", "specs", "-o", "out", "--check", cwd=tree)
     assert completed.returncode == 1
-    assert f"specs/orders/orders.yaml: {Path('out/orders/orders.postman_collection.json')} is stale" in completed.stderr
+    assert (
+        f"specs/orders/orders.yaml: {Path('out/orders/orders.postman_collection.json')} is stale"
+        in completed.stderr
+    )
     assert target.read_bytes() == before
 
 
@@ -113,8 +131,11 @@ def test_json_report_has_every_file_in_order_and_a_summary(tree: Path) -> None:
     completed = run("convert", "specs", "-o", "out", "--format", "json", "--jobs", "2", cwd=tree)
     assert completed.returncode == 0
     report = json.loads(completed.stderr)
-    assert [f["source"] for f in report["files"]] == ["specs/catalogue.json", "specs/billing/v2/billing.yaml",
-                                                     "specs/orders/orders.yaml"]
+    assert [f["source"] for f in report["files"]] == [
+        "specs/catalogue.json",
+        "specs/billing/v2/billing.yaml",
+        "specs/orders/orders.yaml",
+    ]
     assert all(f["outcome"] == "written" and f["ok"] for f in report["files"])
     assert report["summary"]["specs"] == 3 and report["summary"]["written"] == 3
 
@@ -125,8 +146,16 @@ def test_same_output_name_from_two_specs_is_a_usage_error(tmp_path: Path) -> Non
     completed = run("convert", "api.yaml", "api.json", "-o", "out", cwd=tmp_path)
     assert completed.returncode == 2
     assert "several inputs would write the same output file" in completed.stderr
-    completed = run("convert", "api.yaml", "api.json", "-o", "out", "--naming", "{name}.postman_collection.json",
-                    cwd=tmp_path)
+    completed = run(
+        "convert",
+        "api.yaml",
+        "api.json",
+        "-o",
+        "out",
+        "--naming",
+        "{name}.postman_collection.json",
+        cwd=tmp_path,
+    )
     assert completed.returncode == 0, completed.stderr
     assert (tmp_path / "out" / "api.yaml.postman_collection.json").exists()
     assert (tmp_path / "out" / "api.json.postman_collection.json").exists()
@@ -141,26 +170,37 @@ def test_argument_that_names_nothing_is_reported(tmp_path: Path) -> None:
 def test_settings_file_supplies_specs_output_and_options(tree: Path) -> None:
     (tree / ".kpn-collections.yaml").write_text(
         "specs: [specs]\noutput: collections\nfolders: flat\n"
-        "overrides:\n  - files: 'specs/billing/**'\n    folders: paths\n", encoding="utf-8")
+        "overrides:\n  - files: 'specs/billing/**'\n    folders: paths\n",
+        encoding="utf-8",
+    )
     (tree / ".git").mkdir()
     completed = run("convert", cwd=tree)
     assert completed.returncode == 0, completed.stderr
-    orders = json.loads((tree / "collections/orders/orders.postman_collection.json").read_text(encoding="utf-8"))
-    billing = json.loads((tree / "collections/billing/v2/billing.postman_collection.json").read_text(
-        encoding="utf-8"))
+    orders = json.loads(
+        (tree / "collections/orders/orders.postman_collection.json").read_text(encoding="utf-8")
+    )
+    billing = json.loads(
+        (tree / "collections/billing/v2/billing.postman_collection.json").read_text(
+            encoding="utf-8"
+        )
+    )
     assert not any("item" in item for item in orders["item"])  # flat
     assert any("item" in item for item in billing["item"])  # the override's folders: paths
-    # a spec named on its own lands at its place in the configured tree; the command line wins over the file
+    # a spec named on its own lands at its place in the configured tree; the command line wins over
+    # the file
     completed = run("convert", "specs/orders/orders.yaml", "--folders", "tags", cwd=tree)
     assert completed.returncode == 0
     assert "wrote collections/orders/orders.postman_collection.json" in completed.stderr
-    orders = json.loads((tree / "collections/orders/orders.postman_collection.json").read_text(encoding="utf-8"))
+    orders = json.loads(
+        (tree / "collections/orders/orders.postman_collection.json").read_text(encoding="utf-8")
+    )
     assert any("item" in item for item in orders["item"])
 
 
 def test_settings_in_pyproject_toml(tree: Path) -> None:
-    (tree / "pyproject.toml").write_text('[tool.kpn-collections]\nspecs = ["specs"]\noutput = "pm"\n',
-                                         encoding="utf-8")
+    (tree / "pyproject.toml").write_text(
+        '[tool.kpn-collections]\nspecs = ["specs"]\noutput = "pm"\n', encoding="utf-8"
+    )
     (tree / ".git").mkdir()
     assert run("convert", cwd=tree).returncode == 0
     assert (tree / "pm" / "catalogue.postman_collection.json").exists()
@@ -168,13 +208,21 @@ def test_settings_in_pyproject_toml(tree: Path) -> None:
     assert config.file == tree / "pyproject.toml" and config.root == tree
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("folderz: flat\n", "unknown key 'folderz'"),
-    ("folders: sideways\n", "folders must be one of tags, paths, flat"),
-    ("overrides:\n  - files: '*.yaml'\n    colour: red\n", "overrides[0]: unknown key 'colour'"),
-    ("strict: yes please\n", "strict must be true or false"),
-])
-def test_bad_settings_are_usage_errors_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("folderz: flat\n", "unknown key 'folderz'"),
+        ("folders: sideways\n", "folders must be one of tags, paths, flat"),
+        (
+            "overrides:\n  - files: '*.yaml'\n    colour: red\n",
+            "overrides[0]: unknown key 'colour'",
+        ),
+        ("strict: yes please\n", "strict must be true or false"),
+    ],
+)
+def test_bad_settings_are_usage_errors_naming_file_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
     (tmp_path / ".kpn-collections.yaml").write_text(text, encoding="utf-8")
     shutil.copy(FEATURES_30, tmp_path / "api.yaml")
     completed = run("convert", "api.yaml", cwd=tmp_path)
@@ -185,7 +233,9 @@ def test_bad_settings_are_usage_errors_naming_file_and_key(tmp_path: Path, text:
 
 
 def test_unknown_key_in_pyproject_is_named(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("[tool.kpn-collections]\noutptu = 'x'\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.kpn-collections]\noutptu = 'x'\n", encoding="utf-8"
+    )
     completed = run("convert", str(FEATURES_30), "-o", "out", cwd=tmp_path)
     assert completed.returncode == 2
     assert "pyproject.toml [tool.kpn-collections]: unknown key 'outptu'" in completed.stderr
@@ -219,18 +269,37 @@ def test_cache_skips_unchanged_work_and_notices_changed_references(tmp_path: Pat
 
 def test_whole_corpus_in_parallel_then_nothing_rewritten(tmp_path: Path) -> None:
     specs = require_corpus()
-    completed = run("convert", str(CORPUS), "-o", str(tmp_path / "out"), "--jobs", "2", "--cache-dir",
-                    str(tmp_path / "cache"))
+    completed = run(
+        "convert",
+        str(CORPUS),
+        "-o",
+        str(tmp_path / "out"),
+        "--jobs",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert completed.returncode == 0, completed.stderr
-    assert completed.stderr.splitlines()[-1].startswith(f"{len(specs)} spec(s): {len(specs)} written, 0 unchanged")
+    assert completed.stderr.splitlines()[-1].startswith(
+        f"{len(specs)} spec(s): {len(specs)} written, 0 unchanged"
+    )
     outputs = sorted((tmp_path / "out").glob("*.postman_collection.json"))
     assert len(outputs) == len(specs)
     stamps = {p: p.stat().st_mtime_ns for p in outputs}
-    completed = run("convert", str(CORPUS), "-o", str(tmp_path / "out"), "--jobs", "2", "--cache-dir",
-                    str(tmp_path / "cache"))
+    completed = run(
+        "convert",
+        str(CORPUS),
+        "-o",
+        str(tmp_path / "out"),
+        "--jobs",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert completed.returncode == 0
     assert completed.stderr.splitlines()[-1].startswith(
-        f"{len(specs)} spec(s): 0 written, {len(specs)} unchanged")
+        f"{len(specs)} spec(s): 0 written, {len(specs)} unchanged"
+    )
     assert {p: p.stat().st_mtime_ns for p in outputs} == stamps
 
 
@@ -241,8 +310,12 @@ def test_progress_bar_on_a_terminal_only(tree: Path) -> None:
     from .test_cli import console_script
 
     leader, follower = pty.openpty()
-    process = subprocess.Popen([*console_script(), "convert", "specs", "-o", "out", "--jobs", "1"], cwd=tree,
-                               stdout=subprocess.DEVNULL, stderr=follower)
+    process = subprocess.Popen(
+        [*console_script(), "convert", "specs", "-o", "out", "--jobs", "1"],
+        cwd=tree,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -262,12 +335,19 @@ def test_progress_bar_on_a_terminal_only(tree: Path) -> None:
 
 
 def test_cache_key_covers_the_tool_itself(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A changed converter or packaged template never serves a result of the old one (same version or not)."""
-    from kpn_collections.batch.runner import runner as batch
+    """A changed converter or packaged template never serves a result of the old one (same version
+    or not)."""
+    from kpn_collections.batch import runner as batch
     from kpn_collections.settings import Settings
 
-    job = batch.Job(0, FIXTURES / "oas30" / "features" / "input.yaml", tmp_path / "out.json", Settings(), False,
-                    tmp_path / "cache")
+    job = batch.Job(
+        0,
+        FIXTURES / "oas30" / "features" / "input.yaml",
+        tmp_path / "out.json",
+        Settings(),
+        False,
+        tmp_path / "cache",
+    )
     cache = batch.Cache(tmp_path / "cache")
     before = cache.key(job)
     assert before == cache.key(job)
@@ -290,12 +370,14 @@ def test_run_jobs_over_two_workers_runs_every_job_once_in_job_order(tmp_path: Pa
     assert [r.index for r in results] == list(range(7))
     assert all(r.outcome == "written" for r in results), [r.bug for r in results]
     assert len(done) == 7
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"spec{i}.json" for i in range(7)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"spec{i}.json" for i in range(7)
+    ]
 
 
 def _job_killing_its_worker(job: Any) -> Any:
-    """A stand-in conversion that ends its worker process on spec "a", and succeeds anywhere else (slowly in
-    the main process, so that the next job is submitted after the worker has died)."""
+    """A stand-in conversion that ends its worker process on spec "a", and succeeds anywhere else
+    (slowly in the main process, so that the next job is submitted after the worker has died)."""
     import multiprocessing
 
     from kpn_collections.batch.runner import JobResult
@@ -307,9 +389,11 @@ def _job_killing_its_worker(job: Any) -> Any:
     return JobResult(job.index, str(job.spec), None, "written", True)
 
 
-def test_a_worker_that_dies_is_reported_and_the_batch_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_worker_that_dies_is_reported_and_the_batch_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kpn_collections.batch import runner as batch
     from kpn_collections.batch.runner import Job, run_jobs
-    from kpn_collections.batch.runner import runner as batch
     from kpn_collections.settings import Settings
 
     jobs = []
@@ -324,9 +408,11 @@ def test_a_worker_that_dies_is_reported_and_the_batch_goes_on(tmp_path: Path, mo
     assert [r.outcome for r in results[1:]] == ["written"] * 5  # the others, converted here
 
 
-def test_workers_share_prepared_templates_and_still_report_a_template_that_does_not_compile(tmp_path: Path) -> None:
-    """run_jobs compiles the templates before forking (pipeline.prepare); a user template with a syntax error
-    must not stop it there, but fail each conversion with a located template error."""
+def test_workers_share_prepared_templates_and_still_report_a_template_that_does_not_compile(
+    tmp_path: Path,
+) -> None:
+    """run_jobs compiles the templates before forking (pipeline.prepare); a user template with a
+    syntax error must not stop it there, but fail each conversion with a located template error."""
     from kpn_collections.batch.runner import Job, run_jobs
     from kpn_collections.settings import Settings
 
@@ -338,32 +424,49 @@ def test_workers_share_prepared_templates_and_still_report_a_template_that_does_
     for index in range(3):
         spec = tmp_path / f"spec{index}.yaml"
         spec.write_text(source, encoding="utf-8")
-        jobs.append(Job(index, spec, tmp_path / "out" / f"spec{index}.json", Settings(templates_dir=templates)))
+        jobs.append(
+            Job(
+                index,
+                spec,
+                tmp_path / "out" / f"spec{index}.json",
+                Settings(templates_dir=templates),
+            )
+        )
     results = list(run_jobs(jobs, 2, lambda: None))
     assert [r.outcome for r in results] == ["failed"] * 3, [r.bug for r in results]
     for result in results:
-        assert [d.code for d in result.diagnostics if d.severity.value == "error"] == ["template-error"]
+        assert [d.code for d in result.diagnostics if d.severity.value == "error"] == [
+            "template-error"
+        ]
     assert not (tmp_path / "out").exists()
 
 
 def test_the_settings_file_reader_does_not_load_the_job_runner() -> None:
-    """config.py checks `naming` and `specs` globs with naming.py: settings do not depend on the job runner."""
+    """config.py checks `naming` and `specs` globs with naming.py: settings do not depend on the job
+    runner."""
     import subprocess
     import sys
 
-    code = "import sys, kpn_collections.config; print('kpn_collections.batch.runner' in sys.modules)"
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, kpn_collections.config; print('kpn_collections.batch.runner' in sys.modules)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert shown.strip() == "False"
 
 
 def test_one_map_from_settings_keys_to_settings_fields() -> None:
-    """Every `Settings` field has one key in settings.SETTING_KEYS; the settings file knows the rest of them."""
+    """Every `Settings` field has one key in settings.SETTING_KEYS; the settings file knows the rest
+    of them."""
     from dataclasses import fields
 
     from kpn_collections import config
     from kpn_collections.settings import SETTING_KEYS, Settings
 
-    assert sorted(name for name, _ in SETTING_KEYS.values()) == sorted(f.name for f in fields(Settings))
+    assert sorted(name for name, _ in SETTING_KEYS.values()) == sorted(
+        f.name for f in fields(Settings)
+    )
     file_keys = {key for key, (_, kind) in SETTING_KEYS.items() if kind is not None}
     assert file_keys == set(config._PER_SPEC)
     assert not file_keys & config._COMMAND_LINE_ONLY
@@ -371,12 +474,17 @@ def test_one_map_from_settings_keys_to_settings_fields() -> None:
 
 
 def test_settings_modes_are_literal_types_with_their_allowed_values() -> None:
-    """mypy checks a mode against its allowed values; the CLI choices and the settings file use the same ones."""
+    """mypy checks a mode against its allowed values; the CLI choices and the settings file use the
+    same ones."""
     from typing import get_args, get_type_hints
 
     from kpn_collections.settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
 
     hints = get_type_hints(Settings)
     assert get_args(hints["folders"]) == FOLDER_MODES == ("tags", "paths", "flat")
-    assert get_args(hints["auth_mode"]) == AUTH_MODES == ("auto", "client-credentials", "token-operation", "spec")
+    assert (
+        get_args(hints["auth_mode"])
+        == AUTH_MODES
+        == ("auto", "client-credentials", "token-operation", "spec")
+    )
     assert get_args(hints["tests"]) == TEST_MODES == ("none", "smoke", "contract")

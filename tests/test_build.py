@@ -31,7 +31,9 @@ def minimal(**extra: Any) -> dict[str, Any]:
 
 
 def test_convert_document_api_returns_collection_and_diagnostics() -> None:
-    result = convert_document(minimal(paths={"/a": {"get": {"responses": {"200": {"description": "ok"}}}}}))
+    result = convert_document(
+        minimal(paths={"/a": {"get": {"responses": {"200": {"description": "ok"}}}}})
+    )
     assert result.collection is not None
     assert result.collection["info"]["schema"].endswith("/v2.1.0/collection.json")
     assert any(d.code == "no-server" for d in result.diagnostics)
@@ -47,7 +49,10 @@ def test_swagger2_base_url_prefers_https() -> None:
 def test_swaggerhub_mock_server_is_skipped() -> None:
     assert OAS30["servers"][0]["url"].startswith("https://virtserver.swaggerhub.com/")
     base_url = variables(convert(OAS30))["baseUrl"]
-    assert "virtserver" not in base_url and base_url == "https://{{environment}}.kpn.com/kpn/features/v1"
+    assert (
+        "virtserver" not in base_url
+        and base_url == "https://{{environment}}.kpn.com/kpn/features/v1"
+    )
     assert variables(convert(OAS30))["environment"] == "api-prd"
 
 
@@ -73,7 +78,10 @@ def test_path_variables_have_examples_and_descriptions() -> None:
 
 def test_bodies_by_media_type() -> None:
     collection = convert(OAS30)
-    modes = {i["name"]: i["request"].get("body", {}).get("mode") for i in iter_requests(collection["item"])}
+    modes = {
+        i["name"]: i["request"].get("body", {}).get("mode")
+        for i in iter_requests(collection["item"])
+    }
     assert modes["Create a customer"] == "raw"
     assert modes["Register a payment (form)"] == "urlencoded"
     assert modes["Upload a document"] == "formdata"
@@ -123,35 +131,100 @@ def test_description_has_parameter_table() -> None:
 
 
 def _named(**examples: Any) -> dict[str, Any]:
-    return {name: {"summary": f"{name} summary", "value": value} for name, value in examples.items()}
+    return {
+        name: {"summary": f"{name} summary", "value": value} for name, value in examples.items()
+    }
 
 
 def test_every_named_example_is_kept_in_pairs() -> None:
     schema = {"type": "object", "properties": {"kind": {"type": "string"}}}
-    document = minimal(paths={"/orders": {"post": {
-        "summary": "Create order",
-        "requestBody": {"content": {"application/json": {"schema": schema, "examples": _named(
-            card={"kind": "card"}, invoice={"kind": "invoice"}, gift={"kind": "gift"})}}},
-        "responses": {
-            "201": {"description": "Created", "content": {"application/json": {"schema": schema, "examples": _named(
-                invoice={"kind": "invoice-created"}, standard={"kind": "created"})}}},
-            "400": {"description": "Bad Request", "content": {"application/json": {"schema": schema, "examples":
-                                                                                    _named(bad={"kind": "bad"})}}},
-            "404": {"description": "Not Found"},
-        },
-    }}})
+    document = minimal(
+        paths={
+            "/orders": {
+                "post": {
+                    "summary": "Create order",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": schema,
+                                "examples": _named(
+                                    card={"kind": "card"},
+                                    invoice={"kind": "invoice"},
+                                    gift={"kind": "gift"},
+                                ),
+                            }
+                        }
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Created",
+                            "content": {
+                                "application/json": {
+                                    "schema": schema,
+                                    "examples": _named(
+                                        invoice={"kind": "invoice-created"},
+                                        standard={"kind": "created"},
+                                    ),
+                                }
+                            },
+                        },
+                        "400": {
+                            "description": "Bad Request",
+                            "content": {
+                                "application/json": {
+                                    "schema": schema,
+                                    "examples": _named(bad={"kind": "bad"}),
+                                }
+                            },
+                        },
+                        "404": {"description": "Not Found"},
+                    },
+                }
+            }
+        }
+    )
     item = find_request(convert(document), "Create order")
-    assert item["request"]["body"]["raw"] == '{\n  "kind": "card"\n}'  # the first named example, as before
-    saved = [(r["code"], r["name"], r["originalRequest"]["body"]["raw"], r["body"]) for r in item["response"]]
+    assert (
+        item["request"]["body"]["raw"] == '{\n  "kind": "card"\n}'
+    )  # the first named example, as before
+    saved = [
+        (r["code"], r["name"], r["originalRequest"]["body"]["raw"], r["body"])
+        for r in item["response"]
+    ]
     card, invoice, gift = ('{\n  "kind": "' + k + '"\n}' for k in ("card", "invoice", "gift"))
     assert saved == [
-        (201, "Created — invoice summary", invoice, '{\n  "kind": "invoice-created"\n}'),  # same name: together
+        (
+            201,
+            "Created — invoice summary",
+            invoice,
+            '{\n  "kind": "invoice-created"\n}',
+        ),  # same name: together
         (201, "Created — card summary → standard summary", card, '{\n  "kind": "created"\n}'),
-        (201, "Created — gift summary → invoice summary", gift, '{\n  "kind": "invoice-created"\n}'),  # unpaired
+        (
+            201,
+            "Created — gift summary → invoice summary",
+            gift,
+            '{\n  "kind": "invoice-created"\n}',
+        ),  # unpaired
         (400, "Bad Request", card, '{\n  "kind": "bad"\n}'),
         (404, "Not Found", card, ""),
     ]
     assert len({r["id"] for r in item["response"]}) == len(item["response"])
-    lone = find_request(convert(minimal(paths={"/orders": {"post": {
-        "summary": "Create order", "responses": {"400": {"description": "Bad Request"}}}}})), "Create order")
-    assert item["response"][3]["id"] == lone["response"][0]["id"]  # a status with one saved response keeps its id
+    lone = find_request(
+        convert(
+            minimal(
+                paths={
+                    "/orders": {
+                        "post": {
+                            "summary": "Create order",
+                            "responses": {"400": {"description": "Bad Request"}},
+                        }
+                    }
+                }
+            )
+        ),
+        "Create order",
+    )
+    assert (
+        item["response"][3]["id"] == lone["response"][0]["id"]
+    )  # a status with one saved response keeps its id

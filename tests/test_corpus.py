@@ -1,4 +1,5 @@
-"""Every real KPN SwaggerHub export converts: no errors, schema-valid, one request per operation, stable."""
+"""Every real KPN SwaggerHub export converts: no errors, schema-valid, one request per operation,
+stable."""
 
 from __future__ import annotations
 
@@ -44,8 +45,21 @@ def test_output_identical_across_hash_seeds(tmp_path: Path) -> None:
         out = tmp_path / seed
         env = {**os.environ, "PYTHONHASHSEED": seed}
         completed = subprocess.run(
-            [sys.executable, "-m", "kpn_collections", "convert", *map(str, specs), "-o", str(out), "-q"],
-            cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "kpn_collections",
+                "convert",
+                *map(str, specs),
+                "-o",
+                str(out),
+                "-q",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert completed.returncode == 0, completed.stderr
         outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
@@ -57,9 +71,15 @@ def test_known_warts_are_located_warnings() -> None:
     require_corpus()
     expectations = {
         "kpn-match-openapi.yml": ("dangling-ref", "/components/schemas/TokenResponse"),
-        "kpn-ise-openapi.yml": ("oauth-scopes-missing", "/components/securitySchemes/oauth2/flows/clientCredentials"),
+        "kpn-ise-openapi.yml": (
+            "oauth-scopes-missing",
+            "/components/securitySchemes/oauth2/flows/clientCredentials",
+        ),
         "kpn-tv-guide-openapi.yml": ("oauth-scopes-missing", "/components/securitySchemes/oauth2"),
-        "xdroid-speech-to-text-openapi.yml": ("ref-to-non-schema", "/paths/~1job~1{job_id}/get/parameters/0/schema"),
+        "xdroid-speech-to-text-openapi.yml": (
+            "ref-to-non-schema",
+            "/paths/~1job~1{job_id}/get/parameters/0/schema",
+        ),
     }
     for name, (code, fragment) in expectations.items():
         result = convert_file(CORPUS / name)

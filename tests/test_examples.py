@@ -53,15 +53,27 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def example(schema: Any, *, for_request: bool = False, document: dict[str, Any] | None = None) -> Any:
-    return ExampleGenerator(RefResolver(document or DOCUMENT)).example(schema, for_request=for_request)
+def example(
+    schema: Any, *, for_request: bool = False, document: dict[str, Any] | None = None
+) -> Any:
+    return ExampleGenerator(RefResolver(document or DOCUMENT)).example(
+        schema, for_request=for_request
+    )
 
 
-# --- the spec's own values ---------------------------------------------------------------------------------
+# --- the spec's own values
+# ---------------------------------------------------------------------------------
 
 
 def test_example_wins() -> None:
-    schema = {"type": "integer", "example": 8, "examples": [9], "default": 7, "const": 6, "enum": [5]}
+    schema = {
+        "type": "integer",
+        "example": 8,
+        "examples": [9],
+        "default": 7,
+        "const": 6,
+        "enum": [5],
+    }
     assert example(schema) == 8
 
 
@@ -103,7 +115,8 @@ def test_default_deep_copy() -> None:
     assert schema["default"] == [{"k": 1}]
 
 
-# --- references --------------------------------------------------------------------------------------------
+# --- references
+# --------------------------------------------------------------------------------------------
 
 
 def test_ref_followed() -> None:
@@ -119,7 +132,8 @@ def test_parameter_ref() -> None:
     assert example({"$ref": "#/components/parameters/Limit"}) == 5
 
 
-# --- composition -------------------------------------------------------------------------------------------
+# --- composition
+# -------------------------------------------------------------------------------------------
 
 
 def test_all_of_merges() -> None:
@@ -129,7 +143,11 @@ def test_all_of_merges() -> None:
 
 def test_all_of_inline_properties() -> None:
     schema = {"allOf": [ref("Pet")], "properties": {"tag": {"type": "string"}}}
-    assert example(schema, for_request=True) == {"name": "string", "password": "string", "tag": "string"}
+    assert example(schema, for_request=True) == {
+        "name": "string",
+        "password": "string",
+        "tag": "string",
+    }
 
 
 def test_one_of_first_non_null() -> None:
@@ -144,7 +162,8 @@ def test_one_of_ref() -> None:
     assert example({"oneOf": [ref("Pet"), {"type": "integer"}]}) == {"id": 0, "name": "string"}
 
 
-# --- readOnly / writeOnly ----------------------------------------------------------------------------------
+# --- readOnly / writeOnly
+# ----------------------------------------------------------------------------------
 
 
 def test_read_only_request() -> None:
@@ -161,11 +180,14 @@ def test_read_only_via_ref() -> None:
     assert example(schema, for_request=False) == {"id": "string", "x": "string"}
 
 
-# --- formats and types -------------------------------------------------------------------------------------
+# --- formats and types
+# -------------------------------------------------------------------------------------
 
 
 def test_date_time() -> None:
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", example({"type": "string", "format": "date-time"}))
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", example({"type": "string", "format": "date-time"})
+    )
 
 
 def test_date() -> None:
@@ -295,14 +317,21 @@ def test_array_min_items() -> None:
 
 
 def test_array_unique_items() -> None:
-    value = example({"type": "array", "items": {"type": "string"}, "minItems": 2, "uniqueItems": True})
+    value = example(
+        {"type": "array", "items": {"type": "string"}, "minItems": 2, "uniqueItems": True}
+    )
     assert len(value) >= 2
     assert len(set(value)) == len(value)
 
 
 def test_array_items_independent() -> None:
-    value = example({"type": "array", "items": {"type": "object", "properties": {"a": {"type": "string"}}},
-                     "minItems": 2})
+    value = example(
+        {
+            "type": "array",
+            "items": {"type": "object", "properties": {"a": {"type": "string"}}},
+            "minItems": 2,
+        }
+    )
     value[0]["a"] = "changed"
     assert value[1]["a"] == "string"
 
@@ -313,7 +342,8 @@ def test_untyped() -> None:
     assert example({"items": {"type": "boolean"}}) == [True]
 
 
-# --- recursion and determinism -----------------------------------------------------------------------------
+# --- recursion and determinism
+# -----------------------------------------------------------------------------
 
 
 def test_tree_node() -> None:
@@ -345,15 +375,20 @@ def test_deep_nesting_stops() -> None:
 
 
 def test_deterministic() -> None:
-    schema = {"allOf": [ref("Pet"), ref("TreeNode")],
-              "properties": {"when": {"type": "string", "format": "date-time"},
-                             "ids": {"type": "array", "items": {"type": "string", "format": "uuid"}}}}
+    schema = {
+        "allOf": [ref("Pet"), ref("TreeNode")],
+        "properties": {
+            "when": {"type": "string", "format": "date-time"},
+            "ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+        },
+    }
     first = example(schema)
     assert first == example(schema)
     assert first == ExampleGenerator(RefResolver(DOCUMENT)).example(schema, for_request=False)
 
 
-# --- RefResolver and check_references ----------------------------------------------------------------------
+# --- RefResolver and check_references
+# ----------------------------------------------------------------------
 
 REF_DOCUMENT: dict[str, Any] = {
     "paths": {"/pets/{id}": {"get": {"operationId": "getPet"}}},
@@ -368,14 +403,17 @@ REF_DOCUMENT: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize(("pointer", "expected"), [
-    ("#/components/schemas/a~0b", {"type": "string"}),
-    ("#/components/schemas/a~1b", {"type": "integer"}),
-    ("#/paths/~1pets~1{id}/get", {"operationId": "getPet"}),
-    ("#/paths/~1pets~1%7Bid%7D/get", {"operationId": "getPet"}),
-    ("#/components/schemas/My%20Schema", {"type": "boolean"}),
-    ("#/components/schemas/List/1", 20),
-])
+@pytest.mark.parametrize(
+    ("pointer", "expected"),
+    [
+        ("#/components/schemas/a~0b", {"type": "string"}),
+        ("#/components/schemas/a~1b", {"type": "integer"}),
+        ("#/paths/~1pets~1{id}/get", {"operationId": "getPet"}),
+        ("#/paths/~1pets~1%7Bid%7D/get", {"operationId": "getPet"}),
+        ("#/components/schemas/My%20Schema", {"type": "boolean"}),
+        ("#/components/schemas/List/1", 20),
+    ],
+)
 def test_lookup(pointer: str, expected: Any) -> None:
     assert RefResolver(REF_DOCUMENT).lookup(pointer) == (True, expected)
 
@@ -384,7 +422,9 @@ def test_lookup_root() -> None:
     assert RefResolver(REF_DOCUMENT).lookup("#") == (True, REF_DOCUMENT)
 
 
-@pytest.mark.parametrize("pointer", ["#/nope", "#/components/schemas/List/5", "#/components/schemas/a~1c"])
+@pytest.mark.parametrize(
+    "pointer", ["#/nope", "#/components/schemas/List/5", "#/components/schemas/a~1c"]
+)
 def test_lookup_missing(pointer: str) -> None:
     resolver = RefResolver(REF_DOCUMENT)
     assert resolver.lookup(pointer) == (False, None)
@@ -417,9 +457,15 @@ def test_ref_cycle_is_reported_once() -> None:
     diagnostics = Diagnostics(file="spec.yaml")
     check_references(document, resolver, diagnostics)
     [d] = diagnostics.items
-    assert (d.severity, d.code, d.pointer) == (Severity.WARNING, "ref-cycle", "/components/schemas/A/$ref")
-    assert d.message == ("`$ref` cycle of 2 reference(s) never reaches a definition: "
-                         "#/components/schemas/B -> #/components/schemas/A -> #/components/schemas/B")
+    assert (d.severity, d.code, d.pointer) == (
+        Severity.WARNING,
+        "ref-cycle",
+        "/components/schemas/A/$ref",
+    )
+    assert (
+        d.message == "`$ref` cycle of 2 reference(s) never reaches a definition: "
+        "#/components/schemas/B -> #/components/schemas/A -> #/components/schemas/B"
+    )
     assert resolver.cyclic == {"#/components/schemas/A", "#/components/schemas/B"}
 
 
@@ -428,8 +474,10 @@ def test_long_cycles_and_chains_are_one_warning_each() -> None:
     schemas.update({f"T{i}": ref(f"T{i + 1}") for i in range(100)})
     schemas["T100"] = {"type": "string"}
     items = check({"components": {"schemas": schemas}}).items
-    assert [(d.code, d.pointer) for d in items] == [("ref-cycle", "/components/schemas/S0/$ref"),
-                                                    ("ref-chain-too-long", "/components/schemas/T0/$ref")]
+    assert [(d.code, d.pointer) for d in items] == [
+        ("ref-cycle", "/components/schemas/S0/$ref"),
+        ("ref-chain-too-long", "/components/schemas/T0/$ref"),
+    ]
     assert "cycle of 1000 reference(s)" in items[0].message
 
 
@@ -442,9 +490,15 @@ def test_ref_not_string() -> None:
 
 
 def test_property_named_ref() -> None:
-    document = {"components": {"schemas": {"Obj": {"type": "object", "properties": {"$ref": {"type": "string"}}}}}}
+    document = {
+        "components": {
+            "schemas": {"Obj": {"type": "object", "properties": {"$ref": {"type": "string"}}}}
+        }
+    }
     assert check(document).items == []
-    assert example(document["components"]["schemas"]["Obj"], document=document) == {"$ref": "string"}
+    assert example(document["components"]["schemas"]["Obj"], document=document) == {
+        "$ref": "string"
+    }
 
 
 def test_property_named_ref_checked() -> None:
@@ -454,12 +508,20 @@ def test_property_named_ref_checked() -> None:
     assert d.pointer == "/components/schemas/Obj/properties/$ref/$ref"
 
 
-@pytest.mark.parametrize("target", ["other.yaml#/components/schemas/X", "https://example.com/api.json"])
+@pytest.mark.parametrize(
+    "target", ["other.yaml#/components/schemas/X", "https://example.com/api.json"]
+)
 def test_external_refs_are_left_to_the_bundle_stage(target: str) -> None:
-    # the bundle stage (tests/test_refs.py) resolves or reports every external ref before this check runs
+    # the bundle stage (tests/test_refs.py) resolves or reports every external ref before this check
+    # runs
     document = {"components": {"schemas": {"Ext": {"$ref": target}}}}
     assert check(document).items == []
 
 
 def test_clean_refs() -> None:
-    assert check(DOCUMENT | {"components": {"schemas": {"Pet": SCHEMAS["Pet"], "P2": ref("Pet")}}}).items == []
+    assert (
+        check(
+            DOCUMENT | {"components": {"schemas": {"Pet": SCHEMAS["Pet"], "P2": ref("Pet")}}}
+        ).items
+        == []
+    )

@@ -1,11 +1,11 @@
 """The fast paths report exactly what the reference paths report.
 
-Speed comes from jsonschema-rs answering "valid?" (OpenAPI meta-schema, Postman schema, the semantic pass's
-meta-check of each schema), a set instead of a list for the semantic pass's visited schemas, and a JSON
-source locator using the C scanner. `KPN_COLLECTIONS_REFERENCE_VALIDATION=1` turns all of them off; the end-to-end
-test converts the fixtures, the KPN corpus and the public corpus both ways and requires identical
-diagnostics and byte-identical collections. The unit tests compare each fast answer with the reference one,
-on the same documents and on mutated ones.
+Speed comes from jsonschema-rs answering "valid?" (OpenAPI meta-schema, Postman schema, the semantic
+pass's meta-check of each schema), a set instead of a list for the semantic pass's visited schemas,
+and a JSON source locator using the C scanner. `KPN_COLLECTIONS_REFERENCE_VALIDATION=1` turns all of
+them off; the end-to-end test converts the fixtures, the KPN corpus and the public corpus both ways
+and requires identical diagnostics and byte-identical collections. The unit tests compare each fast
+answer with the reference one, on the same documents and on mutated ones.
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
-from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+from openapi_spec_validator import (
+    OpenAPIV2SpecValidator,
+    OpenAPIV30SpecValidator,
+    OpenAPIV31SpecValidator,
+)
 from openapi_spec_validator.validation.exceptions import (
     DuplicateOperationIDError,
     ExtraParametersError,
@@ -70,9 +74,14 @@ pytestmark = pytest.mark.skipif(jsonschema_rs is None, reason="jsonschema-rs is 
 
 
 def documents() -> list[Path]:
-    fixtures = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".yaml", ".yml", ".json")
-                      and "expected" not in p.name)
-    public = sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".yaml", ".json") and p.parent.name != "test")
+    fixtures = sorted(
+        p
+        for p in FIXTURES.rglob("*")
+        if p.suffix in (".yaml", ".yml", ".json") and "expected" not in p.name
+    )
+    public = sorted(
+        p for p in PACKAGE.rglob("*") if p.suffix in (".yaml", ".json") and p.parent.name != "test"
+    )
     return fixtures + corpus_specs() + public
 
 
@@ -103,10 +112,14 @@ def test_there_are_documents_to_compare() -> None:
     assert len(LOADED) > 30
 
 
-@pytest.mark.parametrize(("path", "document", "version"), LOADED, ids=[str(p.relative_to(REPO_ROOT.parent))
-                                                                       for p, _, _ in LOADED])
-def test_meta_schema_fast_answer_is_the_reference_answer(path: Path, document: dict[str, Any],
-                                                         version: SpecVersion) -> None:
+@pytest.mark.parametrize(
+    ("path", "document", "version"),
+    LOADED,
+    ids=[str(p.relative_to(REPO_ROOT.parent)) for p, _, _ in LOADED],
+)
+def test_meta_schema_fast_answer_is_the_reference_answer(
+    path: Path, document: dict[str, Any], version: SpecVersion
+) -> None:
     check = structural_check(version)
     assert check.fast is not None
     assert check.fast(document) == check.reference_valid(document)
@@ -122,14 +135,22 @@ def test_meta_schema_fast_answer_on_mutated_documents(document: Any) -> None:
         return
     check = structural_check(version)
     assert check.fast is not None
-    if check.fast(document):  # the fast path only ever skips the reference check when it says "valid"
+    # the fast path only ever skips the reference check when it says "valid"
+    if check.fast(document):
         assert check.reference_valid(document)
 
 
 def error_signature(error: Any) -> tuple[Any, ...]:
     """Everything of a jsonschema error the reports are built from, its sub-errors included."""
-    return (error.message, list(error.absolute_path), list(error.absolute_schema_path), error.validator,
-            error.validator_value, error.instance, [error_signature(sub) for sub in error.context])
+    return (
+        error.message,
+        list(error.absolute_path),
+        list(error.absolute_schema_path),
+        error.validator,
+        error.validator_value,
+        error.instance,
+        [error_signature(sub) for sub in error.context],
+    )
 
 
 def assert_narrowed_errors_are_the_reference_errors(check: Any, document: Any) -> None:
@@ -144,10 +165,14 @@ def test_there_are_invalid_documents_to_explain() -> None:
     assert len(INVALID) >= 5  # all OpenAPI 3.0; the tests below break 2.0 and 3.1 documents too
 
 
-@pytest.mark.parametrize(("path", "document", "version"), INVALID, ids=[str(p.relative_to(REPO_ROOT.parent))
-                                                                        for p, _, _ in INVALID])
-def test_narrowed_check_explains_an_invalid_document_as_the_reference_does(path: Path, document: dict[str, Any],
-                                                                            version: SpecVersion) -> None:
+@pytest.mark.parametrize(
+    ("path", "document", "version"),
+    INVALID,
+    ids=[str(p.relative_to(REPO_ROOT.parent)) for p, _, _ in INVALID],
+)
+def test_narrowed_check_explains_an_invalid_document_as_the_reference_does(
+    path: Path, document: dict[str, Any], version: SpecVersion
+) -> None:
     assert_narrowed_errors_are_the_reference_errors(structural_check(version), document)
 
 
@@ -155,12 +180,16 @@ def test_narrowed_check_explains_an_invalid_document_as_the_reference_does(path:
 @given(mutated_documents())
 def test_narrowed_check_explains_mutated_documents_as_the_reference_does(document: Any) -> None:
     version = detect_version(document, Diagnostics()) if isinstance(document, dict) else None
-    for check in [structural_check(version)] if version else [structural_check(v) for v in SpecVersion]:
+    for check in (
+        [structural_check(version)] if version else [structural_check(v) for v in SpecVersion]
+    ):
         assert_narrowed_errors_are_the_reference_errors(check, document)
 
 
 @pytest.mark.parametrize("fixture", ["swagger20", "oas30", "oas31"])
-def test_narrowed_check_explains_a_wrong_field_deep_in_each_version_as_the_reference_does(fixture: str) -> None:
+def test_narrowed_check_explains_a_wrong_field_deep_in_each_version_as_the_reference_does(
+    fixture: str,
+) -> None:
     document = load_document(next((FIXTURES / fixture / "features").glob("input.*"))).data
     version = detect_version(document, Diagnostics())
     assert version is not None
@@ -201,8 +230,11 @@ def references_met(validator: Any, document: Any) -> int:
 
 
 def test_narrowed_postman_check_explains_a_broken_collection_as_the_reference_does() -> None:
-    collection = json.loads((FIXTURES / "oas30" / "features" / "expected.postman_collection.json").read_text(
-        encoding="utf-8"))
+    collection = json.loads(
+        (FIXTURES / "oas30" / "features" / "expected.postman_collection.json").read_text(
+            encoding="utf-8"
+        )
+    )
     collection["item"][1]["item"][0]["request"]["method"] = 7
     collection["variable"][0]["type"] = []
     check = postman_schema_check()
@@ -211,14 +243,18 @@ def test_narrowed_postman_check_explains_a_broken_collection_as_the_reference_do
 
 
 def shipped_schemas() -> dict[str, dict[str, Any]]:
-    """Every schema jsonschema-rs is given: the OpenAPI meta-schemas, Postman's, the schema meta-schemas."""
+    """Every schema jsonschema-rs is given: the OpenAPI meta-schemas, Postman's, the schema
+    meta-schemas."""
     from openapi_schema_validator import OAS31Validator
     from openapi_schema_validator._specifications import REGISTRY
 
-    return {**{f"openapi {version.value}": meta_schema(version) for version in SpecVersion},
-            "postman": postman_schema_check().schema, "oas30 schema": dict(OAS30Validator.META_SCHEMA),
-            "oas31 dialect": dict(OAS31Validator.META_SCHEMA),
-            "oas31 vocabulary": dict(REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base"))}
+    return {
+        **{f"openapi {version.value}": meta_schema(version) for version in SpecVersion},
+        "postman": postman_schema_check().schema,
+        "oas30 schema": dict(OAS30Validator.META_SCHEMA),
+        "oas31 dialect": dict(OAS31Validator.META_SCHEMA),
+        "oas31 vocabulary": dict(REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base")),
+    }
 
 
 def patterns_in(schema: Any) -> set[str]:
@@ -238,19 +274,55 @@ def patterns_in(schema: Any) -> set[str]:
 
 SHIPPED_PATTERNS = sorted(set().union(*map(patterns_in, shipped_schemas().values())))
 # patterns of every construct the rewrite keeps, beside those the shipped schemas hold
-OTHER_PATTERNS = [r"^a.c$", r"a$|^b", r"[$.]\.$", r"^\d{1,3}(?:\.\d+)?$", r"^[^\d\n]*$", r"x{2,}?$", r"\$$",
-                  r"^(a|b)+\n?$", r"\t\r\f", r"^[\]-]$", r"^$"]
-NASTY_TEXT = st.lists(st.sampled_from(
-    [*"aAbcxX-_./:$0123459{}#?", "\n", "\r", "\u2028", "\u0660", "\u0663", "\uff11", "\ufeff", "\u00e9",
-     "\U00010d40", "\U0001d7ce", "\t", "\f", "]", "$ref", "3.0.", "3.1.", "200", "get", "Bearer", "x-"]),
-    max_size=8).map("".join)
+OTHER_PATTERNS = [
+    r"^a.c$",
+    r"a$|^b",
+    r"[$.]\.$",
+    r"^\d{1,3}(?:\.\d+)?$",
+    r"^[^\d\n]*$",
+    r"x{2,}?$",
+    r"\$$",
+    r"^(a|b)+\n?$",
+    r"\t\r\f",
+    r"^[\]-]$",
+    r"^$",
+]
+NASTY_TEXT = st.lists(
+    st.sampled_from(
+        [
+            *"aAbcxX-_./:$0123459{}#?",
+            "\n",
+            "\r",
+            "\u2028",
+            "\u0660",
+            "\u0663",
+            "\uff11",
+            "\ufeff",
+            "\u00e9",
+            "\U00010d40",
+            "\U0001d7ce",
+            "\t",
+            "\f",
+            "]",
+            "$ref",
+            "3.0.",
+            "3.1.",
+            "200",
+            "get",
+            "Bearer",
+            "x-",
+        ]
+    ),
+    max_size=8,
+).map("".join)
 
 
 @pytest.mark.parametrize("pattern", SHIPPED_PATTERNS + OTHER_PATTERNS)
 @settings(max_examples=300, deadline=None)
 @given(text=NASTY_TEXT)
-def test_rewritten_pattern_matches_in_jsonschema_rs_what_the_original_matches_in_python(pattern: str,
-                                                                                        text: str) -> None:
+def test_rewritten_pattern_matches_in_jsonschema_rs_what_the_original_matches_in_python(
+    pattern: str, text: str
+) -> None:
     from kpn_collections.validate.schema_check import python_regex
 
     rewritten = python_regex(pattern)
@@ -259,19 +331,45 @@ def test_rewritten_pattern_matches_in_jsonschema_rs_what_the_original_matches_in
     assert fast(text) == (re.search(pattern, text) is not None)
 
 
-@pytest.mark.parametrize(("pattern", "text"), [
-    (r"^[a-zA-Z0-9\.\-_]+$", "Pet\n"), (r"^[1-5](?:\d{2}|XX)$", "2\u0660\u0660"), (r"^3\.0\.\d(-.+)?$", "3.0.3-a\rb"),
-    (r"^x-", "x-a\n"), (r"^[1-5](?:\d{2}|XX)$", "200\n\n")])
-def test_rewritten_pattern_agrees_where_the_engines_read_the_original_differently(pattern: str, text: str) -> None:
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"^[a-zA-Z0-9\.\-_]+$", "Pet\n"),
+        (r"^[1-5](?:\d{2}|XX)$", "2\u0660\u0660"),
+        (r"^3\.0\.\d(-.+)?$", "3.0.3-a\rb"),
+        (r"^x-", "x-a\n"),
+        (r"^[1-5](?:\d{2}|XX)$", "200\n\n"),
+    ],
+)
+def test_rewritten_pattern_agrees_where_the_engines_read_the_original_differently(
+    pattern: str, text: str
+) -> None:
     from kpn_collections.validate.schema_check import python_regex
 
     rewritten = python_regex(pattern)
     assert rewritten is not None
-    assert jsonschema_rs.validator_for({"pattern": rewritten}).is_valid(text) == (re.search(pattern, text) is not None)
+    assert jsonschema_rs.validator_for({"pattern": rewritten}).is_valid(text) == (
+        re.search(pattern, text) is not None
+    )
 
 
-@pytest.mark.parametrize("pattern", [r"\w+", r"^\s*$", r"\bx", r"(?i)x", r"(?=a)", r"(a)\1", r"[]a]", r"[a", r"a{",
-                                     r"a}", r"a{,2}", r"\Z"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\w+",
+        r"^\s*$",
+        r"\bx",
+        r"(?i)x",
+        r"(?=a)",
+        r"(a)\1",
+        r"[]a]",
+        r"[a",
+        r"a{",
+        r"a}",
+        r"a{,2}",
+        r"\Z",
+    ],
+)
 def test_patterns_beyond_the_rewrite_are_not_guessed(pattern: str) -> None:
     from kpn_collections.validate.schema_check import SchemaCheck, python_regex
 
@@ -286,7 +384,9 @@ def test_a_schema_with_a_pattern_beyond_the_rewrite_is_checked_the_reference_way
     check = SchemaCheck({"properties": {"a": {"pattern": r"^\w+$"}}})
     assert check.fast is None
     assert [error.message for error in check.iter_errors({"a": "\u00e9t\u00e9\n"})] == []
-    assert [error.message for error in check.iter_errors({"a": "a b"})] == ["'a b' does not match '^\\\\w+$'"]
+    assert [error.message for error in check.iter_errors({"a": "a b"})] == [
+        "'a b' does not match '^\\\\w+$'"
+    ]
 
 
 def test_every_shipped_schema_keeps_its_fast_path() -> None:
@@ -305,11 +405,22 @@ def test_every_shipped_schema_keeps_its_fast_path() -> None:
 def test_only_patterns_in_schema_positions_are_rewritten() -> None:
     from kpn_collections.validate.schema_check import with_python_regexes
 
-    schema = {"properties": {"pattern": {"enum": [{"pattern": "a$"}]}, "b": {"pattern": "b$"}},
-              "patternProperties": {"^x-$": {"default": {"pattern": "c$"}}}, "pattern": "d.$"}
-    assert with_python_regexes(schema) == ({
-        "properties": {"pattern": {"enum": [{"pattern": "a$"}]}, "b": {"pattern": "b(?=\\n?$)"}},
-        "patternProperties": {"^x-(?=\\n?$)": {"default": {"pattern": "c$"}}}, "pattern": "d[^\\n](?=\\n?$)"}, False)
+    schema = {
+        "properties": {"pattern": {"enum": [{"pattern": "a$"}]}, "b": {"pattern": "b$"}},
+        "patternProperties": {"^x-$": {"default": {"pattern": "c$"}}},
+        "pattern": "d.$",
+    }
+    assert with_python_regexes(schema) == (
+        {
+            "properties": {
+                "pattern": {"enum": [{"pattern": "a$"}]},
+                "b": {"pattern": "b(?=\\n?$)"},
+            },
+            "patternProperties": {"^x-(?=\\n?$)": {"default": {"pattern": "c$"}}},
+            "pattern": "d[^\\n](?=\\n?$)",
+        },
+        False,
+    )
 
 
 def test_python_decimal_digits_are_read_from_its_own_tables() -> None:
@@ -321,8 +432,9 @@ def test_python_decimal_digits_are_read_from_its_own_tables() -> None:
 
 
 def test_a_digit_newer_than_pythons_unicode_tables_is_judged_as_python_judges_it() -> None:
-    """U+10D40 (Garay digit zero, Unicode 16) is a digit to jsonschema-rs's `\\p{Nd}` and not to Python 3.11's
-    `\\d`: a version number or a response code spelt with it is invalid for the reference validator."""
+    """U+10D40 (Garay digit zero, Unicode 16) is a digit to jsonschema-rs's `\\p{Nd}` and not to
+    Python 3.11's `\\d`: a version number or a response code spelt with it is invalid for the
+    reference validator."""
     document = json.loads(json.dumps(PET_NEWLINE))
     del document["components"]
     document["openapi"] = "3.0.\U00010d40"
@@ -334,7 +446,8 @@ def test_a_digit_newer_than_pythons_unicode_tables_is_judged_as_python_judges_it
 
 
 PET_NEWLINE = {
-    "openapi": "3.0.3", "info": {"title": "Pets", "version": "1"},
+    "openapi": "3.0.3",
+    "info": {"title": "Pets", "version": "1"},
     "paths": {"/pets": {"get": {"responses": {"200": {"description": "ok"}}}}},
     "components": {"schemas": {"Pet\n": {"type": 5}, "Owner": {"type": "object"}}},
 }
@@ -342,8 +455,9 @@ PET_NEWLINE = {
 
 @pytest.mark.parametrize("other_error", [False, True])
 def test_a_name_only_python_matches_is_checked_on_both_paths(other_error: bool) -> None:
-    """"Pet\\n" matches the component-name pattern for Python's `re` (`$` before a final newline), whose
-    validator then checks its schema; the fast answer must see that error too, alone or beside another."""
+    """ "Pet\\n" matches the component-name pattern for Python's `re` (`$` before a final newline),
+    whose validator then checks its schema; the fast answer must see that error too, alone or beside
+    another."""
     document = json.loads(json.dumps(PET_NEWLINE))
     if other_error:
         document["paths"]["/pets"]["get"]["responses"]["200"]["description"] = 5
@@ -358,35 +472,55 @@ def test_a_name_only_python_matches_is_checked_on_both_paths(other_error: bool) 
 def test_a_schema_whose_subschemas_set_their_base_uri_is_explained_the_reference_way() -> None:
     from kpn_collections.validate.schema_check import SchemaCheck
 
-    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "$id": "https://example.com/root.json",
-              "properties": {"a": {"$ref": "#/definitions/a"},
-                             "b": {"$id": "https://example.com/b.json", "$ref": "#/definitions/a",
-                                   "definitions": {"a": {"type": "string"}}}},
-              "definitions": {"a": {"type": "integer"}}}
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://example.com/root.json",
+        "properties": {
+            "a": {"$ref": "#/definitions/a"},
+            "b": {
+                "$id": "https://example.com/b.json",
+                "$ref": "#/definitions/a",
+                "definitions": {"a": {"type": "string"}},
+            },
+        },
+        "definitions": {"a": {"type": "integer"}},
+    }
     check = SchemaCheck(schema)
     assert check.narrowed is check.reference
     for instance in ({"a": 1, "b": "x"}, {"a": "x", "b": 1}, {"a": 1, "b": 1}):
         assert check.fast is not None and check.fast(instance) == check.reference_valid(instance)
         assert [error_signature(e) for e in check.iter_errors(instance)] == [
-            error_signature(e) for e in check.reference.iter_errors(instance)]
+            error_signature(e) for e in check.reference.iter_errors(instance)
+        ]
 
 
-REFERENCE_CLASSES = {SpecVersion.SWAGGER_2_0: OpenAPIV2SpecValidator, SpecVersion.OPENAPI_3_0: OpenAPIV30SpecValidator,
-                     SpecVersion.OPENAPI_3_1: OpenAPIV31SpecValidator}
+REFERENCE_CLASSES = {
+    SpecVersion.SWAGGER_2_0: OpenAPIV2SpecValidator,
+    SpecVersion.OPENAPI_3_0: OpenAPIV30SpecValidator,
+    SpecVersion.OPENAPI_3_1: OpenAPIV31SpecValidator,
+}
 
 
-@pytest.mark.parametrize(("path", "document", "version"), LOADED, ids=[str(p.relative_to(REPO_ROOT.parent))
-                                                                       for p, _, _ in LOADED])
-def test_library_pass_with_set_backed_visits_finds_what_the_library_finds(path: Path, document: dict[str, Any],
-                                                                          version: SpecVersion) -> None:
-    """The library's own pass (used for documents that fail the structural check) with our _IdSet."""
+@pytest.mark.parametrize(
+    ("path", "document", "version"),
+    LOADED,
+    ids=[str(p.relative_to(REPO_ROOT.parent)) for p, _, _ in LOADED],
+)
+def test_library_pass_with_set_backed_visits_finds_what_the_library_finds(
+    path: Path, document: dict[str, Any], version: SpecVersion
+) -> None:
+    """The library's own pass (used for documents that fail the structural check) with our
+    _IdSet."""
     validator = _VALIDATORS[version](document)
-    assert reported_findings(validator.root_validator(validator.schema_path)) == library_findings(document, version)
+    assert reported_findings(validator.root_validator(validator.schema_path)) == library_findings(
+        document, version
+    )
 
 
 def reported_findings(errors: Any) -> list[str]:
-    """Findings as `_report_semantic` reports them: type and message, in order (the library's one message built
-    from a set, whose order changes with PYTHONHASHSEED, compared sorted), or where the walk stopped."""
+    """Findings as `_report_semantic` reports them: type and message, in order (the library's one
+    message built from a set, whose order changes with PYTHONHASHSEED, compared sorted), or where
+    the walk stopped."""
     found = []
     try:
         for error in errors:
@@ -405,6 +539,7 @@ def reported_findings(errors: Any) -> list[str]:
 def library_findings(document: dict[str, Any], version: SpecVersion) -> list[str]:
     class Offline(REFERENCE_CLASSES[version]):  # type: ignore[misc, valid-type]
         resolver_handlers: dict[str, Any] = {}  # noqa: RUF012
+
     validator = Offline(document)
     return reported_findings(validator.root_validator(validator.schema_path))
 
@@ -416,8 +551,8 @@ def own_findings(document: dict[str, Any], version: SpecVersion) -> list[str]:
 
 
 def refs_ok(document: dict[str, Any]) -> bool:
-    """Whether the pipeline would run the semantic pass: local refs only (validation sees bundled documents),
-    none broken or cyclic."""
+    """Whether the pipeline would run the semantic pass: local refs only (validation sees bundled
+    documents), none broken or cyclic."""
     if any(not isinstance(ref, str) or not ref.startswith("#") for _, ref in iter_refs(document)):
         return False
     resolver = RefResolver(document)
@@ -425,13 +560,19 @@ def refs_ok(document: dict[str, Any]) -> bool:
     return not resolver.broken and not resolver.cyclic
 
 
-WELL_FORMED = [(p, d, v) for p, d, v in LOADED if structural_check(v).reference_valid(d) and refs_ok(d)]
+WELL_FORMED = [
+    (p, d, v) for p, d, v in LOADED if structural_check(v).reference_valid(d) and refs_ok(d)
+]
 
 
-@pytest.mark.parametrize(("path", "document", "version"), WELL_FORMED,
-                         ids=[str(p.relative_to(REPO_ROOT.parent)) for p, _, _ in WELL_FORMED])
-def test_own_semantic_pass_finds_what_openapi_spec_validator_finds(path: Path, document: dict[str, Any],
-                                                                   version: SpecVersion) -> None:
+@pytest.mark.parametrize(
+    ("path", "document", "version"),
+    WELL_FORMED,
+    ids=[str(p.relative_to(REPO_ROOT.parent)) for p, _, _ in WELL_FORMED],
+)
+def test_own_semantic_pass_finds_what_openapi_spec_validator_finds(
+    path: Path, document: dict[str, Any], version: SpecVersion
+) -> None:
     assert own_findings(document, version) == library_findings(document, version)
 
 
@@ -446,7 +587,11 @@ def test_own_semantic_pass_on_mutated_well_formed_documents(document: Any) -> No
     if not isinstance(document, dict):
         return
     version = detect_version(document, Diagnostics())
-    if version is None or not structural_check(version).reference_valid(document) or not refs_ok(document):
+    if (
+        version is None
+        or not structural_check(version).reference_valid(document)
+        or not refs_ok(document)
+    ):
         return
     assert own_findings(document, version) == library_findings(document, version)
 
@@ -459,17 +604,22 @@ def reference_meta_errors(schema: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize("schema", [
-    {"type": "string", "pattern": "^[a-z]+$"},
-    {"type": "string", "pattern": "("},
-    {"type": "object", "properties": {"a": {"type": "string", "pattern": "[unclosed"}}},
-    {"type": "object", "properties": {"pattern": {"type": "string"}}},
-    {"type": 5},
-    {"required": []},
-    {"minimum": "1"},
-    {"allOf": []},
-    {"example": {"pattern": "("}},  # not a pattern the meta-schema checks: the fast path defers, never wrong
-])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "pattern": "^[a-z]+$"},
+        {"type": "string", "pattern": "("},
+        {"type": "object", "properties": {"a": {"type": "string", "pattern": "[unclosed"}}},
+        {"type": "object", "properties": {"pattern": {"type": "string"}}},
+        {"type": 5},
+        {"required": []},
+        {"minimum": "1"},
+        {"allOf": []},
+        {
+            "example": {"pattern": "("}
+        },  # not a pattern the meta-schema checks: the fast path defers, never wrong
+    ],
+)
 def test_schema_meta_fast_answer_never_contradicts_the_reference(schema: dict[str, Any]) -> None:
     if _oas30_meta_valid(schema):
         assert not reference_meta_errors(schema)
@@ -480,8 +630,11 @@ def test_every_corpus_schema_meta_fast_answer_is_sound() -> None:
     for _, document, version in LOADED:
         if version is SpecVersion.OPENAPI_3_1:
             continue
-        schemas = document.get("definitions") if version is SpecVersion.SWAGGER_2_0 else (
-            document.get("components") or {}).get("schemas")
+        schemas = (
+            document.get("definitions")
+            if version is SpecVersion.SWAGGER_2_0
+            else (document.get("components") or {}).get("schemas")
+        )
         for schema in (schemas or {}).values():
             if _oas30_meta_valid(schema):
                 assert not reference_meta_errors(schema)
@@ -493,9 +646,14 @@ def test_postman_schema_fast_answer_is_the_reference_answer() -> None:
     check = postman_schema_check()
     for path in sorted(FIXTURES.glob("*/*/expected.postman_collection.json")):
         collection = json.loads(path.read_text(encoding="utf-8"))
-        assert check.fast is not None and check.fast(collection) and check.reference_valid(collection)
-        for broken in ({**collection, "info": {"name": 5}}, {**collection, "item": [{"request": 7}]},
-                       {k: v for k, v in collection.items() if k != "info"}):
+        assert (
+            check.fast is not None and check.fast(collection) and check.reference_valid(collection)
+        )
+        for broken in (
+            {**collection, "info": {"name": 5}},
+            {**collection, "item": [{"request": 7}]},
+            {k: v for k, v in collection.items() if k != "info"},
+        ):
             assert check.fast(broken) is False and check.reference_valid(broken) is False
 
 
@@ -518,7 +676,12 @@ def test_json_locator_agrees_with_the_yaml_locator() -> None:
             continue
         as_yaml = SourceDocument(source.path, source.data, source.text, "yaml")
         pointers = [*json_pointers(source.data), "/nope", "/paths/~1missing/get"]
-        for order in (pointers, pointers[::-1], pointers[1::2] + pointers[::2]):  # reading resumes where it stopped
+        # reading resumes where it stopped
+        for order in (
+            pointers,
+            pointers[::-1],
+            pointers[1::2] + pointers[::2],
+        ):
             positions = _JsonPositions(source.text)
             for pointer in order:
                 assert positions.locate(pointer) == as_yaml.locate(pointer), (path, pointer)
@@ -528,11 +691,28 @@ def test_json_locator_agrees_with_the_yaml_locator() -> None:
 
 def convert_all(tmp_path: Path, name: str, reference: bool) -> tuple[list[Any], dict[str, bytes]]:
     out = tmp_path / name
-    specs = [str(FIXTURES), *( [str(CORPUS)] if corpus_specs() else []), str(PACKAGE)]
+    specs = [str(FIXTURES), *([str(CORPUS)] if corpus_specs() else []), str(PACKAGE)]
     env = {**os.environ, "KPN_COLLECTIONS_REFERENCE_VALIDATION": "1" if reference else "0"}
-    completed = subprocess.run([sys.executable, "-m", "kpn_collections", "convert", *specs, "-o", str(out),
-                                "--no-cache", "--format", "json", "-v"], capture_output=True, text=True, env=env,
-                               cwd=REPO_ROOT, timeout=1800)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kpn_collections",
+            "convert",
+            *specs,
+            "-o",
+            str(out),
+            "--no-cache",
+            "--format",
+            "json",
+            "-v",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=1800,
+    )
     assert completed.returncode in (0, 1), completed.stderr[-2000:]
     report = json.loads(completed.stderr)
     files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.json"))}
@@ -548,9 +728,24 @@ def test_fast_and_reference_paths_give_identical_results(tmp_path: Path) -> None
     assert fast_files == reference_files
 
 
-@pytest.mark.parametrize("text", ["openapi: 3\n", "# c\n\nopenapi: 3\n", "  a: 1\n", '{"a": 1}', '\n\n  {"a": 1}',
-                                  "---\na: 1\n", "- a\n", "%YAML 1.2\n---\na: 1\n", "#x\n   # y\n  b: 2\n",
-                                  "&anchor\na: 1\n", "? a\n: 1\n", "'quoted'\n", "|\n  text\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "openapi: 3\n",
+        "# c\n\nopenapi: 3\n",
+        "  a: 1\n",
+        '{"a": 1}',
+        '\n\n  {"a": 1}',
+        "---\na: 1\n",
+        "- a\n",
+        "%YAML 1.2\n---\na: 1\n",
+        "#x\n   # y\n  b: 2\n",
+        "&anchor\na: 1\n",
+        "? a\n: 1\n",
+        "'quoted'\n",
+        "|\n  text\n",
+    ],
+)
 def test_root_position_shortcut_agrees_with_the_composer(text: str) -> None:
     fast = _root_position(text)
     node = yaml.compose(text)
@@ -563,10 +758,15 @@ def test_root_position_of_every_document_agrees_with_the_composer() -> None:
         text = load_document(path).text
         root = yaml.compose(text)
         assert root is not None
-        assert _root_position(text) in (None, (root.start_mark.line + 1, root.start_mark.column + 1)), path
+        assert _root_position(text) in (
+            None,
+            (root.start_mark.line + 1, root.start_mark.column + 1),
+        ), path
 
 
-# --- walks: each fast walk against the plain walk it replaced -------------------------------------------------
+# --- walks: each fast walk against the plain walk it replaced
+# -------------------------------------------------
+
 
 def reference_iter_refs(node: Any, pointer: str = "") -> list[tuple[str, Any]]:
     """iter_refs as first written: a pointer built for every value."""
@@ -577,9 +777,14 @@ def reference_iter_refs(node: Any, pointer: str = "") -> list[tuple[str, Any]]:
         if isinstance(value, dict):
             if "$ref" in value and not isinstance(value["$ref"], dict):
                 found.append((where, value["$ref"]))
-            literal = literal_keys if not where.endswith("/responses") else literal_keys - {"default"}
-            children = [(pointer_join(k), v) for k, v in value.items()
-                        if k not in literal and (k != "$ref" or isinstance(v, dict))]
+            literal = (
+                literal_keys if not where.endswith("/responses") else literal_keys - {"default"}
+            )
+            children = [
+                (pointer_join(k), v)
+                for k, v in value.items()
+                if k not in literal and (k != "$ref" or isinstance(v, dict))
+            ]
             if where.rsplit("/", 2)[-2:-1] == ["examples"] and "value" in value:
                 children = [(t, v) for t, v in children if t != "/value"]
         elif isinstance(value, list):
@@ -630,26 +835,44 @@ def test_walks_on_mutated_documents(document: Any) -> None:
     assert list(find_in_document(document)) == reference_find_in_document(document)
 
 
-TRICKY_SECRETS = ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig", "x {{client_secret}} y",
-                  "https://user:pass@example.org/", "ghp_" + "a" * 36, "Bearer " + "x" * 24]
+TRICKY_SECRETS = [
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
+    "x {{client_secret}} y",
+    "https://user:pass@example.org/",
+    "ghp_" + "a" * 36,
+    "Bearer " + "x" * 24,
+]
 
 
 @pytest.mark.parametrize("value", TRICKY_SECRETS)
 def test_walks_agree_on_secrets_under_every_kind_of_key(value: str) -> None:
-    document = {"a": {"client_secret": [value, {"x": value}], "access-token": "s3cr3t-v4lue-1", "e": [[value]]},
-                "examples": {"x": {"value": {"$ref": value}}}, "responses": {"default": {"$ref": "#/x"}}}
+    document = {
+        "a": {
+            "client_secret": [value, {"x": value}],
+            "access-token": "s3cr3t-v4lue-1",
+            "e": [[value]],
+        },
+        "examples": {"x": {"value": {"$ref": value}}},
+        "responses": {"default": {"$ref": "#/x"}},
+    }
     assert list(find_in_document(document)) == reference_find_in_document(document)
     assert list(iter_refs(document)) == reference_iter_refs(document)
 
 
-# --- the writer: orjson's text is the standard library's ------------------------------------------------------
+# --- the writer: orjson's text is the standard library's
+# ------------------------------------------------------
+
 
 def test_fast_writer_writes_the_reference_text_of_every_golden_collection() -> None:
     goldens = sorted(FIXTURES.glob("*/*/expected.postman_collection.json"))
     assert len(goldens) >= 5
     for path in goldens:
         collection = json.loads(path.read_text(encoding="utf-8"))
-        assert write.dumps(collection) == reference_dumps(collection) == path.read_text(encoding="utf-8"), path
+        assert (
+            write.dumps(collection)
+            == reference_dumps(collection)
+            == path.read_text(encoding="utf-8")
+        ), path
 
 
 def test_fast_writer_writes_the_reference_text_of_every_corpus_collection() -> None:
@@ -667,10 +890,16 @@ def reference_dumps(value: Any) -> str:
 
 
 JSON_LIKE = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @given(JSON_LIKE)
@@ -681,20 +910,28 @@ def test_fast_writer_writes_the_reference_text_of_any_data(value: Any) -> None:
     assert write.dumps({"v": value}) == expected
 
 
-@pytest.mark.parametrize("value", [1e-05, 1.5e-7, 2**64, -(2**63) - 1, float("nan"), float("inf"), 1e16, 0.1])
+@pytest.mark.parametrize(
+    "value", [1e-05, 1.5e-7, 2**64, -(2**63) - 1, float("nan"), float("inf"), 1e16, 0.1]
+)
 def test_fast_writer_leaves_what_orjson_writes_differently_to_the_reference(value: Any) -> None:
     assert write.dumps({"a": [{"b": value}]}) == reference_dumps({"a": [{"b": value}]})
-    assert write.collection_bytes(value) == reference_dumps(value).encode("utf-8")  # a scalar at the root too
+    assert write.collection_bytes(value) == reference_dumps(value).encode(
+        "utf-8"
+    )  # a scalar at the root too
 
 
 def test_a_lone_surrogate_is_written_as_its_json_escape() -> None:
     collection = {"a": ["x\ud800y", {"\udfff": 1}]}
     data = write.collection_bytes(collection)
-    assert json.loads(data.decode("utf-8")) == collection  # valid UTF-8, and the same strings read back
+    assert (
+        json.loads(data.decode("utf-8")) == collection
+    )  # valid UTF-8, and the same strings read back
     assert b"x\\ud800y" in data and write.dumps(collection) == data.decode("utf-8")
 
 
-# --- YAML: yaml-rs where it is sure to read what PyYAML reads ------------------------------------------------
+# --- YAML: yaml-rs where it is sure to read what PyYAML reads
+# ------------------------------------------------
+
 
 def same_data(a: Any, b: Any) -> bool:
     """Equal with the same types throughout (1 is not 1.0 nor True) and NaN equal to NaN."""
@@ -753,8 +990,9 @@ SCALAR_ALPHABET = "0123456789_.eE+-xXoObB:~ntruefalsNTRUEFALSinfa ?[]{},#'\"!&*|
 
 
 def reference_unsure(text: str) -> bool:
-    """The guard's number, tag and refused-character searches as first written: one regular expression each
-    (load.py now finds literal characters with str.find and splits the number search in three)."""
+    """The guard's number, tag and refused-character searches as first written: one regular
+    expression each (load.py now finds literal characters with str.find and splits the number search
+    in three)."""
     from kpn_collections.load.document import _TOKEN_BEFORE, _YAML_REFUSED, _number_token_at
 
     padded = "\n" + text
@@ -762,7 +1000,9 @@ def reference_unsure(text: str) -> bool:
         return True
     for match in re.finditer(r"[!&]", padded):
         at = match.start()
-        if padded[at - 1] in _TOKEN_BEFORE and (padded[at] == "!" or not padded[at + 1:at + 2].isspace()):
+        if padded[at - 1] in _TOKEN_BEFORE and (
+            padded[at] == "!" or not padded[at + 1 : at + 2].isspace()
+        ):
             return True
     hints = re.compile(r"0[0-9_xXoObB]|_(?:(?<=[0-9._]_)|(?=[0-9_]))|\+[0-9.]")
     if any(_number_token_at(padded, match.start()) for match in hints.finditer(padded)):
@@ -785,20 +1025,38 @@ def test_guard_searches_find_what_single_expressions_find(text: str) -> None:
 @settings(max_examples=600, deadline=None)
 @given(st.text(SCALAR_ALPHABET, min_size=1, max_size=10))
 def test_fast_yaml_types_scalars_as_pyyaml_does(scalar: str) -> None:
-    for text in (f"k: {scalar}\n", f"{scalar}: v\n", f"k: [{scalar}, x]\n", f"k: {{a: {scalar}}}\n",
-                 f"k:\n  - {scalar}\n", f"k: '{scalar}'\n", f"k: \"{scalar}\"\n"):
+    for text in (
+        f"k: {scalar}\n",
+        f"{scalar}: v\n",
+        f"k: [{scalar}, x]\n",
+        f"k: {{a: {scalar}}}\n",
+        f"k:\n  - {scalar}\n",
+        f"k: '{scalar}'\n",
+        f'k: "{scalar}"\n',
+    ):
         assert_fast_yaml_is_reference(text)
 
 
 @settings(max_examples=300, deadline=None)
-@given(JSON_LIKE.filter(lambda v: isinstance(v, (dict, list))),
-       st.sampled_from([None, '"', "'", "|", ">"]), st.integers(20, 120), st.booleans(),
-       st.sampled_from(["\n", "\r\n"]))
-def test_fast_yaml_reads_what_pyyaml_writes_in_every_style(value: Any, style: str | None, width: int,
-                                                           flow: bool, line_break: str) -> None:
+@given(
+    JSON_LIKE.filter(lambda v: isinstance(v, (dict, list))),
+    st.sampled_from([None, '"', "'", "|", ">"]),
+    st.integers(20, 120),
+    st.booleans(),
+    st.sampled_from(["\n", "\r\n"]),
+)
+def test_fast_yaml_reads_what_pyyaml_writes_in_every_style(
+    value: Any, style: str | None, width: int, flow: bool, line_break: str
+) -> None:
     try:
-        text = yaml.safe_dump({"root": value}, default_style=style, width=width, default_flow_style=flow,
-                              allow_unicode=True, line_break=line_break)
+        text = yaml.safe_dump(
+            {"root": value},
+            default_style=style,
+            width=width,
+            default_flow_style=flow,
+            allow_unicode=True,
+            line_break=line_break,
+        )
     except yaml.YAMLError:
         return
     assert_fast_yaml_is_reference(text)
@@ -812,19 +1070,61 @@ def test_fast_yaml_on_damaged_documents(data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 3))):
         at = data.draw(st.integers(0, len(text)))
         cut = data.draw(st.integers(0, 3))
-        text = text[:at] + data.draw(st.sampled_from(["", " ", "\t", ":", "-", "'", '"', "\n", "  ", "{", "[",
-                                                      "#", "0", "1_", "? ", "|", ">", "\r\n", "\r"])) + text[at + cut:]
+        text = (
+            text[:at]
+            + data.draw(
+                st.sampled_from(
+                    [
+                        "",
+                        " ",
+                        "\t",
+                        ":",
+                        "-",
+                        "'",
+                        '"',
+                        "\n",
+                        "  ",
+                        "{",
+                        "[",
+                        "#",
+                        "0",
+                        "1_",
+                        "? ",
+                        "|",
+                        ">",
+                        "\r\n",
+                        "\r",
+                    ]
+                )
+            )
+            + text[at + cut :]
+        )
     assert_fast_yaml_is_reference(text)
 
 
 YAML_TEXTS = yaml_texts()
 
 
-@pytest.mark.parametrize("text", [
-    "a: 0612345678\n", "a: 1_000\n", "0x1F: v\n", "+1: v\n", "a: !tag 1\n", "a: &x [1]\nb: *x\n",
-    "<<: {a: 1}\nb: 2\n", "%YAML 1.2\n---\na: 1\n", "a: b\x01c\n", "200: a\n'200': b\n", "? [a]\n: 1\n",
-    "a: 1\na: 2\n", "---\na: 1\n---\nb: 2\n", "- 1\n", "a: " + "[" * 300 + "]" * 300 + "\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 0612345678\n",
+        "a: 1_000\n",
+        "0x1F: v\n",
+        "+1: v\n",
+        "a: !tag 1\n",
+        "a: &x [1]\nb: *x\n",
+        "<<: {a: 1}\nb: 2\n",
+        "%YAML 1.2\n---\na: 1\n",
+        "a: b\x01c\n",
+        "200: a\n'200': b\n",
+        "? [a]\n: 1\n",
+        "a: 1\na: 2\n",
+        "---\na: 1\n---\nb: 2\n",
+        "- 1\n",
+        "a: " + "[" * 300 + "]" * 300 + "\n",
+    ],
+)
 def test_fast_yaml_steps_aside_where_readers_differ(text: str) -> None:
     assert _fast_yaml(text) is None
     assert not assert_fast_yaml_is_reference(text)
@@ -835,7 +1135,8 @@ def test_fast_yaml_keeps_integer_keys_as_their_text() -> None:
 
 
 def reference_has_risky_flow_collection(text: str) -> bool:
-    """The flow-collection guard as first written: every line visited, block scalars followed line by line."""
+    """The flow-collection guard as first written: every line visited, block scalars followed line
+    by line."""
     from kpn_collections.load.document import _BLOCK_SCALAR_HEADER, _FLOW_RISK, _FLOW_START
 
     block_indent = -1
@@ -847,11 +1148,13 @@ def reference_has_risky_flow_collection(text: str) -> bool:
         header = _BLOCK_SCALAR_HEADER.match(line)
         if header is not None:
             key = header.group(2)
-            block_indent = len(header.group(1)) if key is None else line.index(key, len(header.group(1)))
+            block_indent = (
+                len(header.group(1)) if key is None else line.index(key, len(header.group(1)))
+            )
             continue
         start = _FLOW_START.match(line) if "[" in line or "{" in line else None
         if start is not None:
-            flow = line[start.end() - 1:]
+            flow = line[start.end() - 1 :]
             opened = flow.count("[") + flow.count("{") - flow.count("]") - flow.count("}")
             if opened != 0 or _FLOW_RISK.search(flow):
                 return True
@@ -870,16 +1173,47 @@ def test_flow_guard_on_damaged_documents(data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 4))):
         at = data.draw(st.integers(0, len(text)))
         cut = data.draw(st.integers(0, 3))
-        text = text[:at] + data.draw(st.sampled_from(["", " ", "  ", "    ", ":", "- ", "\n", "\r\n", "{", "[",
-                                                      "]", "}", "|", ">", "|-", "#", ",", "a: [b", "k: |\n",
-                                                      "- |\n", "x: {a: 1}\n", "  [x]\n"])) + text[at + cut:]
+        text = (
+            text[:at]
+            + data.draw(
+                st.sampled_from(
+                    [
+                        "",
+                        " ",
+                        "  ",
+                        "    ",
+                        ":",
+                        "- ",
+                        "\n",
+                        "\r\n",
+                        "{",
+                        "[",
+                        "]",
+                        "}",
+                        "|",
+                        ">",
+                        "|-",
+                        "#",
+                        ",",
+                        "a: [b",
+                        "k: |\n",
+                        "- |\n",
+                        "x: {a: 1}\n",
+                        "  [x]\n",
+                    ]
+                )
+            )
+            + text[at + cut :]
+        )
     if "\r" in text.replace("\r\n", ""):
         assert _has_risky_flow_collection(text)  # lone carriage returns: always the reference path
     else:
         assert _has_risky_flow_collection(text) == reference_has_risky_flow_collection(text)
 
 
-# --- validation beside the build: same findings, same collection ----------------------------------------------
+# --- validation beside the build: same findings, same collection
+# ----------------------------------------------
+
 
 def conversions(paths: list[Path], *, beside: bool) -> list[tuple[Any, ...]]:
     found = []
@@ -891,17 +1225,25 @@ def conversions(paths: list[Path], *, beside: bool) -> list[tuple[Any, ...]]:
 
 
 def beside_inputs() -> list[Path]:
-    fixtures = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".yaml", ".yml", ".json")
-                      and "expected" not in p.name and p.parent.name != "models")
+    fixtures = sorted(
+        p
+        for p in FIXTURES.rglob("*")
+        if p.suffix in (".yaml", ".yml", ".json")
+        and "expected" not in p.name
+        and p.parent.name != "models"
+    )
     return fixtures + corpus_specs()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
 def test_validating_beside_the_build_finds_and_builds_what_the_stages_in_turn_do(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from kpn_collections.validate import parallel
 
-    monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)  # every document, not only the big ones
+    monkeypatch.setattr(
+        parallel, "MIN_SOURCE_CHARACTERS", 0
+    )  # every document, not only the big ones
     paths = beside_inputs()
     assert len(paths) > 20
     beside = conversions(paths, beside=True)
@@ -910,11 +1252,13 @@ def test_validating_beside_the_build_finds_and_builds_what_the_stages_in_turn_do
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
-def test_a_failing_validation_process_is_replaced_by_validation_here(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_validation_process_is_replaced_by_validation_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from kpn_collections.validate import parallel
 
     monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)
-    from kpn_collections import validate_spec as stage
+    from kpn_collections.validate import spec as stage
 
     parent = os.getpid()
     real = stage.validate_spec
@@ -930,27 +1274,45 @@ def test_a_failing_validation_process_is_replaced_by_validation_here(monkeypatch
     assert conversions(paths, beside=True) == conversions(paths, beside=False)
 
 
-# --- OpenAPI 3.1 schema meta-check: jsonschema-rs for the base dialect --------------------------------------------
+# --- OpenAPI 3.1 schema meta-check: jsonschema-rs for the base dialect
+# --------------------------------------------
+
 
 def reference_meta31_errors(schema: Any) -> bool:
     from jsonschema.validators import validator_for
     from openapi_schema_validator import OAS31_BASE_DIALECT_ID, oas31_format_checker
 
     try:
-        validator_for({"$schema": OAS31_BASE_DIALECT_ID}).check_schema(schema, format_checker=oas31_format_checker)
+        validator_for({"$schema": OAS31_BASE_DIALECT_ID}).check_schema(
+            schema, format_checker=oas31_format_checker
+        )
     except Exception:
         return True
     return False
 
 
 SCHEMAS_31 = [
-    {"type": "string", "pattern": "^[a-z]+$"}, {"type": "string", "pattern": "("},
-    {"patternProperties": {"(": {"type": "string"}}}, {"patternProperties": {"^x-": {"type": "string"}}},
-    {"type": ["string", "null"]}, {"type": 5}, {"discriminator": 5}, {"discriminator": {"propertyName": "k"}},
-    {"xml": {"name": 5}}, {"externalDocs": {"url": "https://example.com"}}, {"$ref": 5}, {"$defs": {"a": 5}},
-    {"prefixItems": [{"type": "string"}], "items": False}, {"$schema": "https://json-schema.org/draft/2020-12/schema"},
-    {"properties": {"a": {"$dynamicRef": "#meta"}}}, {"const": None, "examples": [1]}, {"minimum": "1"},
-    {"unevaluatedProperties": {"type": "integer"}}, {"dependentRequired": {"a": ["b", "b"]}}, True, False,
+    {"type": "string", "pattern": "^[a-z]+$"},
+    {"type": "string", "pattern": "("},
+    {"patternProperties": {"(": {"type": "string"}}},
+    {"patternProperties": {"^x-": {"type": "string"}}},
+    {"type": ["string", "null"]},
+    {"type": 5},
+    {"discriminator": 5},
+    {"discriminator": {"propertyName": "k"}},
+    {"xml": {"name": 5}},
+    {"externalDocs": {"url": "https://example.com"}},
+    {"$ref": 5},
+    {"$defs": {"a": 5}},
+    {"prefixItems": [{"type": "string"}], "items": False},
+    {"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    {"properties": {"a": {"$dynamicRef": "#meta"}}},
+    {"const": None, "examples": [1]},
+    {"minimum": "1"},
+    {"unevaluatedProperties": {"type": "integer"}},
+    {"dependentRequired": {"a": ["b", "b"]}},
+    True,
+    False,
 ]
 
 
@@ -1002,21 +1364,67 @@ def test_schema_meta31_fast_answer_on_generated_schemas(value: Any) -> None:
             assert not reference_meta31_errors(schema), schema
 
 
-SCHEMA_KEYWORDS = ["type", "properties", "items", "prefixItems", "required", "enum", "const", "pattern",
-                   "patternProperties", "additionalProperties", "minimum", "maximum", "minLength", "format",
-                   "allOf", "oneOf", "anyOf", "not", "$ref", "$defs", "discriminator", "xml", "example", "examples",
-                   "nullable", "readOnly", "deprecated", "contains", "minContains", "dependentRequired",
-                   "unevaluatedProperties", "if", "then", "else", "$id", "$anchor", "$comment", "default"]
-SCHEMA_VALUES = st.one_of(st.sampled_from(["string", "object", "integer", "null", "(", "^a$", "#/x", "a"]),
-                          st.integers(-2, 3), st.booleans(), st.none(), st.lists(st.sampled_from(["a", "b", 1]),
-                                                                                 max_size=3))
+SCHEMA_KEYWORDS = [
+    "type",
+    "properties",
+    "items",
+    "prefixItems",
+    "required",
+    "enum",
+    "const",
+    "pattern",
+    "patternProperties",
+    "additionalProperties",
+    "minimum",
+    "maximum",
+    "minLength",
+    "format",
+    "allOf",
+    "oneOf",
+    "anyOf",
+    "not",
+    "$ref",
+    "$defs",
+    "discriminator",
+    "xml",
+    "example",
+    "examples",
+    "nullable",
+    "readOnly",
+    "deprecated",
+    "contains",
+    "minContains",
+    "dependentRequired",
+    "unevaluatedProperties",
+    "if",
+    "then",
+    "else",
+    "$id",
+    "$anchor",
+    "$comment",
+    "default",
+]
+SCHEMA_VALUES = st.one_of(
+    st.sampled_from(["string", "object", "integer", "null", "(", "^a$", "#/x", "a"]),
+    st.integers(-2, 3),
+    st.booleans(),
+    st.none(),
+    st.lists(st.sampled_from(["a", "b", 1]), max_size=3),
+)
 SCHEMA_LIKE = st.recursive(
     st.dictionaries(st.sampled_from(SCHEMA_KEYWORDS), SCHEMA_VALUES, max_size=4),
-    lambda inner: st.dictionaries(st.sampled_from(SCHEMA_KEYWORDS),
-                                  st.one_of(SCHEMA_VALUES, inner, st.lists(inner, max_size=2),
-                                            st.dictionaries(st.sampled_from(["a", "b", "^x"]), inner, max_size=2)),
-                                  max_size=4),
-    max_leaves=12)
+    lambda inner: st.dictionaries(
+        st.sampled_from(SCHEMA_KEYWORDS),
+        st.one_of(
+            SCHEMA_VALUES,
+            inner,
+            st.lists(inner, max_size=2),
+            st.dictionaries(st.sampled_from(["a", "b", "^x"]), inner, max_size=2),
+        ),
+        max_size=4,
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -1028,7 +1436,9 @@ def test_schema_meta31_fast_answer_on_generated_schema_like_data(schema: dict[st
         assert not reference_meta31_errors(schema), schema
 
 
-# --- bundle: the text shortcut for "no external $ref" ----------------------------------------------------------
+# --- bundle: the text shortcut for "no external $ref"
+# ----------------------------------------------------------
+
 
 def test_text_shortcut_never_hides_an_external_ref() -> None:
     from kpn_collections.refs.bundle import _has_external_ref, _text_has_only_local_refs
@@ -1047,33 +1457,67 @@ def test_text_shortcut_never_hides_an_external_ref() -> None:
     assert sure > 50 and external > 5
 
 
-@pytest.mark.parametrize(("text", "sure"), [
-    ('{"$ref": "#/a"}', True), ('{"$ref" : "./a.yaml"}', False), ("a:\n  $ref: ./x.yaml\n", False),
-    ("a:\n  $ref:\n    '#/x'\n", True), ('{"$re\\u0066": "./a.yaml"}', False), ('a: "\\x24ref"\n', False),
-    ("? $ref\n: ./x\n", False), ("a: {$ref: ' #/x'}\n", False), ('{"$ref": {"$ref": "#/a"}}', False), ("", False),
-])
+@pytest.mark.parametrize(
+    ("text", "sure"),
+    [
+        ('{"$ref": "#/a"}', True),
+        ('{"$ref" : "./a.yaml"}', False),
+        ("a:\n  $ref: ./x.yaml\n", False),
+        ("a:\n  $ref:\n    '#/x'\n", True),
+        ('{"$re\\u0066": "./a.yaml"}', False),
+        ('a: "\\x24ref"\n', False),
+        ("? $ref\n: ./x\n", False),
+        ("a: {$ref: ' #/x'}\n", False),
+        ('{"$ref": {"$ref": "#/a"}}', False),
+        ("", False),
+    ],
+)
 def test_text_shortcut_cases(text: str, sure: bool) -> None:
     from kpn_collections.refs.bundle import _text_has_only_local_refs
 
     assert _text_has_only_local_refs(text) is sure
 
 
-def test_equal_response_schemas_are_converted_once_with_the_same_result(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """contract_tests converts each distinct inline response schema once; NaN (which the content key writes as
-    null) must not be taken for null, and a big shared schema keeps the name its first use gave it."""
+def test_equal_response_schemas_are_converted_once_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """contract_tests converts each distinct inline response schema once; NaN (which the content key
+    writes as null) must not be taken for null, and a big shared schema keeps the name its first use
+    gave it."""
     from kpn_collections.build import contract_tests
     from kpn_collections.build.ajv_schema import SchemaStore
 
-    big = {"type": "object", "properties": {f"field{i}": {"type": "string", "maxLength": i} for i in range(30)}}
-    schemas = [{"type": "number", "enum": [float("nan")]}, {"type": "number", "enum": [None]}, big,
-               {"type": "number", "enum": [float("nan")]}, big, {"type": "number", "enum": [None]}]
-    paths = {f"/p{i}": {"get": {"operationId": f"op{i}", "responses": {"200": {
-        "description": "ok", "content": {"application/json": {"schema": json.loads(json.dumps(schema))}}}}}}
-        for i, schema in enumerate(schemas)}
+    big = {
+        "type": "object",
+        "properties": {f"field{i}": {"type": "string", "maxLength": i} for i in range(30)},
+    }
+    schemas = [
+        {"type": "number", "enum": [float("nan")]},
+        {"type": "number", "enum": [None]},
+        big,
+        {"type": "number", "enum": [float("nan")]},
+        big,
+        {"type": "number", "enum": [None]},
+    ]
+    paths = {
+        f"/p{i}": {
+            "get": {
+                "operationId": f"op{i}",
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {"application/json": {"schema": json.loads(json.dumps(schema))}},
+                    }
+                },
+            }
+        }
+        for i, schema in enumerate(schemas)
+    }
     spec = tmp_path / "memo.json"
-    spec.write_text(json.dumps({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths}),
-                    encoding="utf-8")
+    spec.write_text(
+        json.dumps({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths}),
+        encoding="utf-8",
+    )
     conversions: list[Any] = []
     original = SchemaStore.convert
 
@@ -1083,7 +1527,8 @@ def test_equal_response_schemas_are_converted_once_with_the_same_result(tmp_path
 
     monkeypatch.setattr(SchemaStore, "convert", counting)
     fast = convert_file(spec)
-    # big once; NaN and null share a key (NaN != NaN, null != NaN), so each is converted again after the other
+    # big once; NaN and null share a key (NaN != NaN, null != NaN), so each is converted again after
+    # the other
     assert len(conversions) == 5
     monkeypatch.setattr(contract_tests, "REFERENCE_ONLY", True)
     conversions.clear()

@@ -1,9 +1,10 @@
-"""Property-based tests: mutated and truncated definitions either convert to a schema-valid collection or fail
-with located errors; never an exception, never a hang.
+"""Property-based tests: mutated and truncated definitions either convert to a schema-valid
+collection or fail with located errors; never an exception, never a hang.
 
-The bases are the small fixtures and the real KPN exports under 100 KB. Hypothesis runs derandomized (a fixed
-seed, the same examples on every run) with a fixed example budget, so CI time is bounded and a failure
-reproduces; `deadline` is the per-document time bound (a hang guard, not a speed target).
+The bases are the small fixtures and the real KPN exports under 100 KB. Hypothesis runs derandomized
+(a fixed seed, the same examples on every run) with a fixed example budget, so CI time is bounded
+and a failure reproduces; `deadline` is the per-document time bound (a hang guard, not a speed
+target).
 """
 
 from __future__ import annotations
@@ -32,14 +33,28 @@ from .helpers import schema_errors
 
 SMALL = 100_000
 BASES = sorted(p for p in FIXTURES.glob("*/*/input.*") if p.stat().st_size < SMALL) + [
-    p for p in corpus_specs() if p.stat().st_size < SMALL]
+    p for p in corpus_specs() if p.stat().st_size < SMALL
+]
 CAMPAIGN = int(os.environ.get("KPN_FUZZ_EXAMPLES", "0"))
-"""A longer, randomized local campaign: `KPN_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py` (CI: fixed budget)."""
-BUDGET = settings(max_examples=CAMPAIGN or 200, deadline=timedelta(seconds=20), derandomize=not CAMPAIGN,
-                  database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-LINE = re.compile(r"^(?P<file>[^:]+)(?::(?P<line>\d+)(?::\d+)?)?: error \[(?P<code>[a-z0-9-]+)\]"
-                  r"(?: at #(?P<pointer>\S*))?: .+? \(hint: (?P<hint>.+)\)$")
-UNLOCATED = {"empty", "not-text", "too-large", "not-openapi"}  # whole-file problems: there is no line to name
+"""A longer, randomized local campaign: `KPN_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py` (CI:
+fixed budget)."""
+BUDGET = settings(
+    max_examples=CAMPAIGN or 200,
+    deadline=timedelta(seconds=20),
+    derandomize=not CAMPAIGN,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+LINE = re.compile(
+    r"^(?P<file>[^:]+)(?::(?P<line>\d+)(?::\d+)?)?: error \[(?P<code>[a-z0-9-]+)\]"
+    r"(?: at #(?P<pointer>\S*))?: .+? \(hint: (?P<hint>.+)\)$"
+)
+UNLOCATED = {
+    "empty",
+    "not-text",
+    "too-large",
+    "not-openapi",
+}  # whole-file problems: there is no line to name
 
 
 @functools.cache
@@ -49,10 +64,14 @@ def base_text(index: int) -> bytes:
 
 @functools.cache
 def base_document(index: int) -> Any:
-    return load_bytes(base_text(index), BASES[index].name).data  # the converter's own reading: string keys
+    return load_bytes(
+        base_text(index), BASES[index].name
+    ).data  # the converter's own reading: string keys
 
 
-def check_outcome(collection: dict[str, Any] | None, diagnostics: tuple[Any, ...] | list[Any]) -> None:
+def check_outcome(
+    collection: dict[str, Any] | None, diagnostics: tuple[Any, ...] | list[Any]
+) -> None:
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if collection is not None:
         assert errors == []
@@ -65,9 +84,16 @@ def check_outcome(collection: dict[str, Any] | None, diagnostics: tuple[Any, ...
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=8)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def paths_in(document: Any) -> list[list[Any]]:
@@ -76,7 +102,13 @@ def paths_in(document: Any) -> list[list[Any]]:
     queue: list[tuple[list[Any], Any]] = [([], document)]
     while queue and len(found) < 3000:
         path, node = queue.pop(0)
-        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        children = (
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
+            if isinstance(node, list)
+            else []
+        )
         for key, child in children:
             found.append([*path, key])
             queue.append(([*path, key], child))
@@ -102,9 +134,12 @@ def mutated_documents(draw: st.DrawFn) -> Any:
         action = draw(st.sampled_from(["delete", "replace", "swap", "duplicate", "rename"]))
         if action == "delete":
             del parent[key]
-        elif action == "rename":  # a name the regex engines may read differently ("Pet\n", "2\u0660\u0660")
+        # a name the regex engines may read differently ("Pet\n", "2\u0660\u0660")
+        elif action == "rename":
             if isinstance(parent, dict) and isinstance(key, str):
-                parent[key + draw(st.sampled_from(["\n", "\u0660", "\r", "\ufeff", "$"]))] = parent.pop(key)
+                parent[key + draw(st.sampled_from(["\n", "\u0660", "\r", "\ufeff", "$"]))] = (
+                    parent.pop(key)
+                )
         elif action == "replace":
             parent[key] = draw(JSON_VALUES)
         else:
@@ -133,8 +168,8 @@ def test_mutated_documents_convert_or_fail_located(document: Any) -> None:
 @BUDGET
 @given(st.data())
 def test_truncated_and_corrupted_files_exit_0_or_1_with_located_errors(data: st.DataObject) -> None:
-    """Through the command line (in-process): exit code 0 and a valid collection, or 1, located errors and
-    nothing written."""
+    """Through the command line (in-process): exit code 0 and a valid collection, or 1, located
+    errors and nothing written."""
     index = data.draw(st.integers(0, len(BASES) - 1))
     raw = bytearray(base_text(index))
     raw = raw[: data.draw(st.integers(0, len(raw)))]
@@ -145,7 +180,9 @@ def test_truncated_and_corrupted_files_exit_0_or_1_with_located_errors(data: st.
         spec = Path(scratch) / BASES[index].name
         spec.write_bytes(bytes(raw))
         out = Path(scratch) / "out"
-        result = CliRunner().invoke(cli.main, ["convert", str(spec), "-o", str(out), "--no-cache", "-q"])
+        result = CliRunner().invoke(
+            cli.main, ["convert", str(spec), "-o", str(out), "--no-cache", "-q"]
+        )
         assert result.exit_code in (0, 1), result.output
         written = list(out.glob("*.json")) if out.is_dir() else []
         if result.exit_code == 0:
@@ -164,7 +201,10 @@ def test_truncated_and_corrupted_files_exit_0_or_1_with_located_errors(data: st.
 @BUDGET
 @given(JSON_VALUES)
 def test_arbitrary_json_values_as_definitions(value: Any) -> None:
-    document = value if isinstance(value, dict) else {"openapi": "3.0.3", "info": {"title": "x", "version": "1"},
-                                                      "paths": value}
+    document = (
+        value
+        if isinstance(value, dict)
+        else {"openapi": "3.0.3", "info": {"title": "x", "version": "1"}, "paths": value}
+    )
     result = convert_document(document, Settings(), source="random.yaml")
     check_outcome(result.collection, result.diagnostics)

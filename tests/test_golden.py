@@ -31,11 +31,15 @@ def test_fixture_matches_golden(spec: Path, update_golden: bool) -> None:
     result = convert_file(spec, Settings(check_output=True), display_name=spec.name)
     assert result.collection is not None, [d.format() for d in result.diagnostics]
     diagnostics_file = spec.parent / "expected.diagnostics.txt"
-    shown = "".join(d.format() + "\n" for d in result.diagnostics if d.severity is not Severity.INFO)
+    shown = "".join(
+        d.format() + "\n" for d in result.diagnostics if d.severity is not Severity.INFO
+    )
     if update_golden and (shown or diagnostics_file.exists()):
         diagnostics_file.write_text(shown, encoding="utf-8")
     # clean fixtures convert silently; fixtures with warts snapshot exactly what users are told
-    assert shown == (diagnostics_file.read_text(encoding="utf-8") if diagnostics_file.exists() else "")
+    assert shown == (
+        diagnostics_file.read_text(encoding="utf-8") if diagnostics_file.exists() else ""
+    )
     assert schema_errors(result.collection) == []
     document = load_document(spec).data
     assert len(operation_requests(result.collection)) == count_operations(document)

@@ -28,25 +28,41 @@ def test_missing_scopes_are_repaired_and_the_result_validates(tmp_path: Path) ->
     spec = corpus("kpn-ise-openapi.yml")
     patched = inject(spec, tmp_path)
     flow = patched["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
-    assert flow == {"tokenUrl": "https://api-prd.kpn.com/oauth/client_credential/accesstoken"
-                                "?grant_type=client_credentials", "scopes": {}}
+    assert flow == {
+        "tokenUrl": (
+            "https://api-prd.kpn.com/oauth/client_credential/accesstoken"
+            "?grant_type=client_credentials"
+        ),
+        "scopes": {},
+    }
     original = load_document(spec).data
-    assert list(patched) == [*original, "security"]  # key order kept; global security added at the end
+    assert list(patched) == [
+        *original,
+        "security",
+    ]  # key order kept; global security added at the end
     assert patched["security"] == [{"oauth2": []}]
     assert list(patched["paths"]) == list(original["paths"])
     assert patched["paths"] == original["paths"]
 
 
 def test_swagger2_scheme_repaired_and_token_url_overridden(tmp_path: Path) -> None:
-    patched = inject(corpus("kpn-sms-openapi.yml"), tmp_path, "--token-url", "https://example.test/token")
+    patched = inject(
+        corpus("kpn-sms-openapi.yml"), tmp_path, "--token-url", "https://example.test/token"
+    )
     assert patched["securityDefinitions"]["OAuth2"] == {
-        "type": "oauth2", "tokenUrl": "https://example.test/token", "flow": "application", "scopes": {}}
+        "type": "oauth2",
+        "tokenUrl": "https://example.test/token",
+        "flow": "application",
+        "scopes": {},
+    }
     validate(patched)
 
 
 def test_spec_without_security_gets_kpn_scheme_applied_globally(tmp_path: Path) -> None:
     spec = tmp_path / "open.json"
-    document = json.loads((FIXTURES / "oas31" / "features" / "input.json").read_text(encoding="utf-8"))
+    document = json.loads(
+        (FIXTURES / "oas31" / "features" / "input.json").read_text(encoding="utf-8")
+    )
     del document["components"]["securitySchemes"]
     del document["security"]
     for item in document["paths"].values():
@@ -55,10 +71,14 @@ def test_spec_without_security_gets_kpn_scheme_applied_globally(tmp_path: Path) 
                 operation.pop("security", None)
     spec.write_text(json.dumps(document, indent=2), encoding="utf-8")
     patched = inject(spec, tmp_path)
-    assert (tmp_path / "patched.json").read_text(encoding="utf-8").startswith("{\n  \"openapi\"")  # JSON stays JSON
+    assert (
+        (tmp_path / "patched.json").read_text(encoding="utf-8").startswith('{\n  "openapi"')
+    )  # JSON stays JSON
     assert patched["security"] == [{"kpnClientCredentials": []}]
     scheme = patched["components"]["securitySchemes"]["kpnClientCredentials"]
-    assert scheme["flows"]["clientCredentials"]["tokenUrl"].startswith("https://api-prd.kpn.com/oauth/")
+    assert scheme["flows"]["clientCredentials"]["tokenUrl"].startswith(
+        "https://api-prd.kpn.com/oauth/"
+    )
     validate(patched)
 
 

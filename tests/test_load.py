@@ -12,7 +12,13 @@ import pytest
 import yaml
 
 from kpn_collections.diagnostics import Diagnostic, Severity
-from kpn_collections.load.document import MAX_DEPTH, LoadError, SourceDocument, load_bytes, load_document
+from kpn_collections.load.document import (
+    MAX_DEPTH,
+    LoadError,
+    SourceDocument,
+    load_bytes,
+    load_document,
+)
 
 
 def load(text: str | bytes, name: str = "spec.yaml") -> dict[str, Any]:
@@ -31,7 +37,8 @@ def error(text: str | bytes, name: str = "spec.yaml") -> Diagnostic:
     return diagnostic
 
 
-# --- YAML 1.1 traps --------------------------------------------------------------------------------------
+# --- YAML 1.1 traps
+# --------------------------------------------------------------------------------------
 
 
 def test_status_keys_are_strings() -> None:
@@ -41,7 +48,16 @@ def test_status_keys_are_strings() -> None:
 
 def test_yes_no_values_stay_strings() -> None:
     data = load("a: on\nb: off\nc: yes\nd: no\ne: y\nf: n\ng: Yes\nh: OFF\n")
-    assert data == {"a": "on", "b": "off", "c": "yes", "d": "no", "e": "y", "f": "n", "g": "Yes", "h": "OFF"}
+    assert data == {
+        "a": "on",
+        "b": "off",
+        "c": "yes",
+        "d": "no",
+        "e": "y",
+        "f": "n",
+        "g": "Yes",
+        "h": "OFF",
+    }
 
 
 def test_yes_no_keys_stay_strings() -> None:
@@ -51,7 +67,11 @@ def test_yes_no_keys_stay_strings() -> None:
 
 def test_dates_stay_strings() -> None:
     data = load("d: 2024-01-01\nts: 2024-01-01T12:00:00Z\nspaced: 2001-12-14 21:59:43.10 -5\n")
-    assert data == {"d": "2024-01-01", "ts": "2024-01-01T12:00:00Z", "spaced": "2001-12-14 21:59:43.10 -5"}
+    assert data == {
+        "d": "2024-01-01",
+        "ts": "2024-01-01T12:00:00Z",
+        "spaced": "2001-12-14 21:59:43.10 -5",
+    }
 
 
 def test_leading_zero_numbers_stay_strings() -> None:
@@ -60,9 +80,21 @@ def test_leading_zero_numbers_stay_strings() -> None:
 
 
 def test_core_schema_scalars() -> None:
-    data = load("t: true\nf: false\nn: null\ntilde: ~\nempty:\ni: 42\nneg: -7\nx: 1.5\ne: 1e3\nhex: 0x1f\n")
-    assert data == {"t": True, "f": False, "n": None, "tilde": None, "empty": None,
-                    "i": 42, "neg": -7, "x": 1.5, "e": 1000.0, "hex": 31}
+    data = load(
+        "t: true\nf: false\nn: null\ntilde: ~\nempty:\ni: 42\nneg: -7\nx: 1.5\ne: 1e3\nhex: 0x1f\n"
+    )
+    assert data == {
+        "t": True,
+        "f": False,
+        "n": None,
+        "tilde": None,
+        "empty": None,
+        "i": 42,
+        "neg": -7,
+        "x": 1.5,
+        "e": 1000.0,
+        "hex": 31,
+    }
     assert type(data["i"]) is int
     assert type(data["t"]) is bool
 
@@ -80,8 +112,8 @@ def test_key_keeps_its_text() -> None:
 
 
 def test_version_value_is_float() -> None:
-    # Deliberate: values follow the YAML 1.2 core schema, so an unquoted `version: 1.0` is the float 1.0
-    # (only keys keep their written text). Specs that want "1.0" must quote it.
+    # Deliberate: values follow the YAML 1.2 core schema, so an unquoted `version: 1.0` is the float
+    # 1.0 (only keys keep their written text). Specs that want "1.0" must quote it.
     data = load("info:\n  version: 1.0\n")
     assert data["info"]["version"] == 1.0
     assert isinstance(data["info"]["version"], float)
@@ -107,7 +139,8 @@ def test_merge_key_list() -> None:
     assert data["c"] == {"x": 1, "z": 2}
 
 
-# --- JSON input --------------------------------------------------------------------------------------------
+# --- JSON input
+# --------------------------------------------------------------------------------------------
 
 
 def test_json_by_name() -> None:
@@ -140,7 +173,8 @@ def test_yaml_in_json_named_file() -> None:
     assert source.data == {"a": 1}
 
 
-# --- errors ------------------------------------------------------------------------------------------------
+# --- errors
+# ------------------------------------------------------------------------------------------------
 
 
 def test_duplicate_key_yaml() -> None:
@@ -272,8 +306,17 @@ def test_too_deep_json() -> None:
     assert d.code == "too-deep"
 
 
-@pytest.mark.parametrize("text", ["a: !!python/object:os.system {}\n", "a: !!python/name:os.system\n",
-                                  "a: !custom 1\n", "a: !custom {b: 1}\n", "a: !custom [1]\n", "a: !!int x\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: !!python/object:os.system {}\n",
+        "a: !!python/name:os.system\n",
+        "a: !custom 1\n",
+        "a: !custom {b: 1}\n",
+        "a: !custom [1]\n",
+        "a: !!int x\n",
+    ],
+)
 def test_unsupported_tag(text: str) -> None:
     d = error(text)
     assert d.code == "unsupported-tag"
@@ -316,7 +359,8 @@ def test_format_shape() -> None:
     assert re.fullmatch(r"spec\.yaml:3:1: error \[duplicate-key\]: [^()]+ \(hint: .+\)", text)
 
 
-# --- locate ------------------------------------------------------------------------------------------------
+# --- locate
+# ------------------------------------------------------------------------------------------------
 
 YAML_SPEC = """\
 openapi: 3.0.0
@@ -373,7 +417,9 @@ def test_locate_tilde_key() -> None:
 
 def test_locate_too_deep() -> None:
     source = yaml_source()
-    assert source.locate("/components/schemas/missing/deeper") == source.locate("/components/schemas")
+    assert source.locate("/components/schemas/missing/deeper") == source.locate(
+        "/components/schemas"
+    )
     assert source.locate("/paths/~1pets~1{id}/get/parameters/9") == (6, 9)
     assert source.locate("/openapi/x/y") == (1, 10)
 
@@ -386,9 +432,14 @@ def test_locate_json() -> None:
     assert source.locate("/paths/~1pets/post") == (4, 14)
 
 
-@pytest.mark.xfail(not yaml.__with_libyaml__, strict=True,
-                   reason="without libyaml, PyYAML's pure-Python scanner rejects tab indentation even in JSON, "
-                          "so SourceDocument.locate returns None")
+@pytest.mark.xfail(
+    not yaml.__with_libyaml__,
+    strict=True,
+    reason=(
+        "without libyaml, PyYAML's pure-Python scanner rejects tab indentation even in JSON, "
+        "so SourceDocument.locate returns None"
+    ),
+)
 def test_locate_json_tabs() -> None:
     source = load_bytes(b'{\n\t"paths": {\n\t\t"/a": {}\n\t}\n}\n', "spec.json")
     assert source.locate("/paths/~1a") == (3, 9)
@@ -408,13 +459,18 @@ def test_locate_merged() -> None:
 
 
 def test_importing_the_package_leaves_the_environment_alone() -> None:
-    """No setting of a library's (mimalloc's purge delay, once) is changed behind the user's back on import:
-    the environment a run sees, and passes to what it starts, is the one it was given."""
+    """No setting of a library's (mimalloc's purge delay, once) is changed behind the user's back on
+    import: the environment a run sees, and passes to what it starts, is the one it was given."""
     import subprocess
     import sys
 
-    code = ("import os\nbefore = dict(os.environ)\nimport kpn_collections.cli, kpn_collections.load.document\n"
-            "print(sorted(set(os.environ.items()) ^ set(before.items())))\n")
+    code = (
+        "import os\nbefore = dict(os.environ)\nimport kpn_collections.cli,"
+        " kpn_collections.load.document\nprint(sorted(set(os.environ.items()) ^"
+        " set(before.items())))\n"
+    )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
+    )
     assert done.stdout == "[]\n"

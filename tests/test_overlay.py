@@ -1,4 +1,5 @@
-"""Overlays: the format and its schema, loading with located errors, and `generate(spec) + overlay`."""
+"""Overlays: the format and its schema, loading with located errors, and `generate(spec) +
+overlay`."""
 
 from __future__ import annotations
 
@@ -35,31 +36,69 @@ FULL_OVERLAY: dict[str, Any] = {
     "kpn-collections-overlay": 1,
     "operations": {
         "getCustomer": {
-            "tests": ['pm.test("tester: the id is echoed", () => pm.expect(pm.response.json().id).to.eql("42"));'],
+            "tests": [
+                'pm.test("tester: the id is echoed", () =>'
+                ' pm.expect(pm.response.json().id).to.eql("42"));'
+            ],
             "prerequest": ['console.log("tester prerequest");'],
             "path": {"customerId": {"value": "42"}},
             "description": "Tester note: 42 is the shared test customer.",
-            "examples": [{"name": "Tester example", "code": 200, "status": "OK", "body": '{"id": "42"}',
-                          "header": [{"key": "Content-Type", "value": "application/json"}]}],
+            "examples": [
+                {
+                    "name": "Tester example",
+                    "code": 200,
+                    "status": "OK",
+                    "body": '{"id": "42"}',
+                    "header": [{"key": "Content-Type", "value": "application/json"}],
+                }
+            ],
         },
-        "GET /customers": {"query": {"limit": {"value": "5", "disabled": False}, "q": {"disabled": True},
-                                     "extra": {"value": "x"}},
-                           "header": {"X-Request-Id": {"disabled": True}}},
-        "createCustomer": {"body": {"mode": "raw", "raw": '{"name": "Tester"}',
-                                    "options": {"raw": {"language": "json"}}}},
+        "GET /customers": {
+            "query": {
+                "limit": {"value": "5", "disabled": False},
+                "q": {"disabled": True},
+                "extra": {"value": "x"},
+            },
+            "header": {"X-Request-Id": {"disabled": True}},
+        },
+        "createCustomer": {
+            "body": {
+                "mode": "raw",
+                "raw": '{"name": "Tester"}',
+                "options": {"raw": {"language": "json"}},
+            }
+        },
     },
     "collection": {
         "variables": {"tenant": "acme"},
         "tests": ['pm.test("tester: collection-wide", () => {});'],
-        "items": [{"folder": "Workflows", "item": {"name": "Create then read", "item": [
-                      {"name": "Read health", "request": {"method": "GET", "url": "{{baseUrl}}/health"}}]}},
-                  {"item": {"name": "Top-level extra", "request": {"method": "GET", "url": "{{baseUrl}}/health"}}}],
+        "items": [
+            {
+                "folder": "Workflows",
+                "item": {
+                    "name": "Create then read",
+                    "item": [
+                        {
+                            "name": "Read health",
+                            "request": {"method": "GET", "url": "{{baseUrl}}/health"},
+                        }
+                    ],
+                },
+            },
+            {
+                "item": {
+                    "name": "Top-level extra",
+                    "request": {"method": "GET", "url": "{{baseUrl}}/health"},
+                }
+            },
+        ],
     },
 }
 
 
 def overlay_checked(data: dict[str, Any]) -> dict[str, Any]:
-    """The overlay, after asserting the shipped schema accepts it (every overlay the tests write goes here)."""
+    """The overlay, after asserting the shipped schema accepts it (every overlay the tests write
+    goes here)."""
     errors = [e.message for e in Draft202012Validator(overlay_schema()).iter_errors(data)]
     assert errors == []
     return data
@@ -101,7 +140,9 @@ def test_every_part_is_applied(tmp_path: Path) -> None:
     pre = next(e for e in read["event"] if e["listen"] == "prerequest")["script"]["exec"]
     assert pre[-1] == 'console.log("tester prerequest");'
     assert read["request"]["url"]["variable"][0]["value"] == "42"
-    assert read["request"]["description"].endswith("\n\nTester note: 42 is the shared test customer.")
+    assert read["request"]["description"].endswith(
+        "\n\nTester note: 42 is the shared test customer."
+    )
     example = read["response"][-1]
     assert example["name"] == "Tester example" and example["originalRequest"]["method"] == "GET"
     listing = find_request(collection, "List customers")
@@ -113,7 +154,10 @@ def test_every_part_is_applied(tmp_path: Path) -> None:
     assert create["request"]["body"]["raw"] == '{"name": "Tester"}'
     assert {"key": "tenant", "value": "acme", "type": "string"} in collection["variable"]
     assert collection["event"][-1]["listen"] == "test"
-    assert collection["event"][-1]["script"]["exec"][-1] == 'pm.test("tester: collection-wide", () => {});'
+    assert (
+        collection["event"][-1]["script"]["exec"][-1]
+        == 'pm.test("tester: collection-wide", () => {});'
+    )
     workflows = next(i for i in collection["item"] if i["name"] == "Workflows")
     assert [i["name"] for i in iter_requests(workflows["item"])] == ["Read health"]
     assert [i["name"] for i in collection["item"][-2:]] == ["Workflows", "Top-level extra"]
@@ -127,9 +171,13 @@ def test_applying_is_deterministic_and_leaves_its_input_alone(tmp_path: Path) ->
     bare = convert_file(spec, Settings(overlay=tmp_path / "empty.yaml"))
     assert bare.collection is not None
     before = json.dumps(bare.collection)
-    applied, problems = apply_overlay(bare.collection, FULL_OVERLAY, bare.operations, source="api.overlay.yaml")
+    applied, problems = apply_overlay(
+        bare.collection, FULL_OVERLAY, bare.operations, source="api.overlay.yaml"
+    )
     assert problems == [] and json.dumps(bare.collection) == before
-    again, _ = apply_overlay(bare.collection, FULL_OVERLAY, bare.operations, source="api.overlay.yaml")
+    again, _ = apply_overlay(
+        bare.collection, FULL_OVERLAY, bare.operations, source="api.overlay.yaml"
+    )
     assert json.dumps(applied) == json.dumps(again) == json.dumps(convert_file(spec).collection)
 
 
@@ -139,31 +187,63 @@ def test_keys_by_operation_id_or_method_and_path() -> None:
 
 
 def test_an_entry_for_no_operation_is_a_located_warning(tmp_path: Path) -> None:
-    overlay = overlay_checked({"kpn-collections-overlay": 1, "operations": {"goneOperation": {"tests": ["x;"]}}})
+    overlay = overlay_checked(
+        {"kpn-collections-overlay": 1, "operations": {"goneOperation": {"tests": ["x;"]}}}
+    )
     result = convert_file(spec_with_overlay(tmp_path, overlay))
     assert result.collection is not None
     (warning,) = result.warnings
     assert warning.code == "overlay-orphan" and warning.file.endswith("api.overlay.yaml")
-    assert warning.pointer == "/operations/goneOperation" and warning.line == 6  # its entry, below the header
+    assert (
+        warning.pointer == "/operations/goneOperation" and warning.line == 6
+    )  # its entry, below the header
 
 
 def test_a_bad_overlay_is_a_located_error(tmp_path: Path) -> None:
-    text = "kpn-collections-overlay: 1\noperations:\n  getCustomer:\n    tests: not a list\n    headr: {}\n"
+    text = (
+        "kpn-collections-overlay: 1\noperations:\n  getCustomer:\n    tests: not a list\n    headr:"
+        " {}\n"
+    )
     result = convert_file(spec_with_overlay(tmp_path, text))
     assert result.collection is None
     located = {(d.code, d.pointer, d.line) for d in result.errors}
     assert ("overlay-invalid", "/operations/getCustomer/tests", 4) in located
     assert ("overlay-invalid", "/operations/getCustomer", 4) in located  # the unknown key `headr`
     broken = convert_file(spec_with_overlay(tmp_path, "operations: [\n"))
-    assert broken.collection is None and broken.errors[0].code == "yaml-syntax" and broken.errors[0].line
+    assert (
+        broken.collection is None
+        and broken.errors[0].code == "yaml-syntax"
+        and broken.errors[0].line
+    )
 
 
-@pytest.mark.parametrize("overlay", [
-    {"collection": {"variables": {"client_secret": "s3cr3t-value-123"}}},
-    {"operations": {"getCustomer": {"header": {"Authorization": {
-        "value": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghijk"}}}}},
-    {"operations": {"getCustomer": {"tests": ['pm.request.headers.add("Bearer abcdefghijklmnopqrstuvwxyz012345")']}}},
-])
+@pytest.mark.parametrize(
+    "overlay",
+    [
+        {"collection": {"variables": {"client_secret": "s3cr3t-value-123"}}},
+        {
+            "operations": {
+                "getCustomer": {
+                    "header": {
+                        "Authorization": {
+                            "value": (
+                                "Bearer"
+                                " eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghijk"
+                            )
+                        }
+                    }
+                }
+            }
+        },
+        {
+            "operations": {
+                "getCustomer": {
+                    "tests": ['pm.request.headers.add("Bearer abcdefghijklmnopqrstuvwxyz012345")']
+                }
+            }
+        },
+    ],
+)
 def test_credentials_in_an_overlay_are_refused(tmp_path: Path, overlay: dict[str, Any]) -> None:
     result = convert_file(spec_with_overlay(tmp_path, {"kpn-collections-overlay": 1, **overlay}))
     assert result.collection is None
@@ -175,7 +255,8 @@ def test_settings_file_names_an_overlay_inside_the_repository(tmp_path: Path) ->
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     (repo / ".kpn-collections.yaml").write_text(
-        "overrides:\n  - files: api.yaml\n    overlay: overlays/api.yaml\n", encoding="utf-8")
+        "overrides:\n  - files: api.yaml\n    overlay: overlays/api.yaml\n", encoding="utf-8"
+    )
     config = load_config(repo / ".kpn-collections.yaml")
     assert config.for_spec(repo / "api.yaml")["overlay"] == repo / "overlays" / "api.yaml"
     (repo / ".kpn-collections.yaml").write_text("overlay: ../elsewhere.yaml\n", encoding="utf-8")
@@ -187,8 +268,12 @@ def test_settings_file_overlay_is_applied(tmp_path: Path) -> None:
     shutil.copy(SPEC, tmp_path / "api.yaml")
     (tmp_path / ".git").mkdir()
     (tmp_path / "kept").mkdir()
-    (tmp_path / "kept" / "api-additions.yaml").write_text(dump_overlay(FULL_OVERLAY), encoding="utf-8")
-    (tmp_path / ".kpn-collections.yaml").write_text("overlay: kept/api-additions.yaml\n", encoding="utf-8")
+    (tmp_path / "kept" / "api-additions.yaml").write_text(
+        dump_overlay(FULL_OVERLAY), encoding="utf-8"
+    )
+    (tmp_path / ".kpn-collections.yaml").write_text(
+        "overlay: kept/api-additions.yaml\n", encoding="utf-8"
+    )
     completed = run("convert", "api.yaml", "--no-cache", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     collection = json.loads((tmp_path / "api.postman_collection.json").read_text(encoding="utf-8"))
@@ -203,7 +288,9 @@ def test_editing_only_the_overlay_makes_the_collection_stale(tmp_path: Path) -> 
     conventional_overlay(spec).write_text(dump_overlay(FULL_OVERLAY), encoding="utf-8")
     checked = run("convert", str(spec), "--check", *cache)
     assert checked.returncode == 1 and "is stale" in checked.stderr
-    assert run("convert", str(spec), *cache).returncode == 0  # the cache does not serve the old collection
+    assert (
+        run("convert", str(spec), *cache).returncode == 0
+    )  # the cache does not serve the old collection
     written = json.loads(spec.with_name("api.postman_collection.json").read_text(encoding="utf-8"))
     assert any(i["name"] == "Workflows" for i in written["item"])
 
@@ -226,5 +313,5 @@ def test_hook_mode_converts_the_spec_of_a_staged_overlay(tmp_path: Path) -> None
 def test_the_readme_example_overlay_is_valid() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("```yaml\nkpn-collections-overlay: 1\n") + len("```yaml\n")
-    example = yaml.safe_load(readme[start:readme.index("```", start)])
+    example = yaml.safe_load(readme[start : readme.index("```", start)])
     overlay_checked(example)

@@ -1,6 +1,7 @@
-"""Done-when for overlays, on every KPN corpus spec: scripted tester edits are absorbed, the spec changes
-(operations added, removed and renamed, a schema changed), and the regenerated collection has every edit whose
-operation still exists, reports the others as orphans, and (newman, local gateway) runs the added test lines."""
+"""Done-when for overlays, on every KPN corpus spec: scripted tester edits are absorbed, the spec
+changes (operations added, removed and renamed, a schema changed), and the regenerated collection
+has every edit whose operation still exists, reports the others as orphans, and (newman, local
+gateway) runs the added test lines."""
 
 from __future__ import annotations
 
@@ -42,11 +43,14 @@ def operation_of(result: ConversionResult, name: str) -> Operation:
     assert result.collection is not None
     collection_id = result.collection["info"]["_postman_id"]
     item_id = find_request(result.collection, name)["id"]
-    return next(o for o in result.operations if stable_id(collection_id, o.method, o.path) == item_id)
+    return next(
+        o for o in result.operations if stable_id(collection_id, o.method, o.path) == item_id
+    )
 
 
 def change_spec(spec: Path, removed: Operation, renamed: Operation | None) -> None:
-    """Remove one operation, rename another (its operationId, else its path), add one, change a schema."""
+    """Remove one operation, rename another (its operationId, else its path), add one, change a
+    schema."""
     document = yaml.safe_load(spec.read_text(encoding="utf-8"))
     paths = document["paths"]
     del paths[removed.path][removed.method]
@@ -57,11 +61,18 @@ def change_spec(spec: Path, removed: Operation, renamed: Operation | None) -> No
             paths[renamed.path][renamed.method]["operationId"] = renamed.operation_id + "Renamed"
         else:
             paths[renamed.path.rstrip("/") + "/renamed"] = paths.pop(renamed.path)
-    paths["/tester-added-operation"] = {"get": {"operationId": "testerAddedOperation",
-                                                "responses": {"200": {"description": "OK"}}}}
+    paths["/tester-added-operation"] = {
+        "get": {"operationId": "testerAddedOperation", "responses": {"200": {"description": "OK"}}}
+    }
     schemas = document.get("components", {}).get("schemas") or document.get("definitions") or {}
-    changed = next((s for s in schemas.values() if isinstance(s, dict) and isinstance(s.get("properties"), dict)),
-                   None)
+    changed = next(
+        (
+            s
+            for s in schemas.values()
+            if isinstance(s, dict) and isinstance(s.get("properties"), dict)
+        ),
+        None,
+    )
     if changed is not None:
         changed["properties"]["testerAddedField"] = {"type": "string"}
     spec.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -72,22 +83,28 @@ def assert_applied(item: dict[str, Any], entry: dict[str, Any]) -> None:
     for listen, name in (("test", "tests"), ("prerequest", "prerequest")):
         if name in entry:
             lines = next(e for e in item["event"] if e["listen"] == listen)["script"]["exec"]
-            assert lines[-len(entry[name]):] == entry[name]
+            assert lines[-len(entry[name]) :] == entry[name]
     request = item["request"]
-    for name, entries in (("query", request["url"].get("query", [])), ("header", request.get("header", [])),
-                          ("path", request["url"].get("variable", []))):
+    for name, entries in (
+        ("query", request["url"].get("query", [])),
+        ("header", request.get("header", [])),
+        ("path", request["url"].get("variable", [])),
+    ):
         for key, change in entry.get(name, {}).items():
             found = next(e for e in entries if e["key"] == key)
             assert found["value"] == change.get("value", found["value"])
-            assert bool(found.get("disabled")) == change.get("disabled", bool(found.get("disabled")))
+            assert bool(found.get("disabled")) == change.get(
+                "disabled", bool(found.get("disabled"))
+            )
     if "body" in entry:
         assert request["body"] == entry["body"]
     names = [r["name"] for r in item.get("response", [])]
     assert all(e["name"] in names for e in entry.get("examples", []))
 
 
-def absorbed_then_changed(spec_file: Path, tmp_path: Path) -> tuple[dict[str, Any], ConversionResult,
-                                                                      tester_edits.Edits, set[str]]:
+def absorbed_then_changed(
+    spec_file: Path, tmp_path: Path
+) -> tuple[dict[str, Any], ConversionResult, tester_edits.Edits, set[str]]:
     spec = tmp_path / spec_file.name
     shutil.copy(spec_file, spec)
     base = converted(spec)
@@ -103,11 +120,19 @@ def absorbed_then_changed(spec_file: Path, tmp_path: Path) -> tuple[dict[str, An
         name, where, key, value = done.parameter
         assert operations[operation_of(base, name).key][where][key]["value"] == value
     if done.disabled_header is not None:
-        assert operations[operation_of(base, done.disabled_header[0]).key]["header"]["Accept"]["disabled"] is True
+        assert (
+            operations[operation_of(base, done.disabled_header[0]).key]["header"]["Accept"][
+                "disabled"
+            ]
+            is True
+        )
     if done.body is not None:
         assert operations[operation_of(base, done.body[0]).key]["body"]["raw"] == done.body[1]
     assert done.example is not None
-    assert operations[operation_of(base, done.example).key]["examples"][0]["name"] == tester_edits.ADDED_EXAMPLE
+    assert (
+        operations[operation_of(base, done.example).key]["examples"][0]["name"]
+        == tester_edits.ADDED_EXAMPLE
+    )
     assert overlay["collection"]["variables"] == dict([ADDED_VARIABLE])
     assert overlay["collection"]["items"][0]["item"]["name"] == ADDED_REQUEST
     assert {d.code for d in result.problems} == {"absorb-secret"}
@@ -121,8 +146,11 @@ def absorbed_then_changed(spec_file: Path, tmp_path: Path) -> tuple[dict[str, An
     orphaned = {d.pointer for d in regenerated.warnings if d.code == "overlay-orphan"}
     collection_id = regenerated.collection["info"]["_postman_id"]
     by_id = {i["id"]: i for i in iter_requests(regenerated.collection["item"]) if "id" in i}
-    by_key = {key: by_id[stable_id(collection_id, o.method, o.path)]
-              for o in regenerated.operations for key in o.keys}
+    by_key = {
+        key: by_id[stable_id(collection_id, o.method, o.path)]
+        for o in regenerated.operations
+        for key in o.keys
+    }
     present = set()
     for key, entry in operations.items():
         if key in keys:
@@ -133,11 +161,16 @@ def absorbed_then_changed(spec_file: Path, tmp_path: Path) -> tuple[dict[str, An
     assert removed.key not in present  # the removed operation's edits are orphans, reported
     added = find_request(regenerated.collection, ADDED_REQUEST)
     assert added["event"][0]["script"]["exec"][-1] == PASSING_TEST
-    assert dict([ADDED_VARIABLE]).items() <= {v["key"]: v["value"] for v in regenerated.collection["variable"]}.items()
+    assert (
+        dict([ADDED_VARIABLE]).items()
+        <= {v["key"]: v["value"] for v in regenerated.collection["variable"]}.items()
+    )
     return overlay, regenerated, done, present
 
 
-@pytest.mark.parametrize("spec_file", corpus_specs() or [None], ids=lambda p: p.name if p else "no-corpus")
+@pytest.mark.parametrize(
+    "spec_file", corpus_specs() or [None], ids=lambda p: p.name if p else "no-corpus"
+)
 def test_corpus_edits_survive_spec_changes(spec_file: Path | None, tmp_path: Path) -> None:
     require_corpus()
     assert spec_file is not None
@@ -156,7 +189,9 @@ def test_added_test_lines_run_in_newman(name: str, tmp_path: Path) -> None:
     assertions = run.assertions()
     tested = {n for n, entry in overlay["operations"].items() if n in present and "tests" in entry}
     ran = {item for item, assertion, _, _ in assertions if assertion == "tester: answered"}
-    assert len(ran) == len(tested) + 1  # every operation that kept its added lines, and the added request
+    assert (
+        len(ran) == len(tested) + 1
+    )  # every operation that kept its added lines, and the added request
     assert ADDED_REQUEST in ran
     for item, assertion, passed, _ in assertions:
         if assertion == "tester: answered":

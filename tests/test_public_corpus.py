@@ -1,8 +1,8 @@
-"""A large public corpus of edge cases: every definition of the npm package `@readme/oas-examples` (pinned in
-package.json, installed by `npm ci`) converts or fails with located errors; none crashes.
+"""A large public corpus of edge cases: every definition of the npm package `@readme/oas-examples`
+(pinned in package.json, installed by `npm ci`) converts or fails with located errors; none crashes.
 
-The counts are printed (`pytest -s tests/test_public_corpus.py`) and kept in the README; an exact count is
-asserted, so a change in what converts is a decision, not an accident.
+The counts are printed (`pytest -s tests/test_public_corpus.py`) and kept in the README; an exact
+count is asserted, so a change in what converts is a decision, not an accident.
 """
 
 from __future__ import annotations
@@ -34,9 +34,24 @@ def require_package() -> None:
 
 def test_every_public_example_converts_or_fails_located(tmp_path: Path) -> None:
     require_package()
-    completed = subprocess.run([sys.executable, "-m", "kpn_collections", "convert", str(PACKAGE), "-o",
-                                str(tmp_path), "--no-cache", "--format", "json"], capture_output=True, text=True,
-                               cwd=REPO_ROOT, timeout=900)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kpn_collections",
+            "convert",
+            str(PACKAGE),
+            "-o",
+            str(tmp_path),
+            "--no-cache",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=900,
+    )
     assert completed.returncode in (0, 1), completed.stderr[-3000:]
     report = json.loads(completed.stderr)
     files = report["files"]
@@ -51,9 +66,15 @@ def test_every_public_example_converts_or_fails_located(tmp_path: Path) -> None:
     for entry in converted:
         collection = json.loads(Path(entry["output"]).read_text(encoding="utf-8"))
         assert schema_errors(collection) == [], entry["source"]
-    warnings = collections.Counter(d["code"] for f in files for d in f["diagnostics"] if d["severity"] == "warning")
-    by_version = collections.Counter(Path(f["source"]).relative_to(PACKAGE).parts[0] for f in converted)
-    print(f"\n@readme/oas-examples: {len(files)} definitions, {len(converted)} converted "
-          f"({dict(sorted(by_version.items()))}), {len(failed)} failed with located errors, 0 crashed; "
-          f"warnings: {dict(warnings.most_common())}")
+    warnings = collections.Counter(
+        d["code"] for f in files for d in f["diagnostics"] if d["severity"] == "warning"
+    )
+    by_version = collections.Counter(
+        Path(f["source"]).relative_to(PACKAGE).parts[0] for f in converted
+    )
+    print(
+        f"\n@readme/oas-examples: {len(files)} definitions, {len(converted)} converted"
+        f" ({dict(sorted(by_version.items()))}), {len(failed)} failed with located errors, 0"
+        f" crashed; warnings: {dict(warnings.most_common())}"
+    )
     assert {"specs": len(files), "converted": len(converted), "failed": len(failed)} == EXPECTED

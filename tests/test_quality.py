@@ -9,12 +9,18 @@ from .conftest import REPO_ROOT
 
 
 def test_ruff_is_clean() -> None:
-    completed = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO_ROOT, capture_output=True,
-                               text=True, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "."],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def test_mypy_is_clean() -> None:
-    completed = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO_ROOT, capture_output=True, text=True,
-                               check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr

@@ -1,8 +1,10 @@
-"""SwaggerHub "Unresolved" references: relative files, SwaggerHub domains and APIs, recursion, offline.
+"""SwaggerHub "Unresolved" references: relative files, SwaggerHub domains and APIs, recursion,
+offline.
 
 Each resolvable fixture in fixtures/refs/ converts into exactly the collection its hand-resolved
-single-file equivalent (fixtures/refs/<case>/resolved/) gives, validates against Postman's schema and runs
-in newman. Each broken fixture fails with one located error per problem, exit code 1 and no output file.
+single-file equivalent (fixtures/refs/<case>/resolved/) gives, validates against Postman's schema
+and runs in newman. Each broken fixture fails with one located error per problem, exit code 1 and no
+output file.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from kpn_collections import Settings, convert_file, retrieve
+from kpn_collections import Settings, convert_file
 from kpn_collections.diagnostics import Severity
 from kpn_collections.load.document import load_document
 from kpn_collections.pipeline import bundle_file, inject_file
+from kpn_collections.refs import retrieve
 from kpn_collections.refs.resolve import iter_refs
 from kpn_collections.refs.retrieve import (
     DefaultRetriever,
@@ -65,15 +68,37 @@ def no_network(*args: Any, **kwargs: Any) -> Any:
 
 def test_fixtures_cover_every_format_and_kind_of_reference() -> None:
     names = {case.name for case in RESOLVABLE}
-    assert {"multi-file-swagger20", "multi-file-oas30", "multi-file-oas31", "swaggerhub-domain",
-            "swaggerhub-domain-swagger20"} <= names
-    assert {case.name for case in BROKEN} >= {"escaping-path", "missing-file", "missing-pointer",
-                                               "unmirrored-remote"}
-    texts = "\n".join(path.read_text(encoding="utf-8") for case in RESOLVABLE for path in case.rglob("*")
-                      if path.is_file())
-    for needle in ("../models/", "~1", "~0", "%20", "https://api.swaggerhub.com/domains/",
-                   "https://api.swaggerhub.com/apis/", "/v1/domains/", "#/definitions/", "#/parameters/",
-                   "#/responses/"):
+    assert {
+        "multi-file-swagger20",
+        "multi-file-oas30",
+        "multi-file-oas31",
+        "swaggerhub-domain",
+        "swaggerhub-domain-swagger20",
+    } <= names
+    assert {case.name for case in BROKEN} >= {
+        "escaping-path",
+        "missing-file",
+        "missing-pointer",
+        "unmirrored-remote",
+    }
+    texts = "\n".join(
+        path.read_text(encoding="utf-8")
+        for case in RESOLVABLE
+        for path in case.rglob("*")
+        if path.is_file()
+    )
+    for needle in (
+        "../models/",
+        "~1",
+        "~0",
+        "%20",
+        "https://api.swaggerhub.com/domains/",
+        "https://api.swaggerhub.com/apis/",
+        "/v1/domains/",
+        "#/definitions/",
+        "#/parameters/",
+        "#/responses/",
+    ):
         assert needle in texts, needle
 
 
@@ -114,7 +139,9 @@ def test_unresolvable_refs_fail_located_with_exit_1_and_no_file(case: Path, tmp_
 
 
 def test_each_escape_is_its_own_error() -> None:
-    expected = (REFS / "broken" / "escaping-path" / "expected.diagnostics.txt").read_text(encoding="utf-8")
+    expected = (REFS / "broken" / "escaping-path" / "expected.diagnostics.txt").read_text(
+        encoding="utf-8"
+    )
     assert expected.count("[ref-outside-root]") == 3
     assert "/etc/passwd is outside the reference root" in expected
 
@@ -158,17 +185,22 @@ def test_ref_root_widens_where_files_may_be_read(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "spec.postman_collection.json").exists()
 
 
-def test_conversion_without_allow_remote_refs_never_opens_a_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_conversion_without_allow_remote_refs_never_opens_a_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
     for case in RESOLVABLE:  # mirrored domains and local files
         converted(root_spec(case), settings_for(case), fetch_remote=no_network)
-    unmirrored = convert_file(root_spec(REFS / "broken" / "unmirrored-remote"), fetch_remote=no_network)
+    unmirrored = convert_file(
+        root_spec(REFS / "broken" / "unmirrored-remote"), fetch_remote=no_network
+    )
     assert [e.code for e in unmirrored.errors] == ["ref-remote-not-allowed"]
     # and the default fetcher is not called either: the socket patch would raise inside it
-    assert [e.code for e in convert_file(root_spec(REFS / "broken" / "unmirrored-remote")).errors] == [
-        "ref-remote-not-allowed"]
+    assert [
+        e.code for e in convert_file(root_spec(REFS / "broken" / "unmirrored-remote")).errors
+    ] == ["ref-remote-not-allowed"]
 
 
 def test_allow_remote_refs_fetches_each_document_once_and_matches_the_mirror() -> None:
@@ -198,23 +230,41 @@ def test_every_referenced_file_is_retrieved_once() -> None:
         return inner(uri)
 
     converted(spec, Settings(), retriever=counting)
-    assert len(calls) == len(set(calls)) == 7  # paths/orders, components, models/{order,money,category,tree}, odd
+    assert (
+        len(calls) == len(set(calls)) == 7
+    )  # paths/orders, components, models/{order,money,category,tree}, odd
 
 
-def test_swaggerhub_api_key_is_sent_and_never_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_swaggerhub_api_key_is_sent_and_never_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     sent: list[tuple[str, str | None]] = []
-    domain = (REFS / "swaggerhub-domain" / "mirror" / "api.swaggerhub.com" / "domains" / "kpn" / "common"
-              / "1.0.0.yaml").read_bytes()
+    domain = (
+        REFS
+        / "swaggerhub-domain"
+        / "mirror"
+        / "api.swaggerhub.com"
+        / "domains"
+        / "kpn"
+        / "common"
+        / "1.0.0.yaml"
+    ).read_bytes()
 
-    def fake_https(url: str, *, api_key: str | None = None, api_key_host: str = "", **kwargs: Any) -> bytes:
+    def fake_https(
+        url: str, *, api_key: str | None = None, api_key_host: str = "", **kwargs: Any
+    ) -> bytes:
         sent.append((url, api_key if api_key_host == "api.swaggerhub.com" else None))
         return domain
 
     monkeypatch.setattr(retrieve, "https_fetch", fake_https)
     monkeypatch.setenv("SWAGGERHUB_API_KEY", "sh-secret-key-123")
     spec = tmp_path / "spec.yaml"
-    spec.write_text(minimal_spec("https://api.swaggerhub.com/domains/kpn/common/1.0.0#/components/schemas/Error"),
-                    encoding="utf-8")
+    spec.write_text(
+        minimal_spec(
+            "https://api.swaggerhub.com/domains/kpn/common/1.0.0#/components/schemas/Error"
+        ),
+        encoding="utf-8",
+    )
     completed_collection = converted(spec, Settings(allow_remote_refs=True))
     assert sent == [("https://api.swaggerhub.com/domains/kpn/common/1.0.0", "sh-secret-key-123")]
     assert "sh-secret-key-123" not in dumps(completed_collection)
@@ -230,10 +280,18 @@ def test_mirror_lookup_suffixes_prefixes_and_confinement(tmp_path: Path) -> None
     (tmp_path / "host.example" / "specs" / "b.yaml").write_text("{}", encoding="utf-8")
     (tmp_path / "mapped").mkdir()
     (tmp_path / "mapped" / "c.yml").write_text("{}", encoding="utf-8")
-    (tmp_path / "prefixes.yaml").write_text("https://other.example/deep/path/: mapped/\n", encoding="utf-8")
+    (tmp_path / "prefixes.yaml").write_text(
+        "https://other.example/deep/path/: mapped/\n", encoding="utf-8"
+    )
     mirror = MirrorRetriever.open(tmp_path)
-    assert mirror.find("https://host.example/specs/a") == (tmp_path / "host.example/specs/a.json").resolve()
-    assert mirror.find("https://HOST.example/specs/b.yaml?x=1") == (tmp_path / "host.example/specs/b.yaml").resolve()
+    assert (
+        mirror.find("https://host.example/specs/a")
+        == (tmp_path / "host.example/specs/a.json").resolve()
+    )
+    assert (
+        mirror.find("https://HOST.example/specs/b.yaml?x=1")
+        == (tmp_path / "host.example/specs/b.yaml").resolve()
+    )
     assert mirror.find("https://other.example/deep/path/c") == (tmp_path / "mapped/c.yml").resolve()
     assert mirror.find("https://host.example/specs/../../../secret.yaml") is None
     assert mirror.find("https://host.example/nothing") is None
@@ -241,8 +299,14 @@ def test_mirror_lookup_suffixes_prefixes_and_confinement(tmp_path: Path) -> None
 
 def test_bad_mirror_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "prefixes.yaml").write_text("- not a mapping\n", encoding="utf-8")
-    completed = run("convert", str(root_spec(REFS / "swaggerhub-domain")), "-o", str(tmp_path / "out"),
-                    "--ref-mirror", str(tmp_path))
+    completed = run(
+        "convert",
+        str(root_spec(REFS / "swaggerhub-domain")),
+        "-o",
+        str(tmp_path / "out"),
+        "--ref-mirror",
+        str(tmp_path),
+    )
     assert completed.returncode == 2
     assert "prefixes.yaml: must map URL prefixes" in completed.stderr
 
@@ -250,19 +314,26 @@ def test_bad_mirror_is_a_usage_error(tmp_path: Path) -> None:
 def test_path_item_that_contains_itself_is_a_located_cycle_error(tmp_path: Path) -> None:
     (tmp_path / "item.yaml").write_text(
         "get:\n  responses: {'200': {description: ok}}\ncallbacks_are_not_here: 1\n"
-        "x-next:\n  $ref: './item.yaml'\n", encoding="utf-8")
+        "x-next:\n  $ref: './item.yaml'\n",
+        encoding="utf-8",
+    )
     (tmp_path / "loop.yaml").write_text("$ref: './loop.yaml'\n", encoding="utf-8")
     spec = tmp_path / "spec.yaml"
-    spec.write_text(minimal_spec("#/components/schemas/X", paths="  /loop:\n    $ref: './loop.yaml'\n"),
-                    encoding="utf-8")
+    spec.write_text(
+        minimal_spec("#/components/schemas/X", paths="  /loop:\n    $ref: './loop.yaml'\n"),
+        encoding="utf-8",
+    )
     result = convert_file(spec)
     assert [e.code for e in result.errors] == ["ref-cycle"]
     assert result.errors[0].file.endswith("loop.yaml") and result.errors[0].line == 1
 
 
 def test_problems_inside_a_referenced_file_are_reported_in_that_file(tmp_path: Path) -> None:
-    (tmp_path / "models.yaml").write_text("Order:\n  type: object\n  properties:\n    id:\n"
-                                          "      type: string\n      required: true\n", encoding="utf-8")
+    (tmp_path / "models.yaml").write_text(
+        "Order:\n  type: object\n  properties:\n    id:\n"
+        "      type: string\n      required: true\n",
+        encoding="utf-8",
+    )
     spec = tmp_path / "spec.yaml"
     spec.write_text(minimal_spec("./models.yaml#/Order"), encoding="utf-8")
     result = convert_file(spec)
@@ -287,7 +358,9 @@ def test_recursive_example_bodies_are_cut_cleanly() -> None:
     [create] = [r for r in operation_requests(collection) if r["name"] == "Place an order"]
     body = json.loads(create["request"]["body"]["raw"])
     assert body["category"] == {"name": "Mobile", "children": [], "tree": {"label": "string"}}
-    bodies = [json.dumps(r["request"].get("body", {})).lower() for r in operation_requests(collection)]
+    bodies = [
+        json.dumps(r["request"].get("body", {})).lower() for r in operation_requests(collection)
+    ]
     assert not [b for b in bodies if "circular" in b or "recurs" in b or "error" in b]
 
 
@@ -305,13 +378,18 @@ def test_bundle_command_writes_a_self_contained_valid_document(tmp_path: Path) -
         assert all(ref.startswith("#") for _, ref in iter_refs(bundled)), case.name
         # the bundled document is valid on its own, offline, and converts without a single warning
         result = convert_file(output, fetch_remote=no_network)
-        assert result.collection is not None and not result.warnings, [d.format() for d in result.diagnostics]
-        assert len(operation_requests(result.collection)) == len(operation_requests(
-            converted(spec, settings_for(case))))
+        assert result.collection is not None and not result.warnings, [
+            d.format() for d in result.diagnostics
+        ]
+        assert len(operation_requests(result.collection)) == len(
+            operation_requests(converted(spec, settings_for(case)))
+        )
 
 
 def test_bundle_of_an_unresolvable_spec_writes_nothing(tmp_path: Path) -> None:
-    completed = run("bundle", str(root_spec(REFS / "broken" / "missing-file")), "-o", str(tmp_path / "b.yaml"))
+    completed = run(
+        "bundle", str(root_spec(REFS / "broken" / "missing-file")), "-o", str(tmp_path / "b.yaml")
+    )
     assert completed.returncode == 1
     assert "[ref-file-missing]" in completed.stderr
     assert not (tmp_path / "b.yaml").exists()
@@ -362,8 +440,9 @@ def minimal_spec(ref: str, *, paths: str = "") -> str:
     )
 
 
-
-@pytest.mark.parametrize("ref", ["file://localhost", "https://[::1/x", "a%00.yaml", "file://otherhost/x.yaml"])
+@pytest.mark.parametrize(
+    "ref", ["file://localhost", "https://[::1/x", "a%00.yaml", "file://otherhost/x.yaml"]
+)
 def test_malformed_refs_are_located_errors_not_crashes(tmp_path: Path, ref: str) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text(minimal_spec(ref), encoding="utf-8")
@@ -374,20 +453,29 @@ def test_malformed_refs_are_located_errors_not_crashes(tmp_path: Path, ref: str)
 
 
 def test_very_long_reference_chains_fail_cleanly(tmp_path: Path) -> None:
-    chain = "".join(f"S{i}:\n  type: object\n  properties:\n    n:\n      $ref: '#/S{i + 1}'\n" for i in range(400))
+    chain = "".join(
+        f"S{i}:\n  type: object\n  properties:\n    n:\n      $ref: '#/S{i + 1}'\n"
+        for i in range(400)
+    )
     (tmp_path / "m.yaml").write_text(chain + "S400: {type: string}\n", encoding="utf-8")
     spec = tmp_path / "spec.yaml"
     spec.write_text(minimal_spec("./m.yaml#/S0"), encoding="utf-8")
     completed = run("convert", str(spec), "-o", str(tmp_path / "out"))
-    assert completed.returncode in (0, 1) and "internal error" not in completed.stderr, completed.stderr
+    assert completed.returncode in (0, 1) and "internal error" not in completed.stderr, (
+        completed.stderr
+    )
 
 
 def test_root_reached_back_through_a_dotted_path_is_not_copied(tmp_path: Path) -> None:
     (tmp_path / "api").mkdir()
     (tmp_path / "api" / "owner.yaml").write_text(
-        "Owner:\n  type: object\n  properties:\n    pet:\n      $ref: './spec.yaml#/components/schemas/X'\n",
-        encoding="utf-8")
-    (tmp_path / "api" / "spec.yaml").write_text(minimal_spec("./owner.yaml#/Owner"), encoding="utf-8")
+        "Owner:\n  type: object\n  properties:\n    pet:\n      $ref:"
+        " './spec.yaml#/components/schemas/X'\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "api" / "spec.yaml").write_text(
+        minimal_spec("./owner.yaml#/Owner"), encoding="utf-8"
+    )
     dotted = tmp_path / "api" / ".." / "api" / "spec.yaml"
     result = bundle_file(dotted)
     assert result.text is not None
@@ -397,10 +485,14 @@ def test_root_reached_back_through_a_dotted_path_is_not_copied(tmp_path: Path) -
 def test_external_ref_under_a_property_named_like_a_literal_key_is_bundled(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text("X: {type: string, example: from-m}\n", encoding="utf-8")
     spec = tmp_path / "spec.yaml"
-    spec.write_text(minimal_spec("#/components/schemas/X").replace(
-        "    X: {type: object}\n",
-        "    X:\n      type: object\n      properties:\n        example:\n          $ref: './m.yaml#/X'\n"),
-        encoding="utf-8")
+    spec.write_text(
+        minimal_spec("#/components/schemas/X").replace(
+            "    X: {type: object}\n",
+            "    X:\n      type: object\n      properties:\n        example:\n          $ref:"
+            " './m.yaml#/X'\n",
+        ),
+        encoding="utf-8",
+    )
     result = bundle_file(spec)
     assert result.text is not None and "m.yaml" not in result.text
     assert "from-m" in result.text
@@ -408,30 +500,54 @@ def test_external_ref_under_a_property_named_like_a_literal_key_is_bundled(tmp_p
 
 def test_ref_lookalikes_in_example_data_stay_data(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
-    spec.write_text(minimal_spec("#/components/schemas/X").replace(
-        "    X: {type: object}\n", "    X:\n      type: object\n      example:\n        $ref: other.yaml\n"
-        "      examples:\n        - $ref: other.yaml\n"), encoding="utf-8")
+    spec.write_text(
+        minimal_spec("#/components/schemas/X").replace(
+            "    X: {type: object}\n",
+            "    X:\n      type: object\n      example:\n        $ref: other.yaml\n"
+            "      examples:\n        - $ref: other.yaml\n",
+        ),
+        encoding="utf-8",
+    )
     result = convert_file(spec)
     assert result.collection is not None, [d.format() for d in result.diagnostics]
 
 
 def test_siblings_of_an_inlined_path_item_are_located_in_their_own_file(tmp_path: Path) -> None:
-    (tmp_path / "item.yaml").write_text("get:\n  responses: {'200': {description: ok}}\n", encoding="utf-8")
+    (tmp_path / "item.yaml").write_text(
+        "get:\n  responses: {'200': {description: ok}}\n", encoding="utf-8"
+    )
     spec = tmp_path / "spec.yaml"
-    spec.write_text(minimal_spec("#/components/schemas/X", paths=(
-        "  /b:\n    $ref: './item.yaml'\n    post:\n      parameters:\n        - {name: q, in: query, "
-        "schema: {type: string}, required: 7}\n      responses: {'200': {description: ok}}\n")), encoding="utf-8")
+    spec.write_text(
+        minimal_spec(
+            "#/components/schemas/X",
+            paths=(
+                "  /b:\n    $ref: './item.yaml'\n    post:\n      parameters:\n        - {name: q,"
+                " in: query, schema: {type: string}, required: 7}\n      responses: {'200':"
+                " {description: ok}}\n"
+            ),
+        ),
+        encoding="utf-8",
+    )
     result = convert_file(spec)
     located = [d for d in result.diagnostics if "/post/" in d.pointer]
-    assert located and all(d.file == str(spec) for d in located), [d.format() for d in result.diagnostics]
+    assert located and all(d.file == str(spec) for d in located), [
+        d.format() for d in result.diagnostics
+    ]
 
 
 def test_bundled_yaml_has_no_anchors(tmp_path: Path) -> None:
     (tmp_path / "item.yaml").write_text(
-        "get:\n  responses:\n    '200':\n      description: ok\n      content:\n        application/json:\n"
-        "          example: {a: 1}\n", encoding="utf-8")
+        "get:\n  responses:\n    '200':\n      description: ok\n      content:\n       "
+        " application/json:\n          example: {a: 1}\n",
+        encoding="utf-8",
+    )
     spec = tmp_path / "spec.yaml"
-    spec.write_text(minimal_spec("#/components/schemas/X", paths="  /b:\n    $ref: './item.yaml'\n"
-                                 "  /c:\n    $ref: './item.yaml'\n"), encoding="utf-8")
+    spec.write_text(
+        minimal_spec(
+            "#/components/schemas/X",
+            paths="  /b:\n    $ref: './item.yaml'\n  /c:\n    $ref: './item.yaml'\n",
+        ),
+        encoding="utf-8",
+    )
     result = bundle_file(spec)
     assert result.text is not None and "&id" not in result.text and "*id" not in result.text

@@ -75,7 +75,10 @@ def gateway() -> Iterator[Gateway]:
 def test_urls(gateway: Gateway) -> None:
     assert gateway.url.startswith("http://127.0.0.1:")
     assert gateway.url == f"http://127.0.0.1:{gateway.port}"
-    assert gateway.token_url == (f"{gateway.url}/oauth/client_credential/accesstoken?grant_type=client_credentials")
+    assert (
+        gateway.token_url
+        == f"{gateway.url}/oauth/client_credential/accesstoken?grant_type=client_credentials"
+    )
 
 
 def test_token_issued_like_kpn(gateway: Gateway) -> None:
@@ -152,14 +155,23 @@ def test_token_without_credentials(gateway: Gateway) -> None:
     assert json.loads(body)["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize(("query", "grant", "error"), [
-    ("", "", "unsupported_grant_type"),
-    ("?grant_type=password", "", "unsupported_grant_type"),
-    ("", "&grant_type=password", "unsupported_grant_type"),
-    ("?grant=client_credentials", "", "unsupported_grant_type"),
-    ("?grant_type=client_credentials", "&grant_type=client_credentials", "invalid_request"),  # given twice
-])
-def test_token_needs_one_client_credentials_grant(gateway: Gateway, query: str, grant: str, error: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "grant", "error"),
+    [
+        ("", "", "unsupported_grant_type"),
+        ("?grant_type=password", "", "unsupported_grant_type"),
+        ("", "&grant_type=password", "unsupported_grant_type"),
+        ("?grant=client_credentials", "", "unsupported_grant_type"),
+        (
+            "?grant_type=client_credentials",
+            "&grant_type=client_credentials",
+            "invalid_request",
+        ),  # given twice
+    ],
+)
+def test_token_needs_one_client_credentials_grant(
+    gateway: Gateway, query: str, grant: str, error: str
+) -> None:
     form = b"client_id=test-client&client_secret=test-secret" + grant.encode()
     url = f"{gateway.url}/oauth/client_credential/accesstoken{query}"
     status, _, body = call("POST", url, data=form)
@@ -367,7 +379,9 @@ def test_two_gateways_get_different_ports() -> None:
 # newman ---------------------------------------------------------------------
 
 
-def test_require_newman_skips_locally_fails_on_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_require_newman_skips_locally_fails_on_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(newman, "NEWMAN", tmp_path / "no-newman")
     assert not newman.newman_available()
     monkeypatch.delenv("CI", raising=False)

@@ -1,9 +1,11 @@
-"""Verdicts a tester can trust: a generated request is the happy path, so its contract tests expect a success.
+"""Verdicts a tester can trust: a generated request is the happy path, so its contract tests expect
+a success.
 
-newman runs every KPN corpus collection against a server that answers 500 to everything and one that answers
-401 to everything (tokens come from the local gateway): every run fails, every request with one message that
-says why. A request that gets no answer is reported once, by newman, with no tests of ours; a request script
-without its collection's machinery says so; a tester's own lines after the generated ones get the verdict.
+newman runs every KPN corpus collection against a server that answers 500 to everything and one that
+answers 401 to everything (tokens come from the local gateway): every run fails, every request with
+one message that says why. A request that gets no answer is reported once, by newman, with no tests
+of ours; a request script without its collection's machinery says so; a tester's own lines after the
+generated ones get the verdict.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ CONTRACT_FIXTURE = FIXTURES / "oas30" / "contract" / "input.yaml"
 
 
 class _Answer(BaseHTTPRequestHandler):
-    """Answers every request with the server's (status, headers, body) for the request's path (or "*")."""
+    """Answers every request with the server's (status, headers, body) for the request's path (or
+    "*")."""
 
     protocol_version = "HTTP/1.1"
 
@@ -81,21 +84,31 @@ def api_executions(run: NewmanRun) -> list[dict[str, Any]]:
 
 def assertions(execution: dict[str, Any]) -> list[tuple[str, str | None]]:
     """(test name, failure message or None) of one request's tests."""
-    return [(a["assertion"], (a.get("error") or {}).get("message")) for a in execution.get("assertions") or []
-            if not a.get("skipped")]
+    return [
+        (a["assertion"], (a.get("error") or {}).get("message"))
+        for a in execution.get("assertions") or []
+        if not a.get("skipped")
+    ]
 
 
-# --- a server that answers 500 or 401 to everything fails every corpus collection --------------------------
+# --- a server that answers 500 or 401 to everything fails every corpus collection
+# --------------------------
+
 
 @pytest.mark.parametrize("mode", ["500", "401"])
-@pytest.mark.parametrize("spec", corpus_specs() or [CORPUS / "missing-corpus.yml"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "spec", corpus_specs() or [CORPUS / "missing-corpus.yml"], ids=lambda p: p.name
+)
 def test_a_broken_or_refusing_server_fails_every_request(spec: Path, mode: str) -> None:
-    """Today's failure was a green run: 39 passing assertions against a server that answered 500 to all."""
+    """Today's failure was a green run: 39 passing assertions against a server that answered 500 to
+    all."""
     require_corpus()
     require_newman()
     collection = convert(spec)
-    with Gateway(own_token_paths=own_token_paths(collection)) as gateway, \
-            serve(BROKEN if mode == "500" else REFUSING) as url:
+    with (
+        Gateway(own_token_paths=own_token_paths(collection)) as gateway,
+        serve(BROKEN if mode == "500" else REFUSING) as url,
+    ):
         run = run_against(url, collection, gateway)
     assert run.returncode != 0, run.describe()
     assert run.script_errors() == [] and run.request_errors() == [], run.describe()
@@ -114,8 +127,11 @@ def test_a_broken_or_refusing_server_fails_every_request(spec: Path, mode: str) 
             assert "credentials refused: check " in message, (name, message)
             continue
         failed = [(test, message) for test, message in results if message is not None]
-        status = [(test, message) for test, message in failed if test.endswith(("status is a success",
-                                                                                 "status is documented"))]
+        status = [
+            (test, message)
+            for test, message in failed
+            if test.endswith(("status is a success", "status is documented"))
+        ]
         assert len(status) == 1, (name, results)
         test, message = status[0]
         assert message is not None, (name, results)
@@ -126,7 +142,9 @@ def test_a_broken_or_refusing_server_fails_every_request(spec: Path, mode: str) 
             assert len(results) == 1, (name, results)
 
 
-# --- no answer, no machinery, a tester's own lines ------------------------------------------------------
+# --- no answer, no machinery, a tester's own lines
+# ------------------------------------------------------
+
 
 def _closed_port() -> int:
     with socket.socket() as sock:
@@ -165,16 +183,16 @@ def test_a_request_copied_without_its_collection_script_says_what_is_missing() -
 
 OWN_TESTS = [
     'pm.test("own: the verdict is there", function () {',
-    '    pm.expect(contract.code).to.equal(pm.response.code);',
-    '    if (contract.success) {',
+    "    pm.expect(contract.code).to.equal(pm.response.code);",
+    "    if (contract.success) {",
     '        pm.expect(contract.status).to.equal("200");',
-    '        pm.expect(contract.body.id).to.equal(7);',
-    '    } else {',
+    "        pm.expect(contract.body.id).to.equal(7);",
+    "    } else {",
     '        pm.expect(contract.status).to.equal("503");',
     '        pm.expect(contract.response.description).to.equal("Down for maintenance");',
     '        pm.expect(contract.body.title).to.equal("Down");',
-    '    }',
-    '});',
+    "    }",
+    "});",
 ]
 
 
@@ -184,8 +202,11 @@ def test_a_testers_own_lines_after_the_generated_ones_get_the_verdict(status: in
     collection = _only(convert(CONTRACT_FIXTURE), "Get a category tree")
     item = next(i for i in collection["item"] if i["name"] == "Get a category tree")
     item["event"][0]["script"]["exec"] += OWN_TESTS
-    body = {"id": 7, "name": "Phones", "parent": None, "children": []} if status == 200 else {"title": "Down",
-                                                                                             "status": 503}
+    body = (
+        {"id": 7, "name": "Phones", "parent": None, "children": []}
+        if status == 200
+        else {"title": "Down", "status": 503}
+    )
     with Gateway() as gateway, serve({"*": (status, {**JSON, "X-Request-Id": "r1"}, body)}) as url:
         run = run_against(url, collection, gateway)
     assert run.script_errors() == [], run.describe()
@@ -194,46 +215,97 @@ def test_a_testers_own_lines_after_the_generated_ones_get_the_verdict(status: in
     assert (run.returncode == 0) == (status == 200), run.describe()
 
 
-# --- what counts as a success: 2xx, else the documented 3xx; any 2xx when only `default` is documented ------
+# --- what counts as a success: 2xx, else the documented 3xx; any 2xx when only `default` is
+# documented ------
 
 SUCCESS_SPEC = {
     "openapi": "3.0.3",
     "info": {"title": "Successes", "version": "1"},
     "servers": [{"url": "https://api.example.com"}],
     "paths": {
-        "/moved": {"get": {"operationId": "moved", "responses": {
-            "303": {"description": "See the report"}, "404": {"description": "No report yet"}}}},
-        "/anything": {"get": {"operationId": "anything", "responses": {
-            "default": {"description": "Whatever the server says"}}}},
-        "/created": {"post": {"operationId": "create", "responses": {
-            "201": {"description": "Created"}, "default": {"description": "An error"}}}},
-        "/alike": {"get": {"operationId": "alike", "responses": {  # the script groups 400/404/503 under one key
-            "200": {"description": "OK"}, "400": {"description": "Refused"}, "404": {"description": "Refused"},
-            "503": {"description": "Refused"}}}},
+        "/moved": {
+            "get": {
+                "operationId": "moved",
+                "responses": {
+                    "303": {"description": "See the report"},
+                    "404": {"description": "No report yet"},
+                },
+            }
+        },
+        "/anything": {
+            "get": {
+                "operationId": "anything",
+                "responses": {"default": {"description": "Whatever the server says"}},
+            }
+        },
+        "/created": {
+            "post": {
+                "operationId": "create",
+                "responses": {
+                    "201": {"description": "Created"},
+                    "default": {"description": "An error"},
+                },
+            }
+        },
+        "/alike": {
+            "get": {
+                "operationId": "alike",
+                "responses": {  # the script groups 400/404/503 under one key
+                    "200": {"description": "OK"},
+                    "400": {"description": "Refused"},
+                    "404": {"description": "Refused"},
+                    "503": {"description": "Refused"},
+                },
+            }
+        },
     },
 }
 
 
-@pytest.mark.parametrize(("path", "status", "verdict"), [
-    ("/moved", 303, None),
-    ("/moved", 404, "expected a success (303), got 404 Not Found (documented error: No report yet)"),
-    ("/anything", 204, None),
-    ("/anything", 500, "expected a success (2xx), got 500 Internal Server Error (documented error: Whatever the "
-                       "server says)"),
-    ("/created", 201, None),
-    ("/created", 200, None),  # a 2xx the `default` covers
-    ("/created", 409, "expected a success (201), got 409 Conflict (documented error: An error)"),
-    ("/alike", 404, "expected a success (200), got 404 Not Found (documented error: Refused)"),
-    ("/alike", 503, "expected a success (200), got 503 Service Unavailable (documented error: Refused)"),
-    ("/alike", 409, "HTTP 409 is not documented (documented: 200, 400, 404, 503)"),
-])
-def test_the_expected_success_is_a_2xx_or_the_only_documented_3xx(path: str, status: int, verdict: str | None,
-                                                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("path", "status", "verdict"),
+    [
+        ("/moved", 303, None),
+        (
+            "/moved",
+            404,
+            "expected a success (303), got 404 Not Found (documented error: No report yet)",
+        ),
+        ("/anything", 204, None),
+        (
+            "/anything",
+            500,
+            (
+                "expected a success (2xx), got 500 Internal Server Error (documented error:"
+                " Whatever the server says)"
+            ),
+        ),
+        ("/created", 201, None),
+        ("/created", 200, None),  # a 2xx the `default` covers
+        (
+            "/created",
+            409,
+            "expected a success (201), got 409 Conflict (documented error: An error)",
+        ),
+        ("/alike", 404, "expected a success (200), got 404 Not Found (documented error: Refused)"),
+        (
+            "/alike",
+            503,
+            "expected a success (200), got 503 Service Unavailable (documented error: Refused)",
+        ),
+        ("/alike", 409, "HTTP 409 is not documented (documented: 200, 400, 404, 503)"),
+    ],
+)
+def test_the_expected_success_is_a_2xx_or_the_only_documented_3xx(
+    path: str, status: int, verdict: str | None, tmp_path: Path
+) -> None:
     require_newman()
     spec = tmp_path / "successes.yaml"
     spec.write_text(yaml.safe_dump(SUCCESS_SPEC), encoding="utf-8")
     collection = convert(spec)
-    collection["item"] = [i for i in iter_requests(collection["item"]) if path in json.dumps(i["request"]["url"])]
+    collection["item"] = [
+        i for i in iter_requests(collection["item"]) if path in json.dumps(i["request"]["url"])
+    ]
     with Gateway() as gateway, serve({"*": (status, {"Location": "/elsewhere"}, "")}) as url:
         run = run_against(url, collection, gateway)
     assert run.script_errors() == [], run.describe()
@@ -245,7 +317,11 @@ def test_the_expected_success_is_a_2xx_or_the_only_documented_3xx(path: str, sta
 def test_statuses_documented_alike_share_one_key_in_the_request_script(tmp_path: Path) -> None:
     spec = tmp_path / "successes.yaml"
     spec.write_text(yaml.safe_dump(SUCCESS_SPEC), encoding="utf-8")
-    item = next(i for i in iter_requests(convert(spec)["item"]) if "alike" in json.dumps(i["request"]["url"]))
+    item = next(
+        i
+        for i in iter_requests(convert(spec)["item"])
+        if "alike" in json.dumps(i["request"]["url"])
+    )
     script = "\n".join(item["event"][0]["script"]["exec"])
     assert '"400 404 503": {"description": "Refused"}' in script
     assert '"200": {}' in script
@@ -259,18 +335,33 @@ def test_the_readme_shows_a_requests_tests_tab_as_it_is_generated() -> None:
     assert f"```js\n{script}\n```" in readme
 
 
-@pytest.mark.parametrize(("status", "description", "quoted"), [
-    ("200", "The category", ""),  # a success needs no message
-    ("404", "Not found.", ""),  # says no more than the reason phrase, which the message shows anyway
-    ("500", "server error", ""),
-    ("404", "No category with this id", "No category with this id"),
-    ("4XX", "A client error\n\nSee the problem type.", "A client error"),
-    ("default", "  Unexpected   error ", "Unexpected error"),
-    ("503", "x" * 150, "x" * 97 + "..."),
-    ("401", "Token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-     ""),  # a credential never goes into a script
-])
-def test_a_documented_error_is_quoted_by_its_first_line(status: str, description: str, quoted: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "description", "quoted"),
+    [
+        ("200", "The category", ""),  # a success needs no message
+        (
+            "404",
+            "Not found.",
+            "",
+        ),  # says no more than the reason phrase, which the message shows anyway
+        ("500", "server error", ""),
+        ("404", "No category with this id", "No category with this id"),
+        ("4XX", "A client error\n\nSee the problem type.", "A client error"),
+        ("default", "  Unexpected   error ", "Unexpected error"),
+        ("503", "x" * 150, "x" * 97 + "..."),
+        (
+            "401",
+            (
+                "Token"
+                " eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"  # noqa: E501
+            ),
+            "",
+        ),  # a credential never goes into a script
+    ],
+)
+def test_a_documented_error_is_quoted_by_its_first_line(
+    status: str, description: str, quoted: str
+) -> None:
     from kpn_collections.build.contract_tests import error_description
     from kpn_collections.model import Response
 

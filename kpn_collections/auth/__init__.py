@@ -1,1 +1,2 @@
-"""Auth: how the collection gets its bearer token (the inject-auth stage) and Postman auth objects."""
+"""Auth: how the collection gets its bearer token (the inject-auth stage) and Postman auth
+objects."""

@@ -23,7 +23,8 @@ class AuthVariable:
 
 @dataclass(frozen=True)
 class MappedAuth:
-    """A Postman auth object and what else the request needs (extra API-key headers or query parameters)."""
+    """A Postman auth object and what else the request needs (extra API-key headers or query
+    parameters)."""
 
     auth: dict[str, object]
     variables: tuple[AuthVariable, ...] = ()
@@ -42,33 +43,64 @@ def _attribute(key: str, value: str) -> dict[str, str]:
 
 def map_scheme(scheme: SecurityScheme) -> MappedAuth | None:
     """The Postman auth for one scheme, or None for schemes Postman cannot express (mutual TLS)."""
-    if scheme.type in ("oauth2", "openIdConnect") or (scheme.type == "http" and scheme.scheme == "bearer"):
+    if scheme.type in ("oauth2", "openIdConnect") or (
+        scheme.type == "http" and scheme.scheme == "bearer"
+    ):
         return MappedAuth(
             {"type": "bearer", "bearer": [_attribute("token", "{{" + ACCESS_TOKEN + "}}")]},
-            (AuthVariable(ACCESS_TOKEN, "Bearer token sent with every request (filled in by the token request)."),),
+            (
+                AuthVariable(
+                    ACCESS_TOKEN,
+                    "Bearer token sent with every request (filled in by the token request).",
+                ),
+            ),
         )
     if scheme.type == "http" and scheme.scheme == "basic":
         user, password = _variable_name(scheme, "_username"), _variable_name(scheme, "_password")
         return MappedAuth(
-            {"type": "basic", "basic": [_attribute("username", "{{" + user + "}}"),
-                                        _attribute("password", "{{" + password + "}}")]},
-            (AuthVariable(user, f"User name for HTTP basic auth ({scheme.key})."),
-             AuthVariable(password, f"Password for HTTP basic auth ({scheme.key}); never stored in the file.")),
+            {
+                "type": "basic",
+                "basic": [
+                    _attribute("username", "{{" + user + "}}"),
+                    _attribute("password", "{{" + password + "}}"),
+                ],
+            },
+            (
+                AuthVariable(user, f"User name for HTTP basic auth ({scheme.key})."),
+                AuthVariable(
+                    password,
+                    f"Password for HTTP basic auth ({scheme.key}); never stored in the file.",
+                ),
+            ),
         )
     if scheme.type == "apiKey" and scheme.param_name:
         variable = _variable_name(scheme, "")
-        declared = (AuthVariable(variable, f"API key sent as {scheme.location} {scheme.param_name!r} "
-                                           f"({scheme.key})."),)
+        declared = (
+            AuthVariable(
+                variable, f"API key sent as {scheme.location} {scheme.param_name!r} ({scheme.key})."
+            ),
+        )
         if scheme.location == "cookie":
-            return MappedAuth(NOAUTH, declared, extra_headers=(("Cookie", f"{scheme.param_name}={{{{{variable}}}}}"),))
+            return MappedAuth(
+                NOAUTH,
+                declared,
+                extra_headers=(("Cookie", f"{scheme.param_name}={{{{{variable}}}}}"),),
+            )
         return MappedAuth(
-            {"type": "apikey", "apikey": [_attribute("key", scheme.param_name),
-                                          _attribute("value", "{{" + variable + "}}"),
-                                          _attribute("in", "query" if scheme.location == "query" else "header")]},
+            {
+                "type": "apikey",
+                "apikey": [
+                    _attribute("key", scheme.param_name),
+                    _attribute("value", "{{" + variable + "}}"),
+                    _attribute("in", "query" if scheme.location == "query" else "header"),
+                ],
+            },
             declared,
         )
     if scheme.type == "http":  # digest and other HTTP schemes: send the credentials as-is
-        return MappedAuth(NOAUTH, (), extra_headers=(("Authorization", f"{scheme.scheme.title()} <credentials>"),))
+        return MappedAuth(
+            NOAUTH, (), extra_headers=(("Authorization", f"{scheme.scheme.title()} <credentials>"),)
+        )
     return None
 
 

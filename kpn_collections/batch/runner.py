@@ -1,8 +1,9 @@
-"""Batch conversion: find the specs, plan one job per spec, run the jobs over processes, keep a cache.
+"""Batch conversion: find the specs, plan one job per spec, run the jobs over processes, keep a
+cache.
 
-`discover` turns command-line arguments (files, directories, globs) into inputs; `plan` gives each its
-output file; `run_job` converts one spec and writes (or, in check mode, compares) its collection. The CLI
-prints the results in input order.
+`discover` turns command-line arguments (files, directories, globs) into inputs; `plan` gives each
+its output file; `run_job` converts one spec and writes (or, in check mode, compares) its
+collection. The CLI prints the results in input order.
 """
 
 from __future__ import annotations
@@ -44,20 +45,24 @@ if TYPE_CHECKING:
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "venv"})
-_SPEC_MARKER = re.compile(rb"""(?m)^["']?(?:openapi|swagger)["']?[ \t]*:|"(?:openapi|swagger)"\s*:""")
+_SPEC_MARKER = re.compile(
+    rb"""(?m)^["']?(?:openapi|swagger)["']?[ \t]*:|"(?:openapi|swagger)"\s*:"""
+)
 
 
 @dataclass(frozen=True)
 class Input:
-    """One spec to convert; `base` is the directory whose tree the output mirrors (None: name only)."""
+    """One spec to convert; `base` is the directory whose tree the output mirrors (None: name
+    only)."""
 
     path: Path
     base: Path | None = None
 
 
 def looks_like_spec(path: Path) -> bool:
-    """Whether a YAML/JSON file is an OpenAPI or Swagger document (has a top-level `openapi`/`swagger` key).
-    Only regular files are opened (a FIFO or a device never is), and only their first 64 KiB are read."""
+    """Whether a YAML/JSON file is an OpenAPI or Swagger document (has a top-level
+    `openapi`/`swagger` key). Only regular files are opened (a FIFO or a device never is), and only
+    their first 64 KiB are read."""
     try:
         head = read_head(path, 64 * 1024)
     except OSError:
@@ -66,13 +71,14 @@ def looks_like_spec(path: Path) -> bool:
 
 
 def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list[Input], list[str]]:
-    """The inputs named by files, directories (searched recursively) and globs, in a stable order, and the
-    arguments that named nothing. Files named directly are always inputs; files found in directories and
-    by globs only when they are OpenAPI/Swagger documents (models, fragments and other data are skipped).
-    Directories and globs are searched alike: symbolic links to directories are not followed (so no walk
-    loops or leaves the tree), hidden directories and `node_modules` are skipped, only regular files are
-    taken, and a file reached twice (also through a symbolic link) is one input.
-    `roots` (from the settings file) give files named directly the tree they belong to."""
+    """The inputs named by files, directories (searched recursively) and globs, in a stable order,
+    and the arguments that named nothing. Files named directly are always inputs; files found in
+    directories and by globs only when they are OpenAPI/Swagger documents (models, fragments and
+    other data are skipped). Directories and globs are searched alike: symbolic links to directories
+    are not followed (so no walk loops or leaves the tree), hidden directories and `node_modules`
+    are skipped, only regular files are taken, and a file reached twice (also through a symbolic
+    link) is one input. `roots` (from the settings file) give files named directly the tree they
+    belong to."""
     inputs: list[Input] = []
     empty: list[str] = []
     seen: set[str] = set()
@@ -95,7 +101,11 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
                 empty.append(argument)
         elif GLOB_MAGIC.search(argument) and not path.exists():
             base = glob_base(argument)
-            specs = [p for p in _glob(argument, base) if _stays_in_repository(p, base) and looks_like_spec(p)]
+            specs = [
+                p
+                for p in _glob(argument, base)
+                if _stays_in_repository(p, base) and looks_like_spec(p)
+            ]
             for spec in specs:
                 add(spec, base)
             if not specs:
@@ -106,9 +116,10 @@ def discover(arguments: Sequence[str], roots: Sequence[Path] = ()) -> tuple[list
 
 
 def _stays_in_repository(found: Path, base: Path) -> bool:
-    """Whether a file found in a directory or by a glob is in the repository searched: a symbolic link to a file
-    elsewhere (`specs/x.yaml -> /home/runner/...`, committed) is skipped, as links to directories are, so a
-    search never reads outside the repository it was pointed at. Files named directly are taken as given."""
+    """Whether a file found in a directory or by a glob is in the repository searched: a symbolic
+    link to a file elsewhere (`specs/x.yaml -> /home/runner/...`, committed) is skipped, as links to
+    directories are, so a search never reads outside the repository it was pointed at. Files named
+    directly are taken as given."""
     if not os.path.islink(found):
         return True
     top = base.absolute()
@@ -123,40 +134,48 @@ def _stays_in_repository(found: Path, base: Path) -> bool:
 
 
 def _walk(directory: Path, depth: int | None = None) -> Iterator[Path]:
-    """The YAML/JSON regular files below `directory` (at most `depth` levels down), in a stable order."""
+    """The YAML/JSON regular files below `directory` (at most `depth` levels down), in a stable
+    order."""
     top = len(directory.parts)
-    for current, directories, files in os.walk(directory):  # never follows symbolic links to directories
+    # never follows symbolic links to directories
+    for current, directories, files in os.walk(directory):
         if depth is not None and len(Path(current).parts) - top >= depth - 1:
             directories[:] = []
-        directories[:] = sorted(d for d in directories if not d.startswith(".") and d not in SKIPPED_DIRECTORIES)
+        directories[:] = sorted(
+            d for d in directories if not d.startswith(".") and d not in SKIPPED_DIRECTORIES
+        )
         for name in sorted(files):
             if Path(name).suffix.lower() in SPEC_SUFFIXES and not name.startswith("."):
                 candidate = Path(current) / name
                 with contextlib.suppress(OSError):
-                    if stat.S_ISREG(os.stat(candidate).st_mode):  # not a FIFO, a device, a dangling link
+                    # not a FIFO, a device, a dangling link
+                    if stat.S_ISREG(os.stat(candidate).st_mode):
                         yield candidate
 
 
 def _glob(pattern: str, base: Path) -> Iterator[Path]:
-    """The files a glob pattern matches (`**` spans directories), found by the same walk as a directory's."""
-    wanted = Path(pattern).parts[len(base.parts) if base != Path(".") else 0:]
+    """The files a glob pattern matches (`**` spans directories), found by the same walk as a
+    directory's."""
+    wanted = Path(pattern).parts[len(base.parts) if base != Path(".") else 0 :]
     depth = None if "**" in wanted else len(wanted)
     for candidate in _walk(base, depth):
-        parts = candidate.parts[len(base.parts) if base != Path(".") else 0:]
+        parts = candidate.parts[len(base.parts) if base != Path(".") else 0 :]
         if _parts_match(wanted, parts):
             yield candidate
 
 
 def _parts_match(pattern: Sequence[str], parts: Sequence[str]) -> bool:
     """Whether path parts match glob parts (`**` is any number of parts), in time proportional to
-    len(pattern) * len(parts): trying every split for each `**` took exponential time with many of them
-    (`specs/**/**/.../**/x.yaml` over a deep tree, from a settings file)."""
+    len(pattern) * len(parts): trying every split for each `**` took exponential time with many of
+    them (`specs/**/**/.../**/x.yaml` over a deep tree, from a settings file)."""
     reachable = {0}  # how many parts the pattern so far can match
     for part in pattern:
         if part == "**":
             reachable = set(range(min(reachable), len(parts) + 1))
         else:
-            reachable = {i + 1 for i in reachable if i < len(parts) and fnmatch.fnmatchcase(parts[i], part)}
+            reachable = {
+                i + 1 for i in reachable if i < len(parts) and fnmatch.fnmatchcase(parts[i], part)
+            }
         if not reachable:
             return False
     return len(parts) in reachable
@@ -173,8 +192,8 @@ class NamingError(ValueError):
 
 
 def formatted_name(naming: str, spec: Path) -> str:
-    """The output file name of one spec; NamingError when the pattern, or what it makes of this spec's name,
-    is not a plain file name (`{stem}` of `...yaml` is `..`)."""
+    """The output file name of one spec; NamingError when the pattern, or what it makes of this
+    spec's name, is not a plain file name (`{stem}` of `...yaml` is `..`)."""
     problem = naming_problem(naming)
     if problem:
         raise NamingError(problem)
@@ -185,15 +204,18 @@ def formatted_name(naming: str, spec: Path) -> str:
 
 
 def output_path(spec: Input, output_dir: Path | None, naming: str) -> Path:
-    """Where a spec's collection goes: beside the spec (no output directory), else under `output_dir` at the
-    spec's place in the tree it was found in. NamingError when `naming` gives no file name for this spec."""
+    """Where a spec's collection goes: beside the spec (no output directory), else under
+    `output_dir` at the spec's place in the tree it was found in. NamingError when `naming` gives no
+    file name for this spec."""
     name = formatted_name(naming, spec.path)
     if output_dir is None:
         return spec.path.parent / name
     relative = Path()
     if spec.base is not None:
         relative = spec.path.absolute().parent.relative_to(spec.base.absolute())
-    if ".." in relative.parts:  # pragma: no cover - relative_to never yields `..`; kept as a guarantee
+    if (
+        ".." in relative.parts
+    ):  # pragma: no cover - relative_to never yields `..`; kept as a guarantee
         raise ValueError(f"{spec.path} would be written outside {output_dir}")
     return output_dir / relative / name
 
@@ -208,16 +230,20 @@ class Job:
     settings: Settings
     check: bool = False
     cache_dir: Path | None = None
-    validate_beside: bool = False  # a core to spare: validate a big spec in a second process (parallel.py)
-    output_root: Path | None = None  # the -o directory: no symbolic link below it is written through
+    validate_beside: bool = (
+        False  # a core to spare: validate a big spec in a second process (parallel.py)
+    )
+    output_root: Path | None = (
+        None  # the -o directory: no symbolic link below it is written through
+    )
 
 
 @dataclass(frozen=True)
 class JobResult:
     """What happened to one spec. `outcome` is one of: written, unchanged, stdout, missing, stale,
-    edited (the file was edited by hand since its commit: not overwritten, see absorb), up-to-date, credentials
-    (check mode: the file on disk stores a secret), failed (bad input), bug (an internal error; `bug` holds the
-    traceback)."""
+    edited (the file was edited by hand since its commit: not overwritten, see absorb), up-to-date,
+    credentials (check mode: the file on disk stores a secret), failed (bad input), bug (an internal
+    error; `bug` holds the traceback)."""
 
     index: int
     spec: str
@@ -245,8 +271,8 @@ class Terminated(KeyboardInterrupt):
 
 
 class Interrupted(KeyboardInterrupt):
-    """The batch stopped early; `finished` holds the results of jobs that ended but were not yet yielded (a
-    worker's write completes before the batch stops), in job order."""
+    """The batch stopped early; `finished` holds the results of jobs that ended but were not yet
+    yielded (a worker's write completes before the batch stops), in job order."""
 
     def __init__(self, finished: list[JobResult]):
         super().__init__()
@@ -254,29 +280,32 @@ class Interrupted(KeyboardInterrupt):
 
 
 def raise_terminated(signum: int, frame: Any) -> None:
-    """A SIGTERM handler for the main process: stop as Ctrl-C does (the default would end this process alone,
-    leaving its workers waiting for jobs that never come)."""
+    """A SIGTERM handler for the main process: stop as Ctrl-C does (the default would end this
+    process alone, leaving its workers waiting for jobs that never come)."""
     raise Terminated
 
 
 def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> Iterator[JobResult]:
-    """Run every job (over `workers` processes, this one included) and yield the results in job order, each as
-    soon as it and all before it are done.
+    """Run every job (over `workers` processes, this one included) and yield the results in job
+    order, each as soon as it and all before it are done.
 
-    Every process runs one job at a time and takes the biggest spec left: the long conversions start first
-    and the short ones at the end fill the gaps, so the processes finish close together. This process converts
-    too, rather than wait beside the workers while its memory counts for nothing; a worker that is done gets
-    its next job when this process is between jobs."""
+    Every process runs one job at a time and takes the biggest spec left: the long conversions start
+    first and the short ones at the end fill the gaps, so the processes finish close together. This
+    process converts too, rather than wait beside the workers while its memory counts for nothing; a
+    worker that is done gets its next job when this process is between jobs."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             result = run_job(job)
             on_done()
             yield result
         return
-    if any(job.cache_dir is None for job in jobs):  # with a cache, it may answer all: the validators can wait
+    # with a cache, it may answer all: the validators can wait
+    if any(job.cache_dir is None for job in jobs):
         from ..pipeline import prepare
 
-        distinct = {(job.settings.templates_dir, job.settings.check_output): job.settings for job in jobs}
+        distinct = {
+            (job.settings.templates_dir, job.settings.check_output): job.settings for job in jobs
+        }
         for settings in distinct.values():
             prepare(settings)  # built once here, shared by the forked workers
     gc.collect()
@@ -293,8 +322,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         on_done()
 
     def run_own_job(job: Job) -> None:
-        """Run `job` here, as a worker would: Ctrl-C and SIGTERM wait for its end (its collection is then
-        counted), as they wait for the workers' jobs."""
+        """Run `job` here, as a worker would: Ctrl-C and SIGTERM wait for its end (its collection is
+        then counted), as they wait for the workers' jobs."""
         signals = (signal.SIGINT, signal.SIGTERM)
         handlers = {number: signal.getsignal(number) for number in signals}
         if threading.current_thread() is not threading.main_thread() or None in handlers.values():
@@ -318,12 +347,14 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
         order = [job.index for job in jobs]
         position = 0
         while position < len(order):
-            # one job per worker at a time, so that whichever process is free first takes what is left
+            # one job per worker at a time, so that whichever process is free first takes what is
+            # left
             while left and pool_works and len(pending) < workers - 1:
                 job = left.popleft()
                 try:
                     pending[pool.submit(_run_in_worker, job)] = job
-                except Exception:  # the pool broke (a worker died) or never started: this process converts the rest
+                # the pool broke (a worker died) or never started: this process converts the rest
+                except Exception:
                     left.appendleft(job)
                     pool_works = False
             if left:
@@ -336,7 +367,9 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             while position < len(order) and order[position] in finished:
                 yield finished.pop(order[position])
                 position += 1
-    except BaseException as stop:  # Ctrl-C, SIGTERM: start no more jobs; the running ones finish their (atomic)
+    except (
+        BaseException
+    ) as stop:  # Ctrl-C, SIGTERM: start no more jobs; the running ones finish their (atomic)
         # writes, so that every collection on disk is whole and counted, and the workers end
         left.clear()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -361,13 +394,16 @@ def _worker_result(future: Future[JobResult], job: Job) -> JobResult:
     try:
         return future.result()
     except Exception:  # the worker process died
-        return JobResult(job.index, str(job.spec), _str(job.target), "bug", False, bug=traceback.format_exc())
+        return JobResult(
+            job.index, str(job.spec), _str(job.target), "bug", False, bug=traceback.format_exc()
+        )
 
 
 def _ignore_interrupts() -> None:
-    """Worker processes leave Ctrl-C and SIGTERM to the main process, which stops the batch between jobs. A
-    SIGTERM sent to a worker itself ends it: inside a job through the job's own clean-up (no temporary file is
-    left), else at once; so does a worker whose main process is gone without a word (SIGKILL)."""
+    """Worker processes leave Ctrl-C and SIGTERM to the main process, which stops the batch between
+    jobs. A SIGTERM sent to a worker itself ends it: inside a job through the job's own clean-up (no
+    temporary file is left), else at once; so does a worker whose main process is gone without a
+    word (SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _end_worker)
     import threading
@@ -381,7 +417,9 @@ _in_job = False
 
 def _end_worker(signum: int, frame: Any) -> None:
     if _in_job:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one while cleaning up ends it at once
+        signal.signal(
+            signal.SIGTERM, signal.SIG_DFL
+        )  # a second one while cleaning up ends it at once
         raise _WorkerEnded  # write_if_changed removes its temporary file on the way out
     os._exit(128 + signum)
 
@@ -398,7 +436,9 @@ def _run_in_worker(job: Job) -> JobResult:
 
 
 def _watch_parent(parent: int) -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # delivered to the main thread, which handles it
+    signal.pthread_sigmask(
+        signal.SIG_BLOCK, {signal.SIGTERM}
+    )  # delivered to the main thread, which handles it
     while os.getppid() == parent:
         time.sleep(1)
     os.kill(os.getpid(), signal.SIGTERM)
@@ -414,7 +454,9 @@ def run_job(job: Job) -> JobResult:
     try:
         result = _run(job)
     except Exception:
-        result = JobResult(job.index, str(job.spec), _str(job.target), "bug", False, bug=traceback.format_exc())
+        result = JobResult(
+            job.index, str(job.spec), _str(job.target), "bug", False, bug=traceback.format_exc()
+        )
     finally:
         _in_job = False
     return JobResult(**{**_fields(result), "seconds": time.perf_counter() - started})
@@ -428,7 +470,9 @@ def _run(job: Job) -> JobResult:
     if entry is not None and _fit_to_serve(entry.content):
         content, diagnostics, cached = entry.content, entry.diagnostics, True
     else:
-        from ..pipeline import convert_file  # only now: a run served from the cache never loads the validators
+        from ..pipeline import (
+            convert_file,
+        )  # only now: a run served from the cache never loads the validators
 
         result = convert_file(job.spec, job.settings, validate_beside=job.validate_beside)
         diagnostics, cached = result.diagnostics, False
@@ -436,14 +480,22 @@ def _run(job: Job) -> JobResult:
         content = collection_bytes(result.collection) if succeeded and result.collection else None
         fetched_remote, dependencies = result.fetched_remote, result.consulted
         del result  # the collection's objects are not needed beside its text
-        if (cache is not None and key is not None and content is not None and not fetched_remote
-                and cache.key(job) == key):  # no input changed while it was converted
+        # no input changed while it was converted
+        if (
+            cache is not None
+            and key is not None
+            and content is not None
+            and not fetched_remote
+            and cache.key(job) == key
+        ):
             cache.store(key, CacheEntry(content, diagnostics, dependencies))
     spec, target = str(job.spec), _str(job.target)
     if content is None:
         return JobResult(job.index, spec, target, "failed", False, diagnostics, cached)
     if job.target is None:
-        return JobResult(job.index, spec, None, "stdout", True, diagnostics, cached, text=content.decode("utf-8"))
+        return JobResult(
+            job.index, spec, None, "stdout", True, diagnostics, cached, text=content.decode("utf-8")
+        )
     if job.check:
         try:
             check_parents(job.target, job.output_root)
@@ -453,33 +505,54 @@ def _run(job: Job) -> JobResult:
             return JobResult(job.index, spec, target, "stale", False, diagnostics, cached)
         except (UnsafeOutput, NotRegularFile) as exc:
             failure = _output_error(exc, target, "compare")
-            return JobResult(job.index, spec, target, "failed", False, (*diagnostics, failure), cached)
+            return JobResult(
+                job.index, spec, target, "failed", False, (*diagnostics, failure), cached
+            )
         except (OSError, UnicodeDecodeError):
             return JobResult(job.index, spec, target, "missing", False, diagnostics, cached)
         stored = stored_credentials(current, str(job.target))
         if stored:
-            return JobResult(job.index, spec, target, "credentials", False, (*diagnostics, *stored), cached)
+            return JobResult(
+                job.index, spec, target, "credentials", False, (*diagnostics, *stored), cached
+            )
         if current == content:
             return JobResult(job.index, spec, target, "up-to-date", True, diagnostics, cached)
         edited = _edited_by_hand(job, current)
         if edited is not None:
-            return JobResult(job.index, spec, target, "edited", False, (*diagnostics, edited), cached)
+            return JobResult(
+                job.index, spec, target, "edited", False, (*diagnostics, edited), cached
+            )
         return JobResult(job.index, spec, target, "stale", False, diagnostics, cached)
     edited = _edited_by_hand(job, None, content)
     if edited is not None:
         return JobResult(job.index, spec, target, "edited", False, (*diagnostics, edited), cached)
     try:
         written = write_if_changed(job.target, content, within=job.output_root)
-    except OSError as exc:  # a read-only or full disk, a symbolic link in the output tree, a FIFO in the way
-        return JobResult(job.index, spec, target, "failed", False, (*diagnostics, _output_error(exc, target)), cached)
+    except (
+        OSError
+    ) as exc:  # a read-only or full disk, a symbolic link in the output tree, a FIFO in the way
+        return JobResult(
+            job.index,
+            spec,
+            target,
+            "failed",
+            False,
+            (*diagnostics, _output_error(exc, target)),
+            cached,
+        )
     _remember_written(content)
-    return JobResult(job.index, spec, target, "written" if written else "unchanged", True, diagnostics, cached)
+    return JobResult(
+        job.index, spec, target, "written" if written else "unchanged", True, diagnostics, cached
+    )
 
 
-def _edited_by_hand(job: Job, current: bytes | None, content: bytes | None = None) -> Diagnostic | None:
-    """An error when the collection file was edited by hand since it was committed (rather than made stale by a
-    spec change): regenerating would lose the edits, which `absorb` keeps in the overlay. Only a file git has
-    committed, and that differs from both the commit and the new content, is looked at."""
+def _edited_by_hand(
+    job: Job, current: bytes | None, content: bytes | None = None
+) -> Diagnostic | None:
+    """An error when the collection file was edited by hand since it was committed (rather than made
+    stale by a spec change): regenerating would lose the edits, which `absorb` keeps in the overlay.
+    Only a file git has committed, and that differs from both the commit and the new content, is
+    looked at."""
     from ..absorb import UNREADABLE, committed_text, hand_edits
 
     assert job.target is not None
@@ -511,14 +584,20 @@ def _edited_by_hand(job: Job, current: bytes | None, content: bytes | None = Non
     if not found:
         return None
     shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
-    return Diagnostic(Severity.ERROR, "edited-by-hand", f"edited by hand ({shown}): run `kpn-collections absorb "
-                      f"{job.target} {job.spec}` to keep these edits; nothing was overwritten", str(job.target),
-                      hint="absorb writes the edits into the spec's overlay, which every generation applies")
+    return Diagnostic(
+        Severity.ERROR,
+        "edited-by-hand",
+        f"edited by hand ({shown}): run `kpn-collections absorb "
+        f"{job.target} {job.spec}` to keep these edits; nothing was overwritten",
+        str(job.target),
+        hint="absorb writes the edits into the spec's overlay, which every generation applies",
+    )
 
 
 WRITTEN_DIRECTORY = "written"
-"""In the cache directory: an empty file named for the hash of each collection this user's tool wrote, so that a
-file regenerated for a spec changed since (and not committed yet) is not taken for a hand edit."""
+"""In the cache directory: an empty file named for the hash of each collection this user's tool
+wrote, so that a file regenerated for a spec changed since (and not committed yet) is not taken for
+a hand edit."""
 
 
 def _remember_written(content: bytes) -> None:
@@ -535,19 +614,24 @@ def _we_wrote(content: bytes) -> bool:
 
 
 def _fit_to_serve(content: bytes) -> bool:
-    """The final output check a fresh conversion ends with, for a cached collection: a JSON object that carries no
-    credential in a variable or script (see pipeline `secret-in-output`). The Postman schema check is not repeated:
-    loading it would add a third to a cached run, and a signed entry holds what a checked conversion wrote."""
+    """The final output check a fresh conversion ends with, for a cached collection: a JSON object
+    that carries no credential in a variable or script (see pipeline `secret-in-output`). The
+    Postman schema check is not repeated: loading it would add a third to a cached run, and a signed
+    entry holds what a checked conversion wrote."""
     try:
         collection = _parse_json(content)
-        return isinstance(collection, dict) and next(iter(find_in_collection(collection)), None) is None
+        return (
+            isinstance(collection, dict)
+            and next(iter(find_in_collection(collection)), None) is None
+        )
     except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return False
 
 
 def _parse_json(content: bytes) -> Any:
     try:
-        import orjson  # about three times faster; it refuses what the standard library reads (big integers)
+        # about three times faster; it refuses what the standard library reads (big integers)
+        import orjson
 
         return orjson.loads(content)
     except (ImportError, ValueError):
@@ -557,22 +641,42 @@ def _parse_json(content: bytes) -> Any:
 def _output_error(exc: OSError, target: str | None, doing: str = "write") -> Diagnostic:
     reason = exc.strerror or str(exc)
     where = f" ({exc.filename})" if exc.filename and str(exc.filename) != target else ""
-    return Diagnostic(Severity.ERROR, "output-failed", f"cannot {doing} the collection {target}{where}: {reason}",
-                      target or "", hint="check the output path: it must be a writable file in a directory")
+    return Diagnostic(
+        Severity.ERROR,
+        "output-failed",
+        f"cannot {doing} the collection {target}{where}: {reason}",
+        target or "",
+        hint="check the output path: it must be a writable file in a directory",
+    )
 
 
 def stored_credentials(text: str | bytes, name: str) -> tuple[Diagnostic, ...]:
-    """Errors for each credential a collection file on disk carries (a tester's exported token or secret)."""
+    """Errors for each credential a collection file on disk carries (a tester's exported token or
+    secret)."""
     try:
         collection = json.loads(text)
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes: stale either way
+    # not JSON, or nested deeper than the parser goes: stale either way
+    except (
+        ValueError,
+        RecursionError,
+    ):
         return ()
     if not isinstance(collection, dict):
         return ()
-    return tuple(Diagnostic(Severity.ERROR, "secret-in-collection", f"the collection file stores {kind}", name,
-                            where, hint="clear the value (keep credentials in Postman's current values or pass "
-                            "them to newman with --env-var), or regenerate the file without --check")
-                 for where, kind in find_in_collection(collection))
+    return tuple(
+        Diagnostic(
+            Severity.ERROR,
+            "secret-in-collection",
+            f"the collection file stores {kind}",
+            name,
+            where,
+            hint=(
+                "clear the value (keep credentials in Postman's current values or pass "
+                "them to newman with --env-var), or regenerate the file without --check"
+            ),
+        )
+        for where, kind in find_in_collection(collection)
+    )
 
 
 def _str(path: Path | None) -> str | None:
@@ -585,8 +689,9 @@ def _fields(result: JobResult) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """A known conversion result: the collection file's content, the diagnostics, and the local paths it depended
-    on (files read, as named and as resolved, and paths looked up and not found)."""
+    """A known conversion result: the collection file's content, the diagnostics, and the local
+    paths it depended on (files read, as named and as resolved, and paths looked up and not
+    found)."""
 
     content: bytes
     diagnostics: tuple[Diagnostic, ...]
@@ -594,18 +699,20 @@ class CacheEntry:
 
 
 class Cache:
-    """Results keyed on everything a conversion reads (see `key`); an entry is used only while every path it
-    depended on still resolves to the same file with the same content (or is still absent), and only when this
-    user's tool wrote it (records are signed, see `_signing_key`). Safe to delete at any time."""
+    """Results keyed on everything a conversion reads (see `key`); an entry is used only while every
+    path it depended on still resolves to the same file with the same content (or is still absent),
+    and only when this user's tool wrote it (records are signed, see `_signing_key`). Safe to delete
+    at any time."""
 
     def __init__(self, directory: Path):
         self.directory = directory
 
     def key(self, job: Job) -> str | None:
-        """The cache key of a job, or None when its inputs cannot be fingerprinted (the job is then not cached):
-        the spec's bytes, its path as given, absolute and resolved, the working directory (names in messages
-        are relative to it), the settings (paths absolute and resolved, template contents), the tool (version,
-        code, packaged templates), the Python and libraries it runs on, and whether the fast paths are on."""
+        """The cache key of a job, or None when its inputs cannot be fingerprinted (the job is then
+        not cached): the spec's bytes, its path as given, absolute and resolved, the working
+        directory (names in messages are relative to it), the settings (paths absolute and resolved,
+        template contents), the tool (version, code, packaged templates), the Python and libraries
+        it runs on, and whether the fast paths are on."""
         content = _read_regular(job.spec)
         templates = _templates_hash(job.settings.templates_dir) if content is not None else None
         try:
@@ -614,22 +721,35 @@ class Cache:
             return None
         if content is None or templates is None:
             return None
-        settings = {k: _path_identity(v) if isinstance(v, Path) else v for k, v in asdict(job.settings).items()}
+        settings = {
+            k: _path_identity(v) if isinstance(v, Path) else v
+            for k, v in asdict(job.settings).items()
+        }
         from ..overlay import overlay_for
 
         overlay_file = overlay_for(job.spec, job.settings)
         overlay = _read_regular(overlay_file) if overlay_file is not None else b""
         if overlay is None:
             return None
-        parts = {"version": __version__, "tool": _tool_hash(), "runtime": _runtime(), "settings": settings,
-                 "input": _sha256(content), "name": str(job.spec), "path": _path_identity(job.spec),
-                 "cwd": working_directory, "templates": templates, "overlay": _sha256(overlay),
-                 "reference-only": fast_paths.REFERENCE_ONLY}  # set to rule the fast paths out: not their result
+        parts = {
+            "version": __version__,
+            "tool": _tool_hash(),
+            "runtime": _runtime(),
+            "settings": settings,
+            "input": _sha256(content),
+            "name": str(job.spec),
+            "path": _path_identity(job.spec),
+            "cwd": working_directory,
+            "templates": templates,
+            "overlay": _sha256(overlay),
+            "reference-only": fast_paths.REFERENCE_ONLY,
+        }  # set to rule the fast paths out: not their result
         return _sha256(json.dumps(parts, sort_keys=True).encode("utf-8"))
 
     def lookup(self, key: str) -> CacheEntry | None:
-        """The entry for `key` when present, written by this user's tool, well-formed and still valid; anything
-        else (missing, truncated, edited, hand-made, a FIFO or device in its place) is None, never an error."""
+        """The entry for `key` when present, written by this user's tool, well-formed and still
+        valid; anything else (missing, truncated, edited, hand-made, a FIFO or device in its place)
+        is None, never an error."""
         signing_key = _signing_key()
         record = _read_regular(self._file(key)) if signing_key is not None else None
         if signing_key is None or record is None:
@@ -653,15 +773,25 @@ class Cache:
         return CacheEntry(content, diagnostics, dependencies)
 
     def store(self, key: str, entry: CacheEntry) -> None:
-        """Record an entry (best effort: a cache that cannot be written only costs speed). The collection is
-        kept as the file it is, beside a small signed JSON record of the rest; the record is written last."""
+        """Record an entry (best effort: a cache that cannot be written only costs speed). The
+        collection is kept as the file it is, beside a small signed JSON record of the rest; the
+        record is written last."""
         signing_key = _signing_key()
         if signing_key is None:
             return
-        dependencies = [[os.path.abspath(d.path), None if d.target is None else os.path.abspath(d.target),
-                         d.sha256] for d in entry.dependencies]
-        data = {"content": {"sha256": _sha256(entry.content), "size": len(entry.content)},
-                "diagnostics": [d.as_dict() for d in entry.diagnostics], "dependencies": dependencies}
+        dependencies = [
+            [
+                os.path.abspath(d.path),
+                None if d.target is None else os.path.abspath(d.target),
+                d.sha256,
+            ]
+            for d in entry.dependencies
+        ]
+        data = {
+            "content": {"sha256": _sha256(entry.content), "size": len(entry.content)},
+            "diagnostics": [d.as_dict() for d in entry.diagnostics],
+            "dependencies": dependencies,
+        }
         body = json.dumps(data, ensure_ascii=False).encode("utf-8", "backslashreplace")
         if not self._inside(self._file(key).parent):
             return
@@ -672,8 +802,9 @@ class Cache:
             pass
 
     def _inside(self, folder: Path) -> bool:
-        """Whether a folder of the cache is a real folder in it: a `cache-dir` inside a repository may come with
-        symbolic links (`.cache/ab -> /elsewhere`), which must not carry the cache's writes out of it."""
+        """Whether a folder of the cache is a real folder in it: a `cache-dir` inside a repository
+        may come with symbolic links (`.cache/ab -> /elsewhere`), which must not carry the cache's
+        writes out of it."""
         try:
             if os.path.islink(folder):
                 return False
@@ -690,25 +821,31 @@ class Cache:
 
 
 SIGNING_KEY_FILE = "signing.key"
-"""In the user's own cache directory (`default_cache_dir`): the random key that signs this user's cache records."""
+"""In the user's own cache directory (`default_cache_dir`): the random key that signs this user's
+cache records."""
 
 _RECORD_FORMAT = b"kpn-collections cache record 2\0"
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def _signature(signing_key: bytes, key: str, body: bytes) -> bytes:
-    """The record's HMAC, bound to its cache key (a genuine record moved to another key does not verify)."""
-    return hmac.new(signing_key, _RECORD_FORMAT + key.encode("ascii") + b"\0" + body, hashlib.sha256) \
-        .hexdigest().encode("ascii")
+    """The record's HMAC, bound to its cache key (a genuine record moved to another key does not
+    verify)."""
+    return (
+        hmac.new(signing_key, _RECORD_FORMAT + key.encode("ascii") + b"\0" + body, hashlib.sha256)
+        .hexdigest()
+        .encode("ascii")
+    )
 
 
 @functools.lru_cache(maxsize=1)
 def _signing_key() -> bytes | None:
-    """This user's cache signing key, made on first use: 32 random bytes in a file only the user may read, in the
-    default cache directory, never in one a repository's settings can choose (`cache-dir`). A repository may
-    commit a cache directory with crafted entries; without this key it cannot sign them, so they are ignored.
-    A key file that is not a private regular file of this user (a symlink, readable by others) is replaced; None
-    (nothing is cached) when no key can be read or made."""
+    """This user's cache signing key, made on first use: 32 random bytes in a file only the user may
+    read, in the default cache directory, never in one a repository's settings can choose
+    (`cache-dir`). A repository may commit a cache directory with crafted entries; without this key
+    it cannot sign them, so they are ignored. A key file that is not a private regular file of this
+    user (a symlink, readable by others) is replaced; None (nothing is cached) when no key can be
+    read or made."""
     try:
         directory = default_cache_dir()
     except (RuntimeError, KeyError):  # no home directory to find
@@ -720,7 +857,9 @@ def _signing_key() -> bytes | None:
     unusable = os.path.lexists(path)
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle, temporary = tempfile.mkstemp(prefix=f".{SIGNING_KEY_FILE}.", dir=directory)  # mode 0600
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{SIGNING_KEY_FILE}.", dir=directory
+        )  # mode 0600
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(secrets.token_bytes(32))
@@ -742,7 +881,8 @@ def _signing_key() -> bytes | None:
 
 
 def _read_private(path: Path) -> bytes | None:
-    """A 32-byte key from a regular file (not a symlink) that this user owns and nobody else may read or write."""
+    """A 32-byte key from a regular file (not a symlink) that this user owns and nobody else may
+    read or write."""
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -750,7 +890,12 @@ def _read_private(path: Path) -> bytes | None:
     try:
         info = os.fstat(handle)
         owner = getattr(os, "geteuid", lambda: info.st_uid)()
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != owner or info.st_mode & 0o077 or info.st_size != 32:
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_uid != owner
+            or info.st_mode & 0o077
+            or info.st_size != 32
+        ):
             return None
         key = os.read(handle, 33)
         return key if len(key) == 32 else None
@@ -761,8 +906,8 @@ def _read_private(path: Path) -> bytes | None:
 
 
 def _read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
-    """The bytes of a regular file of at most `limit` bytes, read bounded; None for anything else (missing, a
-    directory, a FIFO, a device such as /dev/zero, too big, unreadable)."""
+    """The bytes of a regular file of at most `limit` bytes, read bounded; None for anything else
+    (missing, a directory, a FIFO, a device such as /dev/zero, too big, unreadable)."""
     try:
         return read_limited(path, limit)
     except (OSError, ValueError):
@@ -770,7 +915,8 @@ def _read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
 
 
 def _replace(path: Path, data: bytes) -> None:
-    """Write a cache file atomically, replacing whatever is there (never reading it: it may be a FIFO)."""
+    """Write a cache file atomically, replacing whatever is there (never reading it: it may be a
+    FIFO)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -783,28 +929,45 @@ def _replace(path: Path, data: bytes) -> None:
         raise
 
 
-def _parse_record(data: Any) -> tuple[str, int, tuple[Diagnostic, ...], tuple[Dependency, ...]] | None:
-    """(content digest, content size, diagnostics, dependencies) from a cache record, checked like input: any
-    other shape, type or value is None."""
+def _parse_record(
+    data: Any,
+) -> tuple[str, int, tuple[Diagnostic, ...], tuple[Dependency, ...]] | None:
+    """(content digest, content size, diagnostics, dependencies) from a cache record, checked like
+    input: any other shape, type or value is None."""
     if not isinstance(data, dict) or set(data) != {"content", "diagnostics", "dependencies"}:
         return None
     content, diagnostics, dependencies = data["content"], data["diagnostics"], data["dependencies"]
-    if not (isinstance(content, dict) and set(content) == {"sha256", "size"} and _is_digest(content["sha256"])
-            and _is_count(content["size"]) and isinstance(diagnostics, list) and isinstance(dependencies, list)):
+    if not (
+        isinstance(content, dict)
+        and set(content) == {"sha256", "size"}
+        and _is_digest(content["sha256"])
+        and _is_count(content["size"])
+        and isinstance(diagnostics, list)
+        and isinstance(dependencies, list)
+    ):
         return None
     parsed_diagnostics = [_parse_diagnostic(d) for d in diagnostics]
     parsed_dependencies = [_parse_dependency(d) for d in dependencies]
     if None in parsed_diagnostics or None in parsed_dependencies:
         return None
-    return (content["sha256"], content["size"], tuple(d for d in parsed_diagnostics if d is not None),
-            tuple(d for d in parsed_dependencies if d is not None))
+    return (
+        content["sha256"],
+        content["size"],
+        tuple(d for d in parsed_diagnostics if d is not None),
+        tuple(d for d in parsed_dependencies if d is not None),
+    )
 
 
 _DIAGNOSTIC_TEXTS = ("code", "message", "file", "pointer", "hint")
 
 
 def _parse_diagnostic(data: Any) -> Diagnostic | None:
-    if not isinstance(data, dict) or set(data) != {*_DIAGNOSTIC_TEXTS, "severity", "line", "column"}:
+    if not isinstance(data, dict) or set(data) != {
+        *_DIAGNOSTIC_TEXTS,
+        "severity",
+        "line",
+        "column",
+    }:
         return None
     if not all(isinstance(data[name], str) for name in _DIAGNOSTIC_TEXTS):
         return None
@@ -812,8 +975,16 @@ def _parse_diagnostic(data: Any) -> Diagnostic | None:
         return None
     if not all(data[name] is None or _is_count(data[name]) for name in ("line", "column")):
         return None
-    return Diagnostic(Severity(data["severity"]), data["code"], data["message"], data["file"], data["pointer"],
-                      data["line"], data["column"], data["hint"])
+    return Diagnostic(
+        Severity(data["severity"]),
+        data["code"],
+        data["message"],
+        data["file"],
+        data["pointer"],
+        data["line"],
+        data["column"],
+        data["hint"],
+    )
 
 
 def _parse_dependency(data: Any) -> Dependency | None:
@@ -840,8 +1011,8 @@ def _is_absolute_path(value: Any) -> bool:
 
 
 def _unchanged(dependency: Dependency) -> bool:
-    """Whether a path still resolves to the same file with the same bytes (or, looked up and absent before,
-    still names no file)."""
+    """Whether a path still resolves to the same file with the same bytes (or, looked up and absent
+    before, still names no file)."""
     try:
         real = dependency.path.resolve()
     except (OSError, RuntimeError, ValueError):  # a symlink loop: no file there
@@ -867,9 +1038,10 @@ def _path_identity(path: Path) -> list[str | None]:
 
 
 def _templates_hash(directory: Path | None) -> str | None:
-    """The templates folder's names and contents, following symlinks within it as the template loader does (each
-    directory once: a symlink cycle ends); None when a file cannot be read within the size limit or a symbolic
-    link leads out of the folder (not cached; never followed, so a link to `/` is not read whole)."""
+    """The templates folder's names and contents, following symlinks within it as the template
+    loader does (each directory once: a symlink cycle ends); None when a file cannot be read within
+    the size limit or a symbolic link leads out of the folder (not cached; never followed, so a link
+    to `/` is not read whole)."""
     if directory is None:
         return "packaged only"
     digest = hashlib.sha256()
@@ -883,7 +1055,9 @@ def _templates_hash(directory: Path | None) -> str | None:
     visited.add((top.st_dev, top.st_ino))
     inside = os.path.realpath(directory)
 
-    def links_out(path: str) -> bool:  # the loader never reads these: nor does the hash (`tpl/x -> /usr`)
+    def links_out(
+        path: str,
+    ) -> bool:  # the loader never reads these: nor does the hash (`tpl/x -> /usr`)
         real = os.path.realpath(path)
         return real != inside and not real.startswith(inside.rstrip(os.sep) + os.sep)
 
@@ -892,7 +1066,8 @@ def _templates_hash(directory: Path | None) -> str | None:
         for name in sorted(directories):
             try:
                 if links_out(os.path.join(current, name)):
-                    return None  # not followed (a link to / would be hashed whole); what the loader makes of
+                    # not followed (a link to / would be hashed whole); what the loader makes of
+                    return None
                     # names below it depends on files outside: not cached
                 info = os.stat(os.path.join(current, name))
             except (OSError, ValueError):
@@ -906,7 +1081,8 @@ def _templates_hash(directory: Path | None) -> str | None:
             relative = path.relative_to(directory).as_posix().encode("utf-8", "surrogateescape")
             try:
                 if links_out(str(path)):
-                    return None  # the loader refuses it or, dangling, falls back: depends on files outside
+                    # the loader refuses it or, dangling, falls back: depends on files outside
+                    return None
                 mode = os.stat(path).st_mode
             except OSError:
                 digest.update(relative + b"\0unreadable\0")
@@ -923,17 +1099,24 @@ def _templates_hash(directory: Path | None) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _runtime() -> str:
-    """The Python and the installed distributions (names and versions) the tool runs with: another version of a
-    parser or validator may read or judge a definition differently."""
+    """The Python and the installed distributions (names and versions) the tool runs with: another
+    version of a parser or validator may read or judge a definition differently."""
     installed: set[str] = set()
     for entry in sys.path:
         with contextlib.suppress(OSError):
-            installed.update(n for n in os.listdir(entry or ".") if n.endswith((".dist-info", ".egg-info")))
-    return _sha256(" ".join([sys.version, sys.executable, *sorted(installed)]).encode("utf-8", "surrogateescape"))
+            installed.update(
+                n for n in os.listdir(entry or ".") if n.endswith((".dist-info", ".egg-info"))
+            )
+    return _sha256(
+        " ".join([sys.version, sys.executable, *sorted(installed)]).encode(
+            "utf-8", "surrogateescape"
+        )
+    )
 
 
 def default_cache_dir() -> Path:
-    """`$KPN_COLLECTIONS_CACHE_DIR`, else `$XDG_CACHE_HOME/kpn-collections`, else `~/.cache/kpn-collections`."""
+    """`$KPN_COLLECTIONS_CACHE_DIR`, else `$XDG_CACHE_HOME/kpn-collections`, else
+    `~/.cache/kpn-collections`."""
     explicit = os.environ.get("KPN_COLLECTIONS_CACHE_DIR")
     if explicit:
         return Path(explicit)
@@ -947,11 +1130,13 @@ def _sha256(data: bytes) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _tool_hash() -> str:
-    """The converter's own code and packaged templates: a changed tool never serves an older result, even
-    when its version number stayed the same (a development install, a patched copy)."""
+    """The converter's own code and packaged templates: a changed tool never serves an older result,
+    even when its version number stayed the same (a development install, a patched copy)."""
     package = Path(__file__).resolve().parents[1]  # the kpn_collections package
     templates = package_templates_dir().resolve()
-    outside = None if templates.is_relative_to(package) else templates  # a source checkout keeps them beside
+    outside = (
+        None if templates.is_relative_to(package) else templates
+    )  # a source checkout keeps them beside
     return _sha256(f"{_tree_hash(package)} {_tree_hash(outside)}".encode())
 
 
@@ -959,8 +1144,16 @@ def _tree_hash(directory: Path | None) -> str | None:
     if directory is None:
         return None
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        content = _read_regular(path, MAX_TEMPLATE_BYTES)  # one that cannot be read fails the conversion
-        digest.update(path.relative_to(directory).as_posix().encode("utf-8") + b"\0"
-                      + (b"\1" if content is None else b"\0" + content) + b"\0")
+    for path in sorted(
+        p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ):
+        content = _read_regular(
+            path, MAX_TEMPLATE_BYTES
+        )  # one that cannot be read fails the conversion
+        digest.update(
+            path.relative_to(directory).as_posix().encode("utf-8")
+            + b"\0"
+            + (b"\1" if content is None else b"\0" + content)
+            + b"\0"
+        )
     return digest.hexdigest()

@@ -1,4 +1,5 @@
-"""Check stage: validate a collection against Postman's Collection v2.1.0 JSON Schema (shipped in the package)."""
+"""Check stage: validate a collection against Postman's Collection v2.1.0 JSON Schema (shipped in
+the package)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ SCHEMA_FILE = "collection-v2.1.0.schema.json"
 @functools.lru_cache(maxsize=1)
 def postman_schema_check() -> SchemaCheck:
     """Postman's v2.1.0 collection schema, with the fast path."""
-    text = (resources.files("kpn_collections") / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
+    text = (resources.files("kpn_collections") / "schemas" / SCHEMA_FILE).read_text(
+        encoding="utf-8"
+    )
     return SchemaCheck(json.loads(text))
 
 
@@ -30,7 +33,8 @@ def postman_schema_validator() -> Draft7Validator:
 
 
 def check_collection(collection: dict[str, Any], diagnostics: Diagnostics) -> None:
-    """Report every place the collection breaks the Postman schema (a converter bug, so an error)."""
+    """Report every place the collection breaks the Postman schema (a converter bug, so an
+    error)."""
     for error in postman_schema_check().iter_errors(collection):
         diagnostics.error(
             "invalid-collection",

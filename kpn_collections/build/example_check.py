@@ -1,17 +1,19 @@
-"""Examples checked against their schemas: every value a request sends is valid, or a warning says why not.
+"""Examples checked against their schemas: every value a request sends is valid, or a warning says
+why not.
 
-The definition's own examples (of parameters, of request bodies, named ones too, and those inside schemas
-that generated values are made of) are often wrong: an array written as JSON text, a required property left
-out, a value outside the enum. A server or mock that checks requests (Prism) rejects such a request, so each
-value is checked against its schema the way Prism reads it (the draft-07 form ajv_schema.py makes, with
-`readOnly` properties left out) by the validators of schema_check.py, each distinct (schema, value) once.
-A value that does not validate is repaired: JSON text read as JSON, a missing required property added, an
-enum value put in, a `oneOf` part taken from the branch that alone fits, any other wrong part generated anew,
-and last the whole value generated. The definition's example that was wrong is reported (`example-invalid`,
-located at the example); a part the generator made itself is repaired without a word. Where a schema allows
-no value at all (none of its own enum values fits it) the warning is `no-valid-request`, at the operation;
-where the converter finds no valid value but cannot prove there is none, `no-valid-example`, at the schema.
-Either way the value is sent as it is.
+The definition's own examples (of parameters, of request bodies, named ones too, and those inside
+schemas that generated values are made of) are often wrong: an array written as JSON text, a
+required property left out, a value outside the enum. A server or mock that checks requests (Prism)
+rejects such a request, so each value is checked against its schema the way Prism reads it (the
+draft-07 form ajv_schema.py makes, with `readOnly` properties left out) by the validators of
+schema_check.py, each distinct (schema, value) once. A value that does not validate is repaired:
+JSON text read as JSON, a missing required property added, an enum value put in, a `oneOf` part
+taken from the branch that alone fits, any other wrong part generated anew, and last the whole value
+generated. The definition's example that was wrong is reported (`example-invalid`, located at the
+example); a part the generator made itself is repaired without a word. Where a schema allows no
+value at all (none of its own enum values fits it) the warning is `no-valid-request`, at the
+operation; where the converter finds no valid value but cannot prove there is none,
+`no-valid-example`, at the schema. Either way the value is sent as it is.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from .contract_tests import content_key
 from .examples import ExampleGenerator
 
 MAX_ROUNDS = 4
-"""Repair rounds for one value: each fixes every error found, and a fix may uncover errors below it."""
+"""Repair rounds for one value: each fixes every error found, and a fix may uncover errors below
+it."""
 MAX_ERRORS = 50
 _DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 _TYPES: dict[str, Any] = {
@@ -49,11 +52,13 @@ _TYPES: dict[str, Any] = {
     "null": lambda v: v is None,
 }
 _GIVEN_KEYS = ("example", "examples", "default", "const", "enum")
-"""Where a schema gives the value the example generator takes (in its order), see examples._given_value."""
+"""Where a schema gives the value the example generator takes (in its order), see
+examples._given_value."""
 
 
 class _Check:
-    """One schema in the form Prism validates, with its validator and a generator of values that fit it."""
+    """One schema in the form Prism validates, with its validator and a generator of values that fit
+    it."""
 
     def __init__(self, schema: Any, store: SchemaStore):
         converted = store.convert(schema)
@@ -67,8 +72,9 @@ class _Check:
         self.generator = ExampleGenerator(RefResolver(self.root))
 
     def errors(self, value: Any) -> list[Any]:
-        """The reference validator's errors (at most MAX_ERRORS), asked only when jsonschema-rs says invalid;
-        none for a value too deep to explain (1,000 nested `$ref`s), which is then sent as it is."""
+        """The reference validator's errors (at most MAX_ERRORS), asked only when jsonschema-rs says
+        invalid; none for a value too deep to explain (1,000 nested `$ref`s), which is then sent as
+        it is."""
         if self.check.fast is not None:
             try:
                 if self.check.fast(value):
@@ -82,16 +88,19 @@ class _Check:
 
     @functools.cached_property
     def explain(self) -> Any:
-        """The reference validator, except that a pattern that may backtrack for hours (`^(a+)+$`) is not tried
-        on a long text (as in the validate stage)."""
+        """The reference validator, except that a pattern that may backtrack for hours (`^(a+)+$`)
+        is not tried on a long text (as in the validate stage)."""
         from jsonschema.validators import validator_for
 
-        from ..validate.semantic import bounded_patterns  # loaded only when a value needs explaining, as jsonschema is
+        from ..validate.semantic import (
+            bounded_patterns,
+        )  # loaded only when a value needs explaining, as jsonschema is
 
         return bounded_patterns(validator_for(self.root))(self.root)
 
     def generated(self, schema: Any) -> Any:
-        """A value made from the converted schema alone (no example in it: the examples are what failed)."""
+        """A value made from the converted schema alone (no example in it: the examples are what
+        failed)."""
         return copy.deepcopy(self.generator.example(schema, for_request=True))
 
     @functools.cached_property
@@ -99,9 +108,9 @@ class _Check:
         return ExampleGenerator(self.resolver).example(self.source, for_request=True)
 
     def given(self, path: tuple[Any, ...]) -> Any:
-        """The part at `path` of the value made from the definition's own schema, with the examples of its parts
-        (a required property a named example left out has its own `example`, which beats a generated one);
-        MISSING where that value has no such part."""
+        """The part at `path` of the value made from the definition's own schema, with the examples
+        of its parts (a required property a named example left out has its own `example`, which
+        beats a generated one); MISSING where that value has no such part."""
         value = self._own_value
         for step in path:
             in_object = isinstance(value, dict) and isinstance(step, str) and step in value
@@ -113,50 +122,73 @@ class _Check:
 
 
 class ExampleCheck:
-    """Checks the values one Api's requests send; `parameter` and `body` return the value to send."""
+    """Checks the values one Api's requests send; `parameter` and `body` return the value to
+    send."""
 
     def __init__(self, api: Api, diagnostics: Diagnostics):
         self.api = api
         self.diagnostics = diagnostics
         self.store = SchemaStore(api.resolver, api.version, omitted="readOnly")
         self.checks: dict[Any, _Check] = {}
-        self.results: dict[tuple[Any, Any], tuple[Any, _Outcome]] = {}  # (schema key, value key) -> (value, outcome)
+        self.results: dict[
+            tuple[Any, Any], tuple[Any, _Outcome]
+        ] = {}  # (schema key, value key) -> (value, outcome)
         self.reported: set[tuple[str, str]] = set()
         self.owner: dict[int, Operation] = {}
         for operation in api.operations:
             for parameter in operation.parameters:
                 self.owner[id(parameter)] = operation
-            for media in operation.request_body.content if operation.request_body is not None else ():
+            for media in (
+                operation.request_body.content if operation.request_body is not None else ()
+            ):
                 self.owner[id(media)] = operation
 
     def parameter(self, parameter: Parameter, value: Any) -> Any:
-        """The value to send for a parameter: `value` when the server reads a valid one from its text."""
+        """The value to send for a parameter: `value` when the server reads a valid one from its
+        text."""
         operation = self.owner.get(id(parameter))
         if operation is None or parameter.schema is None:
             return value
-        place = _Place(self, operation, f"the {parameter.location} parameter `{parameter.name}` of "
-                       f"{_label(operation)}", parameter.example is not MISSING, parameter=parameter)
-        return self._checked(parameter.schema, value, _as_sent(value, parameter.schema, self.api.resolver), place)
+        place = _Place(
+            self,
+            operation,
+            f"the {parameter.location} parameter `{parameter.name}` of {_label(operation)}",
+            parameter.example is not MISSING,
+            parameter=parameter,
+        )
+        return self._checked(
+            parameter.schema, value, _as_sent(value, parameter.schema, self.api.resolver), place
+        )
 
     def body(self, media: MediaType, value: Any, named: NamedExample | None) -> Any:
-        """The request body value to send for `media` (its named example `named`, or its first example, or
-        the generated `value`)."""
+        """The request body value to send for `media` (its named example `named`, or its first
+        example, or the generated `value`)."""
         operation = self.owner.get(id(media))
         if operation is None or media.schema is None or value is MISSING:
             return value
         kind = media.kind
         if kind == "application/x-www-form-urlencoded" or kind.startswith("multipart/"):
             sent = _form_as_sent(value, media.schema, self.api.resolver)
-        elif kind in ("application/json", "text/json") or kind.endswith("+json") or (
-                kind == "*/*" and isinstance(value, (dict, list))):
+        elif (
+            kind in ("application/json", "text/json")
+            or kind.endswith("+json")
+            or (kind == "*/*" and isinstance(value, (dict, list)))
+        ):
             sent = _json_value(value) if isinstance(value, str) else value
         else:
             return value  # XML, text, files: what the schema describes is not the text sent
-        place = _Place(self, operation, f"the request body of {_label(operation)}",
-                       named is not None or media.first_example() is not MISSING, media=media, named=named)
+        place = _Place(
+            self,
+            operation,
+            f"the request body of {_label(operation)}",
+            named is not None or media.first_example() is not MISSING,
+            media=media,
+            named=named,
+        )
         return self._checked(media.schema, value, sent, place)
 
-    # --- checking and repairing --------------------------------------------------------------------------
+    # --- checking and repairing
+    # --------------------------------------------------------------------------
 
     def _check_of(self, schema: Any) -> tuple[Any, _Check]:
         key: Any = content_key(schema)
@@ -181,32 +213,47 @@ class ExampleCheck:
         if outcome.status == "valid":
             return value
         if outcome.status == "none":
-            self._report("no-valid-request", place.operation.pointer,
-                         f"no request to {_label(place.operation)} can be valid: no value of {place.subject} matches "
-                         f"its schema ({outcome.reason})",
-                         "correct the schema (see the warnings about it): servers and mock servers that check "
-                         "requests reject every call; the collection sends the definition's own value")
+            self._report(
+                "no-valid-request",
+                place.operation.pointer,
+                f"no request to {_label(place.operation)} can be valid: no value of "
+                f"{place.subject} matches its schema ({outcome.reason})",
+                "correct the schema (see the warnings about it): servers and mock servers that "
+                "check requests reject every call; the collection sends the definition's own value",
+            )
             return value
         source = place.example_pointer() if place.given else place.source_pointer(outcome.path)
-        if source is None:  # a part the generator made itself (a `oneOf` value that fits two branches)
+        # a part the generator made itself (a `oneOf` value that fits two branches)
+        if source is None:
             if outcome.status == "unfixed":
-                self._report("no-valid-example", place.schema_pointer(),
-                             f"the converter could not make a value that matches the schema of {place.subject} "
-                             f"({outcome.reason}): the collection sends its best try",
-                             "a server that checks requests may reject it; give an example that matches the schema")
+                self._report(
+                    "no-valid-example",
+                    place.schema_pointer(),
+                    "the converter could not make a value that matches the schema of "
+                    f"{place.subject} ({outcome.reason}): the collection sends its best try",
+                    "a server that checks requests may reject it; give an example that matches "
+                    "the schema",
+                )
                 return value
             return copy.deepcopy(outcome.value)
         if outcome.status == "unfixed":
-            self._report("example-invalid", source,
-                         f"{place.what()} does not match its schema ({outcome.reason}), and the converter could "
-                         "not make a value that does: the collection sends it as it is",
-                         "correct the example (or the schema): servers and mock servers that check requests "
-                         "reject it")
+            self._report(
+                "example-invalid",
+                source,
+                f"{place.what()} does not match its schema ({outcome.reason}), and the converter "
+                "could not make a value that does: the collection sends it as it is",
+                "correct the example (or the schema): servers and mock servers that check requests "
+                "reject it",
+            )
             return value
-        self._report("example-invalid", source,
-                     f"{place.what()} does not match its schema ({outcome.reason}); the collection sends "
-                     f"{outcome.fix} instead", "correct the example so that it matches the schema: servers and mock "
-                     "servers that check requests reject it")
+        self._report(
+            "example-invalid",
+            source,
+            f"{place.what()} does not match its schema ({outcome.reason}); the collection sends "
+            f"{outcome.fix} instead",
+            "correct the example so that it matches the schema: servers and mock "
+            "servers that check requests reject it",
+        )
         return copy.deepcopy(outcome.value)
 
     def _report(self, code: str, pointer: str, message: str, hint: str) -> None:
@@ -217,8 +264,8 @@ class ExampleCheck:
 
 @dataclass(frozen=True)
 class _Outcome:
-    """What checking a value found: `valid`; `repaired` (into `value`, by `fix`); `unfixed` (no repair worked);
-    or `none` (no value can be valid)."""
+    """What checking a value found: `valid`; `repaired` (into `value`, by `fix`); `unfixed` (no
+    repair worked); or `none` (no value can be valid)."""
 
     status: str
     reason: str = ""  # the first error, as users read it
@@ -250,14 +297,18 @@ def _outcome(check: _Check, sent: Any) -> _Outcome:
 
 
 def _contradiction(check: _Check, errors: list[Any]) -> bool:
-    """Whether one of `errors` is in a schema that no value can satisfy: none of its own `enum` values (or its
-    `const`) is valid against it (an object type with a string enum). Other failures prove nothing."""
+    """Whether one of `errors` is in a schema that no value can satisfy: none of its own `enum`
+    values (or its `const`) is valid against it (an object type with a string enum). Other failures
+    prove nothing."""
     for error in errors:
         schema = error.schema
         if not isinstance(schema, dict):
             continue
-        values = schema.get("enum") if isinstance(schema.get("enum"), list) else (
-            [schema["const"]] if "const" in schema else None)
+        values = (
+            schema.get("enum")
+            if isinstance(schema.get("enum"), list)
+            else ([schema["const"]] if "const" in schema else None)
+        )
         if values and not any(check.explain.evolve(schema=schema).is_valid(v) for v in values):
             return True
     return False
@@ -269,13 +320,16 @@ def _label(operation: Operation) -> str:
 
 def _reason(error: Any) -> str:
     where = "/".join(pointer_escape(p) for p in error.absolute_path)
-    message = redact_text(" ".join(str(error.message).split()))  # credentials were emptied before: twice sure
+    message = redact_text(
+        " ".join(str(error.message).split())
+    )  # credentials were emptied before: twice sure
     message = message if len(message) <= 160 else message[:157] + "..."
     return f"at /{where}: {message}" if where else message
 
 
 def _repaired(check: _Check, value: Any, errors: list[Any]) -> tuple[Any, list[Any]]:
-    """`value` with every error fixed (a copy), or _INVALID and the errors that stay after MAX_ROUNDS."""
+    """`value` with every error fixed (a copy), or _INVALID and the errors that stay after
+    MAX_ROUNDS."""
     value = copy.deepcopy(value)
     for _ in range(MAX_ROUNDS):
         if not errors:
@@ -289,7 +343,7 @@ def _fix_round(check: _Check, value: Any, errors: list[Any]) -> Any:
     replaced: list[tuple[Any, ...]] = []
     for error in sorted(errors, key=lambda e: len(e.absolute_path)):
         path = tuple(error.absolute_path)
-        if any(path[:len(r)] == r for r in replaced):
+        if any(path[: len(r)] == r for r in replaced):
             continue  # below a part already put anew
         instance = error.instance
         keyword = error.validator
@@ -301,18 +355,30 @@ def _fix_round(check: _Check, value: Any, errors: list[Any]) -> Any:
                     given = check.given((*path, name))
                     instance[name] = check.generated(sub) if given is MISSING else given
             continue
-        if keyword == "additionalProperties" and error.validator_value is False and isinstance(instance, dict):
+        if (
+            keyword == "additionalProperties"
+            and error.validator_value is False
+            and isinstance(instance, dict)
+        ):
             known = error.schema.get("properties") or {}
             patterns = list(error.schema.get("patternProperties") or {})
-            for name in [n for n in instance if n not in known and not any(re.search(p, n) for p in patterns)]:
+            for name in [
+                n for n in instance if n not in known and not any(re.search(p, n) for p in patterns)
+            ]:
                 del instance[name]
             continue
         new: Any
         if keyword == "enum" and isinstance(error.validator_value, list) and error.validator_value:
-            new = next((v for v in error.validator_value if v is not None), error.validator_value[0])
+            new = next(
+                (v for v in error.validator_value if v is not None), error.validator_value[0]
+            )
         elif keyword == "const":
             new = error.validator_value
-        elif keyword == "type" and isinstance(instance, str) and _json_of_type(instance, error.validator_value):
+        elif (
+            keyword == "type"
+            and isinstance(instance, str)
+            and _json_of_type(instance, error.validator_value)
+        ):
             new = json.loads(instance)
         elif keyword in ("oneOf", "anyOf") and isinstance(error.validator_value, list):
             new = _branch_value(check, error.schema, error.validator_value)
@@ -324,8 +390,8 @@ def _fix_round(check: _Check, value: Any, errors: list[Any]) -> Any:
 
 
 def _branch_value(check: _Check, schema: dict[str, Any], branches: list[Any]) -> Any:
-    """A value generated from the first branch whose value the whole `oneOf`/`anyOf` schema accepts (a value of
-    the first branch may match the others too), else from the schema as a whole."""
+    """A value generated from the first branch whose value the whole `oneOf`/`anyOf` schema accepts
+    (a value of the first branch may match the others too), else from the schema as a whole."""
     whole = check.explain.evolve(schema=schema)
     for branch in branches:
         candidate = check.generated(branch)
@@ -335,7 +401,8 @@ def _branch_value(check: _Check, schema: dict[str, Any], branches: list[Any]) ->
 
 
 def _json_of_type(text: str, types: Any) -> bool:
-    """Whether `text` is JSON whose value has one of `types` (a JSON text where an array or object is due)."""
+    """Whether `text` is JSON whose value has one of `types` (a JSON text where an array or object
+    is due)."""
     try:
         parsed = json.loads(text)
     except ValueError:
@@ -355,7 +422,8 @@ def _put(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 
 
 def _json_value(text: str) -> Any:
-    """What a server reads from a JSON body the collection sends as the text `text` (see build_collection)."""
+    """What a server reads from a JSON body the collection sends as the text `text` (see
+    build_collection)."""
     try:
         return json.loads(text)
     except ValueError:
@@ -374,8 +442,8 @@ def scalar_text(value: Any) -> str:
 
 
 def _as_sent(value: Any, schema: Any, resolver: RefResolver) -> Any:
-    """A parameter or form field value as a server reads it back from its text: typed by the schema's `type`
-    (the way Prism's validator coerces parameters)."""
+    """A parameter or form field value as a server reads it back from its text: typed by the
+    schema's `type` (the way Prism's validator coerces parameters)."""
     target = resolver.deref(schema)
     target = target if isinstance(target, dict) else {}
     if isinstance(value, list):
@@ -401,16 +469,28 @@ def _form_as_sent(value: Any, schema: Any, resolver: RefResolver) -> Any:
     target = resolver.deref(schema)
     properties = target.get("properties") if isinstance(target, dict) else None
     properties = properties if isinstance(properties, dict) else {}
-    return {name: field if isinstance(field, (dict, list)) else _as_sent(field, properties.get(name), resolver)
-            for name, field in value.items()}
+    return {
+        name: field
+        if isinstance(field, (dict, list))
+        else _as_sent(field, properties.get(name), resolver)
+        for name, field in value.items()
+    }
 
 
 class _Place:
     """Where in the document a checked value comes from, found when a warning needs it."""
 
-    def __init__(self, owner: ExampleCheck, operation: Operation, subject: str, given: bool, *,
-                 parameter: Parameter | None = None, media: MediaType | None = None,
-                 named: NamedExample | None = None):
+    def __init__(
+        self,
+        owner: ExampleCheck,
+        operation: Operation,
+        subject: str,
+        given: bool,
+        *,
+        parameter: Parameter | None = None,
+        media: MediaType | None = None,
+        named: NamedExample | None = None,
+    ):
         self.document = owner.api.resolver.document
         self.swagger = owner.api.version is SpecVersion.SWAGGER_2_0
         self.operation = operation
@@ -424,7 +504,11 @@ class _Place:
         """What the checked value is, as a warning names it."""
         if not self.given:
             return f"the schema example used for {self.subject}"
-        return "the example" + (f" `{self.named.name}`" if self.named is not None else "") + f" of {self.subject}"
+        return (
+            "the example"
+            + (f" `{self.named.name}`" if self.named is not None else "")
+            + f" of {self.subject}"
+        )
 
     def example_pointer(self) -> str:
         """The pointer of the definition's own example (the operation's when it cannot be told)."""
@@ -436,7 +520,11 @@ class _Place:
             return pointer + "/x-example" if "x-example" in node else pointer
         if self.named is not None:
             return self._follow(pointer + pointer_join("examples", self.named.name))[0] + "/value"
-        if self.parameter is not None and "example" not in node and isinstance(node.get("content"), dict):
+        if (
+            self.parameter is not None
+            and "example" not in node
+            and isinstance(node.get("content"), dict)
+        ):
             media = next(iter(node["content"]), None)
             if media is not None:
                 pointer, node = self._follow(pointer + pointer_join("content", media))
@@ -449,20 +537,27 @@ class _Place:
         return pointer
 
     def schema_pointer(self) -> str:
-        """The pointer of the parameter's or body's schema (the operation's when it cannot be told)."""
+        """The pointer of the parameter's or body's schema (the operation's when it cannot be
+        told)."""
         holder = self._holder()
         if holder is None:
             return self.operation.pointer
         pointer, node = holder
-        if self.parameter is not None and "schema" not in node and isinstance(node.get("content"), dict):
-            pointer, node = self._follow(pointer + pointer_join("content", next(iter(node["content"]), "")))
+        if (
+            self.parameter is not None
+            and "schema" not in node
+            and isinstance(node.get("content"), dict)
+        ):
+            pointer, node = self._follow(
+                pointer + pointer_join("content", next(iter(node["content"]), ""))
+            )
         if not self.swagger or (self.media is not None and "schema" in node):
             pointer = pointer + "/schema"
         return pointer
 
     def source_pointer(self, path: tuple[Any, ...]) -> str | None:
-        """The pointer of the schema's own value (`example`, `default`, `enum`...) that the part of a generated
-        value at `path` came from; None when the generator made that part itself."""
+        """The pointer of the schema's own value (`example`, `default`, `enum`...) that the part of
+        a generated value at `path` came from; None when the generator made that part itself."""
         pointer, node = self._follow(self.schema_pointer())
         for step in [*path, None]:
             if not isinstance(node, dict):
@@ -475,8 +570,11 @@ class _Place:
             if isinstance(step, int) and isinstance(node.get("items"), dict):
                 pointer, node = self._follow(pointer + "/items")
                 continue
-            for part in [""] + [f"/{key}/{i}" for key in ("allOf", "oneOf", "anyOf")
-                                for i in range(len(node.get(key) or ()) if isinstance(node.get(key), list) else 0)]:
+            for part in [""] + [
+                f"/{key}/{i}"
+                for key in ("allOf", "oneOf", "anyOf")
+                for i in range(len(node.get(key) or ()) if isinstance(node.get(key), list) else 0)
+            ]:
                 part_pointer, part_node = self._follow(pointer + part) if part else (pointer, node)
                 properties = part_node.get("properties") if isinstance(part_node, dict) else None
                 if isinstance(step, str) and isinstance(properties, dict) and step in properties:
@@ -487,7 +585,8 @@ class _Place:
         return None
 
     def _holder(self) -> tuple[str, dict[str, Any]] | None:
-        """(pointer, node) of the parameter, or of the media type (Swagger 2.0: the body parameter)."""
+        """(pointer, node) of the parameter, or of the media type (Swagger 2.0: the body
+        parameter)."""
         operation_pointer, operation = self._follow(self.operation.pointer)
         item_pointer = operation_pointer.rsplit("/", 1)[0]
         if not isinstance(operation, dict):
@@ -502,8 +601,11 @@ class _Place:
             for pointer, node in self._parameters(base):
                 if self.media is not None and node.get("in") == "body":
                     return pointer, node
-                if (self.parameter is not None and node.get("name") == self.parameter.name
-                        and (node.get("in") or "query") == self.parameter.location):
+                if (
+                    self.parameter is not None
+                    and node.get("name") == self.parameter.name
+                    and (node.get("in") or "query") == self.parameter.location
+                ):
                     return pointer, node
         return None
 
@@ -516,7 +618,8 @@ class _Place:
                 yield found
 
     def _follow(self, pointer: str) -> tuple[str, Any]:
-        """(pointer, node) that `pointer` leads to, `$ref`s along the way and at its end followed."""
+        """(pointer, node) that `pointer` leads to, `$ref`s along the way and at its end
+        followed."""
         node: Any = self.document
         current = ""
         for token in [pointer_unescape(t) for t in pointer.split("/")[1:]]:
@@ -532,7 +635,11 @@ class _Place:
 
     def _deref(self, pointer: str, node: Any) -> tuple[str, Any]:
         seen = 0
-        while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+        while (
+            isinstance(node, dict)
+            and isinstance(node.get("$ref"), str)
+            and node["$ref"].startswith("#/")
+        ):
             seen += 1
             if seen > 64:
                 return pointer, None

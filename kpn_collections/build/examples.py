@@ -16,10 +16,12 @@ MAX_DEPTH = 12
 MAX_NODES = 2_000
 MAX_REFS = 40
 """Longest chain of `$ref`s followed inside one example (through properties, items, allOf...)."""
-"""Most schema nodes one generated example visits: wide, deeply nested schemas are cut, not expanded."""
+"""Most schema nodes one generated example visits: wide, deeply nested schemas are cut, not
+expanded."""
 MAX_SIZE = 100_000
-"""Most characters of text one generated example holds, over all its strings and keys and each copy of an
-array item: `minLength`, patterns and nested arrays multiply (a string asking for more is cut to fit)."""
+"""Most characters of text one generated example holds, over all its strings and keys and each copy
+of an array item: `minLength`, patterns and nested arrays multiply (a string asking for more is cut
+to fit)."""
 
 _FORMAT_EXAMPLES: dict[str, Any] = {
     "date-time": "2024-01-01T12:00:00Z",
@@ -59,13 +61,16 @@ class ExampleGenerator:
         self.resolver = resolver
         self.budget = 0
         self.room = 0  # characters the example being made may still hold
-        self.made: dict[tuple[int | str, bool], tuple[Any, Any]] = {}  # (schema key, for_request) -> (schema, value)
+        self.made: dict[
+            tuple[int | str, bool], tuple[Any, Any]
+        ] = {}  # (schema key, for_request) -> (schema, value)
 
     def example(self, schema: Any, *, for_request: bool) -> Any:
-        """A value that fits `schema`: the spec's own example or default when given, else a generated one.
+        """A value that fits `schema`: the spec's own example or default when given, else a
+        generated one.
 
-        Each schema's example is made once (an error response that every operation refers to is generated
-        once, not 450 times); the value is shared, so callers must not change it."""
+        Each schema's example is made once (an error response that every operation refers to is
+        generated once, not 450 times); the value is shared, so callers must not change it."""
         ref = schema.get("$ref") if isinstance(schema, dict) and len(schema) == 1 else None
         key = (ref if isinstance(ref, str) else id(schema), for_request)
         made = self.made.get(key)
@@ -97,18 +102,24 @@ class ExampleGenerator:
             return self._value(target, for_request, (*refs, ref), depth)
         given = _given_value(schema)
         if given is not _CUT:
-            self.room -= _size(given)  # the spec's own value, kept whole; copies of it count against the room
+            self.room -= _size(
+                given
+            )  # the spec's own value, kept whole; copies of it count against the room
             return copy.deepcopy(given)
         if isinstance(schema.get("allOf"), list):
             return self._all_of(schema, for_request, refs, depth)
         for key in ("oneOf", "anyOf"):
             branches = schema.get(key)
             if isinstance(branches, list) and branches:
-                value = self._value(_first_non_null(branches, self.resolver), for_request, refs, depth)
+                value = self._value(
+                    _first_non_null(branches, self.resolver), for_request, refs, depth
+                )
                 return {} if value is _CUT else value
         return self._by_type(schema, for_request, refs, depth)
 
-    def _all_of(self, schema: dict[str, Any], for_request: bool, refs: tuple[str, ...], depth: int) -> Any:
+    def _all_of(
+        self, schema: dict[str, Any], for_request: bool, refs: tuple[str, ...], depth: int
+    ) -> Any:
         merged: dict[str, Any] = {}
         other: Any = _CUT
         for part in [*schema["allOf"], {k: v for k, v in schema.items() if k != "allOf"}]:
@@ -121,7 +132,9 @@ class ExampleGenerator:
             return other
         return merged
 
-    def _by_type(self, schema: dict[str, Any], for_request: bool, refs: tuple[str, ...], depth: int) -> Any:
+    def _by_type(
+        self, schema: dict[str, Any], for_request: bool, refs: tuple[str, ...], depth: int
+    ) -> Any:
         kind = _schema_type(schema)
         if kind == "object":
             return self._object(schema, for_request, refs, depth)
@@ -132,7 +145,9 @@ class ExampleGenerator:
             if item is _CUT:
                 return []
             size = max(1, room - self.room)
-            count = max(1, min(count, 3, 1 + max(0, self.room) // size))  # each copy counts against the room
+            count = max(
+                1, min(count, 3, 1 + max(0, self.room) // size)
+            )  # each copy counts against the room
             self.room -= size * (count - 1)
             items = [copy.deepcopy(item) for _ in range(count)]
             return _distinct(items) if schema.get("uniqueItems") is True else items
@@ -148,7 +163,9 @@ class ExampleGenerator:
             return None
         return {}
 
-    def _object(self, schema: dict[str, Any], for_request: bool, refs: tuple[str, ...], depth: int) -> Any:
+    def _object(
+        self, schema: dict[str, Any], for_request: bool, refs: tuple[str, ...], depth: int
+    ) -> Any:
         result: dict[str, Any] = {}
         properties = schema.get("properties")
         if isinstance(properties, dict):
@@ -184,7 +201,8 @@ def _given_value(schema: dict[str, Any]) -> Any:
 
 
 def _size(value: Any) -> int:
-    """About how many characters `value` takes as JSON: its strings and keys, one for any other value."""
+    """About how many characters `value` takes as JSON: its strings and keys, one for any other
+    value."""
     size, stack = 0, [value]
     while stack:
         item = stack.pop()
@@ -235,9 +253,12 @@ def _schema_type(schema: dict[str, Any]) -> str:
 
 
 def _string(schema: dict[str, Any], room: int) -> str:
-    """A string that fits `schema`, of at most `room` characters (then it may be shorter than `minLength`)."""
+    """A string that fits `schema`, of at most `room` characters (then it may be shorter than
+    `minLength`)."""
     fmt = schema.get("format")
-    value = str(_FORMAT_EXAMPLES[fmt]) if isinstance(fmt, str) and fmt in _FORMAT_EXAMPLES else "string"
+    value = (
+        str(_FORMAT_EXAMPLES[fmt]) if isinstance(fmt, str) and fmt in _FORMAT_EXAMPLES else "string"
+    )
     min_length = schema.get("minLength")
     max_length = schema.get("maxLength")
     if isinstance(min_length, int) and len(value) < min_length:
@@ -247,20 +268,28 @@ def _string(schema: dict[str, Any], room: int) -> str:
         value = value[:max_length]
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
-        matched = matching_string(pattern, value, min_length if isinstance(min_length, int) else 0,
-                                  max_length if isinstance(max_length, int) else None)
+        matched = matching_string(
+            pattern,
+            value,
+            min_length if isinstance(min_length, int) else 0,
+            max_length if isinstance(max_length, int) else None,
+        )
         if matched is not None:
             value = matched
     return value[:room]
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
-    """A number a double can hold: not NaN, not infinite, not an integer of hundreds of digits (which
-    math and float() cannot take)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and -_FLOAT_RANGE < value < _FLOAT_RANGE
+    """A number a double can hold: not NaN, not infinite, not an integer of hundreds of digits
+    (which math and float() cannot take)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and -_FLOAT_RANGE < value < _FLOAT_RANGE
+    )
 
 
-_FLOAT_RANGE = 2 ** 1023
+_FLOAT_RANGE = 2**1023
 
 
 def _number(schema: dict[str, Any], kind: str) -> int | float:
@@ -276,7 +305,11 @@ def _number(schema: dict[str, Any], kind: str) -> int | float:
         value = upper - 1 if upper_open else upper
         if kind == "integer":
             value = math.ceil(upper) - 1 if upper_open or upper != math.ceil(upper) else upper
-    if lower is not None and upper is not None and (value > upper or (value == upper and upper_open)):
+    if (
+        lower is not None
+        and upper is not None
+        and (value > upper or (value == upper and upper_open))
+    ):
         value = (lower + upper) / 2  # a narrow range: take its middle
     multiple = schema.get("multipleOf")
     if _is_number(multiple) and multiple > 0 and abs(value / multiple) < 1e15:

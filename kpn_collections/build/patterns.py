@@ -1,8 +1,10 @@
-"""The simplest string a regular expression (a schema's `pattern`) matches, found without randomness.
+"""The simplest string a regular expression (a schema's `pattern`) matches, found without
+randomness.
 
-Patterns in OpenAPI are ECMAScript regular expressions; the common subset (classes, ranges, repeats, groups,
-alternatives, anchors) reads the same in Python, whose own parser gives the structure. A pattern outside
-that subset, or a string that does not match after all, gives None: the caller keeps its own value.
+Patterns in OpenAPI are ECMAScript regular expressions; the common subset (classes, ranges, repeats,
+groups, alternatives, anchors) reads the same in Python, whose own parser gives the structure. A
+pattern outside that subset, or a string that does not match after all, gives None: the caller keeps
+its own value.
 """
 
 from __future__ import annotations
@@ -20,29 +22,34 @@ except ImportError:  # pragma: no cover - Python 3.10
 MAX_REPEAT = 64
 """Most repetitions of one part written out (a pattern asking for more gives None)."""
 MAX_LENGTH = 1_024
-"""Longest string made from a pattern, counted over the whole string: nested repeats (`((a{64}){64}){64}`)
-multiply, so a bound per repeat alone would let a short pattern ask for gigabytes (such a pattern gives None)."""
+"""Longest string made from a pattern, counted over the whole string: nested repeats
+(`((a{64}){64}){64}`) multiply, so a bound per repeat alone would let a short pattern ask for
+gigabytes (such a pattern gives None)."""
 _CANDIDATES = "a0A_-. x"
 """Characters tried, in order, where any character outside a negated class will do."""
 
 
 NESTED_REPEAT_TEST_LENGTH = 12
-"""Longest text tried against a pattern with a repeat inside a repeat (`^(a+)+$`): Python's regex engine can
-take exponential time to find that such a pattern does not match a longer text."""
+"""Longest text tried against a pattern with a repeat inside a repeat (`^(a+)+$`): Python's regex
+engine can take exponential time to find that such a pattern does not match a longer text."""
 
 
 class _Unsupported(Exception):
     pass
 
 
-def matching_string(pattern: str, preferred: str, min_length: int = 0, max_length: int | None = None) -> str | None:
-    """`preferred` if the pattern already matches it, else the simplest string it matches within the length
-    limits, else None."""
+def matching_string(
+    pattern: str, preferred: str, min_length: int = 0, max_length: int | None = None
+) -> str | None:
+    """`preferred` if the pattern already matches it, else the simplest string it matches within the
+    length limits, else None."""
+
     def fits(text: str) -> bool:
         if nested and len(text) > NESTED_REPEAT_TEST_LENGTH:
             return False
-        return min_length <= len(text) <= (max_length if max_length is not None else len(text)) and bool(
-            compiled.search(text))
+        return min_length <= len(text) <= (
+            max_length if max_length is not None else len(text)
+        ) and bool(compiled.search(text))
 
     try:
         compiled = re.compile(pattern)
@@ -52,7 +59,11 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
             return preferred
         if min_length > MAX_LENGTH:
             return None
-        for grow in (0, min_length):  # fewest repetitions first, then as many as the minimum length asks
+        # fewest repetitions first, then as many as the minimum length asks
+        for grow in (
+            0,
+            min_length,
+        ):
             text = _emit(parsed, grow, MAX_LENGTH)
             if fits(text):
                 return text
@@ -64,8 +75,8 @@ def matching_string(pattern: str, preferred: str, min_length: int = 0, max_lengt
 
 @functools.lru_cache(maxsize=4096)
 def may_backtrack(pattern: str) -> bool:
-    """Whether `pattern` has a repeat inside a repeat (`^(a+)+$`): Python's regex engine may take exponential
-    time to find that it does not match a text longer than NESTED_REPEAT_TEST_LENGTH."""
+    """Whether `pattern` has a repeat inside a repeat (`^(a+)+$`): Python's regex engine may take
+    exponential time to find that it does not match a text longer than NESTED_REPEAT_TEST_LENGTH."""
     try:
         return _has_nested_repeat(sre_parse.parse(pattern))
     except (re.error, RecursionError, OverflowError, ValueError, TypeError):
@@ -81,10 +92,13 @@ def _has_nested_repeat(parsed: Any, inside: bool = False) -> bool:
             if (many and inside) or _has_nested_repeat(argument[2], inside or many):
                 return True
             continue
-        parts = {"SUBPATTERN": [argument[-1]] if name == "SUBPATTERN" else [], "ATOMIC_GROUP": [argument],
-                 "BRANCH": argument[1] if name == "BRANCH" else [],
-                 "ASSERT": [argument[1]] if name == "ASSERT" else [],
-                 "ASSERT_NOT": [argument[1]] if name == "ASSERT_NOT" else []}.get(name, [])
+        parts = {
+            "SUBPATTERN": [argument[-1]] if name == "SUBPATTERN" else [],
+            "ATOMIC_GROUP": [argument],
+            "BRANCH": argument[1] if name == "BRANCH" else [],
+            "ASSERT": [argument[1]] if name == "ASSERT" else [],
+            "ASSERT_NOT": [argument[1]] if name == "ASSERT_NOT" else [],
+        }.get(name, [])
         if any(_has_nested_repeat(part, inside) for part in parts):
             return True
     return False
@@ -136,8 +150,14 @@ def _name(constant: Any) -> str:
 
 
 def _category(name: str) -> str:
-    return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " ", "CATEGORY_NOT_DIGIT": "a",
-            "CATEGORY_NOT_WORD": "-", "CATEGORY_NOT_SPACE": "a"}.get(name) or _raise(name)
+    return {
+        "CATEGORY_DIGIT": "0",
+        "CATEGORY_WORD": "a",
+        "CATEGORY_SPACE": " ",
+        "CATEGORY_NOT_DIGIT": "a",
+        "CATEGORY_NOT_WORD": "-",
+        "CATEGORY_NOT_SPACE": "a",
+    }.get(name) or _raise(name)
 
 
 def _raise(name: str) -> str:
@@ -166,6 +186,12 @@ def _class_text(op: Any, argument: Any) -> str:
     if name == "RANGE":
         return re.escape(chr(argument[0])) + "-" + re.escape(chr(argument[1]))
     if name == "CATEGORY":
-        return {"CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w", "CATEGORY_SPACE": r"\s", "CATEGORY_NOT_DIGIT": r"\D",
-                "CATEGORY_NOT_WORD": r"\W", "CATEGORY_NOT_SPACE": r"\S"}.get(_name(argument)) or _raise(_name(argument))
+        return {
+            "CATEGORY_DIGIT": r"\d",
+            "CATEGORY_WORD": r"\w",
+            "CATEGORY_SPACE": r"\s",
+            "CATEGORY_NOT_DIGIT": r"\D",
+            "CATEGORY_NOT_WORD": r"\W",
+            "CATEGORY_NOT_SPACE": r"\S",
+        }.get(_name(argument)) or _raise(_name(argument))
     raise _Unsupported(name)

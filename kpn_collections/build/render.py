@@ -1,7 +1,9 @@
-"""Render stage: Jinja2 renders script and description text (never JSON), from overridable templates.
+"""Render stage: Jinja2 renders script and description text (never JSON), from overridable
+templates.
 
-Templates ship inside the package; `--templates DIR` puts a user directory first, so any single template
-can be replaced by a file of the same name. Every value put into a script goes through `tojson`.
+Templates ship inside the package; `--templates DIR` puts a user directory first, so any single
+template can be replaced by a file of the same name. Every value put into a script goes through
+`tojson`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ..files import read_limited
 
 
 def package_templates_dir() -> Path:
-    """Where the packaged templates are: inside the installed package, or `templates/` in a source checkout."""
+    """Where the packaged templates are: inside the installed package, or `templates/` in a source
+    checkout."""
     packaged = Path(str(resources.files("kpn_collections"))) / "templates"
     if packaged.is_dir():
         return packaged
@@ -39,8 +42,11 @@ def md_cell(value: Any) -> str:
 
 
 def md_text(value: Any) -> str:
-    """Text on one line with Markdown's markup characters escaped: a name shows as written, never as a link."""
-    return re.sub(r"([\\`*_\[\]<>|~!#])", r"\\\1", " ".join(("" if value is None else str(value)).split()))
+    """Text on one line with Markdown's markup characters escaped: a name shows as written, never as
+    a link."""
+    return re.sub(
+        r"([\\`*_\[\]<>|~!#])", r"\\\1", " ".join(("" if value is None else str(value)).split())
+    )
 
 
 def md_code(value: Any) -> str:
@@ -75,26 +81,35 @@ MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
 
 
 class _BoundedLoader(jinja2.FileSystemLoader):
-    """The user's templates folder, read like any input: a template there that is a FIFO, a device or bigger
-    than MAX_TEMPLATE_BYTES is an error when used (OSError), never a hang or a silent fallback; one whose real
-    path (symbolic links followed) leaves the folder is an error too, so a templates folder from a pull request
-    cannot pull a file of the machine into a collection."""
+    """The user's templates folder, read like any input: a template there that is a FIFO, a device
+    or bigger than MAX_TEMPLATE_BYTES is an error when used (OSError), never a hang or a silent
+    fallback; one whose real path (symbolic links followed) leaves the folder is an error too, so a
+    templates folder from a pull request cannot pull a file of the machine into a collection."""
 
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
         pieces = split_template_path(template)
         for searchpath in self.searchpath:
             filename = posixpath.join(searchpath, *pieces)
             if os.path.exists(filename) and not os.path.isdir(filename):
                 if not Path(filename).resolve().is_relative_to(Path(searchpath).resolve()):
-                    raise _OutsideFolder(0, f"it leads outside the templates folder {searchpath}", filename)
+                    raise _OutsideFolder(
+                        0, f"it leads outside the templates folder {searchpath}", filename
+                    )
                 text = read_limited(filename, MAX_TEMPLATE_BYTES).decode(self.encoding)
                 mtime = os.path.getmtime(filename)
-                return text, os.path.normpath(filename), functools.partial(_unchanged, filename, mtime)
+                return (
+                    text,
+                    os.path.normpath(filename),
+                    functools.partial(_unchanged, filename, mtime),
+                )
         return super().get_source(environment, template)
 
 
 class _OutsideFolder(OSError):
-    """A user template that is a symbolic link out of its folder (reported as a template that cannot be read)."""
+    """A user template that is a symbolic link out of its folder (reported as a template that cannot
+    be read)."""
 
     def __str__(self) -> str:
         return str(self.strerror)
@@ -109,9 +124,10 @@ def _unchanged(filename: str, mtime: float) -> bool:
 
 @functools.lru_cache(maxsize=8)
 def _environment(user_dir: str | None) -> jinja2.Environment:
-    """The packaged templates run in a plain environment; a user's folder (which a settings file in a pull
-    request can name) in Jinja2's immutable sandbox: a template can format the values it is given, but cannot
-    reach Python's internals through them (`{{ cycler.__init__.__globals__ }}`) to run code or change data."""
+    """The packaged templates run in a plain environment; a user's folder (which a settings file in
+    a pull request can name) in Jinja2's immutable sandbox: a template can format the values it is
+    given, but cannot reach Python's internals through them (`{{ cycler.__init__.__globals__ }}`) to
+    run code or change data."""
     loaders: list[jinja2.BaseLoader] = []
     if user_dir:
         loaders.append(_BoundedLoader(user_dir))
@@ -125,7 +141,9 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.policies["json.dumps_kwargs"] = {"sort_keys": False}  # `tojson` keeps keys in the order given
+    environment.policies["json.dumps_kwargs"] = {
+        "sort_keys": False
+    }  # `tojson` keeps keys in the order given
     environment.filters["md_cell"] = md_cell
     environment.filters["md_text"] = md_text
     environment.filters["md_code"] = md_code
@@ -134,10 +152,10 @@ def _environment(user_dir: str | None) -> jinja2.Environment:
 
 
 def prepare(user_dir: Path | None = None) -> None:
-    """Compile every template once (a batch does this before forking its workers, which then share them).
-    Only a head start: a template that does not compile or cannot be read (a folder, a file in another encoding,
-    one the user may not read), or a templates folder that cannot be listed, is left for the conversion that
-    uses it to report; one no conversion uses is never a problem."""
+    """Compile every template once (a batch does this before forking its workers, which then share
+    them). Only a head start: a template that does not compile or cannot be read (a folder, a file
+    in another encoding, one the user may not read), or a templates folder that cannot be listed, is
+    left for the conversion that uses it to report; one no conversion uses is never a problem."""
     environment = _environment(str(user_dir) if user_dir else None)
     with contextlib.suppress(*_TEMPLATE_FAILURES):
         names = environment.list_templates(filter_func=lambda name: name.endswith(".jinja"))
@@ -152,10 +170,13 @@ class Renderer:
     def __init__(self, user_dir: Path | None = None):
         self.user_dir = str(user_dir) if user_dir else None
         self.environment = _environment(self.user_dir)
-        self.templates: dict[str, jinja2.Template] = {}  # looked up (a file stat each) once per conversion
+        self.templates: dict[
+            str, jinja2.Template
+        ] = {}  # looked up (a file stat each) once per conversion
 
     def render(self, name: str, **context: Any) -> str:
-        """Render one template; a broken user template becomes a TemplateProblem, not a traceback."""
+        """Render one template; a broken user template becomes a TemplateProblem, not a
+        traceback."""
         try:
             template = self.templates.get(name)
             if template is None:
@@ -164,16 +185,35 @@ class Renderer:
         except jinja2.TemplateError as exc:
             where = getattr(exc, "filename", None) or name
             line = getattr(exc, "lineno", None)
-            raise TemplateProblem(Diagnostic(
-                Severity.ERROR, "template-error", f"template {name!r} failed: {exc}", str(where), "", line, None,
-                "check the template against the documented context in templates/README.md",
-            )) from None
-        except (OSError, UnicodeDecodeError) as exc:  # a template file that is not readable UTF-8 text
+            raise TemplateProblem(
+                Diagnostic(
+                    Severity.ERROR,
+                    "template-error",
+                    f"template {name!r} failed: {exc}",
+                    str(where),
+                    "",
+                    line,
+                    None,
+                    "check the template against the documented context in templates/README.md",
+                )
+            ) from None
+        except (
+            OSError,
+            UnicodeDecodeError,
+        ) as exc:  # a template file that is not readable UTF-8 text
             where = getattr(exc, "filename", None) or self._source_path(name) or name
-            raise TemplateProblem(Diagnostic(
-                Severity.ERROR, "template-error", f"template {name!r} cannot be read: {exc}", str(where), "", None,
-                None, "templates are UTF-8 text files the user running the conversion may read",
-            )) from None
+            raise TemplateProblem(
+                Diagnostic(
+                    Severity.ERROR,
+                    "template-error",
+                    f"template {name!r} cannot be read: {exc}",
+                    str(where),
+                    "",
+                    None,
+                    None,
+                    "templates are UTF-8 text files the user running the conversion may read",
+                )
+            ) from None
 
     def _source_path(self, name: str) -> str | None:
         """The file `name` is loaded from: the user's folder first, then the packaged templates."""

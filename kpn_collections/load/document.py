@@ -1,9 +1,9 @@
 """Load stage: bytes -> a JSON-compatible document, with source positions for diagnostics.
 
-YAML is read with YAML 1.2 core-schema scalars (so `on`, `yes`, `no` and dates stay strings), mapping keys
-kept as the text written (so `200:` is the key "200"), duplicate keys rejected with line and column, and
-bounded alias expansion and nesting depth. JSON is parsed with the standard library and only composed as
-YAML, lazily, when a diagnostic needs a line number.
+YAML is read with YAML 1.2 core-schema scalars (so `on`, `yes`, `no` and dates stay strings),
+mapping keys kept as the text written (so `200:` is the key "200"), duplicate keys rejected with
+line and column, and bounded alias expansion and nesting depth. JSON is parsed with the standard
+library and only composed as YAML, lazily, when a diagnostic needs a line number.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ except ImportError:  # pragma: no cover - yaml-rs ships wheels for the usual pla
 MAX_DEPTH = 200
 """Deepest nesting of mappings and sequences accepted; real specs stay far below it."""
 MAX_EXPANDED_NODES = 2_000_000
-"""Most nodes a document may expand to once YAML aliases are followed (guards against "billion laughs")."""
+"""Most nodes a document may expand to once YAML aliases are followed (guards against "billion
+laughs")."""
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -50,8 +51,8 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
 
-# YAML 1.2 core schema, except that numbers with a leading zero ("0612345678") stay strings: they are
-# phone numbers and ids in real specs, and SwaggerHub (YAML 1.1) keeps them as strings too.
+# YAML 1.2 core schema, except that numbers with a leading zero ("0612345678") stay strings: they
+# are phone numbers and ids in real specs, and SwaggerHub (YAML 1.1) keeps them as strings too.
 _INT_RE = re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+|0o[0-7]+)$")
 _FLOAT_RE = re.compile(
     r"^(?:[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
@@ -87,7 +88,8 @@ class LoadError(Exception):
 
 @dataclass
 class SourceDocument:
-    """A loaded document: its data, where it came from, and a way to find source lines by JSON pointer."""
+    """A loaded document: its data, where it came from, and a way to find source lines by JSON
+    pointer."""
 
     path: str
     data: dict[str, Any]
@@ -132,8 +134,9 @@ _ROOT_CONTENT = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*([ \t]*)([^\s#%-])")
 
 
 def _root_position(text: str) -> tuple[int, int] | None:
-    """Where the root node starts when the text opens with blank and comment lines, then content (what the
-    YAML composer says, for the common case); None when unsure (directives, `---`, a leading `-`)."""
+    """Where the root node starts when the text opens with blank and comment lines, then content
+    (what the YAML composer says, for the common case); None when unsure (directives, `---`, a
+    leading `-`)."""
     match = _ROOT_CONTENT.match(text)
     if match is None:
         return None
@@ -142,19 +145,27 @@ def _root_position(text: str) -> tuple[int, int] | None:
 
 
 class _JsonPositions:
-    """Source positions in JSON text, found with the standard library's C scanner: only the containers on the
-    way to a pointer are indexed (each once), their other members skipped at C speed. Composing the whole
-    text as YAML for the same answer takes seconds on a big API description."""
+    """Source positions in JSON text, found with the standard library's C scanner: only the
+    containers on the way to a pointer are indexed (each once), their other members skipped at C
+    speed. Composing the whole text as YAML for the same answer takes seconds on a big API
+    description."""
 
     def __init__(self, text: str):
         self.text = text
         self.scan_once: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-        self.members: dict[int, dict[str, int] | list[int]] = {}  # container offset -> member value offsets
-        self.resume: dict[int, tuple[int | None, bool]] = {}  # container offset -> where reading goes on
-        self.ends: dict[int, int] = {}  # container offset -> the offset after it, once read to the end
+        self.members: dict[
+            int, dict[str, int] | list[int]
+        ] = {}  # container offset -> member value offsets
+        self.resume: dict[
+            int, tuple[int | None, bool]
+        ] = {}  # container offset -> where reading goes on
+        self.ends: dict[
+            int, int
+        ] = {}  # container offset -> the offset after it, once read to the end
 
     def locate(self, pointer: str) -> tuple[int, int] | None:
-        """(line, column) of the value at `pointer` or its nearest parent; None when the text is not plain JSON."""
+        """(line, column) of the value at `pointer` or its nearest parent; None when the text is not
+        plain JSON."""
         try:
             offset = self._skip_space(0)
             for token in (pointer_unescape(t) for t in pointer.split("/")[1:]) if pointer else ():
@@ -171,11 +182,13 @@ class _JsonPositions:
         return self.text.count("\n", 0, offset) + 1, offset - line_start + 1
 
     def _members(self, offset: int, wanted: str | None) -> dict[str, int] | list[int] | None:
-        """The members of the container at `offset` read so far: up to `wanted` (a key, or an index), or all.
+        """The members of the container at `offset` read so far: up to `wanted` (a key, or an
+        index), or all.
 
-        Reading stops at the wanted member and resumes there for the next one, and a value whose members were
-        partly read is skipped from where that reading stopped: the text is parsed about once, and only as far
-        as asked (the definitions after the last located problem never are)."""
+        Reading stops at the wanted member and resumes there for the next one, and a value whose
+        members were partly read is skipped from where that reading stopped: the text is parsed
+        about once, and only as far as asked (the definitions after the last located problem never
+        are)."""
         opener = self.text[offset]
         if opener not in "{[":
             return None
@@ -183,7 +196,9 @@ class _JsonPositions:
             self.members[offset] = {} if opener == "{" else []
             self.resume[offset] = (self._skip_space(offset + 1), False)
         members = self.members[offset]
-        position, value_pending = self.resume[offset]  # value_pending: the last member's value is still unread
+        position, value_pending = self.resume[
+            offset
+        ]  # value_pending: the last member's value is still unread
         closer = "}" if opener == "{" else "]"
         while position is not None:
             if wanted is not None and _has_member(members, wanted):
@@ -237,7 +252,12 @@ def _child_node(node: yaml.Node, token: str) -> yaml.Node | None:
             if isinstance(key, yaml.ScalarNode) and key.value == token:
                 return value
         return None
-    if isinstance(node, yaml.SequenceNode) and token.isdecimal() and token.isascii() and int(token) < len(node.value):
+    if (
+        isinstance(node, yaml.SequenceNode)
+        and token.isdecimal()
+        and token.isascii()
+        and int(token) < len(node.value)
+    ):
         return node.value[int(token)]
     return None
 
@@ -250,8 +270,14 @@ def load_document(path: str | Path, *, display_name: str | None = None) -> Sourc
     except FileTooLarge:
         raise LoadError(_too_big(name)) from None
     except OSError as exc:
-        raise LoadError(_diag(name, "read-failed", f"cannot read the file: {exc.strerror or exc}",
-                              hint="check the path and permissions")) from None
+        raise LoadError(
+            _diag(
+                name,
+                "read-failed",
+                f"cannot read the file: {exc.strerror or exc}",
+                hint="check the path and permissions",
+            )
+        ) from None
     return load_bytes(raw, name)
 
 
@@ -260,38 +286,74 @@ def load_bytes(raw: bytes, name: str) -> SourceDocument:
     if len(raw) > MAX_FILE_BYTES:
         raise LoadError(_too_big(name))
     if b"\x00" in raw[:8192]:
-        raise LoadError(_diag(name, "not-text", "the file is binary, not a YAML or JSON document",
-                              hint="export the API from SwaggerHub as YAML or JSON"))
+        raise LoadError(
+            _diag(
+                name,
+                "not-text",
+                "the file is binary, not a YAML or JSON document",
+                hint="export the API from SwaggerHub as YAML or JSON",
+            )
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise LoadError(_diag(name, "not-utf8", f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
-                              line=line, hint="save the file as UTF-8")) from None
+        raise LoadError(
+            _diag(
+                name,
+                "not-utf8",
+                f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+                line=line,
+                hint="save the file as UTF-8",
+            )
+        ) from None
     if not text.strip():
-        raise LoadError(_diag(name, "empty", "the file is empty", hint="export the API definition again"))
+        raise LoadError(
+            _diag(name, "empty", "the file is empty", hint="export the API definition again")
+        )
     stripped = text.lstrip()
     json_error: json.JSONDecodeError | None = None
     if name.lower().endswith(".json") or stripped.startswith(("{", "[")):
         data, json_error = _parse_json(text)
         if json_error is None:
             if _depth_exceeds(data, MAX_DEPTH):
-                raise LoadError(_diag(name, "too-deep", f"the document nests deeper than {MAX_DEPTH} levels",
-                                      hint="flatten the structure or use $ref"))
+                raise LoadError(
+                    _diag(
+                        name,
+                        "too-deep",
+                        f"the document nests deeper than {MAX_DEPTH} levels",
+                        hint="flatten the structure or use $ref",
+                    )
+                )
             return _checked_root(SourceDocument(name, data, text, "json"))
     try:
         data = _fast_yaml(text)
-        return _checked_root(SourceDocument(name, _parse_yaml(text, name) if data is None else data, text, "yaml"))
+        return _checked_root(
+            SourceDocument(name, _parse_yaml(text, name) if data is None else data, text, "yaml")
+        )
     except LoadError as exc:
-        if (json_error is None or json_error is _NOT_PLAIN_JSON or not name.lower().endswith(".json")
-                or exc.diagnostic.code != "yaml-syntax"):
+        if (
+            json_error is None
+            or json_error is _NOT_PLAIN_JSON
+            or not name.lower().endswith(".json")
+            or exc.diagnostic.code != "yaml-syntax"
+        ):
             raise
-        raise LoadError(_diag(name, "json-syntax", f"not valid JSON: {json_error.msg}", line=json_error.lineno,
-                              column=json_error.colno, hint="check the commas, quotes and brackets here")) from None
+        raise LoadError(
+            _diag(
+                name,
+                "json-syntax",
+                f"not valid JSON: {json_error.msg}",
+                line=json_error.lineno,
+                column=json_error.colno,
+                hint="check the commas, quotes and brackets here",
+            )
+        ) from None
 
 
 def _depth_exceeds(data: Any, limit: int) -> bool:
-    """True when lists/dicts nest deeper than `limit` (checked level by level, without recursion)."""
+    """True when lists/dicts nest deeper than `limit` (checked level by level, without
+    recursion)."""
     return any(depth > limit for depth, _ in enumerate(container_levels(data)))
 
 
@@ -302,7 +364,9 @@ class _DuplicateJsonKey(Exception):
 def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        raise _DuplicateJsonKey(next(key for index, (key, _) in enumerate(pairs) if key in dict(pairs[:index])))
+        raise _DuplicateJsonKey(
+            next(key for index, (key, _) in enumerate(pairs) if key in dict(pairs[:index]))
+        )
     return result
 
 
@@ -310,8 +374,8 @@ _NOT_PLAIN_JSON = json.JSONDecodeError("not plain JSON", "", 0)
 
 
 def _parse_json(text: str) -> tuple[Any, json.JSONDecodeError | None]:
-    """(data, None), or (None, the error): then the YAML parser reads it (YAML is a superset of JSON) or explains
-    what is wrong (duplicate keys, nesting depth, with their positions)."""
+    """(data, None), or (None, the error): then the YAML parser reads it (YAML is a superset of
+    JSON) or explains what is wrong (duplicate keys, nesting depth, with their positions)."""
     try:
         return json.loads(text, object_pairs_hook=_json_pairs), None
     except json.JSONDecodeError as exc:
@@ -321,18 +385,32 @@ def _parse_json(text: str) -> tuple[Any, json.JSONDecodeError | None]:
 
 
 _YAML_REFUSED = re.compile(
-    "[^\x0A\x0D\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFF]")
-"""Characters YAML forbids (PyYAML refuses them), those YAML 1.1 reads as line breaks where 1.2 does not (NEL,
-U+2028, U+2029), byte order marks, and tabs, which 1.2 accepts as separators in more places than 1.1."""
+    "[^\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+"""Characters YAML forbids (PyYAML refuses them), those YAML 1.1 reads as line breaks where 1.2 does
+not (NEL, U+2028, U+2029), byte order marks, and tabs, which 1.2 accepts as separators in more
+places than 1.1."""
 _NUMBER_TAIL = r"[0-9_.]*(?:[eE][-+]?[0-9_]+)?"
 _YAML_RS_NUMBER = re.compile(
-    r"[-+]?(?:0[0-9_]" + _NUMBER_TAIL + r"|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"  # 0612, 0X1F, 0b101
-    + r"|[0-9.]*_" + _NUMBER_TAIL + r"|[0-9.]+[eE][-+]?[0-9]*_[0-9_]*)"  # 1_000
-    + r"|\+[0-9.]" + _NUMBER_TAIL)  # +1: a number to both, but as a key only its text is kept
-"""Plain scalars yaml-rs reads as numbers where our loader keeps text (or, as keys, keeps the text as written)."""
-_NUMBER_HINTS = (re.compile(r"0[0-9_xXoObB]"), re.compile(r"_(?:(?<=[0-9._]_)|(?=[0-9_]))"), re.compile(r"\+[0-9.]"))
-"""Where a number token yaml-rs reads differently may be: each search opens with a literal character, which
-the regular expression engine finds far faster than the first of several alternatives."""
+    r"[-+]?(?:0[0-9_]"
+    + _NUMBER_TAIL
+    + r"|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"  # 0612, 0X1F, 0b101
+    + r"|[0-9.]*_"
+    + _NUMBER_TAIL
+    + r"|[0-9.]+[eE][-+]?[0-9]*_[0-9_]*)"  # 1_000
+    + r"|\+[0-9.]"
+    + _NUMBER_TAIL
+)  # +1: a number to both, but as a key only its text is kept
+"""Plain scalars yaml-rs reads as numbers where our loader keeps text (or, as keys, keeps the text
+as written)."""
+_NUMBER_HINTS = (
+    re.compile(r"0[0-9_xXoObB]"),
+    re.compile(r"_(?:(?<=[0-9._]_)|(?=[0-9_]))"),
+    re.compile(r"\+[0-9.]"),
+)
+"""Where a number token yaml-rs reads differently may be: each search opens with a literal
+character, which the regular expression engine finds far faster than the first of several
+alternatives."""
 _ASCII_ALLOWED = bytes([0x0A, 0x0D, *range(0x20, 0x7F)])
 """The ASCII characters _YAML_REFUSED lets through."""
 _TOKEN_CHARACTERS = frozenset("0123456789_.+-eExXoObBaAcCdDfF")
@@ -340,18 +418,25 @@ _TOKEN_BEFORE = frozenset(" \n\r[{,")
 
 
 def _unsure_for_yaml_rs(text: str) -> bool:
-    """Whether yaml-rs and our loader could read `text` differently: YAML 1.2's numbers with leading zeros or
-    underscores, tags, anchors, merge keys, directives, characters PyYAML refuses, risky flow collections, an
-    empty block scalar at the end. A match in quoted text or a description only costs speed. (Searches open
-    with a rare character and look around in Python: one regular expression for all of it is ten times
-    slower on a big document.)"""
+    """Whether yaml-rs and our loader could read `text` differently: YAML 1.2's numbers with leading
+    zeros or underscores, tags, anchors, merge keys, directives, characters PyYAML refuses, risky
+    flow collections, an empty block scalar at the end. A match in quoted text or a description only
+    costs speed. (Searches open with a rare character and look around in Python: one regular
+    expression for all of it is ten times slower on a big document.)"""
     padded = "\n" + text  # every token then has a character before it
-    if "<<" in padded or "\n%" in padded or _has_refused_character(text) or _has_long_digit_run(text):
+    if (
+        "<<" in padded
+        or "\n%" in padded
+        or _has_refused_character(text)
+        or _has_long_digit_run(text)
+    ):
         return True
     for mark in "!&":  # a tag; an anchor (and so possibly an alias)
         at = padded.find(mark)
         while at >= 0:
-            if padded[at - 1] in _TOKEN_BEFORE and (mark == "!" or not padded[at + 1:at + 2].isspace()):
+            if padded[at - 1] in _TOKEN_BEFORE and (
+                mark == "!" or not padded[at + 1 : at + 2].isspace()
+            ):
                 return True
             at = padded.find(mark, at + 1)
     for hints in _NUMBER_HINTS:
@@ -361,8 +446,8 @@ def _unsure_for_yaml_rs(text: str) -> bool:
 
 
 def _has_refused_character(text: str) -> bool:
-    """Whether `text` holds a character of _YAML_REFUSED (for ASCII text, found by bytes.translate: ten times
-    faster than the search)."""
+    """Whether `text` holds a character of _YAML_REFUSED (for ASCII text, found by bytes.translate:
+    ten times faster than the search)."""
     if text.isascii():
         return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
     return _YAML_REFUSED.search(text) is not None
@@ -372,15 +457,21 @@ _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 def _has_long_digit_run(text: str) -> bool:
-    """Whether `text` has more digits in a row than an integer may have: yaml-rs would read them as a number
-    that cannot be written back as text; PyYAML's reading is then refused with a located error. (A search
-    for zeros after a translation: 2 ms a megabyte, where a regular expression takes ten.)"""
-    return text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO).find(
-        b"0" * (_digit_limit() + 1)) >= 0
+    """Whether `text` has more digits in a row than an integer may have: yaml-rs would read them as
+    a number that cannot be written back as text; PyYAML's reading is then refused with a located
+    error. (A search for zeros after a translation: 2 ms a megabyte, where a regular expression
+    takes ten.)"""
+    return (
+        text.encode("utf-8", "surrogatepass")
+        .translate(_DIGITS_AS_ZERO)
+        .find(b"0" * (_digit_limit() + 1))
+        >= 0
+    )
 
 
 def _number_token_at(padded: str, at: int) -> bool:
-    """Whether the plain token around `padded[at]` is one yaml-rs reads as a number and we do not."""
+    """Whether the plain token around `padded[at]` is one yaml-rs reads as a number and we do
+    not."""
     start = end = at
     while padded[start - 1] in _TOKEN_CHARACTERS:
         start -= 1
@@ -388,23 +479,31 @@ def _number_token_at(padded: str, at: int) -> bool:
         end += 1
     if padded[start - 1] not in _TOKEN_BEFORE or not _YAML_RS_NUMBER.fullmatch(padded, start, end):
         return False
-    after = padded[end:end + 2]
-    return not after or after[0] in " \n\r,]}" or (after[0] == ":" and after[1:2] in ("", " ", "\n", "\r"))
+    after = padded[end : end + 2]
+    return (
+        not after
+        or after[0] in " \n\r,]}"
+        or (after[0] == ":" and after[1:2] in ("", " ", "\n", "\r"))
+    )
 
 
 def _fast_yaml(text: str) -> Any:
-    """The document as yaml-rs reads it, when that is sure to be what `_parse_yaml` returns; else None.
+    """The document as yaml-rs reads it, when that is sure to be what `_parse_yaml` returns; else
+    None.
 
-    yaml-rs (Rust) reads a big definition about fifteen times faster than PyYAML's C loader, whose node
-    objects and Python-level tag resolution cost most of a YAML conversion. It is used only for text that
-    `_unsure_for_yaml_rs` finds nothing risky in, whose root is a mapping, whose keys are text (or integers,
-    written back as the text they were) and that nests no deeper than MAX_DEPTH; everything else, errors
-    included, goes to PyYAML, which also locates problems. `tests/test_fast_paths.py` compares the two.
+    yaml-rs (Rust) reads a big definition about fifteen times faster than PyYAML's C loader, whose
+    node objects and Python-level tag resolution cost most of a YAML conversion. It is used only for
+    text that `_unsure_for_yaml_rs` finds nothing risky in, whose root is a mapping, whose keys are
+    text (or integers, written back as the text they were) and that nests no deeper than MAX_DEPTH;
+    everything else, errors included, goes to PyYAML, which also locates problems.
+    `tests/test_fast_paths.py` compares the two.
     """
     if yaml_rs is None or REFERENCE_ONLY or _unsure_for_yaml_rs(text):
         return None
     try:
-        data = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
+        data = yaml_rs.loads(
+            text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error
+        )
     except Exception:  # whatever yaml-rs refuses, PyYAML explains with a location
         return None
     if not isinstance(data, dict):
@@ -416,7 +515,8 @@ _BLOCK_HEADER = re.compile(r"[|>][0-9+-]*[ \t]*(?:#.*)?$")
 
 
 def _ends_in_block_header(text: str) -> bool:
-    """Whether the document ends with an empty block scalar (`key: |` and nothing after): yaml-rs reads "\n"."""
+    """Whether the document ends with an empty block scalar (`key: |` and nothing after): yaml-rs
+    reads "\n"."""
     for line in reversed(text.splitlines()):
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
@@ -424,21 +524,25 @@ def _ends_in_block_header(text: str) -> bool:
     return False
 
 
-_BLOCK_SCALAR_HEADER = re.compile(r"^([ ]*(?:[-?][ ]+)*)(?:(.*?[^ ])[ ]*:[ ]+)?[|>][0-9+-]*[ ]*(?:#.*)?$")
+_BLOCK_SCALAR_HEADER = re.compile(
+    r"^([ ]*(?:[-?][ ]+)*)(?:(.*?[^ ])[ ]*:[ ]+)?[|>][0-9+-]*[ ]*(?:#.*)?$"
+)
 _FLOW_START = re.compile(
-    r"""^[ ]*(?:[-?][ \t]+)*(?:(?:"[^"]*"|'[^']*'|(?:[^\s#'":]|:(?![ \t]))(?:[^#:]|:(?![ \t]))*?)[ \t]*:[ \t]+)?"""
-    r"[\[{]")
+    r"""^[ ]*(?:[-?][ \t]+)*(?:(?:"[^"]*"|'[^']*'|(?:[^\s#'":]|:(?![ \t]))(?:[^#:]|:(?![ \t]))*?)[ \t]*:[ \t]+)?"""  # noqa: E501
+    r"[\[{]"
+)
 _FLOW_RISK = re.compile(r"[\[{,:][ \t]*(?:[:?,|>@`%&*!#\t]|-(?:\s|$))|:[^ \t\r\n]|\t")
 
 
 def _has_risky_flow_collection(text: str) -> bool:
-    """Whether a flow collection (`[a, b]`, `{a: 1}`) holds what YAML 1.2 (yaml-rs) accepts and 1.1 (PyYAML)
-    refuses (`[:a]`, `{a: |}`, `[a:, b]`), or spans lines. Lines inside block scalars (descriptions, whose
-    Markdown links look like flow collections) are skipped; a multi-line plain scalar's line may be taken for
-    a flow collection, which only costs speed.
+    """Whether a flow collection (`[a, b]`, `{a: 1}`) holds what YAML 1.2 (yaml-rs) accepts and 1.1
+    (PyYAML) refuses (`[:a]`, `{a: |}`, `[a:, b]`), or spans lines. Lines inside block scalars
+    (descriptions, whose Markdown links look like flow collections) are skipped; a multi-line plain
+    scalar's line may be taken for a flow collection, which only costs speed.
 
-    Only the lines that matter are looked at: block scalar headers (found by their `|`/`>` at a line's end),
-    with the extent of each scalar found by one search, then the lines with a bracket outside them."""
+    Only the lines that matter are looked at: block scalar headers (found by their `|`/`>` at a
+    line's end), with the extent of each scalar found by one search, then the lines with a bracket
+    outside them."""
     if "\r" in text and "\r" in text.replace("\r\n", ""):
         return True  # lone carriage returns as line breaks: not worth a special case
     blocks: list[tuple[int, int]] = []  # (start, end) of each block scalar's content
@@ -477,7 +581,7 @@ def _has_risky_flow_collection(text: str) -> bool:
         line = (text[line_start:] if line_end < 0 else text[line_start:line_end]).rstrip("\r")
         start = _FLOW_START.match(line)
         if start is not None:
-            flow = line[start.end() - 1:]
+            flow = line[start.end() - 1 :]
             opened = flow.count("[") + flow.count("{") - flow.count("]") - flow.count("}")
             if opened != 0 or _FLOW_RISK.search(flow):
                 return True
@@ -485,9 +589,9 @@ def _has_risky_flow_collection(text: str) -> bool:
 
 
 def _positions(text: str, characters: str) -> list[int]:
-    """Every index of any of `characters` in `text`, in order (str.find is many times faster at this than a
-    regular expression searching for a character class). Several hints on one line are fine for the callers,
-    which look at each line once."""
+    """Every index of any of `characters` in `text`, in order (str.find is many times faster at this
+    than a regular expression searching for a character class). Several hints on one line are fine
+    for the callers, which look at each line once."""
     found: list[int] = []
     for character in characters:
         at = text.find(character)
@@ -502,15 +606,15 @@ _BLOCK_HEADER_HINT = re.compile(r"[|>][0-9+-]*[ ]*(?:#[^\n]*)?\r?$", re.MULTILIN
 
 @functools.cache
 def _block_end(parent: int) -> re.Pattern[str]:
-    """Where a block scalar under a key at column `parent` ends: the next line that is neither blank nor
-    indented further."""
+    """Where a block scalar under a key at column `parent` ends: the next line that is neither blank
+    nor indented further."""
     return re.compile(r"\n(?! {" + str(parent + 1) + r"})(?![^\S\n]*(?:\n|\Z))")
 
 
 def _with_text_keys(data: dict[str, Any]) -> dict[str, Any] | None:
-    """`data` with integer keys (`200:`) as the text they were written as; None if a key is anything else, two
-    keys then clash (`200:` and `'200':`, a duplicate to PyYAML), or the data nests deeper than MAX_DEPTH
-    (PyYAML then says where). One walk for all three."""
+    """`data` with integer keys (`200:`) as the text they were written as; None if a key is anything
+    else, two keys then clash (`200:` and `'200':`, a duplicate to PyYAML), or the data nests deeper
+    than MAX_DEPTH (PyYAML then says where). One walk for all three."""
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         value, depth = stack.pop()
@@ -528,7 +632,9 @@ def _with_text_keys(data: dict[str, Any]) -> dict[str, Any] | None:
             children = value.values()
         else:
             children = value
-        stack.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
+        stack.extend(
+            (child, depth + 1) for child in children if type(child) is dict or type(child) is list
+        )
     return data
 
 
@@ -538,59 +644,110 @@ def _parse_yaml(text: str, name: str) -> Any:
         root = loader.get_single_node()
     except yaml.composer.ComposerError as exc:
         if "single document" in str(exc):
-            raise LoadError(_mark_diag(name, "several-documents", exc.problem_mark,
-                                       "the file holds several YAML documents; expected one",
-                                       hint="keep one API definition per file")) from None
+            raise LoadError(
+                _mark_diag(
+                    name,
+                    "several-documents",
+                    exc.problem_mark,
+                    "the file holds several YAML documents; expected one",
+                    hint="keep one API definition per file",
+                )
+            ) from None
         raise LoadError(_yaml_error(name, exc, text)) from None
     except yaml.YAMLError as exc:
         raise LoadError(_yaml_error(name, exc, text)) from None
     except RecursionError:
-        raise LoadError(_diag(name, "too-deep", f"the document nests deeper than {MAX_DEPTH} levels",
-                              hint="flatten the structure or use $ref")) from None
+        raise LoadError(
+            _diag(
+                name,
+                "too-deep",
+                f"the document nests deeper than {MAX_DEPTH} levels",
+                hint="flatten the structure or use $ref",
+            )
+        ) from None
     finally:
         loader.dispose()
     if root is None:
-        raise LoadError(_diag(name, "empty", "the file holds no YAML document",
-                              hint="export the API definition again"))
+        raise LoadError(
+            _diag(
+                name,
+                "empty",
+                "the file holds no YAML document",
+                hint="export the API definition again",
+            )
+        )
     return _Constructor(name).construct(root)
 
 
 def _checked_root(document: SourceDocument) -> SourceDocument:
     if not isinstance(document.data, dict):
-        kind = "a list" if isinstance(document.data, list) else f"a single value ({type(document.data).__name__})"
-        raise LoadError(_diag(document.path, "not-a-mapping", f"the document is {kind}, not a mapping",
-                              line=1, hint="an OpenAPI document starts with `openapi:` or `swagger:`"))
+        kind = (
+            "a list"
+            if isinstance(document.data, list)
+            else f"a single value ({type(document.data).__name__})"
+        )
+        raise LoadError(
+            _diag(
+                document.path,
+                "not-a-mapping",
+                f"the document is {kind}, not a mapping",
+                line=1,
+                hint="an OpenAPI document starts with `openapi:` or `swagger:`",
+            )
+        )
     return document
 
 
 class _Constructor:
-    """Turns a composed YAML node graph into JSON-compatible Python data, with the checks described above."""
+    """Turns a composed YAML node graph into JSON-compatible Python data, with the checks described
+    above."""
 
     def __init__(self, name: str):
         self.name = name
         self.expanded = 0
         self.in_progress: set[int] = set()
-        self.long_scalars: set[int] = set()  # scalar nodes of 64 characters or more, constructed once already
+        self.long_scalars: set[int] = (
+            set()
+        )  # scalar nodes of 64 characters or more, constructed once already
         self.repeated_text = 0  # characters of such scalars constructed again (through an alias)
 
     def construct(self, node: yaml.Node, depth: int = 0) -> Any:
         self.expanded += 1
         if self.expanded > MAX_EXPANDED_NODES:
-            raise LoadError(_mark_diag(self.name, "alias-bomb", node.start_mark,
-                                       f"the document expands to more than {MAX_EXPANDED_NODES:,} nodes "
-                                       "through YAML aliases", hint="remove the repeated `*alias` references"))
+            raise LoadError(
+                _mark_diag(
+                    self.name,
+                    "alias-bomb",
+                    node.start_mark,
+                    f"the document expands to more than {MAX_EXPANDED_NODES:,} nodes "
+                    "through YAML aliases",
+                    hint="remove the repeated `*alias` references",
+                )
+            )
         if depth > MAX_DEPTH:
-            raise LoadError(_mark_diag(self.name, "too-deep", node.start_mark,
-                                       f"the document nests deeper than {MAX_DEPTH} levels",
-                                       hint="flatten the structure or use $ref"))
+            raise LoadError(
+                _mark_diag(
+                    self.name,
+                    "too-deep",
+                    node.start_mark,
+                    f"the document nests deeper than {MAX_DEPTH} levels",
+                    hint="flatten the structure or use $ref",
+                )
+            )
         if isinstance(node, yaml.ScalarNode):
             if len(node.value) >= 64:
                 self._count_repeat(node)
             return self._scalar(node)
         if id(node) in self.in_progress:
-            raise LoadError(_mark_diag(self.name, "recursive-alias", node.start_mark,
-                                       "a YAML alias refers to a node that contains it",
-                                       hint="use $ref for recursive structures"))
+            raise LoadError(
+                _mark_diag(
+                    self.name,
+                    "recursive-alias",
+                    node.start_mark,
+                    "a YAML alias refers to a node that contains it",
+                    hint="use $ref for recursive structures",
+                )
+            )
         self.in_progress.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -606,25 +763,38 @@ class _Constructor:
         raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
 
     def _count_repeat(self, node: yaml.ScalarNode) -> None:
-        """Aliases repeating a long text (a megabyte anchored once, named a thousand times) count by its length:
-        the document may expand to no more text than a file may hold."""
+        """Aliases repeating a long text (a megabyte anchored once, named a thousand times) count by
+        its length: the document may expand to no more text than a file may hold."""
         if id(node) not in self.long_scalars:
             self.long_scalars.add(id(node))
             return
         self.repeated_text += len(node.value)
         if self.repeated_text > MAX_FILE_BYTES:
-            raise LoadError(_mark_diag(self.name, "alias-bomb", node.start_mark,
-                                       f"the document expands to more than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
-                                       "of text through YAML aliases", hint="remove the repeated `*alias` references"))
+            raise LoadError(
+                _mark_diag(
+                    self.name,
+                    "alias-bomb",
+                    node.start_mark,
+                    f"the document expands to more than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+                    "of text through YAML aliases",
+                    hint="remove the repeated `*alias` references",
+                )
+            )
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise LoadError(_mark_diag(self.name, "complex-key", key_node.start_mark,
-                                           "a mapping key must be a plain value, not a list or mapping",
-                                           hint="JSON and OpenAPI allow only string keys"))
+                raise LoadError(
+                    _mark_diag(
+                        self.name,
+                        "complex-key",
+                        key_node.start_mark,
+                        "a mapping key must be a plain value, not a list or mapping",
+                        hint="JSON and OpenAPI allow only string keys",
+                    )
+                )
             if key_node.tag == _MERGE:
                 for source in self._merge_sources(value_node, depth):
                     for key, value in source.items():
@@ -632,9 +802,15 @@ class _Constructor:
                 continue
             key = key_node.value
             if key in result:
-                raise LoadError(_mark_diag(self.name, "duplicate-key", key_node.start_mark,
-                                           f"duplicate key {key!r} in this mapping",
-                                           hint="remove or rename one of the two entries"))
+                raise LoadError(
+                    _mark_diag(
+                        self.name,
+                        "duplicate-key",
+                        key_node.start_mark,
+                        f"duplicate key {key!r} in this mapping",
+                        hint="remove or rename one of the two entries",
+                    )
+                )
             result[key] = self.construct(value_node, depth + 1)
         for key, value in merged.items():
             result.setdefault(key, value)
@@ -644,8 +820,14 @@ class _Constructor:
         sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
         constructed = [self.construct(source, depth + 1) for source in sources]
         if not all(isinstance(item, dict) for item in constructed):
-            raise LoadError(_mark_diag(self.name, "bad-merge", node.start_mark,
-                                       "a `<<` merge key needs a mapping or a list of mappings"))
+            raise LoadError(
+                _mark_diag(
+                    self.name,
+                    "bad-merge",
+                    node.start_mark,
+                    "a `<<` merge key needs a mapping or a list of mappings",
+                )
+            )
         return constructed
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
@@ -662,7 +844,9 @@ class _Constructor:
         if tag == _INT:
             try:
                 if value.startswith(("0x", "0o")):
-                    number = int(value[2:], 16 if value[1] == "x" else 8)  # no digit limit for these bases
+                    number = int(
+                        value[2:], 16 if value[1] == "x" else 8
+                    )  # no digit limit for these bases
                     if abs(number) < _LONGEST_INT:
                         return number
                 else:
@@ -672,7 +856,9 @@ class _Constructor:
                     raise LoadError(_tag_diag(self.name, node)) from None
             raise LoadError(_long_number(self.name, node.start_mark, value))
         if tag == _FLOAT:
-            special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}.get(value.lower())
+            special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}.get(
+                value.lower()
+            )
             try:
                 return float(special or value)
             except ValueError:
@@ -683,7 +869,8 @@ class _Constructor:
 
 
 def _digit_limit() -> int:
-    """The most decimal digits an integer may have (Python's limit on turning text into int and back)."""
+    """The most decimal digits an integer may have (Python's limit on turning text into int and
+    back)."""
     limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
     return int(limit) or 4300  # 0: no limit in this Python; JSON readers elsewhere still have one
 
@@ -693,30 +880,51 @@ _LONGEST_INT = 10 ** _digit_limit()
 
 
 def _long_number(name: str, mark: Any, value: str) -> Diagnostic:
-    return _mark_diag(name, "number-too-long", mark,
-                      f"the integer {value[:20]}... has more than {_digit_limit():,} digits",
-                      hint="write such a value as a quoted string")
+    return _mark_diag(
+        name,
+        "number-too-long",
+        mark,
+        f"the integer {value[:20]}... has more than {_digit_limit():,} digits",
+        hint="write such a value as a quoted string",
+    )
 
 
 def _tag_diag(name: str, node: yaml.Node) -> Diagnostic:
-    return _mark_diag(name, "unsupported-tag", node.start_mark,
-                      f"the YAML tag {node.tag!r} is not supported here",
-                      hint="API definitions use plain YAML values; remove the `!` tag")
+    return _mark_diag(
+        name,
+        "unsupported-tag",
+        node.start_mark,
+        f"the YAML tag {node.tag!r} is not supported here",
+        hint="API definitions use plain YAML values; remove the `!` tag",
+    )
 
 
 def _yaml_error(name: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
-    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow; located by its offset
+    # a character YAML does not allow; located by its offset
+    if isinstance(exc, yaml.reader.ReaderError):
         before = text[: exc.position]
         line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
         character = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        return Diagnostic(Severity.ERROR, "yaml-syntax", f"not valid YAML: the control character "
-                          f"U+{ord(character):04X} is not allowed", name, "", line, column,
-                          "remove it, or write it escaped (\\u0001) inside a double-quoted string")
+        return Diagnostic(
+            Severity.ERROR,
+            "yaml-syntax",
+            f"not valid YAML: the control character U+{ord(character):04X} is not allowed",
+            name,
+            "",
+            line,
+            column,
+            "remove it, or write it escaped (\\u0001) inside a double-quoted string",
+        )
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     if "maximum nesting depth" in str(problem):  # libyaml stops at 1,000 levels
-        return _mark_diag(name, "too-deep", mark, f"the document nests deeper than {MAX_DEPTH} levels",
-                          hint="flatten the structure or use $ref")
+        return _mark_diag(
+            name,
+            "too-deep",
+            mark,
+            f"the document nests deeper than {MAX_DEPTH} levels",
+            hint="flatten the structure or use $ref",
+        )
     context = getattr(exc, "context", None)
     message = f"{problem} ({context})" if context else str(problem)
     hint = "check indentation and quoting around this line"
@@ -733,11 +941,22 @@ def _mark_diag(name: str, code: str, mark: Any, message: str, *, hint: str = "")
     return Diagnostic(Severity.ERROR, code, message, name, "", line, column, hint)
 
 
-def _diag(name: str, code: str, message: str, *, line: int | None = None, column: int | None = None,
-          hint: str = "") -> Diagnostic:
+def _diag(
+    name: str,
+    code: str,
+    message: str,
+    *,
+    line: int | None = None,
+    column: int | None = None,
+    hint: str = "",
+) -> Diagnostic:
     return Diagnostic(Severity.ERROR, code, message, name, "", line, column, hint)
 
 
 def _too_big(name: str) -> Diagnostic:
-    return _diag(name, "too-large", f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
-                 hint="split the definition into files joined with $ref")
+    return _diag(
+        name,
+        "too-large",
+        f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+        hint="split the definition into files joined with $ref",
+    )

@@ -1,4 +1,5 @@
-"""Normalise stage: Swagger 2.0 and OpenAPI 3.x documents into one Api model (one function per format)."""
+"""Normalise stage: Swagger 2.0 and OpenAPI 3.x documents into one Api model (one function per
+format)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ NORMALISERS: dict[SpecVersion, Normaliser] = {
 }
 
 
-def normalise(document: dict[str, Any], version: SpecVersion, resolver: RefResolver,
-              diagnostics: Diagnostics) -> Api:
+def normalise(
+    document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
+) -> Api:
     """Build the internal model of a document in any supported format."""
     return NORMALISERS[version](document, version, resolver, diagnostics)

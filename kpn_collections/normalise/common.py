@@ -24,7 +24,8 @@ from ..refs.resolve import RefResolver
 
 
 def as_dict(value: Any) -> dict[str, Any]:
-    """The value if it is a mapping, else an empty one (broken input degrades, it does not crash)."""
+    """The value if it is a mapping, else an empty one (broken input degrades, it does not
+    crash)."""
     return value if isinstance(value, dict) else {}
 
 
@@ -38,8 +39,9 @@ def text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def iter_operations(document: dict[str, Any],
-                    resolver: RefResolver) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+def iter_operations(
+    document: dict[str, Any], resolver: RefResolver
+) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     """(path, method, operation, path item) in document order; path items may be `$ref`s."""
     for path, raw_item in as_dict(document.get("paths")).items():
         if isinstance(path, str) and path.startswith("x-"):
@@ -71,9 +73,12 @@ def security_requirements(value: Any) -> tuple[SecurityRequirement, ...]:
     requirements: list[SecurityRequirement] = []
     for alternative in as_list(value):
         if isinstance(alternative, dict):
-            requirements.append(tuple(
-                (str(name), tuple(str(s) for s in as_list(scopes))) for name, scopes in alternative.items()
-            ))
+            requirements.append(
+                tuple(
+                    (str(name), tuple(str(s) for s in as_list(scopes)))
+                    for name, scopes in alternative.items()
+                )
+            )
     return tuple(requirements)
 
 
@@ -95,20 +100,34 @@ def merged_parameters(
 
 
 def add_undeclared_path_parameters(path: str, parameters: list[Parameter]) -> list[Parameter]:
-    """Add a path parameter for each `{name}` in the path the spec forgot to declare (warned in validation)."""
+    """Add a path parameter for each `{name}` in the path the spec forgot to declare (warned in
+    validation)."""
     declared = {p.name for p in parameters if p.location == "path"}
     extra = [
-        Parameter(name, "path", True, "Not declared in the API definition.", {"type": "string"}, MISSING,
-                  declared=False)
+        Parameter(
+            name,
+            "path",
+            True,
+            "Not declared in the API definition.",
+            {"type": "string"},
+            MISSING,
+            declared=False,
+        )
         for name in dict.fromkeys(PATH_TEMPLATE.findall(path))
         if name not in declared
     ]
     return parameters + extra
 
 
-def make_api(document: dict[str, Any], version: SpecVersion, resolver: RefResolver, *,
-             servers: tuple[Server, ...], operations: tuple[Operation, ...],
-             security_schemes: tuple[SecurityScheme, ...]) -> Api:
+def make_api(
+    document: dict[str, Any],
+    version: SpecVersion,
+    resolver: RefResolver,
+    *,
+    servers: tuple[Server, ...],
+    operations: tuple[Operation, ...],
+    security_schemes: tuple[SecurityScheme, ...],
+) -> Api:
     """The Api with the fields both formats read the same way (info, security, tags)."""
     info = as_dict(document.get("info"))
     return Api(
@@ -129,7 +148,11 @@ def make_api(document: dict[str, Any], version: SpecVersion, resolver: RefResolv
 def contact(node: Any) -> Contact:
     """`info.contact`: name, email and url, each text or empty."""
     fields = as_dict(node)
-    return Contact(text(fields.get("name")).strip(), text(fields.get("email")).strip(), text(fields.get("url")).strip())
+    return Contact(
+        text(fields.get("name")).strip(),
+        text(fields.get("email")).strip(),
+        text(fields.get("url")).strip(),
+    )
 
 
 def operation_pointer(path: str, method: str) -> str:

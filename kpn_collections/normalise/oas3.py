@@ -45,8 +45,14 @@ def normalise_oas3(
         _operation(path, method, operation, item, resolver)
         for path, method, operation, item in iter_operations(document, resolver)
     )
-    return make_api(document, version, resolver, servers=tuple(_servers(document.get("servers"))),
-                    operations=operations, security_schemes=tuple(_security_schemes(document, resolver)))
+    return make_api(
+        document,
+        version,
+        resolver,
+        servers=tuple(_servers(document.get("servers"))),
+        operations=operations,
+        security_schemes=tuple(_security_schemes(document, resolver)),
+    )
 
 
 def _servers(value: Any) -> list[Server]:
@@ -98,7 +104,8 @@ def _parameter(raw: dict[str, Any], resolver: RefResolver) -> Parameter:
     location = text(raw.get("in")) or "query"
     schema = raw.get("schema")
     example = _example_of(raw, resolver)
-    if schema is None and isinstance(raw.get("content"), dict):  # parameter with `content` instead of `schema`
+    # parameter with `content` instead of `schema`
+    if schema is None and isinstance(raw.get("content"), dict):
         media = next(iter(raw["content"].values()), None)
         if isinstance(media, dict):
             schema = media.get("schema")
@@ -139,12 +146,14 @@ def _media_types(value: Any, resolver: RefResolver) -> tuple[MediaType, ...]:
     media_types = []
     for media_type, raw in as_dict(value).items():
         media = as_dict(resolver.deref(raw))
-        media_types.append(MediaType(
-            media_type=str(media_type),
-            schema=media.get("schema"),
-            example=media.get("example", MISSING),
-            examples=tuple(_named_examples(media.get("examples"), resolver)),
-        ))
+        media_types.append(
+            MediaType(
+                media_type=str(media_type),
+                schema=media.get("schema"),
+                example=media.get("example", MISSING),
+                examples=tuple(_named_examples(media.get("examples"), resolver)),
+            )
+        )
     return tuple(media_types)
 
 
@@ -152,8 +161,11 @@ def _request_body(value: Any, resolver: RefResolver) -> RequestBody | None:
     body = resolver.deref(value)
     if not isinstance(body, dict):
         return None
-    return RequestBody(_media_types(body.get("content"), resolver), body.get("required") is True,
-                       text(body.get("description")))
+    return RequestBody(
+        _media_types(body.get("content"), resolver),
+        body.get("required") is True,
+        text(body.get("description")),
+    )
 
 
 def _responses(value: Any, resolver: RefResolver) -> list[Response]:
@@ -165,10 +177,23 @@ def _responses(value: Any, resolver: RefResolver) -> list[Response]:
         headers = []
         for name, raw_header in as_dict(response.get("headers")).items():
             header = as_dict(resolver.deref(raw_header))
-            headers.append(Header(str(name), text(header.get("description")), header.get("required") is True,
-                                  header.get("schema"), _example_of(header, resolver)))
-        responses.append(Response(str(status), text(response.get("description")),
-                                  _media_types(response.get("content"), resolver), tuple(headers)))
+            headers.append(
+                Header(
+                    str(name),
+                    text(header.get("description")),
+                    header.get("required") is True,
+                    header.get("schema"),
+                    _example_of(header, resolver),
+                )
+            )
+        responses.append(
+            Response(
+                str(status),
+                text(response.get("description")),
+                _media_types(response.get("content"), resolver),
+                tuple(headers),
+            )
+        )
     return responses
 
 
@@ -189,14 +214,16 @@ def _security_schemes(document: dict[str, Any], resolver: RefResolver) -> list[S
             for kind, flow in as_dict(scheme.get("flows")).items()
             if isinstance(flow, dict)
         )
-        schemes.append(SecurityScheme(
-            key=str(key),
-            type=text(scheme.get("type")),
-            scheme=text(scheme.get("scheme")).lower(),
-            location=text(scheme.get("in")),
-            param_name=text(scheme.get("name")),
-            flows=flows,
-            description=text(scheme.get("description")),
-            pointer=pointer_join("components", "securitySchemes", key),
-        ))
+        schemes.append(
+            SecurityScheme(
+                key=str(key),
+                type=text(scheme.get("type")),
+                scheme=text(scheme.get("scheme")).lower(),
+                location=text(scheme.get("in")),
+                param_name=text(scheme.get("name")),
+                flows=flows,
+                description=text(scheme.get("description")),
+                pointer=pointer_join("components", "securitySchemes", key),
+            )
+        )
     return schemes

@@ -1,4 +1,5 @@
-"""Swagger 2.0 -> Api (bodies, form data, produces/consumes and security definitions mapped to OAS 3 terms)."""
+"""Swagger 2.0 -> Api (bodies, form data, produces/consumes and security definitions mapped to OAS 3
+terms)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,24 @@ _FLOW_NAMES = {
     "accessCode": "authorizationCode",
     "implicit": "implicit",
 }
-_SCHEMA_KEYS = ("type", "format", "items", "enum", "default", "minimum", "maximum", "exclusiveMinimum",
-                "exclusiveMaximum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
-                "uniqueItems", "multipleOf")
+_SCHEMA_KEYS = (
+    "type",
+    "format",
+    "items",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "multipleOf",
+)
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -56,8 +72,14 @@ def normalise_swagger2(
         _operation(path, method, operation, item, resolver, consumes, produces)
         for path, method, operation, item in iter_operations(document, resolver)
     )
-    return make_api(document, version, resolver, servers=tuple(_servers(document)), operations=operations,
-                    security_schemes=tuple(_security_schemes(document)))
+    return make_api(
+        document,
+        version,
+        resolver,
+        servers=tuple(_servers(document)),
+        operations=operations,
+        security_schemes=tuple(_security_schemes(document)),
+    )
 
 
 def _strings(value: Any) -> list[str]:
@@ -88,13 +110,20 @@ def _operation(
     produces: list[str],
 ) -> Operation:
     used = set(PATH_TEMPLATE.findall(path))
-    raw_parameters = merged_parameters(item.get("parameters"), operation.get("parameters"), resolver)
-    operation_consumes = _strings(operation.get("consumes")) if "consumes" in operation else consumes
-    operation_produces = _strings(operation.get("produces")) if "produces" in operation else produces
+    raw_parameters = merged_parameters(
+        item.get("parameters"), operation.get("parameters"), resolver
+    )
+    operation_consumes = (
+        _strings(operation.get("consumes")) if "consumes" in operation else consumes
+    )
+    operation_produces = (
+        _strings(operation.get("produces")) if "produces" in operation else produces
+    )
     parameters = [
         _parameter(raw)
         for raw in raw_parameters
-        if raw.get("in") in ("query", "header", "path") and (raw.get("in") != "path" or raw.get("name") in used)
+        if raw.get("in") in ("query", "header", "path")
+        and (raw.get("in") != "path" or raw.get("name") in used)
     ]
     security = operation.get("security")
     return Operation(
@@ -127,8 +156,12 @@ def _parameter(raw: dict[str, Any]) -> Parameter:
         description=text(raw.get("description")),
         schema=_simple_schema(raw),
         example=raw.get("x-example", MISSING),
-        style={"multi": "form", "csv": "form", "ssv": "spaceDelimited", "pipes": "pipeDelimited"}.get(
-            collection_format, "form"),
+        style={
+            "multi": "form",
+            "csv": "form",
+            "ssv": "spaceDelimited",
+            "pipes": "pipeDelimited",
+        }.get(collection_format, "form"),
         explode=collection_format == "multi",
     )
 
@@ -138,7 +171,10 @@ def _request_body(raw_parameters: list[dict[str, Any]], consumes: list[str]) -> 
     if body is not None:
         media_types = consumes or ["application/json"]
         return RequestBody(
-            tuple(MediaType(m, body.get("schema"), body.get("x-example", MISSING)) for m in media_types),
+            tuple(
+                MediaType(m, body.get("schema"), body.get("x-example", MISSING))
+                for m in media_types
+            ),
             body.get("required") is True,
             text(body.get("description")),
         )
@@ -147,8 +183,11 @@ def _request_body(raw_parameters: list[dict[str, Any]], consumes: list[str]) -> 
         return None
     has_file = any(p.get("type") == "file" for p in form)
     form_types = [m for m in consumes if m in _FORM_TYPES]
-    media_type = "multipart/form-data" if has_file or form_types[:1] == ["multipart/form-data"] else (
-        form_types[0] if form_types else "application/x-www-form-urlencoded")
+    media_type = (
+        "multipart/form-data"
+        if has_file or form_types[:1] == ["multipart/form-data"]
+        else (form_types[0] if form_types else "application/x-www-form-urlencoded")
+    )
     properties = {}
     for p in form:
         schema = _simple_schema(p)
@@ -174,13 +213,23 @@ def _responses(value: Any, resolver: RefResolver, produces: list[str]) -> list[R
         media_types: tuple[MediaType, ...] = ()
         if "schema" in response or examples:
             names = produces or list(examples) or ["application/json"]
-            media_types = tuple(MediaType(m, response.get("schema"), examples.get(m, MISSING)) for m in names)
+            media_types = tuple(
+                MediaType(m, response.get("schema"), examples.get(m, MISSING)) for m in names
+            )
         headers = tuple(
-            Header(str(name), text(h.get("description")), False, _simple_schema(h), h.get("x-example", MISSING))
+            Header(
+                str(name),
+                text(h.get("description")),
+                False,
+                _simple_schema(h),
+                h.get("x-example", MISSING),
+            )
             for name, h in as_dict(response.get("headers")).items()
             if isinstance(h, dict)
         )
-        responses.append(Response(str(status), text(response.get("description")), media_types, headers))
+        responses.append(
+            Response(str(status), text(response.get("description")), media_types, headers)
+        )
     return responses
 
 
@@ -193,11 +242,20 @@ def _security_schemes(document: dict[str, Any]) -> list[SecurityScheme]:
         pointer = pointer_join("securityDefinitions", key)
         description = text(scheme.get("description"))
         if kind == "basic":
-            schemes.append(SecurityScheme(str(key), "http", "basic", description=description, pointer=pointer))
+            schemes.append(
+                SecurityScheme(str(key), "http", "basic", description=description, pointer=pointer)
+            )
         elif kind == "apiKey":
-            schemes.append(SecurityScheme(str(key), "apiKey", location=text(scheme.get("in")),
-                                          param_name=text(scheme.get("name")), description=description,
-                                          pointer=pointer))
+            schemes.append(
+                SecurityScheme(
+                    str(key),
+                    "apiKey",
+                    location=text(scheme.get("in")),
+                    param_name=text(scheme.get("name")),
+                    description=description,
+                    pointer=pointer,
+                )
+            )
         elif kind == "oauth2":
             flow = OAuthFlow(
                 _FLOW_NAMES.get(text(scheme.get("flow")), text(scheme.get("flow"))),
@@ -205,6 +263,9 @@ def _security_schemes(document: dict[str, Any]) -> list[SecurityScheme]:
                 text(scheme.get("authorizationUrl")),
                 tuple((str(k), text(v)) for k, v in as_dict(scheme.get("scopes")).items()),
             )
-            schemes.append(SecurityScheme(str(key), "oauth2", flows=(flow,), description=description,
-                                          pointer=pointer))
+            schemes.append(
+                SecurityScheme(
+                    str(key), "oauth2", flows=(flow,), description=description, pointer=pointer
+                )
+            )
     return schemes

@@ -1,10 +1,12 @@
-"""`publish --absorb`: edits made in Postman since the last publish, kept in the spec's overlay (three-way).
+"""`publish --absorb`: edits made in Postman since the last publish, kept in the spec's overlay
+(three-way).
 
-base is the collection as last published: the copy the state file keeps (compressed), else, for a state file
-written before it kept one, the spec's collection file as it is or as committed in git; each is used only when
-its digest is the one recorded for that publish, and none is a refusal, never a guess. theirs is the collection
-fetched from Postman with its ids mapped back to the generated ones, ours what the spec and its overlay
-generate now. The caller regenerates after a write, so the update it sends carries the edits.
+base is the collection as last published: the copy the state file keeps (compressed), else, for a
+state file written before it kept one, the spec's collection file as it is or as committed in git;
+each is used only when its digest is the one recorded for that publish, and none is a refusal, never
+a guess. theirs is the collection fetched from Postman with its ids mapped back to the generated
+ones, ours what the spec and its overlay generate now. The caller regenerates after a write, so the
+update it sends carries the edits.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from typing import Any
 from ..absorb import UNREADABLE, absorb, committed_text
 from ..diagnostics import Diagnostic
 from ..files import read_limited
-from ..overlay import conventional_overlay, dump_overlay, load_overlay, overlay_for, overlay_problems
+from ..overlay import (
+    conventional_overlay,
+    dump_overlay,
+    load_overlay,
+    overlay_for,
+    overlay_problems,
+)
 from ..pipeline import ConversionResult
 from ..settings import Settings
 from ..write import write_if_changed
@@ -28,8 +36,9 @@ from .state import Published, unpack_collection
 
 @dataclass(frozen=True)
 class Absorbed:
-    """What absorbing one collection did: the overlay file, whether it was (or would be) written, the problems
-    absorb reported (secrets left out, orphans), or why nothing was absorbed (`refusal`)."""
+    """What absorbing one collection did: the overlay file, whether it was (or would be) written,
+    the problems absorb reported (secrets left out, orphans), or why nothing was absorbed
+    (`refusal`)."""
 
     overlay: Path
     changed: bool = False
@@ -38,11 +47,20 @@ class Absorbed:
     code: str = "publish-no-base"  # of the refusal
 
 
-def absorb_postman_edits(spec: Path, settings: Settings, published: Published, current: dict[str, Any],
-                         ours: ConversionResult, *, write: bool, collection_file: Path | None = None) -> Absorbed:
-    """Absorb the edits in `current` (the collection fetched from Postman) into the overlay of `spec`; the
-    overlay file is written when `write` and absorb found something new. `collection_file`: where `convert`
-    writes the spec's collection (a base when the state file keeps none)."""
+def absorb_postman_edits(
+    spec: Path,
+    settings: Settings,
+    published: Published,
+    current: dict[str, Any],
+    ours: ConversionResult,
+    *,
+    write: bool,
+    collection_file: Path | None = None,
+) -> Absorbed:
+    """Absorb the edits in `current` (the collection fetched from Postman) into the overlay of
+    `spec`; the overlay file is written when `write` and absorb found something new.
+    `collection_file`: where `convert` writes the spec's collection (a base when the state file
+    keeps none)."""
     overlay_path = overlay_for(spec, settings) or conventional_overlay(spec)
     base = _base(published, collection_file)
     if isinstance(base, str):
@@ -51,16 +69,29 @@ def absorb_postman_edits(spec: Path, settings: Settings, published: Published, c
     if overlay_path.exists():
         existing, problems = load_overlay(overlay_path)
         if existing is None:
-            return Absorbed(overlay_path, problems=tuple(problems), refusal=f"the overlay {overlay_path} is unusable",
-                            code="publish-absorb-failed")
+            return Absorbed(
+                overlay_path,
+                problems=tuple(problems),
+                refusal=f"the overlay {overlay_path} is unusable",
+                code="publish-absorb-failed",
+            )
     assert ours.collection is not None
     theirs = _with_generated_ids(current, published)
     try:
-        result = absorb(base, theirs, ours.collection, ours.operations, existing,
-                        source=f"collection {published.uid} in Postman")
+        result = absorb(
+            base,
+            theirs,
+            ours.collection,
+            ours.operations,
+            existing,
+            source=f"collection {published.uid} in Postman",
+        )
     except UNREADABLE as exc:
-        return Absorbed(overlay_path, refusal=f"absorb cannot read the collection in Postman ({type(exc).__name__}: "
-                        f"{exc})", code="publish-absorb-failed")
+        return Absorbed(
+            overlay_path,
+            refusal=f"absorb cannot read the collection in Postman ({type(exc).__name__}: {exc})",
+            code="publish-absorb-failed",
+        )
     invalid = overlay_problems(result.overlay, str(overlay_path))
     if invalid:  # a bug of ours: never write an overlay that would not load
         raise AssertionError(f"absorb made an invalid overlay: {[d.format() for d in invalid]}")
@@ -76,19 +107,26 @@ def _base(published: Published, collection_file: Path | None) -> dict[str, Any] 
         if kept is None:
             return "the publish state's copy of what was last published (`base`) is damaged"
         if digest(kept) != published.digest:
-            return ("the publish state's copy of what was last published is not what its digest says was "
-                    "published (edited by hand?)")
+            return (
+                "the publish state's copy of what was last published is not what its digest says"
+                " was published (edited by hand?)"
+            )
         return kept
     tried = []
     if collection_file is not None:
-        for text, where in ((_read(collection_file), str(collection_file)),
-                            (committed_text(collection_file), f"{collection_file} as committed")):
+        for text, where in (
+            (_read(collection_file), str(collection_file)),
+            (committed_text(collection_file), f"{collection_file} as committed"),
+        ):
             candidate = _parsed(text) if text is not None else None
             if candidate is not None and digest(candidate) == published.digest:
                 return candidate
             tried.append(where)
-    return ("the publish state keeps no copy of what was last published (written by an older kpn-collections)"
-            + (f", and neither {' nor '.join(tried)} is what was published" if tried else ""))
+    return (
+        "the publish state keeps no copy of what was last published (written by an older"
+        " kpn-collections)"
+        + (f", and neither {' nor '.join(tried)} is what was published" if tried else "")
+    )
 
 
 def _read(path: Path) -> bytes | None:
@@ -107,8 +145,9 @@ def _parsed(text: bytes) -> dict[str, Any] | None:
 
 
 def _with_generated_ids(current: dict[str, Any], published: Published) -> dict[str, Any]:
-    """`current` with every item and saved example Postman knows under an id we published carrying our
-    generated id again (what absorb's base has); anything added in Postman keeps Postman's id."""
+    """`current` with every item and saved example Postman knows under an id we published carrying
+    our generated id again (what absorb's base has); anything added in Postman keeps Postman's
+    id."""
     items = {postman: key for key, postman in published.postman_ids().items()}
     responses = {postman: key for key, postman in published.responses.items()}
     theirs = copy.deepcopy(current)

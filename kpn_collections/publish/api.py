@@ -1,12 +1,13 @@
-"""A small client of the Postman API (the endpoints publishing needs), patient with rate limits and 5xx.
+"""A small client of the Postman API (the endpoints publishing needs), patient with rate limits and
+5xx.
 
-Every call sends the API key in the `X-Api-Key` header (never in the URL; redirects are not followed, so it
-goes to the base URL's host only), and no message this module makes contains it: an error body that quotes
-it has it replaced. A 429 is retried after the `Retry-After` (or Postman's `RetryAfter` /
-`X-RateLimit-RetryAfter`) seconds; a 5xx answer, a timeout or a dropped connection after an exponential
-backoff; all waits of a run together stay within `max_wait` seconds. Creating a
-collection is not idempotent: after a failed attempt the workspace is looked at before trying again, and a
-collection that the lost attempt made is taken instead of making a second one.
+Every call sends the API key in the `X-Api-Key` header (never in the URL; redirects are not
+followed, so it goes to the base URL's host only), and no message this module makes contains it: an
+error body that quotes it has it replaced. A 429 is retried after the `Retry-After` (or Postman's
+`RetryAfter` / `X-RateLimit-RetryAfter`) seconds; a 5xx answer, a timeout or a dropped connection
+after an exponential backoff; all waits of a run together stay within `max_wait` seconds. Creating a
+collection is not idempotent: after a failed attempt the workspace is looked at before trying again,
+and a collection that the lost attempt made is taken instead of making a second one.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_API_URL = "https://api.getpostman.com"
 MAX_COLLECTION_BYTES = 100 * 1000 * 1000
-"""Postman's API accepts collections up to 100 MB (documented for PUT /collections/{id}); counted in decimal
-megabytes, the smaller reading, so a collection this tool sends is never over the limit."""
+"""Postman's API accepts collections up to 100 MB (documented for PUT /collections/{id}); counted in
+decimal megabytes, the smaller reading, so a collection this tool sends is never over the limit."""
 MAX_RESPONSE_BYTES = 2 * MAX_COLLECTION_BYTES
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_WAIT = 300.0
@@ -34,7 +35,8 @@ _RETRY_AFTER_HEADERS = ("retry-after", "retryafter", "x-ratelimit-retryafter")
 
 
 class ApiError(Exception):
-    """A call failed for good: `status` (0 when no answer came), and a message without the API key."""
+    """A call failed for good: `status` (0 when no answer came), and a message without the API
+    key."""
 
     def __init__(self, status: int, message: str, *, transient: bool = False):
         super().__init__(message)
@@ -47,7 +49,8 @@ class ApiError(Exception):
 
 
 class CollectionTooLarge(ApiError):
-    """A collection over MAX_COLLECTION_BYTES: not sent (Postman would refuse it, or fail with a 5xx)."""
+    """A collection over MAX_COLLECTION_BYTES: not sent (Postman would refuse it, or fail with a
+    5xx)."""
 
 
 @dataclass
@@ -61,11 +64,15 @@ Sender = Callable[[str, str, dict[str, str], bytes | None, float], Answer]
 """(method, url, headers, body, timeout) -> Answer; raises OSError when no answer came."""
 
 
-def _urllib_send(method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float) -> Answer:
+def _urllib_send(
+    method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
+) -> Answer:
     import http.client
 
     parts = urlsplit(url)
-    connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection_type = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
     connection = connection_type(parts.netloc, timeout=timeout)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -87,7 +94,8 @@ def _urllib_send(method: str, url: str, headers: dict[str, str], body: bytes | N
 
 @dataclass
 class PostmanApi:
-    """The Postman API at `base_url`, called with `api_key`; `sleep`, `send` are injectable for tests."""
+    """The Postman API at `base_url`, called with `api_key`; `sleep`, `send` are injectable for
+    tests."""
 
     base_url: str
     api_key: str
@@ -111,13 +119,14 @@ class PostmanApi:
         return collection
 
     def update(self, uid: str, collection: dict[str, Any]) -> None:
-        """PUT /collections/{uid}: replace the collection's content (items keep the ids they carry)."""
+        """PUT /collections/{uid}: replace the collection's content (items keep the ids they
+        carry)."""
         self._call("PUT", f"/collections/{quote(uid, safe='')}", {"collection": collection})
 
     def create(self, workspace_id: str, collection: dict[str, Any]) -> str:
-        """POST /collections?workspace=ID: a new collection; its uid. A failed attempt may still have made it
-        (the answer was lost): before each retry the workspace is searched for a collection of this name
-        that was not there before, and that one is taken."""
+        """POST /collections?workspace=ID: a new collection; its uid. A failed attempt may still
+        have made it (the answer was lost): before each retry the workspace is searched for a
+        collection of this name that was not there before, and that one is taken."""
         name = collection.get("info", {}).get("name")
         before = self._collection_uids(workspace_id)
         path = "/collections?" + urlencode({"workspace": workspace_id})
@@ -129,8 +138,11 @@ class PostmanApi:
                 if not exc.transient or attempt == MAX_ATTEMPTS:
                     raise
                 self._wait(_backoff(attempt), exc)
-                made = [c for c in self._workspace_collections(workspace_id)
-                        if c.get("uid") not in before and c.get("name") == name]
+                made = [
+                    c
+                    for c in self._workspace_collections(workspace_id)
+                    if c.get("uid") not in before and c.get("name") == name
+                ]
                 if made:
                     return str(made[0]["uid"])
         uid = (body.get("collection") or {}).get("uid") if isinstance(body, dict) else None
@@ -139,29 +151,46 @@ class PostmanApi:
         return uid
 
     def _workspace_collections(self, workspace_id: str) -> list[dict[str, Any]]:
-        return [c for c in self.workspace(workspace_id).get("collections") or [] if isinstance(c, dict)]
+        return [
+            c for c in self.workspace(workspace_id).get("collections") or [] if isinstance(c, dict)
+        ]
 
     def _collection_uids(self, workspace_id: str) -> set[str]:
         return {str(c.get("uid")) for c in self._workspace_collections(workspace_id)}
 
-    # --- one call, retried ------------------------------------------------------------------------------
+    # --- one call, retried
+    # ------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, payload: Any = None, *, retry_transient: bool = True) -> Any:
+    def _call(
+        self, method: str, path: str, payload: Any = None, *, retry_transient: bool = True
+    ) -> Any:
         body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if body is not None and len(body) > MAX_COLLECTION_BYTES:
-            raise CollectionTooLarge(0, f"the collection is {len(body):,} bytes as sent, over the "
-                                        f"{MAX_COLLECTION_BYTES:,} bytes (100 MB) Postman's API accepts; nothing "
-                                        "was sent")
-        headers = {"X-Api-Key": self.api_key, "Accept": "application/json",
-                   "User-Agent": "kpn-collections-publish"}
+            raise CollectionTooLarge(
+                0,
+                f"the collection is {len(body):,} bytes as sent, over the "
+                f"{MAX_COLLECTION_BYTES:,} bytes (100 MB) Postman's API accepts; nothing "
+                "was sent",
+            )
+        headers = {
+            "X-Api-Key": self.api_key,
+            "Accept": "application/json",
+            "User-Agent": "kpn-collections-publish",
+        }
         if body is not None:
             headers["Content-Type"] = "application/json"
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                answer = self.send(method, self.base_url.rstrip("/") + path, headers, body, self.timeout)
+                answer = self.send(
+                    method, self.base_url.rstrip("/") + path, headers, body, self.timeout
+                )
             except OSError as exc:
-                error = ApiError(0, f"{method} {path.split('?')[0]}: no answer from {self._host()} "
-                                    f"({self._clean(str(exc) or type(exc).__name__)})", transient=True)
+                error = ApiError(
+                    0,
+                    f"{method} {path.split('?')[0]}: no answer from {self._host()} "
+                    f"({self._clean(str(exc) or type(exc).__name__)})",
+                    transient=True,
+                )
             else:
                 if answer.status < 300:
                     return answer.body
@@ -176,8 +205,11 @@ class PostmanApi:
 
     def _wait(self, seconds: float, error: ApiError) -> None:
         if self.waited + seconds > self.max_wait:
-            raise ApiError(error.status, f"{error.message}; gave up: waiting {seconds:g} s more would pass the "
-                                         f"{self.max_wait:g} s this run may wait in all (--max-wait)")
+            raise ApiError(
+                error.status,
+                f"{error.message}; gave up: waiting {seconds:g} s more would pass the "
+                f"{self.max_wait:g} s this run may wait in all (--max-wait)",
+            )
         self.waited += seconds
         (self.sleep or SLEEP)(seconds)
 

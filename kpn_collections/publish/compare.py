@@ -1,10 +1,11 @@
 """What a collection holds, entry by entry, with Postman's re-serialisation noise taken out.
 
-Postman does not give back what it was sent: it adds ids and uids to every item, timestamps and an owner to
-`info`, empty `response`/`event` arrays, `type: text` on headers and parameters, and may join or split a
-script's `exec` lines differently. `entries` turns a collection (as generated, or as fetched from Postman)
-into one digest per request and folder plus one for the collection's own fields, keyed by the generated
-item id, so that comparing two of them shows only real changes: a spec change, or a tester's edit.
+Postman does not give back what it was sent: it adds ids and uids to every item, timestamps and an
+owner to `info`, empty `response`/`event` arrays, `type: text` on headers and parameters, and may
+join or split a script's `exec` lines differently. `entries` turns a collection (as generated, or as
+fetched from Postman) into one digest per request and folder plus one for the collection's own
+fields, keyed by the generated item id, so that comparing two of them shows only real changes: a
+spec change, or a tester's edit.
 """
 
 from __future__ import annotations
@@ -16,29 +17,48 @@ from dataclasses import dataclass
 from typing import Any
 
 COLLECTION_KEY = "(collection)"
-"""The entry of the collection's own fields: name, description, auth, variables, collection scripts."""
+"""The entry of the collection's own fields: name, description, auth, variables, collection
+scripts."""
 
-_NOISE_KEYS = frozenset({"id", "uid", "_postman_id", "_exporter_id", "_collection_link", "postman_id",
-                         "createdAt", "updatedAt", "lastUpdatedBy", "owner", "fork"})
+_NOISE_KEYS = frozenset(
+    {
+        "id",
+        "uid",
+        "_postman_id",
+        "_exporter_id",
+        "_collection_link",
+        "postman_id",
+        "createdAt",
+        "updatedAt",
+        "lastUpdatedBy",
+        "owner",
+        "fork",
+    }
+)
 """Keys Postman adds, or fills with its own values, wherever they appear."""
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One request or folder (or the collection's own fields): where it is, and a digest of its content."""
+    """One request or folder (or the collection's own fields): where it is, and a digest of its
+    content."""
 
     key: str  # the generated item id (stable across regenerations), or COLLECTION_KEY
     label: str  # `Folder / Request name`, for messages
     digest: str
 
 
-def entries(collection: Mapping[str, Any], keys: Mapping[str, str] | None = None) -> dict[str, Entry]:
-    """Every entry of `collection` by key. Items are keyed by their own `id`, mapped through `keys` (Postman
-    id -> generated id) when given; an item Postman knows under an id we never published keeps that id."""
+def entries(
+    collection: Mapping[str, Any], keys: Mapping[str, str] | None = None
+) -> dict[str, Entry]:
+    """Every entry of `collection` by key. Items are keyed by their own `id`, mapped through `keys`
+    (Postman id -> generated id) when given; an item Postman knows under an id we never published
+    keeps that id."""
     found: dict[str, Entry] = {}
     own = {k: v for k, v in collection.items() if k != "item"}
-    found[COLLECTION_KEY] = Entry(COLLECTION_KEY, "collection settings (variables, auth, scripts, description)",
-                                  digest(own))
+    found[COLLECTION_KEY] = Entry(
+        COLLECTION_KEY, "collection settings (variables, auth, scripts, description)", digest(own)
+    )
     for item, label in _walk(collection.get("item") or [], ""):
         item_id = str(item.get("id", ""))
         key = (keys or {}).get(item_id, item_id) or f"(no id) {label}"
@@ -66,8 +86,9 @@ def digest(value: Any) -> str:
 
 
 def normalised(value: Any) -> Any:
-    """`value` as the comparison sees it: Postman's additions and default values removed, script lines
-    split the same way, empty lists and objects dropped, a description object reduced to its text."""
+    """`value` as the comparison sees it: Postman's additions and default values removed, script
+    lines split the same way, empty lists and objects dropped, a description object reduced to its
+    text."""
     if isinstance(value, dict):
         result: dict[str, Any] = {}
         for key, item in value.items():
@@ -109,8 +130,11 @@ class Changes:
 
     def lines(self) -> list[str]:
         """One line per entry: `+ label`, `- label`, `~ label`."""
-        return ([f"+ {label} (added)" for label in self.added] + [f"- {label} (removed)" for label in self.removed]
-                + [f"~ {label} (changed)" for label in self.changed])
+        return (
+            [f"+ {label} (added)" for label in self.added]
+            + [f"- {label} (removed)" for label in self.removed]
+            + [f"~ {label} (changed)" for label in self.changed]
+        )
 
     def counts(self) -> str:
         """`2 added, 0 removed, 1 changed`."""

@@ -1,1 +1,2 @@
-"""References: bundle external `$ref`s into the document, resolve internal ones, retrieve referenced files."""
+"""References: bundle external `$ref`s into the document, resolve internal ones, retrieve referenced
+files."""

@@ -1,7 +1,7 @@
 """Resolve stage: follow `$ref`s inside the document, reporting the ones that lead nowhere.
 
-The raw document is never mutated. Every later stage follows references through one RefResolver, which
-caches lookups by pointer and cuts reference cycles.
+The raw document is never mutated. Every later stage follows references through one RefResolver,
+which caches lookups by pointer and cuts reference cycles.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ class RefResolver:
         self.document = document
         self._cache: dict[str, Any] = {}
         self.broken: dict[str, str] = {}  # ref -> reason, for refs that cannot be followed
-        self.cyclic: set[str] = set()  # refs (found by check_references) in a cycle or an over-long chain
+        self.cyclic: set[str] = (
+            set()
+        )  # refs (found by check_references) in a cycle or an over-long chain
 
     def lookup(self, ref: str) -> tuple[bool, Any]:
         """(found, target) for one reference string, without following further refs."""
@@ -59,7 +61,8 @@ class RefResolver:
 
 
 def resolve_fragment(document: Any, fragment: str) -> tuple[bool, Any]:
-    """(found, node) for a URI fragment holding a JSON pointer (percent-encoded, `~0`/`~1` escaped)."""
+    """(found, node) for a URI fragment holding a JSON pointer (percent-encoded, `~0`/`~1`
+    escaped)."""
     pointer = unquote(fragment)
     if pointer and not pointer.startswith("/"):
         return False, None  # a plain-name fragment (JSON Schema anchor): not supported
@@ -67,7 +70,12 @@ def resolve_fragment(document: Any, fragment: str) -> tuple[bool, Any]:
     for token in (pointer_unescape(t) for t in pointer.split("/")[1:]):
         if isinstance(node, dict) and token in node:
             node = node[token]
-        elif isinstance(node, list) and token.isdecimal() and token.isascii() and int(token) < len(node):
+        elif (
+            isinstance(node, list)
+            and token.isdecimal()
+            and token.isascii()
+            and int(token) < len(node)
+        ):
             node = node[int(token)]
         else:
             return False, None
@@ -75,71 +83,110 @@ def resolve_fragment(document: Any, fragment: str) -> tuple[bool, Any]:
 
 
 def iter_refs(document: Any) -> Iterator[tuple[str, Any]]:
-    """Yield (pointer of the $ref object, ref value) for every `$ref` in a document, in document order."""
+    """Yield (pointer of the $ref object, ref value) for every `$ref` in a document, in document
+    order."""
     stack: list[tuple[Any, Link | None]] = [(document, None)]
     while stack:
         value, link = stack.pop()
         if isinstance(value, dict):
             if "$ref" in value and not isinstance(value["$ref"], dict):
                 yield link_pointer(link), value["$ref"]
-            literal = _LITERAL_KEYS if link is None or link[1] != "responses" else _RESPONSES_LITERAL_KEYS
-            if link is not None and link[0] is not None and link[0][1] == "examples" and "value" in value:
+            literal = (
+                _LITERAL_KEYS if link is None or link[1] != "responses" else _RESPONSES_LITERAL_KEYS
+            )
+            if (
+                link is not None
+                and link[0] is not None
+                and link[0][1] == "examples"
+                and "value" in value
+            ):
                 literal = literal | {"value"}  # an Example Object's literal value
-            children = [(child, (link, key)) for key, child in value.items()
-                        if isinstance(child, (dict, list)) and key not in literal
-                        and (key != "$ref" or isinstance(child, dict))]
+            children = [
+                (child, (link, key))
+                for key, child in value.items()
+                if isinstance(child, (dict, list))
+                and key not in literal
+                and (key != "$ref" or isinstance(child, dict))
+            ]
             stack.extend(reversed(children))
         elif isinstance(value, list):
-            stack.extend(reversed([(child, (link, index)) for index, child in enumerate(value)
-                                   if isinstance(child, (dict, list))]))
+            stack.extend(
+                reversed(
+                    [
+                        (child, (link, index))
+                        for index, child in enumerate(value)
+                        if isinstance(child, (dict, list))
+                    ]
+                )
+            )
 
 
 _RESPONSES_LITERAL_KEYS = _LITERAL_KEYS - {"default"}  # under `responses`, `default` is a response
 
 
-def check_references(document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics) -> None:
-    """Report every `$ref` that is not a string or leads nowhere; each `$ref` cycle is reported once."""
+def check_references(
+    document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics
+) -> None:
+    """Report every `$ref` that is not a string or leads nowhere; each `$ref` cycle is reported
+    once."""
     reported: set[str] = set()
     for where, ref in iter_refs(document):
         if not isinstance(ref, str):
             if where.endswith(("/properties", "/definitions")):
                 continue  # a property or definition that happens to be named "$ref"
-            diagnostics.error("ref-not-string", f"`$ref` must be a string, not {type(ref).__name__}",
-                              pointer=where + "/$ref", hint="write the reference as '#/components/schemas/Name'")
+            diagnostics.error(
+                "ref-not-string",
+                f"`$ref` must be a string, not {type(ref).__name__}",
+                pointer=where + "/$ref",
+                hint="write the reference as '#/components/schemas/Name'",
+            )
             continue
         if not ref.startswith("#"):
             continue  # the bundle stage resolved or reported it; one left here sits in literal data
         if resolver.deref({"$ref": ref}) is not None:
             continue
         if not resolver.lookup(ref)[0]:
-            diagnostics.warning("dangling-ref", f"reference {ref!r} points to nothing in this document",
-                                pointer=where + "/$ref",
-                                hint="add the missing definition or correct the reference; " + _EMPTY_SCHEMA_HINT)
+            diagnostics.warning(
+                "dangling-ref",
+                f"reference {ref!r} points to nothing in this document",
+                pointer=where + "/$ref",
+                hint="add the missing definition or correct the reference; " + _EMPTY_SCHEMA_HINT,
+            )
             continue
         chain = _ref_chain(resolver, ref)
         if chain[-1] not in chain[:-1]:
             resolver.cyclic.update(chain)
             if reported.isdisjoint(chain):
-                diagnostics.warning("ref-chain-too-long", f"reference {ref!r} starts a chain of more than "
-                                    f"{MAX_REF_CHAIN} `$ref`s to `$ref`s", pointer=where + "/$ref",
-                                    hint="point the reference at the definition itself; " + _EMPTY_SCHEMA_HINT)
+                diagnostics.warning(
+                    "ref-chain-too-long",
+                    f"reference {ref!r} starts a chain of more than "
+                    f"{MAX_REF_CHAIN} `$ref`s to `$ref`s",
+                    pointer=where + "/$ref",
+                    hint="point the reference at the definition itself; " + _EMPTY_SCHEMA_HINT,
+                )
                 reported.update(chain)
             continue
-        cycle = chain[chain.index(chain[-1]):-1]
+        cycle = chain[chain.index(chain[-1]) : -1]
         resolver.cyclic.update(cycle)
         if reported.isdisjoint(cycle):
             reported.update(cycle)
-            shown = " -> ".join(cycle[:4]) + (" -> ..." if len(cycle) > 4 else "") + f" -> {cycle[0]}"
-            diagnostics.warning("ref-cycle", f"`$ref` cycle of {len(cycle)} reference(s) never reaches a "
-                                f"definition: {shown}", pointer=where + "/$ref",
-                                hint="point one reference of the cycle at a real definition; " + _EMPTY_SCHEMA_HINT)
+            shown = (
+                " -> ".join(cycle[:4]) + (" -> ..." if len(cycle) > 4 else "") + f" -> {cycle[0]}"
+            )
+            diagnostics.warning(
+                "ref-cycle",
+                f"`$ref` cycle of {len(cycle)} reference(s) never reaches a definition: {shown}",
+                pointer=where + "/$ref",
+                hint="point one reference of the cycle at a real definition; " + _EMPTY_SCHEMA_HINT,
+            )
 
 
 _EMPTY_SCHEMA_HINT = "the converter uses an empty schema in its place"
 
 
 def _ref_chain(resolver: RefResolver, ref: str) -> list[str]:
-    """The refs followed from `ref`, ending with a repeated ref (a cycle) or the last ref of the chain."""
+    """The refs followed from `ref`, ending with a repeated ref (a cycle) or the last ref of the
+    chain."""
     chain, seen = [ref], {ref}
     while True:
         found, node = resolver.lookup(chain[-1])

@@ -1,17 +1,18 @@
-"""JSON Schema checks with a fast path: jsonschema-rs (Rust) answers "valid?", Python jsonschema explains.
+"""JSON Schema checks with a fast path: jsonschema-rs (Rust) answers "valid?", Python jsonschema
+explains.
 
-Most documents are valid, and for those the Rust validator's yes is all that is needed (about 100 times
-faster on a big API description). Only when it says no does the reference validator, Python's jsonschema,
-run to produce the errors, with the detail (`context`, `validator`, paths) the reports are built from. So the
-findings are always the reference path's; `tests/test_fast_paths.py` checks that both validators agree on
-validity over the corpus, the fixtures and mutated documents. Without jsonschema-rs (an unusual platform)
-every check simply takes the reference path.
+Most documents are valid, and for those the Rust validator's yes is all that is needed (about 100
+times faster on a big API description). Only when it says no does the reference validator, Python's
+jsonschema, run to produce the errors, with the detail (`context`, `validator`, paths) the reports
+are built from. So the findings are always the reference path's; `tests/test_fast_paths.py` checks
+that both validators agree on validity over the corpus, the fixtures and mutated documents. Without
+jsonschema-rs (an unusual platform) every check simply takes the reference path.
 
-The two validators read `pattern` differently: Python's `re` lets `$` match before a final newline and `\\d`
-match any Unicode digit, where jsonschema-rs follows ECMA-262 (end of text; ASCII digits), so a component named
-"Pet\\n" matched a `patternProperties` name for one and not the other. jsonschema-rs is therefore given each
-schema with its patterns rewritten to Python's reading (`python_regex`); a schema with a pattern the rewrite
-does not know gets no fast path at all.
+The two validators read `pattern` differently: Python's `re` lets `$` match before a final newline
+and `\\d` match any Unicode digit, where jsonschema-rs follows ECMA-262 (end of text; ASCII digits),
+so a component named "Pet\\n" matched a `patternProperties` name for one and not the other.
+jsonschema-rs is therefore given each schema with its patterns rewritten to Python's reading
+(`python_regex`); a schema with a pattern the rewrite does not know gets no fast path at all.
 """
 
 from __future__ import annotations
@@ -32,43 +33,52 @@ except ImportError:  # pragma: no cover - jsonschema-rs ships wheels for the usu
     jsonschema_rs = None  # type: ignore[assignment]
 
 
-
 class SchemaCheck:
     """One JSON Schema, checked fast when possible and explained by the reference validator."""
 
     def __init__(self, schema: dict[str, Any]):
         self.schema = schema
         self.fast: Callable[[Any], bool] | None = None
-        self._fast_schema: dict[str, Any] | None = None  # `schema` with Python's regex semantics, for Rust
+        self._fast_schema: dict[str, Any] | None = (
+            None  # `schema` with Python's regex semantics, for Rust
+        )
         self._nested_ids = False
         if jsonschema_rs is not None and not REFERENCE_ONLY:
             rewritten = with_python_regexes(schema)
             if rewritten is not None:
-                try:  # formats are annotations for the reference validator too (it is given no format checker)
-                    self.fast = jsonschema_rs.validator_for(rewritten[0], validate_formats=False).is_valid
-                except Exception:  # a schema jsonschema-rs cannot build: the reference path answers alone
+                # formats are annotations for the reference validator too (it is given no format
+                # checker)
+                try:
+                    self.fast = jsonschema_rs.validator_for(
+                        rewritten[0], validate_formats=False
+                    ).is_valid
+                # a schema jsonschema-rs cannot build: the reference path answers alone
+                except Exception:
                     return
                 self._fast_schema, self._nested_ids = rewritten
 
     @functools.cached_property
     def reference(self) -> Any:
-        """The reference validator, built (and jsonschema loaded) the first time an answer needs explaining."""
+        """The reference validator, built (and jsonschema loaded) the first time an answer needs
+        explaining."""
         from jsonschema.validators import validator_for
 
         return validator_for(self.schema)(self.schema)
 
     @functools.cached_property
     def narrowed(self) -> Any:
-        """The reference validator, except that a `$ref` to one of the schema's definitions is first asked of
-        jsonschema-rs, and not followed when the Rust validator says the value there is valid.
+        """The reference validator, except that a `$ref` to one of the schema's definitions is first
+        asked of jsonschema-rs, and not followed when the Rust validator says the value there is
+        valid.
 
-        Python's jsonschema spends nearly all its time on the valid parts of a document (4 s on GitHub's API
-        description with one wrong field, against 0.02 s this way): explaining an error only needs the
-        branches that hold one. A valid subtree yields no errors from the reference validator either (the
-        same assumption as `iter_errors` makes for a whole document), so the errors, their order and their
-        detail are the reference validator's. Definitions are found by `$ref`s of the form `#/definitions/...`
-        or `#/$defs/...`, read against the root; anything else, and every `$ref` of a schema whose subschemas
-        set their own base URI (`id`, `$id`), is followed the reference way."""
+        Python's jsonschema spends nearly all its time on the valid parts of a document (4 s on
+        GitHub's API description with one wrong field, against 0.02 s this way): explaining an error
+        only needs the branches that hold one. A valid subtree yields no errors from the reference
+        validator either (the same assumption as `iter_errors` makes for a whole document), so the
+        errors, their order and their detail are the reference validator's. Definitions are found by
+        `$ref`s of the form `#/definitions/...` or `#/$defs/...`, read against the root; anything
+        else, and every `$ref` of a schema whose subschemas set their own base URI (`id`, `$id`), is
+        followed the reference way."""
         from jsonschema.validators import extend
 
         base = type(self.reference)
@@ -86,10 +96,15 @@ class SchemaCheck:
         return extend(base, {"$ref": ref})(self.schema)
 
     def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
-        """Every error the reference validator finds; none, without running it, when the fast one says valid,
-        and from the branches the fast one finds invalid only (see `narrowed`) when it does not."""
+        """Every error the reference validator finds; none, without running it, when the fast one
+        says valid, and from the branches the fast one finds invalid only (see `narrowed`) when it
+        does not."""
         if self.fast is not None:
-            return iter(()) if _said_valid(self.fast, instance) else self.narrowed.iter_errors(instance)
+            return (
+                iter(())
+                if _said_valid(self.fast, instance)
+                else self.narrowed.iter_errors(instance)
+            )
         return self.reference.iter_errors(instance)
 
     def reference_valid(self, instance: Any) -> bool:
@@ -97,11 +112,29 @@ class SchemaCheck:
         return next(iter(self.reference.iter_errors(instance)), None) is None
 
 
-_SCHEMA_KEYWORDS = frozenset({"not", "if", "then", "else", "items", "additionalItems", "additionalProperties",
-                              "contains", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
-                              "contentSchema", "allOf", "anyOf", "oneOf", "prefixItems"})
-_SCHEMA_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "definitions", "$defs", "dependentSchemas",
-                                  "dependencies"})
+_SCHEMA_KEYWORDS = frozenset(
+    {
+        "not",
+        "if",
+        "then",
+        "else",
+        "items",
+        "additionalItems",
+        "additionalProperties",
+        "contains",
+        "propertyNames",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "contentSchema",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "prefixItems",
+    }
+)
+_SCHEMA_MAP_KEYWORDS = frozenset(
+    {"properties", "patternProperties", "definitions", "$defs", "dependentSchemas", "dependencies"}
+)
 
 
 class _UnknownPattern(Exception):
@@ -109,10 +142,11 @@ class _UnknownPattern(Exception):
 
 
 def with_python_regexes(schema: dict[str, Any]) -> tuple[dict[str, Any], bool] | None:
-    """A copy of `schema` whose `pattern`s and `patternProperties` names jsonschema-rs reads as Python's `re`
-    reads the originals (see `python_regex`), and whether any subschema below the root sets its own base URI;
-    None when a pattern is beyond the rewrite. Only schema positions are rewritten: an `enum`, `const` or
-    `default` value holding a "pattern" key is data, and left as it is."""
+    """A copy of `schema` whose `pattern`s and `patternProperties` names jsonschema-rs reads as
+    Python's `re` reads the originals (see `python_regex`), and whether any subschema below the root
+    sets its own base URI; None when a pattern is beyond the rewrite. Only schema positions are
+    rewritten: an `enum`, `const` or `default` value holding a "pattern" key is data, and left as it
+    is."""
     nested_ids = False
 
     def rewrite(node: Any, root: bool = False) -> Any:
@@ -122,15 +156,18 @@ def with_python_regexes(schema: dict[str, Any]) -> tuple[dict[str, Any], bool] |
         if not isinstance(node, dict):
             return node
         base = node.get("$id", node.get("id"))
-        if not root and isinstance(base, str) and not base.startswith("#"):  # "#name" names, not a new base
+        # "#name" names, not a new base
+        if not root and isinstance(base, str) and not base.startswith("#"):
             nested_ids = True
         copy = {}
         for key, value in node.items():
             if key == "pattern" and isinstance(value, str):
                 value = _rewritten(value)
             elif key in _SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
-                value = {(_rewritten(name) if key == "patternProperties" else name): rewrite(sub)
-                         for name, sub in value.items()}
+                value = {
+                    (_rewritten(name) if key == "patternProperties" else name): rewrite(sub)
+                    for name, sub in value.items()
+                }
             elif key in _SCHEMA_KEYWORDS:
                 value = rewrite(value)
             copy[key] = value
@@ -150,9 +187,9 @@ def _rewritten(pattern: str) -> str:
 
 
 def decimal_digit_ranges() -> tuple[tuple[int, int], ...]:
-    """The code point ranges of this Python's decimal digits (its `\\d`: Unicode category Nd by the interpreter's
-    own tables, which are older than the Rust engine's). Digits come in runs of ten (a Unicode stability rule),
-    so looking at every tenth code point finds each run."""
+    """The code point ranges of this Python's decimal digits (its `\\d`: Unicode category Nd by the
+    interpreter's own tables, which are older than the Rust engine's). Digits come in runs of ten (a
+    Unicode stability rule), so looking at every tenth code point finds each run."""
     ranges: list[tuple[int, int]] = []
     code = 0
     while code < 0x110000:
@@ -171,8 +208,8 @@ def decimal_digit_ranges() -> tuple[tuple[int, int], ...]:
 
 @functools.cache
 def _python_digits() -> str:
-    r"""Python's `\d` as the inside of a bracket class (the digits themselves: literal characters mean the same
-    to both engines)."""
+    r"""Python's `\d` as the inside of a bracket class (the digits themselves: literal characters
+    mean the same to both engines)."""
     return "".join(f"{chr(start)}-{chr(end)}" for start, end in decimal_digit_ranges())
 
 
@@ -182,19 +219,20 @@ _CONTROL_ESCAPES = frozenset("nrtf")
 
 
 def python_regex(pattern: str) -> str | None:
-    r"""`pattern` rewritten so that an ECMA-262 regex engine (jsonschema-rs's) matches the strings Python's `re`
-    matches with the original: `$` becomes "before an optional final newline, at the end", `.` "anything but a
-    newline", `\d` "one of Python's decimal digits" (spelt out: the Rust engine's Unicode tables are newer).
-    Literals, escaped punctuation, `\n \r \t \f`, bracket classes, groups (plain and `(?:`), alternation, `^`
-    and the quantifiers mean the same to both and stay. Anything else (`\w`, `\s`, `\b`, lookaround, flags,
-    back-references, ...) gives None: not rewritten, never guessed."""
+    r"""`pattern` rewritten so that an ECMA-262 regex engine (jsonschema-rs's) matches the strings
+    Python's `re` matches with the original: `$` becomes "before an optional final newline, at the
+    end", `.` "anything but a newline", `\d` "one of Python's decimal digits" (spelt out: the Rust
+    engine's Unicode tables are newer). Literals, escaped punctuation, `\n \r \t \f`, bracket
+    classes, groups (plain and `(?:`), alternation, `^` and the quantifiers mean the same to both
+    and stay. Anything else (`\w`, `\s`, `\b`, lookaround, flags, back-references, ...) gives None:
+    not rewritten, never guessed."""
     out: list[str] = []
     in_class = False
     i = 0
     while i < len(pattern):
         char, step = pattern[i], 1
         if char == "\\":
-            escaped, step = pattern[i + 1:i + 2], 2
+            escaped, step = pattern[i + 1 : i + 2], 2
             if escaped == "d":
                 char = _python_digits() if in_class else f"[{_python_digits()}]"
             elif escaped and (escaped in _LITERAL_ESCAPES or escaped in _CONTROL_ESCAPES):
@@ -208,8 +246,10 @@ def python_regex(pattern: str) -> str | None:
         elif char == "[":
             char = "[^" if pattern.startswith("[^", i) else "["
             step = len(char)
-            if pattern[i + step:i + step + 1] in ("]", ""):
-                return None  # "[]...]" holds a literal "]" for Python, is an empty class for ECMA-262
+            if pattern[i + step : i + step + 1] in ("]", ""):
+                return (
+                    None  # "[]...]" holds a literal "]" for Python, is an empty class for ECMA-262
+                )
             in_class = True
         elif char == "$":
             char = "(?=\\n?$)"
@@ -235,8 +275,9 @@ _RESOURCE_KEYS = ("$schema", "id", "$id", *_DEFINITIONS_KEYS)
 
 
 def _said_valid(fast: Callable[[Any], bool], instance: Any) -> bool:
-    """Whether jsonschema-rs says `instance` is valid; False for a value it cannot take (a lone surrogate
-    from a `\\ud800` escape in a JSON definition is no UTF-8), which the reference validator then checks."""
+    """Whether jsonschema-rs says `instance` is valid; False for a value it cannot take (a lone
+    surrogate from a `\\ud800` escape in a JSON definition is no UTF-8), which the reference
+    validator then checks."""
     try:
         return fast(instance)
     except UnicodeEncodeError:
@@ -244,13 +285,21 @@ def _said_valid(fast: Callable[[Any], bool], instance: Any) -> bool:
 
 
 def _fast_definition_check(schema: dict[str, Any], ref: str) -> Callable[[Any], bool] | None:
-    """jsonschema-rs's "valid?" for the definition `ref` names in `schema` (a wrapper schema with the same
-    dialect, base URI and definitions, whose only check is that `$ref`), or None for any other reference."""
+    """jsonschema-rs's "valid?" for the definition `ref` names in `schema` (a wrapper schema with
+    the same dialect, base URI and definitions, whose only check is that `$ref`), or None for any
+    other reference."""
     parts = ref.split("/")
-    if len(parts) < 3 or parts[0] != "#" or parts[1] not in _DEFINITIONS_KEYS or parts[1] not in schema:
+    if (
+        len(parts) < 3
+        or parts[0] != "#"
+        or parts[1] not in _DEFINITIONS_KEYS
+        or parts[1] not in schema
+    ):
         return None
     wrapper = {key: schema[key] for key in _RESOURCE_KEYS if key in schema}
     try:
-        return jsonschema_rs.validator_for({**wrapper, "$ref": ref}, validate_formats=False).is_valid
+        return jsonschema_rs.validator_for(
+            {**wrapper, "$ref": ref}, validate_formats=False
+        ).is_valid
     except Exception:  # a reference jsonschema-rs cannot build: followed the reference way
         return None

@@ -1,12 +1,13 @@
 """openapi-spec-validator's semantic pass, walked over the plain document with our resolver.
 
-The library walks the document a second time through jsonschema-path objects, which costs more than the rest
-of validation together on a big API description (1.9 s of 4.3 s on GitHub's). This module makes the same
-checks in the same order with the same messages: each schema's meta-check, required properties an `allOf`
-schema never defines, `default` values against their schema, duplicate parameters and duplicate tag names
-(duplicate operationIds and unresolved path parameters are our own checks, with locations). It is used only on
-documents that pass the structural check, where every object has the shape the walk expects; other documents
-get the library's own pass. `tests/test_fast_paths.py` compares the two on every document it has.
+The library walks the document a second time through jsonschema-path objects, which costs more than
+the rest of validation together on a big API description (1.9 s of 4.3 s on GitHub's). This module
+makes the same checks in the same order with the same messages: each schema's meta-check, required
+properties an `allOf` schema never defines, `default` values against their schema, duplicate
+parameters and duplicate tag names (duplicate operationIds and unresolved path parameters are our
+own checks, with locations). It is used only on documents that pass the structural check, where
+every object has the shape the walk expects; other documents get the library's own pass.
+`tests/test_fast_paths.py` compares the two on every document it has.
 """
 
 from __future__ import annotations
@@ -41,10 +42,17 @@ _OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trac
 
 
 class SemanticPass:
-    """One walk of one document; `errors()` yields what openapi-spec-validator's RootValidator would."""
+    """One walk of one document; `errors()` yields what openapi-spec-validator's RootValidator
+    would."""
 
-    def __init__(self, document: dict[str, Any], version: SpecVersion, resolver: RefResolver, *,
-                 meta_valid: Any = None):
+    def __init__(
+        self,
+        document: dict[str, Any],
+        version: SpecVersion,
+        resolver: RefResolver,
+        *,
+        meta_valid: Any = None,
+    ):
         self.document = document
         self.version = version
         self.resolver = resolver
@@ -52,11 +60,14 @@ class SemanticPass:
         self.visited: set[int] = set()
         self.meta_checked: set[int] = set()
         v31 = version is SpecVersion.OPENAPI_3_1
-        self.value_validator_class: Any = bounded_patterns(OAS31Validator if v31 else OAS30Validator)
+        self.value_validator_class: Any = bounded_patterns(
+            OAS31Validator if v31 else OAS30Validator
+        )
         self.value_format_checker = oas31_format_checker if v31 else oas30_format_checker
         specification = DRAFT202012 if v31 else DRAFT4
-        registry: Registry[Any] = Registry().with_resource("", Resource.from_contents(
-            document, default_specification=specification))
+        registry: Registry[Any] = Registry().with_resource(
+            "", Resource.from_contents(document, default_specification=specification)
+        )
         self.ref_resolver = registry.resolver(base_uri="")
 
     def errors(self) -> Iterator[ValidationError]:
@@ -121,8 +132,9 @@ class SemanticPass:
                 yield ParameterDuplicateError(f"Duplicate parameter '{parameter['name']}'")
             seen.add(key)
 
-    def _schema(self, raw: Any, require_properties: bool = True,
-                meta_checked: bool = False) -> Iterator[ValidationError]:
+    def _schema(
+        self, raw: Any, require_properties: bool = True, meta_checked: bool = False
+    ) -> Iterator[ValidationError]:
         schema = self._deref(raw)
         if not isinstance(schema, (dict, bool)):
             yield OpenAPIValidationError(f"{schema!r} is not of type 'object', 'boolean'")
@@ -149,14 +161,17 @@ class SemanticPass:
                     yield from self._schema(inner, require_properties=False, meta_checked=True)
         for keyword in ("not", "items"):
             if keyword in schema:
-                yield from self._schema(schema[keyword], require_properties=False, meta_checked=True)
+                yield from self._schema(
+                    schema[keyword], require_properties=False, meta_checked=True
+                )
         if "properties" in schema:
             for inner in self._deref(schema["properties"]).values():
                 yield from self._schema(inner, require_properties=False, meta_checked=True)
         required = ("required" in schema and self._deref(schema["required"])) or []
         properties = ("properties" in schema and self._deref(schema["properties"]).keys()) or []
         extra = sorted(set(required) - set(properties) - set(nested)) if "allOf" in schema else []
-        if extra and require_properties:  # sorted: the library's set order changes with PYTHONHASHSEED
+        # sorted: the library's set order changes with PYTHONHASHSEED
+        if extra and require_properties:
             yield ExtraParametersError(f"Required list has not defined properties: {extra}")
         if "default" in schema:
             default = schema["default"]
@@ -183,8 +198,11 @@ class SemanticPass:
         if self.meta_valid is not None and self.meta_valid(schema):
             return None
         if self.version is SpecVersion.OPENAPI_3_1:
-            dialect = schema.get("$schema") if isinstance(schema, dict) and "$schema" in schema else (
-                self.document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID))
+            dialect = (
+                schema.get("$schema")
+                if isinstance(schema, dict) and "$schema" in schema
+                else (self.document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID))
+            )
             if not isinstance(dialect, str):
                 return OpenAPIValidationError(f"Unknown JSON Schema dialect: {dialect!r}")
             validator_class = validator_for({"$schema": dialect}, default=None)
@@ -200,20 +218,27 @@ class SemanticPass:
         return None
 
     def _value(self, schema: Any, value: Any) -> Iterator[ValidationError]:
-        validator = self.value_validator_class(schema, _resolver=self.ref_resolver,
-                                               format_checker=self.value_format_checker)
+        validator = self.value_validator_class(
+            schema, _resolver=self.ref_resolver, format_checker=self.value_format_checker
+        )
         yield from validator.iter_errors(value)
 
 
 @functools.cache
 def bounded_patterns(validator_class: Any) -> Any:
-    """`validator_class`, except that a pattern that may backtrack for hours (`^(a+)+$`) is not tried on a
-    value longer than a few characters: a `default` must not hang the validation."""
+    """`validator_class`, except that a pattern that may backtrack for hours (`^(a+)+$`) is not
+    tried on a value longer than a few characters: a `default` must not hang the validation."""
     check = validator_class.VALIDATORS["pattern"]
 
-    def pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
-        if (isinstance(pattern, str) and isinstance(instance, str) and len(instance) > NESTED_REPEAT_TEST_LENGTH
-                and may_backtrack(pattern)):
+    def pattern(
+        validator: Any, pattern: Any, instance: Any, schema: Any
+    ) -> Iterator[ValidationError]:
+        if (
+            isinstance(pattern, str)
+            and isinstance(instance, str)
+            and len(instance) > NESTED_REPEAT_TEST_LENGTH
+            and may_backtrack(pattern)
+        ):
             return
         yield from check(validator, pattern, instance, schema)
 

@@ -1,9 +1,10 @@
-"""Validate stage: openapi-spec-validator plus the checks real SwaggerHub exports need, as located diagnostics.
+"""Validate stage: openapi-spec-validator plus the checks real SwaggerHub exports need, as located
+diagnostics.
 
-Problems in the document are warnings by default, so that slightly broken real-world exports still convert
-(`--strict` turns them into failures). Errors are kept for what the converter cannot read, or could only
-convert by silently dropping part of the API: `paths`, a path item or an operation that is not a mapping,
-and an operation under a key that is no HTTP method.
+Problems in the document are warnings by default, so that slightly broken real-world exports still
+convert (`--strict` turns them into failures). Errors are kept for what the converter cannot read,
+or could only convert by silently dropping part of the API: `paths`, a path item or an operation
+that is not a mapping, and an operation under a key that is no HTTP method.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from importlib import resources
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
-from openapi_schema_validator import OAS31_BASE_DIALECT_ID, OAS30Validator, OAS31Validator, oas31_format_checker
+from openapi_schema_validator import (
+    OAS31_BASE_DIALECT_ID,
+    OAS30Validator,
+    OAS31Validator,
+    oas31_format_checker,
+)
 from openapi_spec_validator import (
     OpenAPIV2SpecValidator,
     OpenAPIV30SpecValidator,
@@ -42,8 +48,9 @@ from .semantic import SemanticPass
 
 
 class _IdSet(list[int]):
-    """The list openapi-spec-validator keeps visited schema ids in, with set-speed membership: its own list
-    makes the semantic pass quadratic (15 s instead of 4 s on GitHub's API description), same findings."""
+    """The list openapi-spec-validator keeps visited schema ids in, with set-speed membership: its
+    own list makes the semantic pass quadratic (15 s instead of 4 s on GitHub's API description),
+    same findings."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,19 +86,23 @@ def _oas30_meta_check() -> SchemaCheck:
 
 
 def _oas30_meta_valid(schema: Any) -> bool:
-    """True only when openapi-spec-validator's meta-check of an OpenAPI 3.0 / Swagger 2.0 schema (the draft-04
-    meta-schema, with the `regex` format checked) finds nothing: the Rust validator checks the structure, and
-    every `pattern` string anywhere in the schema (a superset of those the meta-schema checks) must be a valid
-    regex by the same format checker. False means "ask the reference check", never "invalid"."""
+    """True only when openapi-spec-validator's meta-check of an OpenAPI 3.0 / Swagger 2.0 schema
+    (the draft-04 meta-schema, with the `regex` format checked) finds nothing: the Rust validator
+    checks the structure, and every `pattern` string anywhere in the schema (a superset of those the
+    meta-schema checks) must be a valid regex by the same format checker. False means "ask the
+    reference check", never "invalid"."""
     check = _oas30_meta_check()
     if check.fast is None or not check.fast(schema):
         return False
-    return _all_patterns_conform(schema, OAS30Validator.FORMAT_CHECKER.conforms, pattern_names=False)
+    return _all_patterns_conform(
+        schema, OAS30Validator.FORMAT_CHECKER.conforms, pattern_names=False
+    )
 
 
 def _all_patterns_conform(schema: Any, conforms: Any, *, pattern_names: bool) -> bool:
-    """Whether every `pattern` string in `schema` (and, with `pattern_names`, every `patternProperties` name) is
-    a regex by the format checker's `conforms`; looked at level by level, each distinct pattern once."""
+    """Whether every `pattern` string in `schema` (and, with `pattern_names`, every
+    `patternProperties` name) is a regex by the format checker's `conforms`; looked at level by
+    level, each distinct pattern once."""
     checked: set[str] = set()
     for level in container_levels(schema):
         for node in level:
@@ -111,30 +122,41 @@ def _all_patterns_conform(schema: Any, conforms: Any, *, pattern_names: bool) ->
 
 @functools.cache
 def _oas31_meta_fast() -> Any:
-    """jsonschema-rs's "valid?" for the OpenAPI 3.1 base dialect (JSON Schema 2020-12 plus the OpenAPI
-    vocabulary, as openapi-schema-validator ships them), or None where it cannot be built."""
+    """jsonschema-rs's "valid?" for the OpenAPI 3.1 base dialect (JSON Schema 2020-12 plus the
+    OpenAPI vocabulary, as openapi-schema-validator ships them), or None where it cannot be
+    built."""
     if jsonschema_rs is None or REFERENCE_ONLY:
         return None
     try:
         from openapi_schema_validator._specifications import REGISTRY
 
-        rewritten = [with_python_regexes(dict(schema)) for schema in (
-            REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base"), OAS31Validator.META_SCHEMA)]
-        if rewritten[0] is None or rewritten[1] is None:  # patterns jsonschema-rs could not read as Python does
+        rewritten = [
+            with_python_regexes(dict(schema))
+            for schema in (
+                REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base"),
+                OAS31Validator.META_SCHEMA,
+            )
+        ]
+        # patterns jsonschema-rs could not read as Python does
+        if rewritten[0] is None or rewritten[1] is None:
             return None
         vocabulary, dialect = rewritten[0][0], rewritten[1][0]
-        registry = jsonschema_rs.Registry([(vocabulary["$id"], vocabulary), (dialect["$id"], dialect)])
-        return jsonschema_rs.validator_for(dialect, registry=registry, validate_formats=False).is_valid
+        registry = jsonschema_rs.Registry(
+            [(vocabulary["$id"], vocabulary), (dialect["$id"], dialect)]
+        )
+        return jsonschema_rs.validator_for(
+            dialect, registry=registry, validate_formats=False
+        ).is_valid
     except Exception:  # another openapi-schema-validator: the reference check answers alone
         return None
 
 
 def _oas31_meta_valid(schema: Any) -> bool:
-    """True only when openapi-spec-validator's meta-check of an OpenAPI 3.1 schema in the base dialect finds
-    nothing: the Rust validator checks the structure, and every `pattern` and `patternProperties` name (the
-    places the dialect gives the `regex` format, the only format of its meta-schema the reference checks) must
-    be a valid regex. A schema naming its own `$schema` is left to the reference check. False means "ask the
-    reference check", never "invalid"."""
+    """True only when openapi-spec-validator's meta-check of an OpenAPI 3.1 schema in the base
+    dialect finds nothing: the Rust validator checks the structure, and every `pattern` and
+    `patternProperties` name (the places the dialect gives the `regex` format, the only format of
+    its meta-schema the reference checks) must be a valid regex. A schema naming its own `$schema`
+    is left to the reference check. False means "ask the reference check", never "invalid"."""
     fast = _oas31_meta_fast()
     if fast is None or (isinstance(schema, dict) and "$schema" in schema) or not fast(schema):
         return False
@@ -143,20 +165,26 @@ def _oas31_meta_valid(schema: Any) -> bool:
 
 class _OfflineV2(OpenAPIV2SpecValidator):
     resolver_handlers: dict[str, Any] = {}  # noqa: RUF012 - never fetch anything while validating
-    keyword_validators = {**OpenAPIV2SpecValidator.keyword_validators,  # noqa: RUF012 - the library's API
-                          "schema": _fast_schema_keyword(keywords.OpenAPIV30SchemaValidator, fast_meta=True)}
+    keyword_validators = {  # noqa: RUF012 - the library's API
+        **OpenAPIV2SpecValidator.keyword_validators,
+        "schema": _fast_schema_keyword(keywords.OpenAPIV30SchemaValidator, fast_meta=True),
+    }
 
 
 class _OfflineV30(OpenAPIV30SpecValidator):
     resolver_handlers: dict[str, Any] = {}  # noqa: RUF012 - never fetch anything while validating
-    keyword_validators = {**OpenAPIV30SpecValidator.keyword_validators,  # noqa: RUF012 - the library's API
-                          "schema": _fast_schema_keyword(keywords.OpenAPIV30SchemaValidator, fast_meta=True)}
+    keyword_validators = {  # noqa: RUF012 - the library's API
+        **OpenAPIV30SpecValidator.keyword_validators,
+        "schema": _fast_schema_keyword(keywords.OpenAPIV30SchemaValidator, fast_meta=True),
+    }
 
 
 class _OfflineV31(OpenAPIV31SpecValidator):
     resolver_handlers: dict[str, Any] = {}  # noqa: RUF012 - never fetch anything while validating
-    keyword_validators = {**OpenAPIV31SpecValidator.keyword_validators,  # noqa: RUF012 - the library's API
-                          "schema": _fast_schema_keyword(keywords.OpenAPIV31SchemaValidator, fast_meta=False)}
+    keyword_validators = {  # noqa: RUF012 - the library's API
+        **OpenAPIV31SpecValidator.keyword_validators,
+        "schema": _fast_schema_keyword(keywords.OpenAPIV31SchemaValidator, fast_meta=False),
+    }
 
 
 _VALIDATORS: dict[SpecVersion, type[Any]] = {
@@ -164,16 +192,25 @@ _VALIDATORS: dict[SpecVersion, type[Any]] = {
     SpecVersion.OPENAPI_3_0: _OfflineV30,
     SpecVersion.OPENAPI_3_1: _OfflineV31,
 }
-_META_SCHEMAS = {SpecVersion.SWAGGER_2_0: schema_v2, SpecVersion.OPENAPI_3_0: schema_v30,
-                 SpecVersion.OPENAPI_3_1: schema_v31}
+_META_SCHEMAS = {
+    SpecVersion.SWAGGER_2_0: schema_v2,
+    SpecVersion.OPENAPI_3_0: schema_v30,
+    SpecVersion.OPENAPI_3_1: schema_v31,
+}
 
 
 def meta_schema(version: SpecVersion) -> dict[str, Any]:
-    """The OpenAPI meta-schema openapi-spec-validator ships for a version. Read here from the library's JSON
-    file (the library reads it with a YAML reader in pure Python: about 10 ms per version, in every process);
-    the library's own copy when the file is not where this version of it keeps it. Tests check both are equal."""
+    """The OpenAPI meta-schema openapi-spec-validator ships for a version. Read here from the
+    library's JSON file (the library reads it with a YAML reader in pure Python: about 10 ms per
+    version, in every process); the library's own copy when the file is not where this version of it
+    keeps it. Tests check both are equal."""
     if not REFERENCE_ONLY:
-        file = resources.files("openapi_spec_validator") / "resources" / "schemas" / f"v{version.value}"
+        file = (
+            resources.files("openapi_spec_validator")
+            / "resources"
+            / "schemas"
+            / f"v{version.value}"
+        )
         file = file / "schema.json"
         try:
             schema = json.loads(file.read_bytes())
@@ -186,13 +223,15 @@ def meta_schema(version: SpecVersion) -> dict[str, Any]:
 
 @functools.cache
 def structural_check(version: SpecVersion) -> SchemaCheck:
-    """The OpenAPI meta-schema of a version (the one openapi-spec-validator ships), fast path included."""
+    """The OpenAPI meta-schema of a version (the one openapi-spec-validator ships), fast path
+    included."""
     return SchemaCheck(meta_schema(version))
 
 
 def prepare() -> None:
-    """Build what validating any document needs: the meta-schema checks of every version, the fast schema
-    meta-checks (a batch calls this before forking its workers, which then share all of it)."""
+    """Build what validating any document needs: the meta-schema checks of every version, the fast
+    schema meta-checks (a batch calls this before forking its workers, which then share all of
+    it)."""
     for version in SpecVersion:
         structural_check(version)
     _oas30_meta_check()
@@ -202,7 +241,8 @@ def prepare() -> None:
 def validate_spec(
     document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
 ) -> None:
-    """Report every problem openapi-spec-validator and our own checks find, each with its JSON pointer."""
+    """Report every problem openapi-spec-validator and our own checks find, each with its JSON
+    pointer."""
     own = Diagnostics(diagnostics.file)
     _check_structure(document, version, resolver, own)
     _check_path_parameters(document, version, resolver, own)
@@ -211,8 +251,11 @@ def validate_spec(
     _check_security_schemes(document, version, own)
     _check_security_requirements(document, version, resolver, own)
     _check_credentials(document, own)
-    explained = {d.pointer for d in own.items} | {d.pointer.rsplit("/", 1)[0] for d in own.items
-                                                  if d.code in ("unknown-method", "parameter-without-in")}
+    explained = {d.pointer for d in own.items} | {
+        d.pointer.rsplit("/", 1)[0]
+        for d in own.items
+        if d.code in ("unknown-method", "parameter-without-in")
+    }
     well_formed = True
     for error in structural_check(version).iter_errors(document):
         well_formed = False
@@ -220,30 +263,41 @@ def validate_spec(
     diagnostics.items.extend(own.items)
     # the semantic pass stops at (or loops on) a broken reference, and trips over broken structure
     if not resolver.broken and not resolver.cyclic and not own.has_errors:
-        _report_semantic(semantic_errors(document, version, resolver, well_formed=well_formed), diagnostics)
+        _report_semantic(
+            semantic_errors(document, version, resolver, well_formed=well_formed), diagnostics
+        )
 
 
-def semantic_errors(document: dict[str, Any], version: SpecVersion, resolver: RefResolver, *,
-                    well_formed: bool) -> Iterator[ValidationError]:
-    """openapi-spec-validator's semantic findings: from our own walk (`semantic.py`) for a document that passed
-    the structural check, from the library's for any other (whose shapes only the library's walk handles the
-    library's way)."""
+def semantic_errors(
+    document: dict[str, Any], version: SpecVersion, resolver: RefResolver, *, well_formed: bool
+) -> Iterator[ValidationError]:
+    """openapi-spec-validator's semantic findings: from our own walk (`semantic.py`) for a document
+    that passed the structural check, from the library's for any other (whose shapes only the
+    library's walk handles the library's way)."""
     paths = document.get("paths")
     if isinstance(paths, dict) and any(isinstance(k, str) and k.startswith("x-") for k in paths):
         # extensions under `paths` are not path items: both walks would trip over them
-        document = {**document, "paths": {k: v for k, v in paths.items()
-                                          if not (isinstance(k, str) and k.startswith("x-"))}}
+        document = {
+            **document,
+            "paths": {
+                k: v for k, v in paths.items() if not (isinstance(k, str) and k.startswith("x-"))
+            },
+        }
     if well_formed and not REFERENCE_ONLY:
         meta_valid: Any = _oas30_meta_valid
         if version is SpecVersion.OPENAPI_3_1:
-            base_dialect = document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID) == OAS31_BASE_DIALECT_ID
+            base_dialect = (
+                document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID) == OAS31_BASE_DIALECT_ID
+            )
             meta_valid = _oas31_meta_valid if base_dialect else None
         return SemanticPass(document, version, resolver, meta_valid=meta_valid).errors()
     validator = _VALIDATORS[version](document)
     return validator.root_validator(validator.schema_path)
 
 
-def _report_structural(error: ValidationError, explained: set[str], diagnostics: Diagnostics) -> None:
+def _report_structural(
+    error: ValidationError, explained: set[str], diagnostics: Diagnostics
+) -> None:
     for leaf in _relevant_leaves(error):
         pointer = pointer_join(*leaf.absolute_path)
         if pointer in explained:
@@ -252,14 +306,16 @@ def _report_structural(error: ValidationError, explained: set[str], diagnostics:
 
 
 def _relevant_leaves(error: ValidationError) -> list[ValidationError]:
-    """The sub-errors of a oneOf/anyOf failure that explain it, skipping the `$ref`-alternative branches."""
+    """The sub-errors of a oneOf/anyOf failure that explain it, skipping the `$ref`-alternative
+    branches."""
     if error.validator not in ("oneOf", "anyOf") or not error.context:
         return [error]
     branches: dict[int, list[ValidationError]] = {}
     for sub in error.context:
         branches.setdefault(int(sub.schema_path[0]), []).append(sub)
     candidates = [
-        subs for subs in branches.values()
+        subs
+        for subs in branches.values()
         if not any(s.validator == "required" and "'$ref'" in s.message for s in subs)
     ] or list(branches.values())
     best = min(candidates, key=len)
@@ -273,12 +329,19 @@ def _describe(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties", "unexpected properties")
     if error.validator == "type" and error.absolute_path:
-        return f"`{error.absolute_path[-1]}` is {error.instance!r}: {error.message.split(' is ', 1)[-1]}"
+        return (
+            f"`{error.absolute_path[-1]}` is {error.instance!r}:"
+            f" {error.message.split(' is ', 1)[-1]}"
+        )
     return str(error.message)
 
 
 def _hint_for(error: ValidationError) -> str:
-    if error.validator == "type" and isinstance(error.instance, str) and error.instance in ("true", "false"):
+    if (
+        error.validator == "type"
+        and isinstance(error.instance, str)
+        and error.instance in ("true", "false")
+    ):
         return "write the boolean without quotes"
     if error.validator == "required":
         return "add the missing property"
@@ -292,31 +355,50 @@ def _report_semantic(errors: Iterator[ValidationError], diagnostics: Diagnostics
         for error in errors:
             if isinstance(error, (UnresolvableParameterError, DuplicateOperationIDError)):
                 continue  # our own checks report these, with locations
-            if error.validator == "required" and error.absolute_path and error.absolute_path[-1] == "required":
-                continue  # `required: true` on a schema: reported by _check_schemas with its location
+            if (
+                error.validator == "required"
+                and error.absolute_path
+                and error.absolute_path[-1] == "required"
+            ):
+                # `required: true` on a schema: reported by _check_schemas with its location
+                continue
             if "is not of type 'array'" in str(error.message) and isinstance(error.instance, bool):
                 continue
-            diagnostics.warning("invalid-spec", str(error.message), hint="see the OpenAPI specification")
+            diagnostics.warning(
+                "invalid-spec", str(error.message), hint="see the OpenAPI specification"
+            )
     except Exception as exc:
         if any(d.pointer for d in diagnostics.items if d.code != "no-server"):
             return  # it tripped over a problem reported above, with its location
-        diagnostics.warning("validator-stopped", f"openapi-spec-validator stopped early: {exc.__class__.__name__}",
-                            hint="fix the problems reported above and validate again")
+        diagnostics.warning(
+            "validator-stopped",
+            f"openapi-spec-validator stopped early: {exc.__class__.__name__}",
+            hint="fix the problems reported above and validate again",
+        )
 
 
 _PATH_ITEM_FIELDS = frozenset({"$ref", "summary", "description", "servers", "parameters"})
 
 
-def _check_structure(document: dict[str, Any], version: SpecVersion, resolver: RefResolver,
-                     diagnostics: Diagnostics) -> None:
-    """Errors for structure the converter could only skip (losing requests); warnings where it recovers."""
+def _check_structure(
+    document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
+) -> None:
+    """Errors for structure the converter could only skip (losing requests); warnings where it
+    recovers."""
     paths = document.get("paths")
     if paths is not None and not isinstance(paths, dict):
-        diagnostics.error("paths-not-mapping", f"`paths` is {_kind(paths)}, not a mapping of paths to path items",
-                          pointer="/paths", hint="write `paths:` as `/path: {get: ...}` entries")
+        diagnostics.error(
+            "paths-not-mapping",
+            f"`paths` is {_kind(paths)}, not a mapping of paths to path items",
+            pointer="/paths",
+            hint="write `paths:` as `/path: {get: ...}` entries",
+        )
         return
-    methods = HTTP_METHODS if version is not SpecVersion.SWAGGER_2_0 else tuple(m for m in HTTP_METHODS
-                                                                                if m != "trace")
+    methods = (
+        HTTP_METHODS
+        if version is not SpecVersion.SWAGGER_2_0
+        else tuple(m for m in HTTP_METHODS if m != "trace")
+    )
     for path, raw_item in as_dict(paths).items():
         if isinstance(path, str) and path.startswith("x-"):
             continue  # an extension (`x-codegen-contextRoot: /apps`), not a path item
@@ -324,53 +406,90 @@ def _check_structure(document: dict[str, Any], version: SpecVersion, resolver: R
         if item is None:
             continue  # a broken `$ref`: reported by the resolve stage
         if not isinstance(item, dict):
-            diagnostics.error("path-item-not-mapping", f"the path item of {path} is {_kind(item)}, not a mapping",
-                              pointer=pointer_join("paths", path),
-                              hint="give the path its operations: `get:`, `post:`, ...")
+            diagnostics.error(
+                "path-item-not-mapping",
+                f"the path item of {path} is {_kind(item)}, not a mapping",
+                pointer=pointer_join("paths", path),
+                hint="give the path its operations: `get:`, `post:`, ...",
+            )
             continue
         for key, operation in item.items():
             pointer = pointer_join("paths", path, key)
             if key in methods:
                 if not isinstance(operation, dict):
-                    diagnostics.error("operation-not-mapping", f"the {key.upper()} operation of {path} is "
-                                      f"{_kind(operation)}, not a mapping", pointer=pointer,
-                                      hint="write the operation as a mapping with `responses:` (and `summary:`)")
-            elif not (key in _PATH_ITEM_FIELDS or (key == "trace" and version is SpecVersion.SWAGGER_2_0)
-                      or (isinstance(key, str) and key.startswith("x-"))):
+                    diagnostics.error(
+                        "operation-not-mapping",
+                        f"the {key.upper()} operation of {path} is "
+                        f"{_kind(operation)}, not a mapping",
+                        pointer=pointer,
+                        hint="write the operation as a mapping with `responses:` (and `summary:`)",
+                    )
+            elif not (
+                key in _PATH_ITEM_FIELDS
+                or (key == "trace" and version is SpecVersion.SWAGGER_2_0)
+                or (isinstance(key, str) and key.startswith("x-"))
+            ):
                 lowered = key.lower() if isinstance(key, str) else ""
-                hint = (f"write the method in lower case: `{lowered}`" if lowered in methods else
-                        f"use one of {', '.join(methods)}, or prefix an extension with `x-`")
-                diagnostics.error("unknown-method", f"{key!r} under {path} is not an HTTP method "
-                                  f"{_SPEC_NAMES[version]} allows, so its operation cannot be converted",
-                                  pointer=pointer, hint=hint)
+                hint = (
+                    f"write the method in lower case: `{lowered}`"
+                    if lowered in methods
+                    else f"use one of {', '.join(methods)}, or prefix an extension with `x-`"
+                )
+                diagnostics.error(
+                    "unknown-method",
+                    f"{key!r} under {path} is not an HTTP method "
+                    f"{_SPEC_NAMES[version]} allows, so its operation cannot be converted",
+                    pointer=pointer,
+                    hint=hint,
+                )
         for index, raw in enumerate(as_list(item.get("parameters"))):
-            _check_parameter(raw, pointer_join("paths", path, "parameters", index), resolver, diagnostics)
+            _check_parameter(
+                raw, pointer_join("paths", path, "parameters", index), resolver, diagnostics
+            )
         for key in methods:
             operation = item.get(key)
             parameters = operation.get("parameters") if isinstance(operation, dict) else None
             for index, raw in enumerate(as_list(parameters)):
-                _check_parameter(raw, pointer_join("paths", path, key, "parameters", index), resolver, diagnostics)
+                _check_parameter(
+                    raw,
+                    pointer_join("paths", path, key, "parameters", index),
+                    resolver,
+                    diagnostics,
+                )
 
 
-_SPEC_NAMES = {SpecVersion.SWAGGER_2_0: "Swagger 2.0", SpecVersion.OPENAPI_3_0: "OpenAPI 3.0",
-               SpecVersion.OPENAPI_3_1: "OpenAPI 3.1"}
+_SPEC_NAMES = {
+    SpecVersion.SWAGGER_2_0: "Swagger 2.0",
+    SpecVersion.OPENAPI_3_0: "OpenAPI 3.0",
+    SpecVersion.OPENAPI_3_1: "OpenAPI 3.1",
+}
 
 
-def _check_parameter(raw: Any, pointer: str, resolver: RefResolver, diagnostics: Diagnostics) -> None:
+def _check_parameter(
+    raw: Any, pointer: str, resolver: RefResolver, diagnostics: Diagnostics
+) -> None:
     parameter = resolver.deref(raw)
     if isinstance(parameter, dict) and not isinstance(parameter.get("in"), str):
         name = parameter.get("name")
-        diagnostics.warning("parameter-without-in", f"parameter {name!r} has no `in`; it is sent as a query "
-                            "parameter", pointer=pointer + ("/in" if "$ref" not in as_dict(raw) else ""),
-                            hint="add `in: query` (or path, header, cookie)")
+        diagnostics.warning(
+            "parameter-without-in",
+            f"parameter {name!r} has no `in`; it is sent as a query parameter",
+            pointer=pointer + ("/in" if "$ref" not in as_dict(raw) else ""),
+            hint="add `in: query` (or path, header, cookie)",
+        )
 
 
 def _check_credentials(document: dict[str, Any], diagnostics: Diagnostics) -> None:
     for pointer, kind in find_in_document(document):
-        diagnostics.warning("secret-in-spec", f"this value looks like {kind}; it is left out of the "
-                            "collection", pointer=pointer,
-                            hint="replace real credentials in the definition with placeholders; testers set "
-                                 "client_id and client_secret in Postman, or pass them to newman with --env-var")
+        diagnostics.warning(
+            "secret-in-spec",
+            f"this value looks like {kind}; it is left out of the collection",
+            pointer=pointer,
+            hint=(
+                "replace real credentials in the definition with placeholders; testers set "
+                "client_id and client_secret in Postman, or pass them to newman with --env-var"
+            ),
+        )
 
 
 def _kind(value: Any) -> str:
@@ -405,47 +524,75 @@ def _check_path_parameters(
             if name not in declared:
                 diagnostics.warning(
                     "undeclared-path-parameter",
-                    f"path parameter {{{name}}} of {method.upper()} {path} is used but never declared",
+                    f"path parameter {{{name}}} of {method.upper()} {path} is used but never"
+                    " declared",
                     pointer=pointer,
-                    hint=f"add a parameter with `name: {name}` and `in: path`; "
-                         "the collection gets a path variable for it anyway",
+                    hint=(
+                        f"add a parameter with `name: {name}` and `in: path`; "
+                        "the collection gets a path variable for it anyway"
+                    ),
                 )
         for name in sorted(n for n in declared if n not in used):
             diagnostics.warning(
                 "unused-path-parameter",
-                f"path parameter {name!r} of {method.upper()} {path} is declared but not in the path, so no request "
-                "can be valid",
+                f"path parameter {name!r} of {method.upper()} {path} is declared but not in the"
+                " path, so no request can be valid",
                 pointer=pointer,
-                hint=f"add {{{name}}} to the path or remove the parameter: servers and mock servers that check "
-                     "requests reject every call",
+                hint=(
+                    f"add {{{name}}} to the path or remove the parameter: servers and mock servers"
+                    " that check requests reject every call"
+                ),
             )
 
 
-def _check_operation_ids(document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics) -> None:
+def _check_operation_ids(
+    document: dict[str, Any], resolver: RefResolver, diagnostics: Diagnostics
+) -> None:
     """One warning per operationId used more than once, at its second use, naming the others."""
     uses: dict[str, list[str]] = {}
     for path, method, operation, _ in iter_operations(document, resolver):
         operation_id = operation.get("operationId")
         if isinstance(operation_id, str):
-            uses.setdefault(operation_id, []).append(pointer_join("paths", path, method, "operationId"))
+            uses.setdefault(operation_id, []).append(
+                pointer_join("paths", path, method, "operationId")
+            )
     for operation_id, pointers in uses.items():
         if len(pointers) > 1:
             others = [p for i, p in enumerate(pointers) if i != 1]
-            shown = ", ".join("#" + p for p in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-            diagnostics.warning("duplicate-operation-id", f"operationId {operation_id!r} is also used at {shown}",
-                                pointer=pointers[1], hint="operationIds must be unique")
+            shown = ", ".join("#" + p for p in others[:3]) + (
+                f" and {len(others) - 3} more" if len(others) > 3 else ""
+            )
+            diagnostics.warning(
+                "duplicate-operation-id",
+                f"operationId {operation_id!r} is also used at {shown}",
+                pointer=pointers[1],
+                hint="operationIds must be unique",
+            )
 
 
 _SCHEMA_LISTS = ("allOf", "oneOf", "anyOf", "prefixItems")
 _SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas")
-_SCHEMA_SINGLE = ("items", "additionalProperties", "not", "contains", "if", "then", "else",
-                  "propertyNames", "unevaluatedItems", "unevaluatedProperties", "additionalItems")
+_SCHEMA_SINGLE = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+)
 
 
 _SCHEMA_CHILD_KEYS = frozenset(_SCHEMA_LISTS + _SCHEMA_MAPS + _SCHEMA_SINGLE)
 
 
-def _schema_roots(document: dict[str, Any], version: SpecVersion) -> Iterator[tuple[Link | None, Any]]:
+def _schema_roots(
+    document: dict[str, Any], version: SpecVersion
+) -> Iterator[tuple[Link | None, Any]]:
     """Every place the document holds a schema directly (not nested in another schema)."""
     if version is SpecVersion.SWAGGER_2_0:
         for name, schema in as_dict(document.get("definitions")).items():
@@ -457,7 +604,8 @@ def _schema_roots(document: dict[str, Any], version: SpecVersion) -> Iterator[tu
 
 
 def _nested_schema_roots(document: Any) -> Iterator[tuple[Link | None, Any]]:
-    """`schema` values of parameters, media types, responses and headers, anywhere outside schemas."""
+    """`schema` values of parameters, media types, responses and headers, anywhere outside
+    schemas."""
     stack: list[tuple[Link | None, Any]] = [(None, document)]
     while stack:
         link, value = stack.pop()
@@ -468,8 +616,11 @@ def _nested_schema_roots(document: Any) -> Iterator[tuple[Link | None, Any]]:
                 elif isinstance(child, (dict, list)) and key not in _NOT_SCHEMA_HOLDERS:
                     stack.append(((link, key), child))
         elif isinstance(value, list):
-            stack.extend(((link, index), child) for index, child in enumerate(value)
-                         if isinstance(child, (dict, list)))
+            stack.extend(
+                ((link, index), child)
+                for index, child in enumerate(value)
+                if isinstance(child, (dict, list))
+            )
 
 
 _NOT_SCHEMA_HOLDERS = frozenset({"definitions", "schemas", "example", "examples", "x-examples"})
@@ -493,18 +644,23 @@ def _check_schemas(
                     "ref-to-non-schema",
                     f"this schema refers to {ref}, which is a parameter, not a schema",
                     pointer=link_pointer(link) + "/$ref",
-                    hint="refer to a schema (for example '#/components/schemas/...'); "
-                         "the converter uses that parameter's own schema",
+                    hint=(
+                        "refer to a schema (for example '#/components/schemas/...'); "
+                        "the converter uses that parameter's own schema"
+                    ),
                 )
             continue
         required = schema.get("required")
         if isinstance(required, bool):
             diagnostics.warning(
                 "schema-required-boolean",
-                f"`required: {str(required).lower()}` on a schema; in a schema `required` lists property names",
+                f"`required: {str(required).lower()}` on a schema; in a schema `required` lists"
+                " property names",
                 pointer=link_pointer(link) + "/required",
-                hint="write `required: [name, ...]` on the parent object schema, "
-                     "or move `required: true` to the parameter",
+                hint=(
+                    "write `required: [name, ...]` on the parent object schema, "
+                    "or move `required: true` to the parameter"
+                ),
             )
         if "enum" in schema:
             _check_enum_types(schema, link, diagnostics)
@@ -513,9 +669,11 @@ def _check_schemas(
             ambiguity = pattern_ambiguity(pattern)
             if ambiguity:
                 diagnostics.warning(
-                    "pattern-ambiguous", f"the pattern {pattern!r} may not mean what it seems: {ambiguity}",
+                    "pattern-ambiguous",
+                    f"the pattern {pattern!r} may not mean what it seems: {ambiguity}",
                     pointer=link_pointer(link) + "/pattern",
-                    hint="escape the character meant literally (`\\[`, `\\&`, `\\-`, `\\|`, `\\~`)")
+                    hint="escape the character meant literally (`\\[`, `\\&`, `\\-`, `\\|`, `\\~`)",
+                )
         if schema.keys().isdisjoint(_SCHEMA_CHILD_KEYS):
             continue
         for key in _SCHEMA_LISTS:
@@ -523,7 +681,9 @@ def _check_schemas(
             if isinstance(children, list):
                 stack.extend((((link, key), index), child) for index, child in enumerate(children))
         for key in _SCHEMA_MAPS:
-            stack.extend((((link, key), name), child) for name, child in as_dict(schema.get(key)).items())
+            stack.extend(
+                (((link, key), name), child) for name, child in as_dict(schema.get(key)).items()
+            )
         for key in _SCHEMA_SINGLE:
             if isinstance(schema.get(key), dict):
                 stack.append(((link, key), schema[key]))
@@ -531,9 +691,9 @@ def _check_schemas(
 
 @functools.lru_cache(maxsize=4096)
 def pattern_ambiguity(pattern: str) -> str | None:
-    """What Python's regex parser warns about in `pattern` (a `[` inside a class, a doubled `&&`, `--`, `||`
-    or `~~` that a future version will read as a set operation...), or None. The warning itself is kept from
-    stderr: it belongs to the spec, so it is reported there, located."""
+    """What Python's regex parser warns about in `pattern` (a `[` inside a class, a doubled `&&`,
+    `--`, `||` or `~~` that a future version will read as a set operation...), or None. The warning
+    itself is kept from stderr: it belongs to the spec, so it is reported there, located."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -545,7 +705,10 @@ def pattern_ambiguity(pattern: str) -> str | None:
 
 _JSON_TYPE_CHECKS: dict[str, Any] = {
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "object": lambda v: isinstance(v, dict),
@@ -567,20 +730,33 @@ def _check_enum_types(schema: dict[str, Any], link: Link | None, diagnostics: Di
     wrong = [v for v in enum if not any(check(v) for check in checks)]
     if wrong:
         shown = ", ".join(repr(v) for v in wrong[:5]) + (", ..." if len(wrong) > 5 else "")
-        diagnostics.warning("enum-type-mismatch",
-                            f"enum value(s) {shown} are not of the schema's type {types!r}, so no value is valid",
-                            pointer=link_pointer(link) + "/enum",
-                            hint="correct the `type` or the enum values; servers and mock servers that check the "
-                                 "schema reject every value")
+        diagnostics.warning(
+            "enum-type-mismatch",
+            f"enum value(s) {shown} are not of the schema's type {types!r}, so no value is valid",
+            pointer=link_pointer(link) + "/enum",
+            hint=(
+                "correct the `type` or the enum values; servers and mock servers that check the "
+                "schema reject every value"
+            ),
+        )
 
 
-def _check_security_schemes(document: dict[str, Any], version: SpecVersion, diagnostics: Diagnostics) -> None:
+def _check_security_schemes(
+    document: dict[str, Any], version: SpecVersion, diagnostics: Diagnostics
+) -> None:
     if version is SpecVersion.SWAGGER_2_0:
         for name, scheme in as_dict(document.get("securityDefinitions")).items():
-            if isinstance(scheme, dict) and scheme.get("type") == "oauth2" and "scopes" not in scheme:
-                diagnostics.warning("oauth-scopes-missing", f"OAuth2 scheme {name!r} has no `scopes`",
-                                    pointer=pointer_join("securityDefinitions", name),
-                                    hint="add `scopes: {}` (an empty map is fine)")
+            if (
+                isinstance(scheme, dict)
+                and scheme.get("type") == "oauth2"
+                and "scopes" not in scheme
+            ):
+                diagnostics.warning(
+                    "oauth-scopes-missing",
+                    f"OAuth2 scheme {name!r} has no `scopes`",
+                    pointer=pointer_join("securityDefinitions", name),
+                    hint="add `scopes: {}` (an empty map is fine)",
+                )
         return
     components = document.get("components")
     schemes = components.get("securitySchemes") if isinstance(components, dict) else None
@@ -597,23 +773,26 @@ def _check_security_schemes(document: dict[str, Any], version: SpecVersion, diag
                 )
 
 
-def _check_security_requirements(document: dict[str, Any], version: SpecVersion, resolver: RefResolver,
-                                 diagnostics: Diagnostics) -> None:
+def _check_security_requirements(
+    document: dict[str, Any], version: SpecVersion, resolver: RefResolver, diagnostics: Diagnostics
+) -> None:
     if version is SpecVersion.SWAGGER_2_0:
         declared = set(as_dict(document.get("securityDefinitions")))
     else:
         declared = set(as_dict(as_dict(document.get("components")).get("securitySchemes")))
     places = [("/security", document.get("security"))]
-    places += [(pointer_join("paths", path, method, "security"), operation.get("security"))
-               for path, method, operation, _ in iter_operations(document, resolver)]
+    places += [
+        (pointer_join("paths", path, method, "security"), operation.get("security"))
+        for path, method, operation, _ in iter_operations(document, resolver)
+    ]
     for pointer, requirements in places:
         for index, alternative in enumerate(requirements if isinstance(requirements, list) else ()):
             for name in alternative if isinstance(alternative, dict) else ():
                 if name not in declared:
                     diagnostics.warning(
                         "undefined-security-scheme",
-                        f"security requirement names {name!r}, which is not a declared security scheme",
+                        f"security requirement names {name!r}, which is not a declared security"
+                        " scheme",
                         pointer=f"{pointer}/{index}",
                         hint="declare the scheme or correct the name; the converter ignores it",
                     )
-

@@ -1,11 +1,13 @@
-"""A local, stateful fake of the Postman API (the collection and workspace endpoints publishing uses).
+"""A local, stateful fake of the Postman API (the collection and workspace endpoints publishing
+uses).
 
-It keeps collections per workspace and assigns ids as Postman does: a new collection gets an `<owner>-<uuid>`
-uid; every item and saved example sent without an id gets a fresh one; one sent with the id it has in this
-collection keeps it (updated in place); an id that belongs to another collection is refused (400). GET
-gives a collection back with Postman's additions (ids, uids, timestamps, empty `response` arrays,
-`type: text` on headers). Faults are injected per call: a 429 with `Retry-After`, a 5xx, or a timeout
-(the call is carried out, the answer comes after the client stopped waiting).
+It keeps collections per workspace and assigns ids as Postman does: a new collection gets an
+`<owner>-<uuid>` uid; every item and saved example sent without an id gets a fresh one; one sent
+with the id it has in this collection keeps it (updated in place); an id that belongs to another
+collection is refused (400). GET gives a collection back with Postman's additions (ids, uids,
+timestamps, empty `response` arrays, `type: text` on headers). Faults are injected per call: a 429
+with `Retry-After`, a 5xx, or a timeout (the call is carried out, the answer comes after the client
+stopped waiting).
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ class Fault:
 class FakePostman:
     api_key: str
     workspaces: dict[str, dict[str, Any]] = field(default_factory=dict)
-    collections: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> collection (v2.1, with ids)
+    collections: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # uid -> collection (v2.1, with ids)
     calls: list[Call] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     url: str = ""
@@ -66,8 +70,13 @@ class FakePostman:
             self.faults.clear()
 
     def add_workspace(self, workspace_id: str, name: str = "KPN APIs") -> None:
-        self.workspaces[workspace_id] = {"id": workspace_id, "name": name, "type": "team",
-                                         "description": "", "collections": []}
+        self.workspaces[workspace_id] = {
+            "id": workspace_id,
+            "name": name,
+            "type": "team",
+            "description": "",
+            "collections": [],
+        }
 
     def inject(self, method: str, path: str, kind: str, **options: Any) -> None:
         """Make the next matching call(s) fail: kind 429, 5xx or timeout."""
@@ -80,46 +89,87 @@ class FakePostman:
     def workspace_collections(self, workspace_id: str) -> list[dict[str, Any]]:
         return [self.collections[uid] for uid in self.workspaces[workspace_id]["collections"]]
 
-    # --- what the handler calls ------------------------------------------------------------------------
+    # --- what the handler calls
+    # ------------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, str],
-                                                                                            Any, float]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any, float]:
         parts = urlsplit(target)
         call = Call(method, parts.path, parse_qs(parts.query), body)
         with self.lock:
             self.calls.append(call)
             if headers.get("x-api-key") != self.api_key:
                 call.status = 401
-                return 401, {}, {"error": {"name": "AuthenticationError",
-                                           "message": "Invalid API Key. Every request requires a valid API Key "
-                                                      "to be sent."}}, 0
-            fault = next((f for f in self.faults if f.times > 0 and f.method == method
-                          and f.path.fullmatch(parts.path)), None)
+                return (
+                    401,
+                    {},
+                    {
+                        "error": {
+                            "name": "AuthenticationError",
+                            "message": (
+                                "Invalid API Key. Every request requires a valid API Key "
+                                "to be sent."
+                            ),
+                        }
+                    },
+                    0,
+                )
+            fault = next(
+                (
+                    f
+                    for f in self.faults
+                    if f.times > 0 and f.method == method and f.path.fullmatch(parts.path)
+                ),
+                None,
+            )
             if fault is not None:
                 fault.times -= 1
                 if fault.kind == "429":
                     call.status = 429
-                    extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                    return 429, extra, {"error": "rateLimited", "message": "Rate limit exceeded. Please retry "
-                                                                          "after some time."}, 0
+                    extra = (
+                        {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+                    )
+                    return (
+                        429,
+                        extra,
+                        {
+                            "error": "rateLimited",
+                            "message": "Rate limit exceeded. Please retry after some time.",
+                        },
+                        0,
+                    )
                 if fault.kind == "5xx":
                     call.status = fault.status
-                    return fault.status, {}, {"error": {"name": "serverError", "message": fault.message}}, 0
+                    return (
+                        fault.status,
+                        {},
+                        {"error": {"name": "serverError", "message": fault.message}},
+                        0,
+                    )
             status, answer = self._route(method, parts.path, call.query, body)
             call.status = status
             delay = fault.delay if fault is not None and fault.kind == "timeout" else 0
             return status, {}, answer, delay
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
         match = re.fullmatch(r"/workspaces/([^/]+)", path)
         if match and method == "GET":
             workspace = self.workspaces.get(match.group(1))
             if workspace is None:
                 return 404, _not_found("workspace", match.group(1))
-            listed = [{"id": c["info"]["_postman_id"], "name": c["info"]["name"], "uid": c["info"]["uid"]}
-                      for c in self.workspace_collections(workspace["id"])]
-            return 200, {"workspace": {**{k: v for k, v in workspace.items() if k != "collections"},
-                                       "collections": listed}}
+            listed = [
+                {"id": c["info"]["_postman_id"], "name": c["info"]["name"], "uid": c["info"]["uid"]}
+                for c in self.workspace_collections(workspace["id"])
+            ]
+            return 200, {
+                "workspace": {
+                    **{k: v for k, v in workspace.items() if k != "collections"},
+                    "collections": listed,
+                }
+            }
         if path == "/collections" and method == "POST":
             workspace_id = (query.get("workspace") or [""])[0]
             if workspace_id not in self.workspaces:
@@ -134,7 +184,9 @@ class FakePostman:
             self._assign_ids(collection.get("item") or [], set())
             self.collections[uid] = collection
             self.workspaces[workspace_id]["collections"].append(uid)
-            return 200, {"collection": {"id": collection_id, "name": collection["info"]["name"], "uid": uid}}
+            return 200, {
+                "collection": {"id": collection_id, "name": collection["info"]["name"], "uid": uid}
+            }
         match = re.fullmatch(r"/collections/([^/]+)", path)
         if match:
             uid = match.group(1)
@@ -148,12 +200,20 @@ class FakePostman:
                 if problem:
                     return 400, problem
                 collection = copy.deepcopy(body["collection"])
-                collection["info"] = {**collection["info"], "_postman_id": stored["info"]["_postman_id"],
-                                      "uid": uid}
+                collection["info"] = {
+                    **collection["info"],
+                    "_postman_id": stored["info"]["_postman_id"],
+                    "uid": uid,
+                }
                 self._assign_ids(collection.get("item") or [], set(_ids(stored.get("item") or [])))
                 self.collections[uid] = collection
-                return 200, {"collection": {"id": stored["info"]["_postman_id"], "name": collection["info"]["name"],
-                                            "uid": uid}}
+                return 200, {
+                    "collection": {
+                        "id": stored["info"]["_postman_id"],
+                        "name": collection["info"]["name"],
+                        "uid": uid,
+                    }
+                }
         return 404, {"error": {"name": "notFound", "message": f"no route {method} {path}"}}
 
     def _check(self, body: Any, uid: str | None) -> dict[str, Any] | None:
@@ -162,8 +222,12 @@ class FakePostman:
         collection = body["collection"]
         if not isinstance(collection.get("info"), dict) or not collection["info"].get("name"):
             return _bad("malformedRequestError", "collection.info.name is required")
-        others = {i for other_uid, other in self.collections.items() if other_uid != uid
-                  for i in _ids(other.get("item") or [])}
+        others = {
+            i
+            for other_uid, other in self.collections.items()
+            if other_uid != uid
+            for i in _ids(other.get("item") or [])
+        }
         taken = [i for i in _ids(collection.get("item") or []) if i in others]
         if taken:
             return _bad("instanceFoundError", f"The specified item already exists: {taken[0]}")
@@ -178,7 +242,8 @@ class FakePostman:
                     response["id"] = str(uuid.uuid4())
             self._assign_ids(item.get("item") or [], known)
 
-    # --- edits a tester makes in the app ----------------------------------------------------------------
+    # --- edits a tester makes in the app
+    # ----------------------------------------------------------------
 
     def edit_request(self, uid: str, name: str, change: Any) -> None:
         """Apply `change(item)` to the request called `name` (anywhere in the collection)."""
@@ -206,10 +271,15 @@ def _ids(items: list[Any]) -> Iterator[str]:
 
 
 def _as_postman_gives_it(stored: dict[str, Any]) -> dict[str, Any]:
-    """The collection as Postman's GET shows it: uids beside ids, timestamps, empty arrays, header types."""
+    """The collection as Postman's GET shows it: uids beside ids, timestamps, empty arrays, header
+    types."""
     collection = copy.deepcopy(stored)
-    collection["info"] = {**collection["info"], "updatedAt": "2026-12-04T08:00:00.000Z",
-                          "createdAt": "2026-12-01T08:00:00.000Z", "lastUpdatedBy": OWNER}
+    collection["info"] = {
+        **collection["info"],
+        "updatedAt": "2026-12-04T08:00:00.000Z",
+        "createdAt": "2026-12-01T08:00:00.000Z",
+        "lastUpdatedBy": OWNER,
+    }
 
     def dress(items: list[Any]) -> None:
         for item in items:
@@ -227,8 +297,12 @@ def _as_postman_gives_it(stored: dict[str, Any]) -> dict[str, Any]:
 
 
 def _not_found(kind: str, what: str) -> dict[str, Any]:
-    return {"error": {"name": "instanceNotFoundError", "message": f"We could not find the {kind} you are looking "
-                                                                  f"for: {what}"}}
+    return {
+        "error": {
+            "name": "instanceNotFoundError",
+            "message": f"We could not find the {kind} you are looking for: {what}",
+        }
+    }
 
 
 def _bad(name: str, message: str) -> dict[str, Any]:

@@ -114,9 +114,9 @@ class Gateway:
         own_token_paths: tuple[str, ...] = (),
         own_token_fields: tuple[str, ...] = (),
     ) -> None:
-        """`own_token_paths`: further token endpoints, like an API's own POST /token, where grant_type may
-        come in the body or not at all; `own_token_fields`: body fields those endpoints require besides the
-        credentials (400 invalid_request without them)."""
+        """`own_token_paths`: further token endpoints, like an API's own POST /token, where
+        grant_type may come in the body or not at all; `own_token_fields`: body fields those
+        endpoints require besides the credentials (400 invalid_request without them)."""
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime_s = token_lifetime_s
@@ -206,7 +206,9 @@ class Gateway:
         headers = {name.lower(): value for name, value in handler.headers.items()}
         body = handler.read_body()
         if split.path == self.token_path or split.path in self.own_token_paths:
-            record = RecordedRequest(handler.command, split.path, split.query, headers, body, False, None)
+            record = RecordedRequest(
+                handler.command, split.path, split.query, headers, body, False, None
+            )
             with self._lock:
                 self.token_requests.append(record)
             own = split.path in self.own_token_paths
@@ -215,7 +217,9 @@ class Gateway:
             return
         token = _bearer(headers.get("authorization"))
         authorized = self.is_valid(token)
-        record = RecordedRequest(handler.command, split.path, split.query, headers, body, authorized, token)
+        record = RecordedRequest(
+            handler.command, split.path, split.query, headers, body, authorized, token
+        )
         with self._lock:
             self.requests.append(record)
         if not authorized:
@@ -234,19 +238,29 @@ class Gateway:
             return 405, {"error": "invalid_request", "error_description": "use POST"}
         fields = _body_fields(headers, body)
         # like Apigee's OAuthV2 policy: grant_type in the query string (KPN's URLs) or the form body
-        grants = parse_qs(query).get("grant_type", []) + ([str(fields["grant_type"])] if "grant_type" in fields else [])
+        grants = parse_qs(query).get("grant_type", []) + (
+            [str(fields["grant_type"])] if "grant_type" in fields else []
+        )
         if len(grants) > 1:  # RFC 6749 3.2: parameters must not be included more than once
-            return 400, {"error": "invalid_request", "error_description": "grant_type is given more than once"}
+            return 400, {
+                "error": "invalid_request",
+                "error_description": "grant_type is given more than once",
+            }
         if own and not grants:
             grants = ["client_credentials"]  # an API's own token endpoint needs no grant_type
         if grants != ["client_credentials"]:
             return 400, {
                 "error": "unsupported_grant_type",
-                "error_description": "grant_type must be client_credentials (in the query string or the body)",
+                "error_description": (
+                    "grant_type must be client_credentials (in the query string or the body)"
+                ),
             }
         missing = [name for name in self.own_token_fields if own and not fields.get(name)]
         if missing:
-            return 400, {"error": "invalid_request", "error_description": f"missing {', '.join(missing)}"}
+            return 400, {
+                "error": "invalid_request",
+                "error_description": f"missing {', '.join(missing)}",
+            }
         client_id, client_secret = _credentials(headers, body)
         if client_id != self.client_id or client_secret != self.client_secret:
             return 401, {

@@ -160,7 +160,10 @@ class NewmanRun:
         lines = [f"newman exit {self.returncode}"]
         for failure in self.failures:
             error = failure.get("error") or {}
-            lines.append(f"  {_item_name(failure)} [{failure.get('at')}] {error.get('name')}: {error.get('message')}")
+            lines.append(
+                f"  {_item_name(failure)} [{failure.get('at')}] {error.get('name')}:"
+                f" {error.get('message')}"
+            )
         if self.report.get("error"):
             lines.append(f"  run error: {self.report['error']}")
         if not self.report:

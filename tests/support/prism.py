@@ -1,9 +1,10 @@
 """Run Prism (Stoplight's spec-driven mock server, pinned in package.json) from Python tests.
 
-Prism answers every request from the API definition alone: with the spec's own examples (static mode)
-or with generated schema-valid data (`--dynamic`, seeded). It validates each request against the spec
-and its own response too, and lists what it found in the `sl-violations` response header: a violation
-whose location starts with "request" means the request broke the spec, "response" that the answer did.
+Prism answers every request from the API definition alone: with the spec's own examples (static
+mode) or with generated schema-valid data (`--dynamic`, seeded). It validates each request against
+the spec and its own response too, and lists what it found in the `sl-violations` response header: a
+violation whose location starts with "request" means the request broke the spec, "response" that the
+answer did.
 """
 
 from __future__ import annotations
@@ -65,10 +66,20 @@ def _free_port() -> int:
 
 @contextmanager
 def prism_mock(spec: Path, *, dynamic: bool = False, timeout: float = 60) -> Iterator[PrismServer]:
-    """`prism mock SPEC` on 127.0.0.1 (a free port) until the block ends; PrismFailed if it cannot load."""
+    """`prism mock SPEC` on 127.0.0.1 (a free port) until the block ends; PrismFailed if it cannot
+    load."""
     require_prism()
-    args = [str(PRISM), "mock", str(spec), "--host", "127.0.0.1", "--port", str(_free_port()),
-            "--verboseLevel", "info"]
+    args = [
+        str(PRISM),
+        "mock",
+        str(spec),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(_free_port()),
+        "--verboseLevel",
+        "info",
+    ]
     if dynamic:
         args += ["--dynamic", "--seed", SEED]
     with run_prism(args, timeout=timeout) as server:
@@ -79,9 +90,16 @@ def prism_mock(spec: Path, *, dynamic: bool = False, timeout: float = 60) -> Ite
 def run_prism(args: list[str], *, timeout: float = 60) -> Iterator[PrismServer]:
     """Prism run with `args` (its command line) until the block ends, once it says where it listens;
     PrismFailed if it does not start within `timeout` seconds or exits first."""
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO_ROOT,
-                               env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"})
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"},
+    )
     output: list[str] = []
     listening = threading.Event()
     urls: list[str] = []
@@ -102,7 +120,9 @@ def run_prism(args: list[str], *, timeout: float = 60) -> Iterator[PrismServer]:
         deadline = time.monotonic() + timeout
         while not listening.wait(0.1):
             if time.monotonic() > deadline:
-                raise PrismFailed(f"Prism did not start within {timeout} s:\n{''.join(output)[-4000:]}")
+                raise PrismFailed(
+                    f"Prism did not start within {timeout} s:\n{''.join(output)[-4000:]}"
+                )
         if not urls:
             raise PrismFailed(f"Prism exited with {process.wait()}:\n{''.join(output)[-4000:]}")
         yield PrismServer(urls[0].rstrip("/"), process, output)
@@ -132,16 +152,25 @@ def request_violations(execution: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def response_violations(execution: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Errors Prism found in its own answer (for example a spec example that breaks the spec's schema)."""
-    return [v for v in violations(execution)
-            if (v.get("location") or [""])[0] == "response" and v.get("severity") == "Error"]
+    """Errors Prism found in its own answer (for example a spec example that breaks the spec's
+    schema)."""
+    return [
+        v
+        for v in violations(execution)
+        if (v.get("location") or [""])[0] == "response" and v.get("severity") == "Error"
+    ]
 
 
 def request_rejected(execution: Mapping[str, Any], body: str) -> list[dict[str, Any]]:
-    """Why Prism rejected our request: its request violations, or, where the operation documents no answer for
-    an invalid request, the `validation` list of the 422 problem Prism makes up (`body` is the answer's text)."""
+    """Why Prism rejected our request: its request violations, or, where the operation documents no
+    answer for an invalid request, the `validation` list of the 422 problem Prism makes up (`body`
+    is the answer's text)."""
     found = request_violations(execution)
-    if found or (execution.get("response") or {}).get("code") != 422 or "#UNPROCESSABLE_ENTITY" not in body:
+    if (
+        found
+        or (execution.get("response") or {}).get("code") != 422
+        or "#UNPROCESSABLE_ENTITY" not in body
+    ):
         return found
     try:
         problem = json.loads(body)

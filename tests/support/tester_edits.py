@@ -1,4 +1,5 @@
-"""Scripted tester edits to a generated collection, as a tester makes them in Postman (tests/test_absorb.py)."""
+"""Scripted tester edits to a generated collection, as a tester makes them in Postman
+(tests/test_absorb.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-PASSING_TEST = 'pm.test("tester: answered", function () { pm.expect(pm.response.code).to.be.a("number"); });'
+PASSING_TEST = (
+    'pm.test("tester: answered", function () { pm.expect(pm.response.code).to.be.a("number"); });'
+)
 FAILING_TEST = 'pm.test("tester: deliberately failing", function () { pm.expect(1).to.eql(2); });'
 ADDED_REQUEST = "Tester workflow step"
 ADDED_EXAMPLE = "Tester saved example"
@@ -20,7 +23,9 @@ class Edits:
     """Which request got which edit: request names (as generated) and what was set."""
 
     tests: list[str] = field(default_factory=list)
-    parameter: tuple[str, str, str, str] | None = None  # (request, where: query/path, key, new value)
+    parameter: tuple[str, str, str, str] | None = (
+        None  # (request, where: query/path, key, new value)
+    )
     disabled_header: tuple[str, str] | None = None  # (request, header key)
     body: tuple[str, str] | None = None  # (request, new raw body)
     example: str | None = None  # request
@@ -40,8 +45,11 @@ def edit(collection: dict[str, Any]) -> tuple[dict[str, Any], Edits]:
     done = Edits()
     operations = [r for r in requests(edited["item"]) if r["name"] != "Get Access Token"]
     for request in operations[:2]:
-        script = next(e for e in request.setdefault("event", [{"listen": "test", "script": {"exec": []}}])
-                      if e["listen"] == "test")["script"]
+        script = next(
+            e
+            for e in request.setdefault("event", [{"listen": "test", "script": {"exec": []}}])
+            if e["listen"] == "test"
+        )["script"]
         script["exec"] = [*script["exec"], PASSING_TEST, FAILING_TEST]
         done.tests.append(request["name"])
     for request in operations:
@@ -50,7 +58,12 @@ def edit(collection: dict[str, Any]) -> tuple[dict[str, Any], Edits]:
         if where is not None and done.parameter is None:
             entry = url[where][0]
             entry["value"] = "tester-value"
-            done.parameter = (request["name"], "query" if where == "query" else "path", entry["key"], "tester-value")
+            done.parameter = (
+                request["name"],
+                "query" if where == "query" else "path",
+                entry["key"],
+                "tester-value",
+            )
         headers = request["request"].get("header", [])
         accept = next((h for h in headers if h["key"] == "Accept" and not h.get("disabled")), None)
         if accept is not None and done.disabled_header is None:
@@ -61,14 +74,27 @@ def edit(collection: dict[str, Any]) -> tuple[dict[str, Any], Edits]:
             body["raw"] = '{"tester": "replaced body"}'
             done.body = (request["name"], body["raw"])
     target = operations[-1]
-    target.setdefault("response", []).append({"name": ADDED_EXAMPLE, "code": 200, "status": "OK",
-                                              "header": [{"key": "Content-Type", "value": "application/json"}],
-                                              "body": '{"saved": "by a tester"}', "originalRequest": {}})
+    target.setdefault("response", []).append(
+        {
+            "name": ADDED_EXAMPLE,
+            "code": 200,
+            "status": "OK",
+            "header": [{"key": "Content-Type", "value": "application/json"}],
+            "body": '{"saved": "by a tester"}',
+            "originalRequest": {},
+        }
+    )
     done.example = target["name"]
     folder = next((i for i in edited["item"] if "item" in i), None)
-    added = {"name": ADDED_REQUEST, "request": {"method": "GET", "url": "{{baseUrl}}/tester/workflow",
-                                                "header": [{"key": "Authorization", "value": TYPED_SECRET}]},
-             "event": [{"listen": "test", "script": {"exec": [PASSING_TEST]}}]}
+    added = {
+        "name": ADDED_REQUEST,
+        "request": {
+            "method": "GET",
+            "url": "{{baseUrl}}/tester/workflow",
+            "header": [{"key": "Authorization", "value": TYPED_SECRET}],
+        },
+        "event": [{"listen": "test", "script": {"exec": [PASSING_TEST]}}],
+    }
     (folder["item"] if folder is not None else edited["item"]).append(added)
     done.folder = folder["name"] if folder is not None else None
     edited.setdefault("variable", []).append({"key": ADDED_VARIABLE[0], "value": ADDED_VARIABLE[1]})
