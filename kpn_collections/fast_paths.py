@@ -1,13 +1,79 @@
-"""The switch for every fast path: each one gives the reference path's answer, only sooner.
+"""Every fast path, and the one switch that turns them off.
 
-KPN_COLLECTIONS_REFERENCE_VALIDATION=1 turns them all off (jsonschema-rs before Python jsonschema,
-the semantic pass before openapi-spec-validator's, the JSON source locator before the YAML composer,
-orjson before the standard library's encoder, yaml-rs before PyYAML): for comparing the two paths in
-tests (`tests/test_fast_paths.py`), or to rule the fast paths out when in doubt.
+A fast path gives exactly its reference implementation's answer, only sooner. Each one lives in its
+own module beside its reference and asks `enabled(name)` before it runs, so that it can be removed
+by deleting that module and its line here.
+
+`KPN_COLLECTIONS_FAST_PATHS` is the switch: unset or `on` turns every fast path on, `off` turns
+them all off (CI runs the suite once more that way), and a comma-separated list of names turns on
+only those (`KPN_COLLECTIONS_FAST_PATHS=yaml-rs,orjson`), to find which one is to blame.
 """
 
 from __future__ import annotations
 
 import os
 
-REFERENCE_ONLY = os.environ.get("KPN_COLLECTIONS_REFERENCE_VALIDATION") == "1"
+ENVIRONMENT_VARIABLE = "KPN_COLLECTIONS_FAST_PATHS"
+
+FAST_PATHS: dict[str, str] = {
+    "yaml-rs": "YAML read by yaml-rs (Rust) where the text holds nothing it reads differently; "
+    "reference: PyYAML",
+    "json-locator": "source positions of a JSON document found by a JSON scanner; "
+    "reference: the YAML composer",
+    "jsonschema-rs": 'jsonschema-rs (Rust) answers "valid?" first; reference: Python jsonschema',
+    "meta-check": "schemas checked against the OpenAPI meta-schemas by jsonschema-rs; "
+    "reference: openapi-spec-validator's own check",
+    "semantic": "openapi-spec-validator's semantic checks walked over the plain document; "
+    "reference: the library's own pass",
+    "local-refs": "a document whose text names no external `$ref` is not walked for them; "
+    "reference: the bundler's walk",
+    "orjson": "JSON written by orjson; reference: the standard library's encoder",
+    "validate-beside": "a big document validated in a second process while this one builds; "
+    "reference: one stage after the other",
+    "scheduler": "a batch converted over one process per core, biggest spec first; "
+    "reference: one spec after the other in this process",
+}
+"""Name -> what the fast path does and what its reference is (the README lists the same)."""
+
+
+def _switched_on(value: str | None) -> frozenset[str]:
+    text = (value or "").strip()
+    if text in ("", "on"):
+        return frozenset(FAST_PATHS)
+    if text == "off":
+        return frozenset()
+    return frozenset(name.strip() for name in text.split(",") if name.strip() in FAST_PATHS)
+
+
+ON: frozenset[str] = _switched_on(os.environ.get(ENVIRONMENT_VARIABLE))
+"""The fast paths this process takes, read once at import."""
+
+
+def enabled(name: str) -> bool:
+    """Whether the fast path `name` (a key of FAST_PATHS) is on."""
+    if name not in FAST_PATHS:
+        raise KeyError(f"no fast path is named {name!r}")
+    return name in ON
+
+
+def setting_problem() -> str | None:
+    """What is wrong with the switch's value (a name no fast path has), for the CLI to report."""
+    text = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if text in ("", "on", "off"):
+        return None
+    unknown = sorted(name.strip() for name in text.split(",") if name.strip() not in FAST_PATHS)
+    if not unknown:
+        return None
+    return (
+        f"{ENVIRONMENT_VARIABLE}: no fast path is named {', '.join(map(repr, unknown))} "
+        f"(use on, off, or names among {', '.join(FAST_PATHS)})"
+    )
+
+
+def fingerprint() -> str:
+    """The fast paths that are on, for cache keys: a result made with some off is kept apart."""
+    return ",".join(sorted(ON))
+
+
+REFERENCE_ONLY = not ON
+"""Old name of "every fast path off"; the fast paths move to `enabled(name)` (issue #18)."""
