@@ -18,8 +18,8 @@ ENVIRONMENT_VARIABLE = "KPN_COLLECTIONS_FAST_PATHS"
 FAST_PATHS: dict[str, str] = {
     "yaml-rs": "YAML read by yaml-rs (Rust) where the text holds nothing it reads differently; "
     "reference: PyYAML",
-    "json-locator": "source positions of a JSON document found by a JSON scanner; "
-    "reference: the YAML composer",
+    "text-locator": "source positions read off the text (JSON scanner, the root's first line); "
+    "reference: the YAML composer's node tree",
     "jsonschema-rs": 'jsonschema-rs (Rust) answers "valid?" first; reference: Python jsonschema',
     "meta-check": "schemas checked against the OpenAPI meta-schemas by jsonschema-rs; "
     "reference: openapi-spec-validator's own check",

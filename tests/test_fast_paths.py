@@ -39,20 +39,16 @@ from kpn_collections import write
 from kpn_collections.build.check import postman_schema_check
 from kpn_collections.credentials import find_in_document
 from kpn_collections.diagnostics import Diagnostics, pointer_join
-from kpn_collections.load.document import (
+from kpn_collections.load.document import LoadError, SourceDocument, _parse_yaml, load_document
+from kpn_collections.load.fast_yaml import (
     _YAML_REFUSED,
-    LoadError,
-    SourceDocument,
     _ends_in_block_header,
-    _fast_yaml,
     _has_refused_character,
     _has_risky_flow_collection,
-    _JsonPositions,
-    _parse_yaml,
-    _root_position,
     _unsure_for_yaml_rs,
-    load_document,
+    fast_yaml,
 )
+from kpn_collections.load.text_locator import JsonPositions, root_position
 from kpn_collections.model import SpecVersion, detect_version
 from kpn_collections.pipeline import convert_file
 from kpn_collections.refs.resolve import RefResolver, check_references, iter_refs
@@ -682,7 +678,7 @@ def test_json_locator_agrees_with_the_yaml_locator() -> None:
             pointers[::-1],
             pointers[1::2] + pointers[::2],
         ):
-            positions = _JsonPositions(source.text)
+            positions = JsonPositions(source.text)
             for pointer in order:
                 assert positions.locate(pointer) == as_yaml.locate(pointer), (path, pointer)
                 compared += 1
@@ -747,7 +743,7 @@ def test_fast_and_reference_paths_give_identical_results(tmp_path: Path) -> None
     ],
 )
 def test_root_position_shortcut_agrees_with_the_composer(text: str) -> None:
-    fast = _root_position(text)
+    fast = root_position(text)
     node = yaml.compose(text)
     assert node is not None
     assert fast is None or fast == (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -758,7 +754,7 @@ def test_root_position_of_every_document_agrees_with_the_composer() -> None:
         text = load_document(path).text
         root = yaml.compose(text)
         assert root is not None
-        assert _root_position(text) in (
+        assert root_position(text) in (
             None,
             (root.start_mark.line + 1, root.start_mark.column + 1),
         ), path
@@ -954,7 +950,7 @@ def reference_yaml(text: str) -> Any:
 
 def assert_fast_yaml_is_reference(text: str) -> bool:
     """The fast reader gives PyYAML's document or steps aside; True when it answered."""
-    fast = _fast_yaml(text)
+    fast = fast_yaml(text)
     if fast is None:
         return False
     expected = reference_yaml(text)
@@ -993,7 +989,7 @@ def reference_unsure(text: str) -> bool:
     """The guard's number, tag and refused-character searches as first written: one regular
     expression each (load.py now finds literal characters with str.find and splits the number search
     in three)."""
-    from kpn_collections.load.document import _TOKEN_BEFORE, _YAML_REFUSED, _number_token_at
+    from kpn_collections.load.fast_yaml import _TOKEN_BEFORE, _YAML_REFUSED, _number_token_at
 
     padded = "\n" + text
     if "<<" in padded or "\n%" in padded or _YAML_REFUSED.search(padded):
@@ -1126,18 +1122,18 @@ YAML_TEXTS = yaml_texts()
     ],
 )
 def test_fast_yaml_steps_aside_where_readers_differ(text: str) -> None:
-    assert _fast_yaml(text) is None
+    assert fast_yaml(text) is None
     assert not assert_fast_yaml_is_reference(text)
 
 
 def test_fast_yaml_keeps_integer_keys_as_their_text() -> None:
-    assert _fast_yaml("responses:\n  200: a\n  404: b\n") == {"responses": {"200": "a", "404": "b"}}
+    assert fast_yaml("responses:\n  200: a\n  404: b\n") == {"responses": {"200": "a", "404": "b"}}
 
 
 def reference_has_risky_flow_collection(text: str) -> bool:
     """The flow-collection guard as first written: every line visited, block scalars followed line
     by line."""
-    from kpn_collections.load.document import _BLOCK_SCALAR_HEADER, _FLOW_RISK, _FLOW_START
+    from kpn_collections.load.fast_yaml import _BLOCK_SCALAR_HEADER, _FLOW_RISK, _FLOW_START
 
     block_indent = -1
     for line in text.splitlines():

@@ -8,39 +8,29 @@ library and only composed as YAML, lazily, when a diagnostic needs a line number
 
 from __future__ import annotations
 
-import bisect
-import functools
 import json
 import json.decoder
 import json.scanner
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .. import fast_paths
 from ..diagnostics import Diagnostic, Severity, pointer_unescape
-from ..fast_paths import REFERENCE_ONLY
 from ..files import MAX_FILE_BYTES, FileTooLarge, read_limited
 from ..walk import container_levels
+from .fast_yaml import fast_yaml
+from .limits import MAX_DEPTH, MAX_EXPANDED_NODES, digit_limit
+from .text_locator import JsonPositions, root_position
 
 try:  # the C parser is much faster; the pure-Python one behaves the same
     from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
-try:
-    import yaml_rs
-except ImportError:  # pragma: no cover - yaml-rs ships wheels for the usual platforms
-    yaml_rs = None  # type: ignore[assignment]
-
-MAX_DEPTH = 200
-"""Deepest nesting of mappings and sequences accepted; real specs stay far below it."""
-MAX_EXPANDED_NODES = 2_000_000
-"""Most nodes a document may expand to once YAML aliases are followed (guards against "billion
-laughs")."""
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -97,17 +87,17 @@ class SourceDocument:
     format: str  # "yaml" or "json"
     _root_node: yaml.Node | None = field(default=None, repr=False)
     _compose_failed: bool = field(default=False, repr=False)
-    _json_positions: _JsonPositions | None = field(default=None, repr=False)
+    _json_positions: JsonPositions | None = field(default=None, repr=False)
 
     def locate(self, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the value at `pointer`, or of its nearest located parent."""
-        if not pointer and self.text and not REFERENCE_ONLY:
-            root = _root_position(self.text)  # whole-document notes need no node tree
+        if not pointer and self.text and fast_paths.enabled("text-locator"):
+            root = root_position(self.text)  # whole-document notes need no node tree
             if root is not None:
                 return root
-        if self.format == "json" and self.text and not REFERENCE_ONLY:
+        if self.format == "json" and self.text and fast_paths.enabled("text-locator"):
             if self._json_positions is None:
-                self._json_positions = _JsonPositions(self.text)
+                self._json_positions = JsonPositions(self.text)
             found = self._json_positions.locate(pointer)
             if found is not None:
                 return found
@@ -128,122 +118,6 @@ class SourceDocument:
             except (yaml.YAMLError, RecursionError):
                 self._compose_failed = True
         return self._root_node
-
-
-_ROOT_CONTENT = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*([ \t]*)([^\s#%-])")
-
-
-def _root_position(text: str) -> tuple[int, int] | None:
-    """Where the root node starts when the text opens with blank and comment lines, then content
-    (what the YAML composer says, for the common case); None when unsure (directives, `---`, a
-    leading `-`)."""
-    match = _ROOT_CONTENT.match(text)
-    if match is None:
-        return None
-    offset = match.start(2)
-    return text.count("\n", 0, offset) + 1, len(match.group(1)) + 1
-
-
-class _JsonPositions:
-    """Source positions in JSON text, found with the standard library's C scanner: only the
-    containers on the way to a pointer are indexed (each once), their other members skipped at C
-    speed. Composing the whole text as YAML for the same answer takes seconds on a big API
-    description."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.scan_once: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-        self.members: dict[
-            int, dict[str, int] | list[int]
-        ] = {}  # container offset -> member value offsets
-        self.resume: dict[
-            int, tuple[int | None, bool]
-        ] = {}  # container offset -> where reading goes on
-        self.ends: dict[
-            int, int
-        ] = {}  # container offset -> the offset after it, once read to the end
-
-    def locate(self, pointer: str) -> tuple[int, int] | None:
-        """(line, column) of the value at `pointer` or its nearest parent; None when the text is not
-        plain JSON."""
-        try:
-            offset = self._skip_space(0)
-            for token in (pointer_unescape(t) for t in pointer.split("/")[1:]) if pointer else ():
-                members = self._members(offset, token)
-                if isinstance(members, dict) and token in members:
-                    offset = members[token]
-                elif isinstance(members, list) and token.isdecimal() and int(token) < len(members):
-                    offset = members[int(token)]
-                else:
-                    break
-        except (StopIteration, ValueError, IndexError):
-            return None  # JSON-like YAML (trailing commas, comments): the YAML locator answers
-        line_start = self.text.rfind("\n", 0, offset) + 1
-        return self.text.count("\n", 0, offset) + 1, offset - line_start + 1
-
-    def _members(self, offset: int, wanted: str | None) -> dict[str, int] | list[int] | None:
-        """The members of the container at `offset` read so far: up to `wanted` (a key, or an
-        index), or all.
-
-        Reading stops at the wanted member and resumes there for the next one, and a value whose
-        members were partly read is skipped from where that reading stopped: the text is parsed
-        about once, and only as far as asked (the definitions after the last located problem never
-        are)."""
-        opener = self.text[offset]
-        if opener not in "{[":
-            return None
-        if offset not in self.members:
-            self.members[offset] = {} if opener == "{" else []
-            self.resume[offset] = (self._skip_space(offset + 1), False)
-        members = self.members[offset]
-        position, value_pending = self.resume[
-            offset
-        ]  # value_pending: the last member's value is still unread
-        closer = "}" if opener == "{" else "]"
-        while position is not None:
-            if wanted is not None and _has_member(members, wanted):
-                break
-            if value_pending:
-                position = self._skip_space(self._skip_value(position))
-                if self.text[position] == ",":
-                    position = self._skip_space(position + 1)
-                value_pending = False
-                continue
-            if self.text[position] == closer:
-                self.ends[offset] = position + 1
-                position = None
-                break
-            if isinstance(members, dict):
-                key, position = json.decoder.scanstring(self.text, position + 1)  # type: ignore[attr-defined]
-                position = self._skip_space(position)
-                if self.text[position] != ":":
-                    raise ValueError("expected ':'")
-                position = self._skip_space(position + 1)
-                members.setdefault(key, position)
-            else:
-                members.append(position)
-            value_pending = True
-        self.resume[offset] = (position, value_pending)
-        return members
-
-    def _skip_value(self, position: int) -> int:
-        """Where the value at `position` ends."""
-        if position in self.members:
-            self._members(position, None)
-            return self.ends[position]
-        _, end = self.scan_once(self.text, position)
-        return int(end)
-
-    def _skip_space(self, position: int) -> int:
-        while self.text[position] in " \t\r\n":
-            position += 1
-        return position
-
-
-def _has_member(members: dict[str, int] | list[int], wanted: str) -> bool:
-    if isinstance(members, dict):
-        return wanted in members
-    return wanted.isdecimal() and wanted.isascii() and int(wanted) < len(members)
 
 
 def _child_node(node: yaml.Node, token: str) -> yaml.Node | None:
@@ -327,7 +201,7 @@ def load_bytes(raw: bytes, name: str) -> SourceDocument:
                 )
             return _checked_root(SourceDocument(name, data, text, "json"))
     try:
-        data = _fast_yaml(text)
+        data = fast_yaml(text) if fast_paths.enabled("yaml-rs") else None
         return _checked_root(
             SourceDocument(name, _parse_yaml(text, name) if data is None else data, text, "yaml")
         )
@@ -382,260 +256,6 @@ def _parse_json(text: str) -> tuple[Any, json.JSONDecodeError | None]:
         return None, exc
     except (ValueError, _DuplicateJsonKey, RecursionError):
         return None, _NOT_PLAIN_JSON
-
-
-_YAML_REFUSED = re.compile(
-    "[^\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
-"""Characters YAML forbids (PyYAML refuses them), those YAML 1.1 reads as line breaks where 1.2 does
-not (NEL, U+2028, U+2029), byte order marks, and tabs, which 1.2 accepts as separators in more
-places than 1.1."""
-_NUMBER_TAIL = r"[0-9_.]*(?:[eE][-+]?[0-9_]+)?"
-_YAML_RS_NUMBER = re.compile(
-    r"[-+]?(?:0[0-9_]"
-    + _NUMBER_TAIL
-    + r"|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"  # 0612, 0X1F, 0b101
-    + r"|[0-9.]*_"
-    + _NUMBER_TAIL
-    + r"|[0-9.]+[eE][-+]?[0-9]*_[0-9_]*)"  # 1_000
-    + r"|\+[0-9.]"
-    + _NUMBER_TAIL
-)  # +1: a number to both, but as a key only its text is kept
-"""Plain scalars yaml-rs reads as numbers where our loader keeps text (or, as keys, keeps the text
-as written)."""
-_NUMBER_HINTS = (
-    re.compile(r"0[0-9_xXoObB]"),
-    re.compile(r"_(?:(?<=[0-9._]_)|(?=[0-9_]))"),
-    re.compile(r"\+[0-9.]"),
-)
-"""Where a number token yaml-rs reads differently may be: each search opens with a literal
-character, which the regular expression engine finds far faster than the first of several
-alternatives."""
-_ASCII_ALLOWED = bytes([0x0A, 0x0D, *range(0x20, 0x7F)])
-"""The ASCII characters _YAML_REFUSED lets through."""
-_TOKEN_CHARACTERS = frozenset("0123456789_.+-eExXoObBaAcCdDfF")
-_TOKEN_BEFORE = frozenset(" \n\r[{,")
-
-
-def _unsure_for_yaml_rs(text: str) -> bool:
-    """Whether yaml-rs and our loader could read `text` differently: YAML 1.2's numbers with leading
-    zeros or underscores, tags, anchors, merge keys, directives, characters PyYAML refuses, risky
-    flow collections, an empty block scalar at the end. A match in quoted text or a description only
-    costs speed. (Searches open with a rare character and look around in Python: one regular
-    expression for all of it is ten times slower on a big document.)"""
-    padded = "\n" + text  # every token then has a character before it
-    if (
-        "<<" in padded
-        or "\n%" in padded
-        or _has_refused_character(text)
-        or _has_long_digit_run(text)
-    ):
-        return True
-    for mark in "!&":  # a tag; an anchor (and so possibly an alias)
-        at = padded.find(mark)
-        while at >= 0:
-            if padded[at - 1] in _TOKEN_BEFORE and (
-                mark == "!" or not padded[at + 1 : at + 2].isspace()
-            ):
-                return True
-            at = padded.find(mark, at + 1)
-    for hints in _NUMBER_HINTS:
-        if any(_number_token_at(padded, match.start()) for match in hints.finditer(padded)):
-            return True
-    return _ends_in_block_header(text) or _has_risky_flow_collection(text)
-
-
-def _has_refused_character(text: str) -> bool:
-    """Whether `text` holds a character of _YAML_REFUSED (for ASCII text, found by bytes.translate:
-    ten times faster than the search)."""
-    if text.isascii():
-        return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
-    return _YAML_REFUSED.search(text) is not None
-
-
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-
-
-def _has_long_digit_run(text: str) -> bool:
-    """Whether `text` has more digits in a row than an integer may have: yaml-rs would read them as
-    a number that cannot be written back as text; PyYAML's reading is then refused with a located
-    error. (A search for zeros after a translation: 2 ms a megabyte, where a regular expression
-    takes ten.)"""
-    return (
-        text.encode("utf-8", "surrogatepass")
-        .translate(_DIGITS_AS_ZERO)
-        .find(b"0" * (_digit_limit() + 1))
-        >= 0
-    )
-
-
-def _number_token_at(padded: str, at: int) -> bool:
-    """Whether the plain token around `padded[at]` is one yaml-rs reads as a number and we do
-    not."""
-    start = end = at
-    while padded[start - 1] in _TOKEN_CHARACTERS:
-        start -= 1
-    while end < len(padded) and padded[end] in _TOKEN_CHARACTERS:
-        end += 1
-    if padded[start - 1] not in _TOKEN_BEFORE or not _YAML_RS_NUMBER.fullmatch(padded, start, end):
-        return False
-    after = padded[end : end + 2]
-    return (
-        not after
-        or after[0] in " \n\r,]}"
-        or (after[0] == ":" and after[1:2] in ("", " ", "\n", "\r"))
-    )
-
-
-def _fast_yaml(text: str) -> Any:
-    """The document as yaml-rs reads it, when that is sure to be what `_parse_yaml` returns; else
-    None.
-
-    yaml-rs (Rust) reads a big definition about fifteen times faster than PyYAML's C loader, whose
-    node objects and Python-level tag resolution cost most of a YAML conversion. It is used only for
-    text that `_unsure_for_yaml_rs` finds nothing risky in, whose root is a mapping, whose keys are
-    text (or integers, written back as the text they were) and that nests no deeper than MAX_DEPTH;
-    everything else, errors included, goes to PyYAML, which also locates problems.
-    `tests/test_fast_paths.py` compares the two.
-    """
-    if yaml_rs is None or REFERENCE_ONLY or _unsure_for_yaml_rs(text):
-        return None
-    try:
-        data = yaml_rs.loads(
-            text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error
-        )
-    except Exception:  # whatever yaml-rs refuses, PyYAML explains with a location
-        return None
-    if not isinstance(data, dict):
-        return None
-    return _with_text_keys(data)
-
-
-_BLOCK_HEADER = re.compile(r"[|>][0-9+-]*[ \t]*(?:#.*)?$")
-
-
-def _ends_in_block_header(text: str) -> bool:
-    """Whether the document ends with an empty block scalar (`key: |` and nothing after): yaml-rs
-    reads "\n"."""
-    for line in reversed(text.splitlines()):
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            return _BLOCK_HEADER.search(stripped) is not None
-    return False
-
-
-_BLOCK_SCALAR_HEADER = re.compile(
-    r"^([ ]*(?:[-?][ ]+)*)(?:(.*?[^ ])[ ]*:[ ]+)?[|>][0-9+-]*[ ]*(?:#.*)?$"
-)
-_FLOW_START = re.compile(
-    r"""^[ ]*(?:[-?][ \t]+)*(?:(?:"[^"]*"|'[^']*'|(?:[^\s#'":]|:(?![ \t]))(?:[^#:]|:(?![ \t]))*?)[ \t]*:[ \t]+)?"""  # noqa: E501
-    r"[\[{]"
-)
-_FLOW_RISK = re.compile(r"[\[{,:][ \t]*(?:[:?,|>@`%&*!#\t]|-(?:\s|$))|:[^ \t\r\n]|\t")
-
-
-def _has_risky_flow_collection(text: str) -> bool:
-    """Whether a flow collection (`[a, b]`, `{a: 1}`) holds what YAML 1.2 (yaml-rs) accepts and 1.1
-    (PyYAML) refuses (`[:a]`, `{a: |}`, `[a:, b]`), or spans lines. Lines inside block scalars
-    (descriptions, whose Markdown links look like flow collections) are skipped; a multi-line plain
-    scalar's line may be taken for a flow collection, which only costs speed.
-
-    Only the lines that matter are looked at: block scalar headers (found by their `|`/`>` at a
-    line's end), with the extent of each scalar found by one search, then the lines with a bracket
-    outside them."""
-    if "\r" in text and "\r" in text.replace("\r\n", ""):
-        return True  # lone carriage returns as line breaks: not worth a special case
-    blocks: list[tuple[int, int]] = []  # (start, end) of each block scalar's content
-    headers: set[int] = set()
-    block_end = -1
-    for at in _positions(text, "|>"):
-        hint = _BLOCK_HEADER_HINT.match(text, at)
-        if hint is None:
-            continue
-        line_start = text.rfind("\n", 0, hint.start()) + 1
-        if line_start < block_end or line_start in headers:
-            continue
-        line_end = text.find("\n", hint.start())
-        line_end = len(text) if line_end < 0 else line_end
-        line = text[line_start:line_end].rstrip("\r")
-        header = _BLOCK_SCALAR_HEADER.match(line)
-        if header is None:
-            continue
-        headers.add(line_start)
-        key = header.group(2)
-        parent = len(header.group(1)) if key is None else line.index(key, len(header.group(1)))
-        end = _block_end(parent).search(text, line_end)
-        block_end = len(text) if end is None else end.start() + 1
-        blocks.append((line_end, block_end))
-    starts = [start for start, _ in blocks]
-    seen: set[int] = set()
-    for bracket in _positions(text, "[{"):
-        line_start = text.rfind("\n", 0, bracket) + 1
-        if line_start in seen or line_start in headers:
-            continue
-        seen.add(line_start)
-        index = bisect.bisect_right(starts, line_start) - 1
-        if index >= 0 and line_start < blocks[index][1]:
-            continue  # inside a block scalar
-        line_end = text.find("\n", line_start)
-        line = (text[line_start:] if line_end < 0 else text[line_start:line_end]).rstrip("\r")
-        start = _FLOW_START.match(line)
-        if start is not None:
-            flow = line[start.end() - 1 :]
-            opened = flow.count("[") + flow.count("{") - flow.count("]") - flow.count("}")
-            if opened != 0 or _FLOW_RISK.search(flow):
-                return True
-    return False
-
-
-def _positions(text: str, characters: str) -> list[int]:
-    """Every index of any of `characters` in `text`, in order (str.find is many times faster at this
-    than a regular expression searching for a character class). Several hints on one line are fine
-    for the callers, which look at each line once."""
-    found: list[int] = []
-    for character in characters:
-        at = text.find(character)
-        while at >= 0:
-            found.append(at)
-            at = text.find(character, at + 1)
-    return sorted(found)
-
-
-_BLOCK_HEADER_HINT = re.compile(r"[|>][0-9+-]*[ ]*(?:#[^\n]*)?\r?$", re.MULTILINE)
-
-
-@functools.cache
-def _block_end(parent: int) -> re.Pattern[str]:
-    """Where a block scalar under a key at column `parent` ends: the next line that is neither blank
-    nor indented further."""
-    return re.compile(r"\n(?! {" + str(parent + 1) + r"})(?![^\S\n]*(?:\n|\Z))")
-
-
-def _with_text_keys(data: dict[str, Any]) -> dict[str, Any] | None:
-    """`data` with integer keys (`200:`) as the text they were written as; None if a key is anything
-    else, two keys then clash (`200:` and `'200':`, a duplicate to PyYAML), or the data nests deeper
-    than MAX_DEPTH (PyYAML then says where). One walk for all three."""
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return None
-        if type(value) is dict:
-            if not all(type(key) is str for key in value):
-                if not all(type(key) in (str, int) for key in value):
-                    return None
-                renamed = {str(key): item for key, item in value.items()}
-                if len(renamed) != len(value):
-                    return None
-                value.clear()
-                value.update(renamed)
-            children = value.values()
-        else:
-            children = value
-        stack.extend(
-            (child, depth + 1) for child in children if type(child) is dict or type(child) is list
-        )
-    return data
 
 
 def _parse_yaml(text: str, name: str) -> Any:
@@ -852,7 +472,7 @@ class _Constructor:
                 else:
                     return int(value)
             except ValueError:
-                if len(value) <= _digit_limit():
+                if len(value) <= digit_limit():
                     raise LoadError(_tag_diag(self.name, node)) from None
             raise LoadError(_long_number(self.name, node.start_mark, value))
         if tag == _FLOAT:
@@ -868,14 +488,7 @@ class _Constructor:
         raise LoadError(_tag_diag(self.name, node))
 
 
-def _digit_limit() -> int:
-    """The most decimal digits an integer may have (Python's limit on turning text into int and
-    back)."""
-    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
-    return int(limit) or 4300  # 0: no limit in this Python; JSON readers elsewhere still have one
-
-
-_LONGEST_INT = 10 ** _digit_limit()
+_LONGEST_INT = 10 ** digit_limit()
 """Integers at least this large are refused: they could not be written back as text."""
 
 
@@ -884,7 +497,7 @@ def _long_number(name: str, mark: Any, value: str) -> Diagnostic:
         name,
         "number-too-long",
         mark,
-        f"the integer {value[:20]}... has more than {_digit_limit():,} digits",
+        f"the integer {value[:20]}... has more than {digit_limit():,} digits",
         hint="write such a value as a quoted string",
     )
 
