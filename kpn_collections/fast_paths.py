@@ -21,8 +21,10 @@ FAST_PATHS: dict[str, str] = {
     "text-locator": "source positions read off the text (JSON scanner, the root's first line); "
     "reference: the YAML composer's node tree",
     "jsonschema-rs": 'jsonschema-rs (Rust) answers "valid?" first; reference: Python jsonschema',
-    "meta-check": "schemas checked against the OpenAPI meta-schemas by jsonschema-rs; "
-    "reference: openapi-spec-validator's own check",
+    "meta-check": "schemas checked against the OpenAPI meta-schemas by jsonschema-rs, visited "
+    "schemas kept in a set; reference: openapi-spec-validator's own check",
+    "meta-schema-json": "the OpenAPI meta-schemas read from the library's JSON files; "
+    "reference: the library's own (YAML-loaded) copies",
     "semantic": "openapi-spec-validator's semantic checks walked over the plain document; "
     "reference: the library's own pass",
     "local-refs": "a document whose text names no external `$ref` is not walked for them; "

@@ -52,11 +52,11 @@ from kpn_collections.load.text_locator import JsonPositions, root_position
 from kpn_collections.model import SpecVersion, detect_version
 from kpn_collections.pipeline import convert_file
 from kpn_collections.refs.resolve import RefResolver, check_references, iter_refs
-from kpn_collections.validate.schema_check import jsonschema_rs
-from kpn_collections.validate.spec import (
+from kpn_collections.validate.fast_meta import oas30_meta_valid as _oas30_meta_valid
+from kpn_collections.validate.fast_schema import jsonschema_rs
+from kpn_collections.validate.library import (
     _META_SCHEMAS,
     _VALIDATORS,
-    _oas30_meta_valid,
     meta_schema,
     semantic_errors,
     structural_check,
@@ -319,7 +319,7 @@ NASTY_TEXT = st.lists(
 def test_rewritten_pattern_matches_in_jsonschema_rs_what_the_original_matches_in_python(
     pattern: str, text: str
 ) -> None:
-    from kpn_collections.validate.schema_check import python_regex
+    from kpn_collections.validate.fast_schema import python_regex
 
     rewritten = python_regex(pattern)
     assert rewritten is not None
@@ -340,7 +340,7 @@ def test_rewritten_pattern_matches_in_jsonschema_rs_what_the_original_matches_in
 def test_rewritten_pattern_agrees_where_the_engines_read_the_original_differently(
     pattern: str, text: str
 ) -> None:
-    from kpn_collections.validate.schema_check import python_regex
+    from kpn_collections.validate.fast_schema import python_regex
 
     rewritten = python_regex(pattern)
     assert rewritten is not None
@@ -367,7 +367,8 @@ def test_rewritten_pattern_agrees_where_the_engines_read_the_original_differentl
     ],
 )
 def test_patterns_beyond_the_rewrite_are_not_guessed(pattern: str) -> None:
-    from kpn_collections.validate.schema_check import SchemaCheck, python_regex
+    from kpn_collections.validate.fast_schema import python_regex
+    from kpn_collections.validate.schema_check import SchemaCheck
 
     assert python_regex(pattern) is None
     check = SchemaCheck({"properties": {"a": {"pattern": pattern}}})
@@ -386,8 +387,9 @@ def test_a_schema_with_a_pattern_beyond_the_rewrite_is_checked_the_reference_way
 
 
 def test_every_shipped_schema_keeps_its_fast_path() -> None:
-    from kpn_collections.validate.schema_check import SchemaCheck, with_python_regexes
-    from kpn_collections.validate.spec import _oas31_meta_fast
+    from kpn_collections.validate.fast_meta import oas31_meta_fast as _oas31_meta_fast
+    from kpn_collections.validate.fast_schema import with_python_regexes
+    from kpn_collections.validate.schema_check import SchemaCheck
 
     for name, schema in shipped_schemas().items():
         rewritten = with_python_regexes(schema)
@@ -399,7 +401,7 @@ def test_every_shipped_schema_keeps_its_fast_path() -> None:
 
 
 def test_only_patterns_in_schema_positions_are_rewritten() -> None:
-    from kpn_collections.validate.schema_check import with_python_regexes
+    from kpn_collections.validate.fast_schema import with_python_regexes
 
     schema = {
         "properties": {"pattern": {"enum": [{"pattern": "a$"}]}, "b": {"pattern": "b$"}},
@@ -420,7 +422,7 @@ def test_only_patterns_in_schema_positions_are_rewritten() -> None:
 
 
 def test_python_decimal_digits_are_read_from_its_own_tables() -> None:
-    from kpn_collections.validate.schema_check import decimal_digit_ranges
+    from kpn_collections.validate.fast_schema import decimal_digit_ranges
 
     every = [code for code in range(0x110000) if chr(code).isdecimal()]
     ranges = decimal_digit_ranges()
@@ -1314,14 +1316,14 @@ SCHEMAS_31 = [
 
 @pytest.mark.parametrize("schema", SCHEMAS_31)
 def test_schema_meta31_fast_answer_is_the_reference_answer_where_it_answers(schema: Any) -> None:
-    from kpn_collections.validate.spec import _oas31_meta_valid
+    from kpn_collections.validate.fast_meta import oas31_meta_valid as _oas31_meta_valid
 
     if _oas31_meta_valid(schema):
         assert not reference_meta31_errors(schema)
 
 
 def test_schema_meta31_fast_answer_answers_for_most_valid_schemas() -> None:
-    from kpn_collections.validate.spec import _oas31_meta_valid
+    from kpn_collections.validate.fast_meta import oas31_meta_valid as _oas31_meta_valid
 
     valid = [schema for schema in SCHEMAS_31 if not reference_meta31_errors(schema)]
     answered = [schema for schema in valid if _oas31_meta_valid(schema)]
@@ -1329,7 +1331,7 @@ def test_schema_meta31_fast_answer_answers_for_most_valid_schemas() -> None:
 
 
 def test_every_corpus_31_schema_meta_fast_answer_is_sound() -> None:
-    from kpn_collections.validate.spec import _oas31_meta_valid
+    from kpn_collections.validate.fast_meta import oas31_meta_valid as _oas31_meta_valid
 
     checked = answered = 0
     for _, document, version in LOADED:
@@ -1353,7 +1355,7 @@ def test_every_corpus_31_schema_meta_fast_answer_is_sound() -> None:
 @BUDGET
 @given(JSON_LIKE)
 def test_schema_meta31_fast_answer_on_generated_schemas(value: Any) -> None:
-    from kpn_collections.validate.spec import _oas31_meta_valid
+    from kpn_collections.validate.fast_meta import oas31_meta_valid as _oas31_meta_valid
 
     for schema in (value, {"properties": {"a": value}}, {"items": value}, {"allOf": [value]}):
         if _oas31_meta_valid(schema):
@@ -1426,7 +1428,7 @@ SCHEMA_LIKE = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(SCHEMA_LIKE)
 def test_schema_meta31_fast_answer_on_generated_schema_like_data(schema: dict[str, Any]) -> None:
-    from kpn_collections.validate.spec import _oas31_meta_valid
+    from kpn_collections.validate.fast_meta import oas31_meta_valid as _oas31_meta_valid
 
     if _oas31_meta_valid(schema):
         assert not reference_meta31_errors(schema), schema
