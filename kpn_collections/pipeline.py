@@ -175,11 +175,9 @@ def convert_document(
             Severity.ERROR,
             "not-json-data",
             problem[1],
-            source,
-            problem[0],
-            None,
-            None,
-            "pass data as json.load or yaml.safe_load with string keys would give it",
+            file=source,
+            pointer=problem[0],
+            hint="pass data as json.load or yaml.safe_load with string keys would give it",
         )
         return ConversionResult(source, None, (diagnostic,))
     return convert_source(
@@ -299,8 +297,6 @@ class TextResult:
     text: str | None
     diagnostics: tuple[Diagnostic, ...]
 
-
-BundleFileResult = InjectResult = TextResult
 
 _TextMaker = Callable[[SourceDocument, SpecVersion, BundleResult, Diagnostics], "str | None"]
 
