@@ -245,9 +245,8 @@ def _run_stages(
     if validate_beside:
         validated = parallel.validate_beside(document, version, resolver, diagnostics)
     else:
-        from .validate.spec import (
-            validate_spec,
-        )  # here: its validators take a while to load (see parallel.py)
+        # imported here: its validators take a while to load (see parallel.py)
+        from .validate.spec import validate_spec
 
         validate_spec(document, version, resolver, diagnostics)
     try:
