@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import TypeAlias
 
 EXIT_OK = 0
@@ -43,11 +43,13 @@ class Severity(enum.Enum):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One problem, located in its source document."""
+    """One problem, located in its source document; the fields after `message` are named in a
+    call."""
 
     severity: Severity
     code: str
     message: str
+    _: KW_ONLY
     file: str = ""
     pointer: str = ""
     line: int | None = None
