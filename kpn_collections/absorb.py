@@ -75,7 +75,9 @@ class _Work:
     def report(
         self, severity: Severity, code: str, message: str, pointer: str, hint: str = ""
     ) -> None:
-        self.problems.append(Diagnostic(severity, code, message, self.source, pointer, hint=hint))
+        self.problems.append(
+            Diagnostic(severity, code, message, file=self.source, pointer=pointer, hint=hint)
+        )
 
     def orphan(self, operation: str, name: str, reason: str, value: Any, pointer: str) -> None:
         entry = {"operation": operation, "field": name, "reason": reason, "value": value}

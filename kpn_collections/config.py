@@ -31,7 +31,7 @@ TOML_SECTION = "kpn-collections"
 DEFAULT_NAMING = "{stem}.postman_collection.json"
 MAX_SETTINGS_BYTES = 1024 * 1024
 """Largest settings file read (a pyproject.toml is kilobytes; a 2 GB sparse one is an error, not a
-wait, and 10 MB of overrides took minutes to load and match)."""
+wait, and megabytes of overrides would be slow to load and match)."""
 MAX_OVERRIDE_GLOBS = 1000
 """Most globs in all `overrides` together (each spec's path is matched against every one)."""
 

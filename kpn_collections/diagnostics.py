@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import TypeAlias
 
 EXIT_OK = 0
@@ -43,11 +43,13 @@ class Severity(enum.Enum):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One problem, located in its source document."""
+    """One problem, located in its source document; the fields after `message` are named in a
+    call."""
 
     severity: Severity
     code: str
     message: str
+    _: KW_ONLY
     file: str = ""
     pointer: str = ""
     line: int | None = None
@@ -56,9 +58,7 @@ class Diagnostic:
 
     def located(self, line: int | None, column: int | None) -> Diagnostic:
         """Return a copy with the source position filled in."""
-        return Diagnostic(
-            self.severity, self.code, self.message, self.file, self.pointer, line, column, self.hint
-        )
+        return replace(self, line=line, column=column)
 
     def format(self) -> str:
         """Render as `file:line:col: severity [code] pointer: message (hint: ...)`."""
@@ -88,21 +88,6 @@ class Diagnostic:
             "hint": self.hint,
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Diagnostic:
-        """The inverse of as_dict (for cached results)."""
-        line, column = data.get("line"), data.get("column")
-        return cls(
-            Severity(str(data["severity"])),
-            str(data["code"]),
-            str(data["message"]),
-            str(data["file"]),
-            str(data["pointer"]),
-            line if isinstance(line, int) else None,
-            column if isinstance(column, int) else None,
-            str(data["hint"]),
-        )
-
 
 @dataclass
 class Diagnostics:
@@ -124,7 +109,16 @@ class Diagnostics:
     ) -> None:
         """Record one problem for this collection's file."""
         self.items.append(
-            Diagnostic(severity, code, message, self.file, pointer, line, column, hint)
+            Diagnostic(
+                severity,
+                code,
+                message,
+                file=self.file,
+                pointer=pointer,
+                line=line,
+                column=column,
+                hint=hint,
+            )
         )
 
     def error(self, code: str, message: str, *, pointer: str = "", hint: str = "") -> None:
@@ -143,14 +137,6 @@ class Diagnostics:
     def has_errors(self) -> bool:
         """True when any error was recorded."""
         return any(d.severity is Severity.ERROR for d in self.items)
-
-
-class ConversionFailed(Exception):
-    """The one expected-failure exception: bad input, described by diagnostics."""
-
-    def __init__(self, diagnostics: list[Diagnostic]):
-        super().__init__("\n".join(d.format() for d in diagnostics))
-        self.diagnostics = diagnostics
 
 
 def pointer_escape(token: str | int) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from .build.collection import stable_id
-from .credentials import CREDENTIAL_VARIABLES, find_in_document, secret_kind
+from .credentials import CREDENTIAL_VARIABLES, find_in_document
 from .diagnostics import Diagnostic, Severity, pointer_join
 from .load.document import LoadError, SourceDocument, load_document
 from .settings import Settings
@@ -110,8 +110,8 @@ def schema_problems(data: Any, file: str) -> list[Diagnostic]:
                 Severity.ERROR,
                 "overlay-invalid",
                 f"not a valid overlay: {error.message}",
-                file,
-                pointer_join(*error.absolute_path),
+                file=file,
+                pointer=pointer_join(*error.absolute_path),
                 hint=(
                     "see the overlay format in the README (schema: kpn_collections/schemas/"
                     f"{SCHEMA_FILE})"
@@ -133,8 +133,8 @@ def overlay_problems(data: Any, file: str) -> list[Diagnostic]:
                 Severity.ERROR,
                 "secret-in-overlay",
                 f"the overlay carries {kind}",
-                file,
-                pointer,
+                file=file,
+                pointer=pointer,
                 hint=(
                     "an overlay is committed and shared: keep credentials in Postman's current "
                     "values or pass them to newman with --env-var"
@@ -153,8 +153,8 @@ def overlay_problems(data: Any, file: str) -> list[Diagnostic]:
                     Severity.ERROR,
                     "secret-in-overlay",
                     f"the overlay sets `{key}`",
-                    file,
-                    pointer_join("collection", "variables", key),
+                    file=file,
+                    pointer=pointer_join("collection", "variables", key),
                     hint="leave credential variables empty; fill them in Postman or newman",
                 )
             )
@@ -175,7 +175,7 @@ def load_overlay(
                 Severity.ERROR,
                 "overlay-missing",
                 "the overlay file does not exist",
-                name,
+                file=name,
                 hint="create it, or fix `overlay` in the settings file",
             )
         return None, [diagnostic]
@@ -229,8 +229,8 @@ def apply_overlay(
                     Severity.WARNING,
                     "overlay-orphan",
                     f"no operation `{key}` in the spec: its additions are not applied",
-                    source,
-                    pointer_join("operations", key),
+                    file=source,
+                    pointer=pointer_join("operations", key),
                     hint="move them to the operation's new key, or under `orphans`",
                 )
             )
@@ -305,8 +305,8 @@ def _apply_operation(
                         Severity.WARNING,
                         "overlay-orphan",
                         f"`{key}` has no path parameter `{name}`",
-                        source,
-                        pointer_join("operations", key, "path", name),
+                        file=source,
+                        pointer=pointer_join("operations", key, "path", name),
                     )
                 )
             elif "value" in change:
@@ -451,9 +451,3 @@ def dump_overlay(overlay: dict[str, Any]) -> str:
 class _Dumper(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True
-
-
-def secret_in_text(value: str) -> str | None:
-    """What credential a text typed into a collection looks like, or None (absorb leaves such values
-    out)."""
-    return secret_kind(value)

@@ -175,11 +175,9 @@ def convert_document(
             Severity.ERROR,
             "not-json-data",
             problem[1],
-            source,
-            problem[0],
-            None,
-            None,
-            "pass data as json.load or yaml.safe_load with string keys would give it",
+            file=source,
+            pointer=problem[0],
+            hint="pass data as json.load or yaml.safe_load with string keys would give it",
         )
         return ConversionResult(source, None, (diagnostic,))
     return convert_source(
@@ -247,9 +245,8 @@ def _run_stages(
     if validate_beside:
         validated = parallel.validate_beside(document, version, resolver, diagnostics)
     else:
-        from .validate.spec import (
-            validate_spec,
-        )  # here: its validators take a while to load (see parallel.py)
+        # imported here: its validators take a while to load (see parallel.py)
+        from .validate.spec import validate_spec
 
         validate_spec(document, version, resolver, diagnostics)
     try:
@@ -299,8 +296,6 @@ class TextResult:
     text: str | None
     diagnostics: tuple[Diagnostic, ...]
 
-
-BundleFileResult = InjectResult = TextResult
 
 _TextMaker = Callable[[SourceDocument, SpecVersion, BundleResult, Diagnostics], "str | None"]
 

@@ -1,5 +1,5 @@
-"""Whole-document walks, level by level: a big API description has a million values, and one list
-comprehension per container is several times cheaper than a Python step per value."""
+"""Whole-document walks, level by level: one list comprehension per container rather than a Python
+step per value, since a big API description has a million values."""
 
 from __future__ import annotations
 

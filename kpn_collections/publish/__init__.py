@@ -161,7 +161,7 @@ def _failed(job: PublishJob, code: str, message: str, hint: str) -> PublishResul
     return PublishResult(
         str(job.spec),
         "failed",
-        (Diagnostic(Severity.ERROR, code, message, str(job.spec), hint=hint),),
+        (Diagnostic(Severity.ERROR, code, message, file=str(job.spec), hint=hint),),
     )
 
 
@@ -365,7 +365,7 @@ def _absorb_then_update(
             absorbed.code,
             "cannot absorb the edits made in Postman: "
             f"{absorbed.refusal}; nothing absorbed, nothing published",
-            spec,
+            file=spec,
             hint=hint,
         )
         return PublishResult(

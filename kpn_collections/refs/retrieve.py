@@ -60,8 +60,8 @@ anywhere)."""
 MIRROR_PREFIXES_FILE = "prefixes.yaml"
 """File in a mirror directory that maps URL prefixes of other hosts to paths in the mirror."""
 MAX_PREFIXES_BYTES = 1024 * 1024
-"""Largest prefixes file read: a map of a few hosts (10 MB of prefixes took half a minute to load,
-per spec)."""
+"""Largest prefixes file read: a map of a few hosts (a much bigger one would be slow to load, for
+every spec)."""
 MAX_PREFIXES = 10_000
 """Most prefixes in it (each `$ref` to a URL is compared with every one)."""
 
@@ -521,7 +521,8 @@ def _get(
             received.append(data)
     finally:
         connection.close()
-    response = http.client.HTTPResponse(_Received(b"".join(received)), method="GET")  # type: ignore[arg-type]
+    received_whole = _Received(b"".join(received))
+    response = http.client.HTTPResponse(received_whole, method="GET")  # type: ignore[arg-type]
     response.begin()
     body = response.read()
     if len(body) > max_bytes:
