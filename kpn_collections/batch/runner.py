@@ -589,7 +589,7 @@ def _edited_by_hand(
         "edited-by-hand",
         f"edited by hand ({shown}): run `kpn-collections absorb "
         f"{job.target} {job.spec}` to keep these edits; nothing was overwritten",
-        str(job.target),
+        file=str(job.target),
         hint="absorb writes the edits into the spec's overlay, which every generation applies",
     )
 
@@ -645,7 +645,7 @@ def _output_error(exc: OSError, target: str | None, doing: str = "write") -> Dia
         Severity.ERROR,
         "output-failed",
         f"cannot {doing} the collection {target}{where}: {reason}",
-        target or "",
+        file=target or "",
         hint="check the output path: it must be a writable file in a directory",
     )
 
@@ -668,8 +668,8 @@ def stored_credentials(text: str | bytes, name: str) -> tuple[Diagnostic, ...]:
             Severity.ERROR,
             "secret-in-collection",
             f"the collection file stores {kind}",
-            name,
-            where,
+            file=name,
+            pointer=where,
             hint=(
                 "clear the value (keep credentials in Postman's current values or pass "
                 "them to newman with --env-var), or regenerate the file without --check"
@@ -979,11 +979,11 @@ def _parse_diagnostic(data: Any) -> Diagnostic | None:
         Severity(data["severity"]),
         data["code"],
         data["message"],
-        data["file"],
-        data["pointer"],
-        data["line"],
-        data["column"],
-        data["hint"],
+        file=data["file"],
+        pointer=data["pointer"],
+        line=data["line"],
+        column=data["column"],
+        hint=data["hint"],
     )
 
 

@@ -190,11 +190,11 @@ class Renderer:
                     Severity.ERROR,
                     "template-error",
                     f"template {name!r} failed: {exc}",
-                    str(where),
-                    "",
-                    line,
-                    None,
-                    "check the template against the documented context in templates/README.md",
+                    file=str(where),
+                    pointer="",
+                    line=line,
+                    column=None,
+                    hint="check the template against the documented context in templates/README.md",
                 )
             ) from None
         except (
@@ -207,11 +207,11 @@ class Renderer:
                     Severity.ERROR,
                     "template-error",
                     f"template {name!r} cannot be read: {exc}",
-                    str(where),
-                    "",
-                    None,
-                    None,
-                    "templates are UTF-8 text files the user running the conversion may read",
+                    file=str(where),
+                    pointer="",
+                    line=None,
+                    column=None,
+                    hint="templates are UTF-8 text files the user running the conversion may read",
                 )
             ) from None
 

@@ -522,11 +522,11 @@ def _yaml_error(name: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
             Severity.ERROR,
             "yaml-syntax",
             f"not valid YAML: the control character U+{ord(character):04X} is not allowed",
-            name,
-            "",
-            line,
-            column,
-            "remove it, or write it escaped (\\u0001) inside a double-quoted string",
+            file=name,
+            pointer="",
+            line=line,
+            column=column,
+            hint="remove it, or write it escaped (\\u0001) inside a double-quoted string",
         )
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
@@ -551,7 +551,9 @@ def _yaml_error(name: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
 def _mark_diag(name: str, code: str, mark: Any, message: str, *, hint: str = "") -> Diagnostic:
     line = mark.line + 1 if mark is not None else None
     column = mark.column + 1 if mark is not None else None
-    return Diagnostic(Severity.ERROR, code, message, name, "", line, column, hint)
+    return Diagnostic(
+        Severity.ERROR, code, message, file=name, pointer="", line=line, column=column, hint=hint
+    )
 
 
 def _diag(
@@ -563,7 +565,9 @@ def _diag(
     column: int | None = None,
     hint: str = "",
 ) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, code, message, name, "", line, column, hint)
+    return Diagnostic(
+        Severity.ERROR, code, message, file=name, pointer="", line=line, column=column, hint=hint
+    )
 
 
 def _too_big(name: str) -> Diagnostic:

@@ -501,7 +501,16 @@ class _Bundler:
         position = doc.source.locate(pointer)
         line, column = position if position else (None, None)
         self.diagnostics.items.append(
-            Diagnostic(Severity.ERROR, code, message, doc.source.path, pointer, line, column, hint)
+            Diagnostic(
+                Severity.ERROR,
+                code,
+                message,
+                file=doc.source.path,
+                pointer=pointer,
+                line=line,
+                column=column,
+                hint=hint,
+            )
         )
 
 
