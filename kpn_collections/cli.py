@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, fast_paths
 from .batch.runner import (
     GLOB_MAGIC,
     Input,
@@ -67,6 +67,9 @@ from .write import write_if_changed
 @click.version_option(__version__, prog_name="kpn-collections")
 def main() -> None:
     """Turn SwaggerHub OpenAPI exports into Postman collections that run."""
+    problem = fast_paths.setting_problem()
+    if problem is not None:
+        raise click.UsageError(problem)
 
 
 def entry() -> None:

@@ -75,7 +75,3 @@ def setting_problem() -> str | None:
 def fingerprint() -> str:
     """The fast paths that are on, for cache keys: a result made with some off is kept apart."""
     return ",".join(sorted(ON))
-
-
-REFERENCE_ONLY = not ON
-"""Old name of "every fast path off"; the fast paths move to `enabled(name)` (issue #18)."""

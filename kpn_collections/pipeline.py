@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import fast_paths
 from .auth.inject import inject_auth, patch_document, plan_auth
 from .build.check import check_collection
 from .build.collection import build_collection
@@ -208,7 +209,11 @@ def convert_source(
     if version is not None:
         bundled = bundle(source, version, base_uri, retriever, diagnostics)
         if not diagnostics.has_errors:
-            beside = validate_beside and len(source.text) >= parallel.MIN_SOURCE_CHARACTERS
+            beside = (
+                validate_beside
+                and fast_paths.enabled("validate-beside")
+                and len(source.text) >= parallel.MIN_SOURCE_CHARACTERS
+            )
             collection = _run_stages(
                 bundled.document,
                 version,

@@ -12,13 +12,8 @@ from typing import Any
 
 import yaml
 
-from .fast_paths import REFERENCE_ONLY
+from . import fast_json
 from .files import file_kind, read_limited
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson ships wheels for the usual platforms
-    orjson = None  # type: ignore[assignment]
 
 
 def dumps(collection: dict[str, Any]) -> str:
@@ -27,18 +22,11 @@ def dumps(collection: dict[str, Any]) -> str:
 
 
 def collection_bytes(collection: dict[str, Any]) -> bytes:
-    """`dumps(collection)` encoded as UTF-8, made without the text in between: a big API's
-    collection is tens of megabytes as Python text (four bytes a character once one emoji is in it),
-    which is what a conversion's peak memory would otherwise be made of."""
-    if (
-        orjson is not None
-        and not REFERENCE_ONLY
-        and not _has_float_orjson_writes_differently(collection)
-    ):
-        try:
-            return orjson.dumps(collection, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-        except TypeError:
-            pass  # an integer beyond 64 bits, a lone surrogate, a type orjson does not know
+    """`dumps(collection)` encoded as UTF-8, made without the text in between (a big API's
+    collection as Python text is what a conversion's peak memory would otherwise be made of)."""
+    fast = fast_json.indented(collection, newline=True)
+    if fast is not None:
+        return fast
     # a lone surrogate (from a `\ud800` escape in a JSON definition) cannot be UTF-8: it is written
     # as the same JSON escape
     return (json.dumps(collection, indent=2, ensure_ascii=False) + "\n").encode(
@@ -47,44 +35,12 @@ def collection_bytes(collection: dict[str, Any]) -> bytes:
 
 
 def json_text(value: Any) -> str:
-    """`json.dumps(value, indent=2, ensure_ascii=False)`, the reference text, written fast.
-
-    orjson writes the same bytes about four times faster (the standard library has no C encoder for
-    indented output), except for floats Python writes with an exponent (`1e-05`, orjson `0.00001`)
-    or as NaN and Infinity, integers beyond 64 bits and lone surrogates: those take the reference
-    path. `tests/test_fast_paths.py` compares the two.
-    """
-    if (
-        orjson is not None
-        and not REFERENCE_ONLY
-        and not _has_float_orjson_writes_differently(value)
-    ):
-        try:
-            return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
-        except TypeError:
-            pass  # an integer beyond 64 bits, a lone surrogate, a type orjson does not know
+    """`json.dumps(value, indent=2, ensure_ascii=False)`: the reference text, written by the fast
+    path where it can."""
+    fast = fast_json.indented(value, newline=False)
+    if fast is not None:
+        return fast.decode("utf-8")
     return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def _has_float_orjson_writes_differently(data: Any) -> bool:
-    """Whether `data` holds a float whose Python text has an exponent or is not a number (NaN,
-    Infinity).
-
-    Its own walk, not walk.container_levels: it looks at every value once, where that would look at
-    the containers and then again at their values (a third slower, on every collection written)."""
-    level: list[Any] = [[data]]  # the root is looked at as a list's item
-    while level:
-        deeper: list[Any] = []
-        for value in level:
-            for child in value.values() if isinstance(value, dict) else value:
-                if isinstance(child, (dict, list)):
-                    deeper.append(child)
-                elif isinstance(child, float):
-                    text = repr(child)
-                    if "e" in text or "n" in text:
-                        return True
-        level = deeper
-    return False
 
 
 def dump_document(document: dict[str, Any], fmt: str) -> str:

@@ -228,17 +228,19 @@ def test_cache_key_covers_the_python_and_libraries(
     assert batch.Cache(tmp_path).key(job) != before
 
 
-def test_cache_key_covers_the_reference_validation_switch(
+def test_cache_key_covers_the_fast_paths_switch(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """KPN_COLLECTIONS_REFERENCE_VALIDATION=1 rules the fast paths out: a result they made is not
-    served."""
+    """KPN_COLLECTIONS_FAST_PATHS rules fast paths out: a result made with other fast paths on is
+    not served."""
     from kpn_collections import fast_paths
 
     job = job_for(MULTI_FILE / "spec.yaml", tmp_path)
-    before = batch.Cache(tmp_path).key(job)
-    monkeypatch.setattr(fast_paths, "REFERENCE_ONLY", not fast_paths.REFERENCE_ONLY)
-    assert batch.Cache(tmp_path).key(job) != before
+    keys = set()
+    for on in (frozenset(fast_paths.FAST_PATHS), frozenset(), frozenset({"yaml-rs"})):
+        monkeypatch.setattr(fast_paths, "ON", on)
+        keys.add(batch.Cache(tmp_path).key(job))
+    assert len(keys) == 3
 
 
 def test_the_signing_key_is_private_to_the_user(

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__, fast_paths
+from .. import __version__, fast_json, fast_paths
 from ..build.render import MAX_TEMPLATE_BYTES, package_templates_dir
 from ..credentials import find_in_collection
 from ..diagnostics import Diagnostic, Severity
@@ -293,7 +293,7 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
     first and the short ones at the end fill the gaps, so the processes finish close together. This
     process converts too, rather than wait beside the workers while its memory counts for nothing; a
     worker that is done gets its next job when this process is between jobs."""
-    if workers <= 1 or len(jobs) <= 1:
+    if workers <= 1 or len(jobs) <= 1 or not fast_paths.enabled("scheduler"):
         for job in jobs:
             result = run_job(job)
             on_done()
@@ -630,11 +630,8 @@ def _fit_to_serve(content: bytes) -> bool:
 
 def _parse_json(content: bytes) -> Any:
     try:
-        # about three times faster; it refuses what the standard library reads (big integers)
-        import orjson
-
-        return orjson.loads(content)
-    except (ImportError, ValueError):
+        return fast_json.loads(content)
+    except fast_json.NoAnswer:
         return json.loads(content)
 
 
@@ -742,8 +739,8 @@ class Cache:
             "cwd": working_directory,
             "templates": templates,
             "overlay": _sha256(overlay),
-            "reference-only": fast_paths.REFERENCE_ONLY,
-        }  # set to rule the fast paths out: not their result
+            "fast-paths": fast_paths.fingerprint(),
+        }  # a result made with fast paths off is kept apart from theirs
         return _sha256(json.dumps(parts, sort_keys=True).encode("utf-8"))
 
     def lookup(self, key: str) -> CacheEntry | None:

@@ -20,16 +20,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from .. import fast_json
 from ..credentials import secret_kind
-from ..fast_paths import REFERENCE_ONLY
 from ..model import Api, MediaType, Operation, Response
 from .ajv_schema import SchemaStore
 from .render import Renderer
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson ships wheels for the usual platforms
-    orjson = None  # type: ignore[assignment]
 
 SHARE_ABOVE = 400
 """Inline response schemas whose JSON is longer than this many characters go into the shared
@@ -215,15 +210,8 @@ def _words(text: str) -> list[str]:
 
 
 def content_key(value: Any) -> bytes | None:
-    """A key equal for values with the same JSON content (orjson, keys sorted), or None when there
-    is no quick one (orjson missing, keys that are not text, integers beyond 64 bits, the reference
-    path)."""
-    if orjson is None or REFERENCE_ONLY:
-        return None
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # orjson.JSONEncodeError
-        return None
+    """A key equal for values with the same JSON content, or None when there is no quick one."""
+    return fast_json.sorted_key(value)
 
 
 def operation_label(operation: Operation) -> str:

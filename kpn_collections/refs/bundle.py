@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
+from .. import fast_paths
 from ..diagnostics import Diagnostic, Diagnostics, Severity, pointer_join, pointer_unescape
 from ..load.document import LoadError, SourceDocument, load_bytes
 from ..model import HTTP_METHODS, SpecVersion
 from ..walk import container_levels
+from .local_refs import text_has_only_local_refs
 from .resolve import resolve_fragment
 from .retrieve import RetrievalError, Retriever
 
@@ -174,7 +176,9 @@ def bundle(
     at the `$ref` that names them, in whichever file holds it. The source document itself is never
     mutated.
     """
-    if _text_has_only_local_refs(source.text) or not _has_external_ref(source.data):
+    if (
+        fast_paths.enabled("local-refs") and text_has_only_local_refs(source.text)
+    ) or not _has_external_ref(source.data):
         return BundleResult(source.data)
     try:
         return _Bundler(source, version, base_uri, retrieve, diagnostics).run()
@@ -186,25 +190,6 @@ def bundle(
             hint="shorten the chain, or bundle the definitions into fewer files",
         )
         return BundleResult(source.data)
-
-
-_NON_LOCAL_REF = re.compile(r"""\$ref['"]?\s*:\s*(?=\S)(?!['"]?#)""")
-
-
-def _text_has_only_local_refs(text: str) -> bool:
-    """A shortcut through the source text: True when every `$ref` key in it is followed by a value
-    opening with `#` (so nothing is external). False means "look at the data": some `$ref` may be
-    external, or the text escapes one of its letters, or is not at hand."""
-    return (
-        bool(text)
-        and _REF_LETTER_ESCAPE.search(text) is None
-        and _NON_LOCAL_REF.search(text) is None
-    )
-
-
-_REF_LETTER_ESCAPE = re.compile(r"\\(?:u00|x|U000000)(?:24|72|65|66)")
-"""`$`, `r`, `e` or `f` written as an escape (JSON `\u0024`, YAML `\x24`): a `$ref` the text search
-cannot see."""
 
 
 def _has_external_ref(node: Any) -> bool:

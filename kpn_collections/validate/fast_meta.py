@@ -130,6 +130,8 @@ def oas31_meta_valid(schema: Any) -> bool:
     `patternProperties` name (the places the dialect gives the `regex` format, the only format of
     its meta-schema the reference checks) must be a valid regex. A schema naming its own `$schema`
     is left to the reference check. False means "ask the reference check", never "invalid"."""
+    if not fast_paths.enabled("meta-check"):
+        return False
     fast = oas31_meta_fast()
     if fast is None or (isinstance(schema, dict) and "$schema" in schema) or not fast(schema):
         return False
