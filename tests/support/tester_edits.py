@@ -1,5 +1,5 @@
 """Scripted tester edits to a generated collection, as a tester makes them in Postman
-(tests/test_absorb.py)."""
+(tests/acceptance/test_absorb.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Acceptance tests: the command line and the pipeline on fixtures and the corpora."""
