@@ -20,23 +20,10 @@ from pathlib import Path
 import click
 
 from . import __version__, fast_paths
-from .batch.runner import (
-    GLOB_MAGIC,
-    Input,
-    Interrupted,
-    Job,
-    JobResult,
-    NamingError,
-    Terminated,
-    default_cache_dir,
-    discover,
-    glob_base,
-    looks_like_spec,
-    naming_problem,
-    output_path,
-    raise_terminated,
-    run_jobs,
-)
+from .batch.cache import default_cache_dir
+from .batch.discover import Input, NamingError, discover, looks_like_spec, output_path
+from .batch.jobs import Job, JobResult
+from .batch.scheduler import Interrupted, Terminated, raise_terminated, run_jobs
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config, repository_root
 from .diagnostics import (
     EXIT_BUG,
@@ -49,6 +36,7 @@ from .diagnostics import (
     escaped,
 )
 from .files import MAX_FILE_BYTES
+from .naming import GLOB_MAGIC, glob_base, naming_problem
 from .overlay import spec_of_overlay
 from .refs.retrieve import MirrorConfigError, MirrorRetriever, host_problem
 from .settings import (

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from kpn_collections.batch.runner import glob_base
 from kpn_collections.config import ConfigError, find_config, glob_matches, load_config
+from kpn_collections.naming import glob_base
 
 from ..acceptance.test_cli import run
 from ..conftest import CORPUS, FIXTURES, require_corpus
@@ -337,10 +337,11 @@ def test_progress_bar_on_a_terminal_only(tree: Path) -> None:
 def test_cache_key_covers_the_tool_itself(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A changed converter or packaged template never serves a result of the old one (same version
     or not)."""
-    from kpn_collections.batch import runner as batch
+    from kpn_collections.batch import cache as batch
+    from kpn_collections.batch.jobs import Job
     from kpn_collections.settings import Settings
 
-    job = batch.Job(
+    job = Job(
         0,
         FIXTURES / "oas30" / "features" / "input.yaml",
         tmp_path / "out.json",
@@ -356,7 +357,8 @@ def test_cache_key_covers_the_tool_itself(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def test_run_jobs_over_two_workers_runs_every_job_once_in_job_order(tmp_path: Path) -> None:
-    from kpn_collections.batch.runner import Job, run_jobs
+    from kpn_collections.batch.jobs import Job
+    from kpn_collections.batch.scheduler import run_jobs
     from kpn_collections.settings import Settings
 
     source = (FIXTURES / "oas30" / "features" / "input.yaml").read_text(encoding="utf-8")
@@ -380,7 +382,7 @@ def _job_killing_its_worker(job: Any) -> Any:
     (slowly in the main process, so that the next job is submitted after the worker has died)."""
     import multiprocessing
 
-    from kpn_collections.batch.runner import JobResult
+    from kpn_collections.batch.jobs import JobResult
 
     if multiprocessing.parent_process() is None:
         time.sleep(0.2)
@@ -392,8 +394,9 @@ def _job_killing_its_worker(job: Any) -> Any:
 def test_a_worker_that_dies_is_reported_and_the_batch_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kpn_collections.batch import runner as batch
-    from kpn_collections.batch.runner import Job, run_jobs
+    from kpn_collections.batch import scheduler as batch
+    from kpn_collections.batch.jobs import Job
+    from kpn_collections.batch.scheduler import run_jobs
     from kpn_collections.settings import Settings
 
     jobs = []
@@ -413,7 +416,8 @@ def test_workers_share_prepared_templates_and_still_report_a_template_that_does_
 ) -> None:
     """run_jobs compiles the templates before forking (pipeline.prepare); a user template with a
     syntax error must not stop it there, but fail each conversion with a located template error."""
-    from kpn_collections.batch.runner import Job, run_jobs
+    from kpn_collections.batch.jobs import Job
+    from kpn_collections.batch.scheduler import run_jobs
     from kpn_collections.settings import Settings
 
     templates = tmp_path / "templates"
@@ -448,7 +452,8 @@ def test_the_settings_file_reader_does_not_load_the_job_runner() -> None:
     import sys
 
     code = (
-        "import sys, kpn_collections.config; print('kpn_collections.batch.runner' in sys.modules)"
+        "import sys, kpn_collections.config; "
+        "print(any(m.startswith('kpn_collections.batch.') for m in sys.modules))"
     )
     shown = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpn_collections.batch import runner as batch
-from kpn_collections.batch.runner import Job, run_job
+from kpn_collections.batch import cache as batch
+from kpn_collections.batch.jobs import Job, run_job
 from kpn_collections.settings import AUTH_MODES, FOLDER_MODES, TEST_MODES, Settings
 from kpn_collections.write import collection_bytes
 

@@ -24,7 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpn_collections import cli
-from kpn_collections.batch.runner import Input, NamingError, discover, naming_problem, output_path
+from kpn_collections.batch.discover import Input, NamingError, discover, output_path
+from kpn_collections.naming import naming_problem
 
 from ..conftest import FIXTURES, REPO_ROOT
 

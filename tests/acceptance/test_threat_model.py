@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpn_collections.batch.runner import _parts_match, stored_credentials
+from kpn_collections.batch.discover import _parts_match
+from kpn_collections.batch.jobs import stored_credentials
 from kpn_collections.config import ConfigError, glob_matches, load_config
 
 from ..acceptance.test_cli import run
@@ -330,7 +331,7 @@ def test_a_committed_link_to_a_spec_outside_the_repository_is_not_searched(tmp_p
 def test_the_cache_key_never_follows_a_template_link_out_of_its_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kpn_collections.batch import runner as batch
+    from kpn_collections.batch import cache as batch
 
     outside = tmp_path / "outside"
     (outside / "deep").mkdir(parents=True)

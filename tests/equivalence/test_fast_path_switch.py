@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from kpn_collections import fast_json, fast_paths, write
-from kpn_collections.batch import runner as batch
+from kpn_collections.batch import jobs as batch_jobs
+from kpn_collections.batch import scheduler as batch
 from kpn_collections.diagnostics import Diagnostics
 from kpn_collections.load import document as load
 from kpn_collections.model import SpecVersion
@@ -141,7 +142,7 @@ def _validate_beside(monkeypatch: pytest.MonkeyPatch) -> Any:
 def _schedule(tmp_path: Path) -> Any:
     specs = [FIXTURES / "oas30" / name / "input.yaml" for name in ("features", "warts")]
     jobs = [
-        batch.Job(index, spec, tmp_path / f"{index}.json", Settings())
+        batch_jobs.Job(index, spec, tmp_path / f"{index}.json", Settings())
         for index, spec in enumerate(specs)
     ]
     results = list(batch.run_jobs(jobs, 2, lambda: None))
