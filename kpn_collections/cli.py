@@ -22,7 +22,7 @@ import click
 from . import __version__, fast_paths
 from .batch.cache import default_cache_dir
 from .batch.discover import Input, NamingError, discover, looks_like_spec, output_path
-from .batch.jobs import Job, JobResult
+from .batch.jobs import Job
 from .batch.scheduler import Interrupted, Terminated, raise_terminated, run_jobs
 from .config import DEFAULT_NAMING, ConfigError, find_config, load_config, repository_root
 from .diagnostics import (
@@ -39,6 +39,17 @@ from .files import MAX_FILE_BYTES
 from .naming import GLOB_MAGIC, glob_base, naming_problem
 from .overlay import spec_of_overlay
 from .refs.retrieve import MirrorConfigError, MirrorRetriever, host_problem
+from .report import (
+    Progress,
+    publish_entry,
+    report_bug,
+    report_job,
+    report_publish,
+    say,
+    summary,
+    summary_text,
+    write_stdout,
+)
 from .settings import (
     AUTH_MODES,
     FOLDER_MODES,
@@ -325,7 +336,7 @@ def convert(
         inputs = _pre_commit_inputs(inputs, roots, tree_roots)
     for argument in empty:
         if not pre_commit:
-            _say(f"{argument}: no OpenAPI or Swagger documents found")
+            say(f"{argument}: no OpenAPI or Swagger documents found")
     if output == "-" and len(inputs) != 1:
         raise click.UsageError("-o - (stdout) takes exactly one SPEC")
     output_dir = (
@@ -377,8 +388,8 @@ def convert(
             for result in run_jobs(planned, workers, progress.advance):
                 progress.clear()
                 if result.text is not None:
-                    _write_stdout(result.text)
-                results.append(_report(result, quiet, verbose, report_format, debug))
+                    write_stdout(result.text)
+                results.append(report_job(result, quiet, verbose, report_format, debug))
     except KeyboardInterrupt as stop:
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -389,7 +400,7 @@ def convert(
             if isinstance(stop, Interrupted)
             else []
         )
-        results += [_report(result, quiet, verbose, report_format, debug) for result in late]
+        results += [report_job(result, quiet, verbose, report_format, debug) for result in late]
         wrote = sum(1 for result, _ in results if result.outcome == "written")
         click.echo(
             f"interrupted after {len(results)} of {len(planned)} spec(s), {wrote} collection(s)"
@@ -398,27 +409,27 @@ def convert(
         )
         terminated = isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated)
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
-    summary = _summary(results_of := [r for r, _ in results], check, time.perf_counter() - started)
+    totals = summary(results_of := [r for r, _ in results], check, time.perf_counter() - started)
     written = [r.target for r in results_of if r.outcome == "written" and r.target]
     if report_format == "json":
         click.echo(
             json.dumps(
-                {"files": [entry for _, entry in results], "summary": summary},
+                {"files": [entry for _, entry in results], "summary": totals},
                 indent=2,
                 ensure_ascii=False,
             ),
             err=True,
         )
     elif (not quiet and len(results_of) > 1) or check:
-        click.echo(_summary_text(summary, check), err=True)
+        click.echo(summary_text(totals, check), err=True)
     exit_code = EXIT_OK
     if any(r.outcome == "bug" for r in results_of):
         exit_code = EXIT_BUG
     elif not all(r.ok for r in results_of):
         exit_code = EXIT_FAILED
     if pre_commit and written:
-        _say("kpn-collections wrote " + ", ".join(written) + "; stage them and commit again:")
-        _say("  git add " + " ".join(shlex.quote(w) for w in written))
+        say("kpn-collections wrote " + ", ".join(written) + "; stage them and commit again:")
+        say("  git add " + " ".join(shlex.quote(w) for w in written))
         exit_code = max(exit_code, EXIT_FAILED)
     sys.exit(exit_code)
 
@@ -432,11 +443,6 @@ def _cacheable(path: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISREG(status.st_mode) and status.st_size <= MAX_FILE_BYTES
-
-
-def _say(line: str) -> None:
-    """Print one message line on stderr, control characters (from file names) escaped."""
-    click.echo(escaped(line), err=True)
 
 
 def _near(path: Path) -> Path:
@@ -517,90 +523,6 @@ def _refuse_clashes(jobs: list[Job]) -> None:
         )
 
 
-def _summary(results: list[JobResult], check: bool, seconds: float) -> dict[str, object]:
-    counts = {
-        outcome: sum(1 for r in results if r.outcome == outcome)
-        for outcome in (
-            "written",
-            "unchanged",
-            "stdout",
-            "up-to-date",
-            "stale",
-            "edited",
-            "missing",
-            "credentials",
-            "failed",
-            "bug",
-        )
-    }
-    return {
-        "specs": len(results),
-        **counts,
-        "with_warnings": sum(1 for r in results if r.warnings),
-        "failed_total": counts["failed"] + counts["bug"],
-        "from_cache": sum(1 for r in results if r.cached),
-        "seconds": round(seconds, 2),
-        "check": check,
-    }
-
-
-def _summary_text(summary: dict[str, object], check: bool) -> str:
-    if check:
-        parts = [
-            f"{summary['up-to-date']} up to date",
-            f"{summary['stale']} stale",
-            f"{summary['missing']} missing",
-        ]
-        if summary["edited"]:
-            parts.append(f"{summary['edited']} edited by hand")
-        if summary["credentials"]:
-            parts.append(f"{summary['credentials']} storing credentials")
-    else:
-        parts = [f"{summary['written']} written", f"{summary['unchanged']} unchanged"]
-    parts += [f"{summary['with_warnings']} with warnings", f"{summary['failed_total']} failed"]
-    return (
-        f"{summary['specs']} spec(s): "
-        + ", ".join(parts)
-        + f" ({summary['from_cache']} from cache) in {summary['seconds']} s"
-    )
-
-
-class Progress:
-    """A one-line progress counter on a terminal (stderr); nothing otherwise."""
-
-    def __init__(self, total: int, *, enabled: bool):
-        self.total = total
-        self.done = 0
-        self.enabled = enabled and total > 1
-
-    def __enter__(self) -> Progress:
-        self._draw()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.clear()
-
-    def advance(self) -> None:
-        """One more job finished."""
-        self.done += 1
-        self._draw()
-
-    def clear(self) -> None:
-        """Remove the line before other output is printed."""
-        if self.enabled:
-            click.echo("\r\033[K", nl=False, err=True)
-
-    def _draw(self) -> None:
-        if self.enabled:
-            width = 30
-            filled = width * self.done // max(self.total, 1)
-            click.echo(
-                f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}",
-                nl=False,
-                err=True,
-            )
-
-
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option(
@@ -650,7 +572,7 @@ def inject(
     try:
         result = inject_file(spec, settings)
     except Exception:  # a bug: say so, exit 3
-        _report_bug(spec, debug)
+        report_bug(spec, debug)
         sys.exit(EXIT_BUG)
     _write_text_result(spec, output, result.text, result.diagnostics, verbose)
 
@@ -697,7 +619,7 @@ def bundle(
     try:
         result = bundle_file(spec, settings, output_format=output_format)
     except Exception:  # a bug: say so, exit 3
-        _report_bug(spec, debug)
+        report_bug(spec, debug)
         sys.exit(EXIT_BUG)
     _write_text_result(spec, output, result.text, result.diagnostics, verbose)
 
@@ -709,91 +631,21 @@ def _write_text_result(
         if diagnostic.severity is not Severity.INFO or verbose:
             click.echo(diagnostic.format(), err=True)
     if text is None:
-        _say(f"{spec}: FAILED; nothing written")
+        say(f"{spec}: FAILED; nothing written")
         sys.exit(EXIT_FAILED)
     if output == "-":
-        _write_stdout(text)
+        write_stdout(text)
         sys.exit(EXIT_OK)
     try:
         written = write_if_changed(Path(output), text)
     except OSError as exc:  # a read-only or full disk, a directory or a device in the way
-        _say(
+        say(
             f"{output}: error [output-failed]: cannot write {exc.filename or output}:"
             f" {exc.strerror or exc}; nothing written"
         )
         sys.exit(EXIT_FAILED)
-    _say(f"{spec}: {'wrote' if written else 'unchanged'} {output}")
+    say(f"{spec}: {'wrote' if written else 'unchanged'} {output}")
     sys.exit(EXIT_OK)
-
-
-def _write_stdout(text: str) -> None:
-    """Write a result to stdout, flushed now: a full disk behind it (`> /dev/full`) is a failure
-    (exit 1), not a silent loss; a reader that stopped (`| head`) is not."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return
-    except OSError as exc:
-        _say(f"<stdout>: error [output-failed]: cannot write the result: {exc.strerror or exc}")
-        sys.exit(EXIT_FAILED)
-
-
-def _report(
-    result: JobResult, quiet: bool, verbose: bool, report_format: str, debug: bool
-) -> tuple[JobResult, dict[str, object]]:
-    shown = [
-        d
-        for d in result.diagnostics
-        if d.severity is Severity.ERROR
-        or (d.severity is Severity.WARNING and not quiet)
-        or (d.severity is Severity.INFO and verbose)
-    ]
-    if report_format == "text":
-        for diagnostic in shown:
-            click.echo(diagnostic.format(), err=True)
-        warnings = f" ({result.warnings} warning(s))"
-        if result.outcome == "bug":
-            _report_bug(Path(result.spec), debug, result.bug)
-        elif result.outcome == "failed":
-            errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
-            reason = f"{errors} error(s)" if errors else "warnings are failures with --strict"
-            _say(f"{result.spec}: FAILED ({reason}); nothing written")
-        elif result.outcome == "credentials":
-            _say(f"{result.spec}: {result.target} stores credentials; clear them")
-        elif result.outcome == "edited":
-            _say(f"{result.spec}: {result.target} was edited by hand; not overwritten")
-        elif result.outcome in ("missing", "stale"):
-            _say(f"{result.spec}: {result.target} is {result.outcome}")
-        elif not quiet:
-            described = {
-                "written": f"wrote {result.target}",
-                "unchanged": f"unchanged {result.target}",
-                "stdout": "wrote <stdout>",
-                "up-to-date": f"{result.target} is up to date",
-            }
-            _say(f"{result.spec}: {described[result.outcome]}{warnings}")
-    entry: dict[str, object] = {
-        "source": result.spec,
-        "output": result.target,
-        "ok": result.ok,
-        "outcome": result.outcome,
-        "cached": result.cached,
-        "diagnostics": [d.as_dict() for d in shown],
-    }
-    return result, entry
-
-
-def _report_bug(spec: Path, debug: bool, trace: str | None = None) -> None:
-    _say(
-        f"{spec}: internal error in kpn-collections {__version__}: this is a bug, please report it "
-        "with the input file" + ("" if debug else " (run with --debug for the traceback)")
-    )
-    if debug:
-        if trace:
-            click.echo(trace, err=True)
-        else:
-            traceback.print_exc()
 
 
 @main.command()
@@ -902,7 +754,7 @@ def publish(
         )
     inputs, empty = discover(arguments, [_tree_root(r, config.file) for r in roots])
     for argument in empty:
-        _say(f"{argument}: no OpenAPI or Swagger documents found")
+        say(f"{argument}: no OpenAPI or Swagger documents found")
     # keys and the default state file are relative to the project root: the settings file's
     # directory, else the repository's top (not the working directory, which would give other keys
     # from a subdirectory)
@@ -948,14 +800,14 @@ def publish(
         ):
             results.append(result)
             if report_format == "text":
-                _report_publish(result, quiet, verbose, debug)
+                report_publish(result, quiet, verbose, debug)
     except NoApiKey as exc:
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt as stop:
-        _say(f"publish stopped; {state_path} holds every collection published until then")
+        say(f"publish stopped; {state_path} holds every collection published until then")
         sys.exit(EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED)
     except PublishAborted as exc:
-        _say(f"error [publish-workspace]: {exc}; nothing more was published")
+        say(f"error [publish-workspace]: {exc}; nothing more was published")
         sys.exit(EXIT_FAILED)
     counts = {
         o: sum(1 for r in results if r.outcome == o)
@@ -974,7 +826,7 @@ def publish(
         click.echo(
             json.dumps(
                 {
-                    "collections": [_publish_entry(r, verbose) for r in results],
+                    "collections": [publish_entry(r, verbose) for r in results],
                     "summary": {
                         "specs": len(results),
                         **counts,
@@ -996,7 +848,7 @@ def publish(
         shown = [
             f"{n} {words.get(o, o)}" for o, n in counts.items() if n or o in ("unchanged", "failed")
         ]
-        _say(
+        say(
             f"{len(results)} spec(s): "
             + ", ".join(shown)
             + f" in {time.perf_counter() - started:.2f} s"
@@ -1040,66 +892,6 @@ def _state_key(spec: Path, root: Path) -> str:
         return spec.absolute().relative_to(root.absolute()).as_posix()
     except ValueError:
         return spec.as_posix()
-
-
-def _publish_entry(result: object, verbose: bool) -> dict[str, object]:
-    from .publish import PublishResult
-
-    assert isinstance(result, PublishResult)
-    shown = [
-        d.as_dict()
-        for d in result.diagnostics
-        if d.severity is Severity.ERROR
-        or verbose
-        or (d.severity is Severity.WARNING and d.code.startswith("absorb-"))
-    ]
-    return {
-        "source": result.spec,
-        "outcome": result.outcome,
-        "ok": result.ok,
-        "summary": result.summary,
-        "details": list(result.details),
-        "diagnostics": shown,
-        "absorbed_into": result.absorbed or None,
-    }
-
-
-def _report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> None:
-    from .publish import PublishResult
-
-    assert isinstance(result, PublishResult)
-    for (
-        diagnostic
-    ) in result.diagnostics:  # absorb's warnings (secrets left out, orphans) are always shown
-        if diagnostic.severity is Severity.ERROR or (
-            diagnostic.severity is Severity.WARNING
-            and (verbose or diagnostic.code.startswith("absorb-"))
-        ):
-            click.echo(diagnostic.format(), err=True)
-    if result.outcome == "bug":
-        _report_bug(Path(result.spec), debug, result.bug)
-    elif result.outcome == "failed":
-        _say(f"{result.spec}: FAILED; not published")
-    elif result.outcome == "edited":
-        _say(f"{result.spec}: {result.summary}")
-        for line in result.details:
-            _say(f"  {line}")
-    elif not quiet:
-        _say(f"{result.spec}: {result.summary}")
-        always = (
-            "lost:",
-            "absorbed:",
-            "would absorb:",
-            "not absorbed:",
-        )  # what happened to edits made in Postman
-        if (
-            verbose
-            or result.outcome in ("would-update", "would-create")
-            or any(line.startswith(always) for line in result.details)
-        ):
-            for line in result.details:
-                if verbose or result.outcome != "would-create" or line.startswith(always):
-                    _say(f"  {line}")
 
 
 @main.command()
@@ -1154,28 +946,26 @@ def absorb(
     try:
         result = absorb_file(edited, spec, settings, base_file, base_text=base_text)
     except AbsorbError as exc:
-        _say(f"{exc}")
+        say(f"{exc}")
         sys.exit(EXIT_FAILED)
     except Exception:  # a bug: say so, exit 3
-        _report_bug(spec, debug)
+        report_bug(spec, debug)
         sys.exit(EXIT_BUG)
     for diagnostic in result.problems:
         if diagnostic.severity is not Severity.INFO:
             click.echo(diagnostic.format(), err=True)
     if result.failed:
-        _say(f"{spec}: FAILED; {result.overlay_path} not written")
+        say(f"{spec}: FAILED; {result.overlay_path} not written")
         sys.exit(EXIT_FAILED)
     if result.text is None:
-        _say(f"{edited}: nothing new to absorb; {result.overlay_path} unchanged")
+        say(f"{edited}: nothing new to absorb; {result.overlay_path} unchanged")
         sys.exit(EXIT_OK)
     try:
         write_if_changed(result.overlay_path, result.text)
     except OSError as exc:
-        _say(
-            f"{result.overlay_path}: error [output-failed]: cannot write it: {exc.strerror or exc}"
-        )
+        say(f"{result.overlay_path}: error [output-failed]: cannot write it: {exc.strerror or exc}")
         sys.exit(EXIT_FAILED)
-    _say(
+    say(
         f"{edited}: wrote {result.overlay_path}; commit it, then regenerate: kpn-collections"
         f" convert {spec}"
     )
