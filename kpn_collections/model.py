@@ -124,6 +124,12 @@ class NamedExample:
     summary: str = ""
 
 
+def is_json(kind: str) -> bool:
+    """Whether a media type (without parameters, see `MediaType.kind`) is JSON: application/json,
+    text/json or any `+json` type. `*/*` may hold JSON too; callers say what they do with it."""
+    return kind in ("application/json", "text/json") or kind.endswith("+json")
+
+
 @dataclass(frozen=True)
 class MediaType:
     media_type: str

@@ -39,6 +39,7 @@ from ..model import (
     Response,
     SpecVersion,
     TokenRequest,
+    is_json,
 )
 from ..refs.resolve import RefResolver
 from ..settings import Settings
@@ -764,7 +765,7 @@ class _Builder:
                 "mode": "formdata",
                 "formdata": self._form_fields(media, value, chosen, files=True),
             }, None
-        if _is_json(kind) or (kind == "*/*" and isinstance(value, (dict, list))):
+        if is_json(kind) or (kind == "*/*" and isinstance(value, (dict, list))):
             return {
                 "mode": "raw",
                 "raw": _json_text(value),
@@ -906,7 +907,7 @@ class _Builder:
             kind = media.kind
             content_type = "application/json" if kind == "*/*" else media.media_type
             headers.append({"key": "Content-Type", "value": content_type})
-            if _is_json(kind) or kind == "*/*":
+            if is_json(kind) or kind == "*/*":
                 body, language = self._json_text_of(value), "json"
             elif "xml" in kind:
                 body, language = (value if isinstance(value, str) else _xml_text(value)), "xml"
@@ -1185,10 +1186,6 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _is_json(kind: str) -> bool:
-    return kind == "application/json" or kind.endswith("+json") or kind == "text/json"
-
-
 def _is_file_schema(schema: dict[str, Any]) -> bool:
     return (
         schema.get("format") == "binary"
@@ -1202,7 +1199,7 @@ def _preferred_media_type(content: tuple[MediaType, ...]) -> MediaType:
         kind = media.kind
         if kind == "application/json":
             return 0
-        if _is_json(kind):
+        if is_json(kind):
             return 1
         if kind == "application/x-www-form-urlencoded":
             return 2

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import fast_json
 from ..credentials import secret_kind
-from ..model import Api, MediaType, Operation, Response
+from ..model import Api, MediaType, Operation, Response, is_json
 from .ajv_schema import SchemaStore
 from .render import Renderer
 
@@ -144,7 +144,8 @@ class ContractTests:
         if self.mode != "contract" or media.schema is None:
             return None
         schema = self._converted(media.schema, name_hint)
-        return schema if is_json(media.kind) or self._describes_string(schema) else None
+        json_like = is_json(media.kind) or media.kind == "*/*"  # `*/*` may hold JSON
+        return schema if json_like or self._describes_string(schema) else None
 
     def _converted(self, source: Any, name_hint: str) -> Any:
         """The Ajv form of a response schema, shared (a `$ref` to a definition) when it is big.
@@ -219,8 +220,3 @@ def operation_label(operation: Operation) -> str:
     one."""
     label = f"{operation.method.upper()} {operation.path}"
     return f"{label} ({operation.operation_id})" if operation.operation_id else label
-
-
-def is_json(kind: str) -> bool:
-    """Whether a media type (without parameters) holds JSON; `*/*` may, so it counts."""
-    return kind in ("application/json", "text/json", "*/*") or kind.endswith("+json")

@@ -30,7 +30,16 @@ from urllib.parse import unquote
 
 from ..credentials import redact_text
 from ..diagnostics import Diagnostics, pointer_escape, pointer_join, pointer_unescape
-from ..model import MISSING, Api, MediaType, NamedExample, Operation, Parameter, SpecVersion
+from ..model import (
+    MISSING,
+    Api,
+    MediaType,
+    NamedExample,
+    Operation,
+    Parameter,
+    SpecVersion,
+    is_json,
+)
 from ..refs.resolve import RefResolver, resolve_fragment
 from ..validate.schema_check import SchemaCheck
 from .ajv_schema import SchemaStore
@@ -169,11 +178,7 @@ class ExampleCheck:
         kind = media.kind
         if kind == "application/x-www-form-urlencoded" or kind.startswith("multipart/"):
             sent = _form_as_sent(value, media.schema, self.api.resolver)
-        elif (
-            kind in ("application/json", "text/json")
-            or kind.endswith("+json")
-            or (kind == "*/*" and isinstance(value, (dict, list)))
-        ):
+        elif is_json(kind) or (kind == "*/*" and isinstance(value, (dict, list))):
             sent = _json_value(value) if isinstance(value, str) else value
         else:
             return value  # XML, text, files: what the schema describes is not the text sent
