@@ -78,8 +78,8 @@ def _unsure_for_yaml_rs(text: str) -> bool:
 
 
 def _has_refused_character(text: str) -> bool:
-    """Whether `text` holds a character of _YAML_REFUSED (for ASCII text, found by bytes.translate:
-    ten times faster than the search)."""
+    """Whether `text` holds a character of _YAML_REFUSED (for ASCII text, found by
+    bytes.translate rather than the search)."""
     if text.isascii():
         return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
     return _YAML_REFUSED.search(text) is not None
@@ -91,8 +91,7 @@ _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 def _has_long_digit_run(text: str) -> bool:
     """Whether `text` has more digits in a row than an integer may have: yaml-rs would read them as
     a number that cannot be written back as text; PyYAML's reading is then refused with a located
-    error. (A search for zeros after a translation: 2 ms a megabyte, where a regular expression
-    takes ten.)"""
+    error. Found as a run of zeros after a translation, cheaper than a regular expression."""
     return (
         text.encode("utf-8", "surrogatepass")
         .translate(_DIGITS_AS_ZERO)
@@ -123,12 +122,10 @@ def fast_yaml(text: str) -> Any:
     """The document as yaml-rs reads it, when that is sure to be what `_parse_yaml` returns; else
     None.
 
-    yaml-rs (Rust) reads a big definition about fifteen times faster than PyYAML's C loader, whose
-    node objects and Python-level tag resolution cost most of a YAML conversion. It is used only for
+    It is used only for
     text that `_unsure_for_yaml_rs` finds nothing risky in, whose root is a mapping, whose keys are
     text (or integers, written back as the text they were) and that nests no deeper than MAX_DEPTH;
     everything else, errors included, goes to PyYAML, which also locates problems.
-    `tests/test_fast_paths.py` compares the two.
     """
     if yaml_rs is None or _unsure_for_yaml_rs(text):
         return None
@@ -221,8 +218,8 @@ def _has_risky_flow_collection(text: str) -> bool:
 
 
 def _positions(text: str, characters: str) -> list[int]:
-    """Every index of any of `characters` in `text`, in order (str.find is many times faster at this
-    than a regular expression searching for a character class). Several hints on one line are fine
+    """Every index of any of `characters` in `text`, in order (str.find, cheaper than a regular
+    expression searching for a character class). Several hints on one line are fine
     for the callers, which look at each line once."""
     found: list[int] = []
     for character in characters:

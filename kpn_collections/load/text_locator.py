@@ -29,8 +29,7 @@ def root_position(text: str) -> tuple[int, int] | None:
 class JsonPositions:
     """Source positions in JSON text, found with the standard library's C scanner: only the
     containers on the way to a pointer are indexed (each once), their other members skipped at C
-    speed. Composing the whole text as YAML for the same answer takes seconds on a big API
-    description."""
+    speed, instead of composing the whole text as YAML for the same answer."""
 
     def __init__(self, text: str):
         self.text = text

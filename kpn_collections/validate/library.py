@@ -73,8 +73,8 @@ _META_SCHEMAS = {
 
 def meta_schema(version: SpecVersion) -> dict[str, Any]:
     """The OpenAPI meta-schema openapi-spec-validator ships for a version. Read here from the
-    library's JSON file (the library reads it with a YAML reader in pure Python: about 10 ms per
-    version, in every process); the library's own copy when the file is not where this version of it
+    library's JSON file (the library reads it with a pure-Python YAML reader in every process); the
+    library's own copy when the file is not where this version of it
     keeps it. Tests check both are equal."""
     if fast_paths.enabled("meta-schema-json"):
         file = (

@@ -1,19 +1,6 @@
-"""JSON Schema checks with a fast path: jsonschema-rs (Rust) answers "valid?", Python jsonschema
-explains.
-
-Most documents are valid, and for those the Rust validator's yes is all that is needed (about 100
-times faster on a big API description). Only when it says no does the reference validator, Python's
-jsonschema, run to produce the errors, with the detail (`context`, `validator`, paths) the reports
-are built from. So the findings are always the reference path's; `tests/test_fast_paths.py` checks
-that both validators agree on validity over the corpus, the fixtures and mutated documents. Without
-jsonschema-rs (an unusual platform) every check simply takes the reference path.
-
-The two validators read `pattern` differently: Python's `re` lets `$` match before a final newline
-and `\\d` match any Unicode digit, where jsonschema-rs follows ECMA-262 (end of text; ASCII digits),
-so a component named "Pet\\n" matched a `patternProperties` name for one and not the other.
-jsonschema-rs is therefore given each schema with its patterns rewritten to Python's reading
-(`python_regex`); a schema with a pattern the rewrite does not know gets no fast path at all.
-"""
+"""JSON Schema checks: Python jsonschema, the reference, explains; the "jsonschema-rs" fast path
+(fast_schema.py) answers "valid?" first, so the reference runs only where a value is invalid and
+the findings are always the reference's."""
 
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
 """openapi-spec-validator's semantic pass, walked over the plain document with our resolver.
 
-The library walks the document a second time through jsonschema-path objects, which costs more than
-the rest of validation together on a big API description (1.9 s of 4.3 s on GitHub's). This module
-makes the same checks in the same order with the same messages: each schema's meta-check, required
-properties an `allOf` schema never defines, `default` values against their schema, duplicate
-parameters and duplicate tag names (duplicate operationIds and unresolved path parameters are our
-own checks, with locations). It is used only on documents that pass the structural check, where
-every object has the shape the walk expects; other documents get the library's own pass.
-`tests/test_fast_paths.py` compares the two on every document it has.
+Fast path "semantic": the library walks the document a second time through jsonschema-path objects,
+the costliest part of validation on a big API description. This module makes the same checks in the
+same order with the same messages: each schema's meta-check, required properties an `allOf` schema
+never defines, `default` values against their schema, duplicate parameters and duplicate tag names
+(duplicate operationIds and unresolved path parameters are our own checks, with locations). It is
+used only on documents that pass the structural check, where every object has the shape the walk
+expects; other documents get the library's own pass.
 """
 
 from __future__ import annotations
