@@ -319,9 +319,8 @@ def convert(
         raise click.UsageError(escaped(str(exc))) from None
     options = click.get_current_context().params  # named as the Settings fields
     given = {key: options.get(name) for key, (name, _) in SETTING_KEYS.items()}
-    given["allow-remote-refs"] = (
-        allow_remote_refs or None
-    )  # a flag: absent leaves the settings file's value
+    # a flag: absent leaves the settings file's value
+    given["allow-remote-refs"] = allow_remote_refs or None
     command_line = {key: value for key, value in given.items() if value is not None}
     roots = [config.root / s for s in config.get("specs", [])]
     tree_roots = [_tree_root(r, config.file) for r in roots]
@@ -365,9 +364,8 @@ def convert(
             target = None if output == "-" else _near(output_path(spec, output_dir, naming))
         except NamingError as exc:
             raise click.BadParameter(escaped(str(exc)), param_hint=naming_setting) from None
-        cached_in = (
-            cache_directory if _cacheable(spec.path) else None
-        )  # the conversion reports the others
+        # the conversion reports the others
+        cached_in = cache_directory if _cacheable(spec.path) else None
         planned.append(
             Job(index, spec.path, target, settings, check, cached_in, output_root=output_dir)
         )

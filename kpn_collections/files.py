@@ -41,9 +41,8 @@ def read_limited(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
         path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
     )
     with os.fdopen(descriptor, "rb") as handle:
-        _check_regular(
-            os.fstat(descriptor), path, limit
-        )  # the file that was opened, not the one looked at
+        # the file that was opened, not the one looked at
+        _check_regular(os.fstat(descriptor), path, limit)
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise FileTooLarge(0, f"larger than {limit:,} bytes", str(path))

@@ -33,15 +33,12 @@ class Settings:
     ref_root: Path | None = None  # files `$ref`s may read; default: the input file's directory
     ref_mirror: Path | None = None  # local copies of remote `$ref` targets (see retrieve.py)
     allow_remote_refs: bool = False  # fetch remote `$ref` targets that the mirror lacks over HTTPS
-    allow_private_hosts: bool = (
-        False  # let remote fetches reach loopback, private and link-local addresses
-    )
-    swaggerhub_host: str = (
-        SWAGGERHUB_HOST  # the only host SWAGGERHUB_API_KEY is sent to (On-Premise: its own)
-    )
-    overlay: Path | None = (
-        None  # testers' additions (overlay.py); default: `<spec stem>.overlay.yaml` when present
-    )
+    # let remote fetches reach loopback, private and link-local addresses
+    allow_private_hosts: bool = False
+    # the only host SWAGGERHUB_API_KEY is sent to (On-Premise: its own)
+    swaggerhub_host: str = SWAGGERHUB_HOST
+    # testers' additions (overlay.py); default: `<spec stem>.overlay.yaml` when present
+    overlay: Path | None = None
 
 
 SETTING_KEYS: dict[str, tuple[str, Any]] = {

@@ -99,9 +99,8 @@ def write_if_changed(path: Path, content: str | bytes, *, within: Path | None = 
             pass
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(
-            temp_name, _file_mode()
-        )  # mkstemp makes the file private; collections are ordinary files
+        # mkstemp makes the file private; collections are ordinary files
+        os.chmod(temp_name, _file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

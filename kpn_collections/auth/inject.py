@@ -41,9 +41,8 @@ class AuthPlan:
     mode: str  # client-credentials, token-operation or spec
     scheme_key: str = ""
     token_url: str = ""
-    apply_globally: bool = (
-        False  # the definition has no global security: make the scheme the default
-    )
+    # the definition has no global security: make the scheme the default
+    apply_globally: bool = False
     token_operation: Operation | None = None
     reason: str = ""
 
@@ -323,9 +322,8 @@ def patch_document(
             schemes = _mapping(patched, "securityDefinitions")
             scheme = _mapping(schemes, plan.scheme_key)
             if scheme.get("flow", "application") != "application" or "$ref" in scheme:
-                scheme = _mapping(
-                    schemes, _free_key_in(schemes, DEFAULT_SCHEME_KEY)
-                )  # keep the other flow
+                # keep the other flow
+                scheme = _mapping(schemes, _free_key_in(schemes, DEFAULT_SCHEME_KEY))
                 patched["security"] = [{key: [] for key in schemes if schemes[key] is scheme}]
             scheme.update({"type": "oauth2", "flow": "application", "tokenUrl": plan.token_url})
             scheme.pop("authorizationUrl", None)

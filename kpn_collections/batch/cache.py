@@ -208,9 +208,8 @@ def _signing_key() -> bytes | None:
     unusable = os.path.lexists(path)
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{SIGNING_KEY_FILE}.", dir=directory
-        )  # mode 0600
+        # mode 0600
+        handle, temporary = tempfile.mkstemp(prefix=f".{SIGNING_KEY_FILE}.", dir=directory)
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(secrets.token_bytes(32))
@@ -485,9 +484,8 @@ def _tool_hash() -> str:
     even when its version number stayed the same (a development install, a patched copy)."""
     package = Path(__file__).resolve().parents[1]  # the kpn_collections package
     templates = package_templates_dir().resolve()
-    outside = (
-        None if templates.is_relative_to(package) else templates
-    )  # a source checkout keeps them beside
+    # a source checkout keeps them beside
+    outside = None if templates.is_relative_to(package) else templates
     return sha256(f"{_tree_hash(package)} {_tree_hash(outside)}".encode())
 
 
@@ -498,9 +496,8 @@ def _tree_hash(directory: Path | None) -> str | None:
     for path in sorted(
         p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     ):
-        content = _read_regular(
-            path, MAX_TEMPLATE_BYTES
-        )  # one that cannot be read fails the conversion
+        # one that cannot be read fails the conversion
+        content = _read_regular(path, MAX_TEMPLATE_BYTES)
         digest.update(
             path.relative_to(directory).as_posix().encode("utf-8")
             + b"\0"

@@ -35,12 +35,10 @@ class Job:
     settings: Settings
     check: bool = False
     cache_dir: Path | None = None
-    validate_beside: bool = (
-        False  # a core to spare: validate a big spec in a second process (parallel.py)
-    )
-    output_root: Path | None = (
-        None  # the -o directory: no symbolic link below it is written through
-    )
+    # a core to spare: validate a big spec in a second process (parallel.py)
+    validate_beside: bool = False
+    # the -o directory: no symbolic link below it is written through
+    output_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +71,8 @@ _in_job = False
 
 def end_worker(signum: int, frame: Any) -> None:
     if _in_job:
-        signal.signal(
-            signal.SIGTERM, signal.SIG_DFL
-        )  # a second one while cleaning up ends it at once
+        # a second one while cleaning up ends it at once
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         raise WorkerEnded  # write_if_changed removes its temporary file on the way out
     os._exit(128 + signum)
 

@@ -180,9 +180,8 @@ def _run_in_worker(job: Job) -> JobResult:
 
 
 def _watch_parent(parent: int) -> None:
-    signal.pthread_sigmask(
-        signal.SIG_BLOCK, {signal.SIGTERM}
-    )  # delivered to the main thread, which handles it
+    # delivered to the main thread, which handles it
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     while os.getppid() == parent:
         time.sleep(1)
     os.kill(os.getpid(), signal.SIGTERM)

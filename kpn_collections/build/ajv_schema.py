@@ -120,9 +120,8 @@ class SchemaStore:
     def __init__(self, resolver: RefResolver, version: SpecVersion, *, omitted: str = "writeOnly"):
         self.resolver = resolver
         self.version = version
-        self.omitted = (
-            omitted  # the properties left out: `writeOnly` in responses, `readOnly` in requests
-        )
+        # the properties left out: `writeOnly` in responses, `readOnly` in requests
+        self.omitted = omitted
         self.definitions: dict[str, Any] = {}
         self._names: dict[str, str] = {}  # $ref -> definition name
         self._shared: dict[str, str] = {}  # JSON of a shared inline schema -> definition name
@@ -191,9 +190,8 @@ class SchemaStore:
             if name not in found:
                 found.add(name)
                 pending.extend(_definition_refs(self.definitions.get(name)))
-        return sorted(
-            found & set(self.definitions)
-        )  # a "$ref" inside literal data (enum, const) names nothing
+        # a "$ref" inside literal data (enum, const) names nothing
+        return sorted(found & set(self.definitions))
 
     def _definition(self, ref: str) -> str:
         """The definition name for a reference; its target is converted (by `convert`) the first
@@ -243,9 +241,8 @@ class SchemaStore:
             k: schema[k] for k in _PLAIN_KEYWORDS if k in schema and _valid(k, schema[k])
         }
         if "required" in result:
-            result["required"] = list(
-                dict.fromkeys(result["required"])
-            )  # draft-07 wants them unique
+            # draft-07 wants them unique
+            result["required"] = list(dict.fromkeys(result["required"]))
         for key in _SUBSCHEMA_KEYWORDS:
             if key in schema:
                 result[key] = self._schema(schema[key])

@@ -88,9 +88,8 @@ class _Variables:
     """Collection variables in the order they are first needed; each key declared once."""
 
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    auth_keys: list[str] = field(
-        default_factory=list
-    )  # the variables an auth scheme reads, in order
+    # the variables an auth scheme reads, in order
+    auth_keys: list[str] = field(default_factory=list)
 
     def declare(self, key: str, value: str, description: str) -> None:
         if key not in self.entries:
@@ -140,9 +139,8 @@ class _Builder:
         self.renderer = renderer
         self.diagnostics = diagnostics
         self.examples = ExampleGenerator(api.resolver)
-        self.checked = ExampleCheck(
-            api, diagnostics
-        )  # every value a request sends, checked against its schema
+        # every value a request sends, checked against its schema
+        self.checked = ExampleCheck(api, diagnostics)
         self.json_texts: dict[int, tuple[Any, str]] = {}  # id(value) -> (value, its JSON text)
         self.cleaned: dict[
             int, tuple[Any, Any]
@@ -215,9 +213,8 @@ class _Builder:
         if events:
             collection["event"] = events
         collection["variable"] = list(self.variables.entries.values())
-        redact_descriptions(
-            collection
-        )  # `secret-in-spec` promised: credentials in descriptions are left out
+        # `secret-in-spec` promised: credentials in descriptions are left out
+        redact_descriptions(collection)
         return collection
 
     def _credential_variables(self) -> list[dict[str, str]]:
@@ -505,13 +502,11 @@ class _Builder:
             item["event"] = [_event("test", None, self.contract_tests.script(operation))]
         behaviour: dict[str, Any] = {}
         if "body" in request and operation.method in _BODY_PRUNED_METHODS:
-            behaviour["disableBodyPruning"] = (
-                True  # else Postman drops the body of a GET, HEAD or DELETE
-            )
+            # else Postman drops the body of a GET, HEAD or DELETE
+            behaviour["disableBodyPruning"] = True
         if _only_redirects(operation.responses):
-            behaviour["followRedirects"] = (
-                False  # the documented 3xx is the answer, not where it points
-            )
+            # the documented 3xx is the answer, not where it points
+            behaviour["followRedirects"] = False
         if behaviour:
             item["protocolProfileBehavior"] = behaviour
         item["request"] = request
@@ -649,9 +644,8 @@ class _Builder:
             else (self.examples.example(parameter.schema, for_request=True))
         )
         checked = self.checked.parameter(parameter, without_credentials(value, parameter.name))
-        return without_credentials(
-            checked, parameter.name
-        )  # a repair (an enum value) may bring one back
+        # a repair (an enum value) may bring one back
+        return without_credentials(checked, parameter.name)
 
     def _param_text(self, parameter: Parameter) -> str:
         value = self._param_value(parameter)
@@ -725,22 +719,19 @@ class _Builder:
             return None, None
         media = _preferred_media_type(request_body.content)
         value = example.value if example is not None else media.first_example()
-        given = (
-            set(value) if isinstance(value, dict) else set()
-        )  # fields the spec's own example fills in
+        # fields the spec's own example fills in
+        given = set(value) if isinstance(value, dict) else set()
         if value is MISSING:
             value = self.examples.example(media.schema, for_request=True)
         value = self.checked.body(media, self._example_without_credentials(value), example)
-        value = self._example_without_credentials(
-            value
-        )  # a repair (an enum value) may bring one back
+        # a repair (an enum value) may bring one back
+        value = self._example_without_credentials(value)
         # the token operation sends the credential variables
         if credentials and isinstance(value, dict):
             value = {k: v for k, v in redact_secrets(value).items() if v != ""}
             schema = self.api.resolver.deref(media.schema)
-            documented = (
-                schema.get("properties", {}) if isinstance(schema, dict) else {}
-            )  # never its placeholder
+            # never its placeholder
+            documented = schema.get("properties", {}) if isinstance(schema, dict) else {}
             value.update(
                 {
                     k: "{{" + TOKEN_VARIABLES[k] + "}}"
@@ -809,9 +800,8 @@ class _Builder:
             prop = prop if isinstance(prop, dict) else {}
             entry: dict[str, Any] = {"key": defuse(name)}
             if files and _is_file_schema(prop):
-                media_type = prop.get(
-                    "contentMediaType"
-                )  # each part names its type, as servers expect
+                # each part names its type, as servers expect
+                media_type = prop.get("contentMediaType")
                 entry.update(
                     {
                         "type": "file",
@@ -829,17 +819,15 @@ class _Builder:
                     )
                 entry.update({"value": scalar_text(field_value), "type": "text"})
                 if files and isinstance(field_value, (dict, list)):
-                    entry["contentType"] = (
-                        "application/json"  # OpenAPI's default encoding for such a part
-                    )
+                    # OpenAPI's default encoding for such a part
+                    entry["contentType"] = "application/json"
             _described(
                 entry,
                 _field_text(prop.get("description"), prop, name in required, self.api.resolver),
             )
             if given is not None and name not in required and name not in given:
-                entry["disabled"] = (
-                    True  # optional, with only a generated value: like optional query parameters
-                )
+                # optional, with only a generated value: like optional query parameters
+                entry["disabled"] = True
             fields.append(entry)
         return fields
 
@@ -992,9 +980,8 @@ def _event(listen: str, script_id: str | None, text: str) -> dict[str, Any]:
     """A script event (`prerequest` or `test`); Postman keeps script text as a list of lines.
     Without an id, the script is only its lines (Postman's defaults: JavaScript, an id of its own):
     every API request has one, and in big collections the id and type add up."""
-    lines = text.split(
-        "\n"
-    )  # only newlines: str.splitlines() would also cut at U+2028, \x0b, \x1c, ...
+    # only newlines: str.splitlines() would also cut at U+2028, \x0b, \x1c, ...
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if script_id is None:

@@ -325,9 +325,8 @@ def _label(operation: Operation) -> str:
 
 def _reason(error: Any) -> str:
     where = "/".join(pointer_escape(p) for p in error.absolute_path)
-    message = redact_text(
-        " ".join(str(error.message).split())
-    )  # credentials were emptied before: twice sure
+    # credentials were emptied before: twice sure
+    message = redact_text(" ".join(str(error.message).split()))
     message = message if len(message) <= 160 else message[:157] + "..."
     return f"at /{where}: {message}" if where else message
 

@@ -102,9 +102,8 @@ class ExampleGenerator:
             return self._value(target, for_request, (*refs, ref), depth)
         given = _given_value(schema)
         if given is not _CUT:
-            self.room -= _size(
-                given
-            )  # the spec's own value, kept whole; copies of it count against the room
+            # the spec's own value, kept whole; copies of it count against the room
+            self.room -= _size(given)
             return copy.deepcopy(given)
         if isinstance(schema.get("allOf"), list):
             return self._all_of(schema, for_request, refs, depth)
@@ -145,9 +144,8 @@ class ExampleGenerator:
             if item is _CUT:
                 return []
             size = max(1, room - self.room)
-            count = max(
-                1, min(count, 3, 1 + max(0, self.room) // size)
-            )  # each copy counts against the room
+            # each copy counts against the room
+            count = max(1, min(count, 3, 1 + max(0, self.room) // size))
             self.room -= size * (count - 1)
             items = [copy.deepcopy(item) for _ in range(count)]
             return _distinct(items) if schema.get("uniqueItems") is True else items

@@ -326,9 +326,8 @@ class _Constructor:
         self.name = name
         self.expanded = 0
         self.in_progress: set[int] = set()
-        self.long_scalars: set[int] = (
-            set()
-        )  # scalar nodes of 64 characters or more, constructed once already
+        # scalar nodes of 64 characters or more, constructed once already
+        self.long_scalars: set[int] = set()
         self.repeated_text = 0  # characters of such scalars constructed again (through an alias)
 
     def construct(self, node: yaml.Node, depth: int = 0) -> Any:
@@ -464,9 +463,8 @@ class _Constructor:
         if tag == _INT:
             try:
                 if value.startswith(("0x", "0o")):
-                    number = int(
-                        value[2:], 16 if value[1] == "x" else 8
-                    )  # no digit limit for these bases
+                    # no digit limit for these bases
+                    number = int(value[2:], 16 if value[1] == "x" else 8)
                     if abs(number) < _LONGEST_INT:
                         return number
                 else:

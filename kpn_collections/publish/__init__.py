@@ -50,9 +50,8 @@ class PublishJob:
     spec: Path
     key: str
     settings: Settings
-    collection_file: Path | None = (
-        None  # the file `convert` writes: a base for --absorb if the state has none
-    )
+    # the file `convert` writes: a base for --absorb if the state has none
+    collection_file: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -44,15 +44,12 @@ class Published:
     uid: str
     name: str
     digest: str  # of the whole collection as published (compare.digest of the generated collection)
-    items: dict[str, dict[str, str]] = field(
-        default_factory=dict
-    )  # key -> {"id", "label", "digest"}
-    responses: dict[str, str] = field(
-        default_factory=dict
-    )  # generated saved-example id -> Postman's id
-    base: str = (
-        ""  # the collection as published, compressed (pack_collection); "" in older state files
-    )
+    # key -> {"id", "label", "digest"}
+    items: dict[str, dict[str, str]] = field(default_factory=dict)
+    # generated saved-example id -> Postman's id
+    responses: dict[str, str] = field(default_factory=dict)
+    # the collection as published, compressed (pack_collection); "" in older state files
+    base: str = ""
 
     def postman_ids(self) -> dict[str, str]:
         """Generated item id -> Postman's id."""

@@ -375,9 +375,8 @@ class _Bundler:
             taken.add(name)
             location = f"{self.section_root}/{section}/{name}"
             self.placed[key] = "#" + location
-            self.bundled.setdefault(section, {})[name] = (
-                None  # keeps first-use order, even when recursive
-            )
+            # keeps first-use order, even when recursive
+            self.bundled.setdefault(section, {})[name] = None
             self.bundled[section][name] = self._walk(target, doc, kind, pointer, location)
             self.origins[location] = Origin(doc.source, pointer)
         return self.placed[key]

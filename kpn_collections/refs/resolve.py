@@ -26,9 +26,8 @@ class RefResolver:
         self.document = document
         self._cache: dict[str, Any] = {}
         self.broken: dict[str, str] = {}  # ref -> reason, for refs that cannot be followed
-        self.cyclic: set[str] = (
-            set()
-        )  # refs (found by check_references) in a cycle or an over-long chain
+        # refs (found by check_references) in a cycle or an over-long chain
+        self.cyclic: set[str] = set()
 
     def lookup(self, ref: str) -> tuple[bool, Any]:
         """(found, target) for one reference string, without following further refs."""

@@ -146,9 +146,8 @@ class FileRetriever:
     """Reads local files, refusing any whose real path lies outside `root`."""
 
     root: Path
-    display_base: tuple[Path, str] | None = (
-        None  # (directory, how to show it) for friendly file names
-    )
+    # (directory, how to show it) for friendly file names
+    display_base: tuple[Path, str] | None = None
 
     def __call__(self, uri: str) -> Retrieved:
         path = uri_to_path(uri)
@@ -349,9 +348,8 @@ def https_fetch(
             )
         host = (parts.hostname or "").lower()
         if key_host is not None and host != key_host:
-            key_host = (
-                None  # off the registry host once: the key never follows a redirect elsewhere
-            )
+            # off the registry host once: the key never follows a redirect elsewhere
+            key_host = None
         try:
             port = parts.port or 443
             addresses = _checked_addresses(shown, host, port, allow_private_hosts)

@@ -179,9 +179,8 @@ def python_regex(pattern: str) -> str | None:
             char = "[^" if pattern.startswith("[^", i) else "["
             step = len(char)
             if pattern[i + step : i + step + 1] in ("]", ""):
-                return (
-                    None  # "[]...]" holds a literal "]" for Python, is an empty class for ECMA-262
-                )
+                # "[]...]" holds a literal "]" for Python, is an empty class for ECMA-262
+                return None
             in_class = True
         elif char == "$":
             char = "(?=\\n?$)"

@@ -21,9 +21,8 @@ class SchemaCheck:
     def __init__(self, schema: dict[str, Any]):
         self.schema = schema
         self.fast: Callable[[Any], bool] | None = None
-        self._fast_schema: dict[str, Any] | None = (
-            None  # `schema` with Python's regex semantics, for Rust
-        )
+        # `schema` with Python's regex semantics, for Rust
+        self._fast_schema: dict[str, Any] | None = None
         self._nested_ids = False
         if jsonschema_rs is not None and fast_paths.enabled("jsonschema-rs"):
             rewritten = with_python_regexes(schema)

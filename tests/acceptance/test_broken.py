@@ -454,9 +454,8 @@ def test_ctrl_c_mid_batch_leaves_whole_files_and_no_temp_files(jobs: str, tmp_pa
     _, stderr = process.communicate(timeout=120)
     assert "Traceback" not in stderr, stderr
     written = sorted(output.iterdir())
-    assert written and all(p.name.endswith(".postman_collection.json") for p in written), (
-        written
-    )  # no temp files
+    # no temp files
+    assert written and all(p.name.endswith(".postman_collection.json") for p in written), written
     for path in written:
         assert schema_errors(json.loads(path.read_text(encoding="utf-8"))) == []
     if process.returncode == 130:

@@ -175,9 +175,8 @@ def test_mirror_files_that_would_now_take_precedence_and_the_prefix_map_invalida
     job = job_for(spec, tmp_path / "cache", Settings(ref_mirror=mirror))
     assert "111" in (run_job(job).text or "") and run_job(job).cached
     common = mirror / "schemas.example.com" / "common"
-    (common / "error.yaml").write_text(
-        error_schema(222), encoding="utf-8"
-    )  # looked up before error.json
+    # looked up before error.json
+    (common / "error.yaml").write_text(error_schema(222), encoding="utf-8")
     result = run_job(job)
     assert not result.cached and "222" in (result.text or "")
     assert run_job(job).cached
@@ -189,9 +188,8 @@ def test_mirror_files_that_would_now_take_precedence_and_the_prefix_map_invalida
     result = run_job(job)
     assert not result.cached and "333" in (result.text or "")
     assert run_job(job).cached
-    (mirror / "prefixes.yaml").write_text(
-        "{}\n", encoding="utf-8"
-    )  # the prefix map is a dependency
+    # the prefix map is a dependency
+    (mirror / "prefixes.yaml").write_text("{}\n", encoding="utf-8")
     result = run_job(job)
     assert not result.cached and "222" in (result.text or "")
 
@@ -414,9 +412,8 @@ def test_check_never_passes_a_crafted_entry_committed_in_the_repository(tmp_path
     write_record(record, data, attacker_key)
     (repository / OUTPUT).write_bytes(tampered)
 
-    checked = convert(
-        repository, "api/spec.yaml", "--check", "--format", "json"
-    )  # the victim: another key
+    # the victim: another key
+    checked = convert(repository, "api/spec.yaml", "--check", "--format", "json")
     assert checked.returncode == 1 and report(checked)["outcome"] == "stale", checked.stderr
     assert report(convert(repository, "api/spec.yaml", "--format", "json"))["outcome"] == "written"
     assert (repository / OUTPUT).read_bytes() == genuine

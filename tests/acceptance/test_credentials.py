@@ -80,9 +80,8 @@ def test_urls_lose_their_credentials() -> None:
 
 def test_examples_lose_credentials_and_keep_everything_else() -> None:
     plain = {"name": "Jan", "password": "s3cret-Passw0rd", "items": [1, "two"]}
-    assert (
-        without_credentials(plain) is plain
-    )  # made-up example data stays (a password field, not a secret)
+    # made-up example data stays (a password field, not a secret)
+    assert without_credentials(plain) is plain
     assert without_credentials(
         {"client_secret": "real-secret-value", "token": JWT, "n": 1, "ref": "{{client_secret}}"}
     ) == {"client_secret": "", "token": "", "n": 1, "ref": ""}

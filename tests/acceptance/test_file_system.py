@@ -30,9 +30,8 @@ from kpn_collections.naming import naming_problem
 from ..conftest import FIXTURES, REPO_ROOT
 
 FEATURES_30 = FIXTURES / "oas30" / "features" / "input.yaml"
-MEMORY_LIMIT = (
-    3 * 1024**3
-)  # a reader that does not stop fails here instead of taking the machine's memory
+# a reader that does not stop fails here instead of taking the machine's memory
+MEMORY_LIMIT = 3 * 1024**3
 SPARSE_SIZE = 2 * 1024**3
 
 
@@ -210,9 +209,8 @@ def test_a_symlinked_directory_in_the_output_tree_is_not_written_through(linked_
 
 
 def test_check_does_not_compare_through_a_symlinked_directory(linked_tree: Path) -> None:
-    kpn(
-        "convert", "specs/sub/api.yaml", "-o", "elsewhere", "--no-cache", cwd=linked_tree
-    )  # the right content
+    # the right content
+    kpn("convert", "specs/sub/api.yaml", "-o", "elsewhere", "--no-cache", cwd=linked_tree)
     completed = kpn("convert", "specs", "-o", "out", "--no-cache", "--check", cwd=linked_tree)
     assert completed.returncode == 1, completed.stderr
     assert "is a symbolic link inside the output directory" in completed.stderr

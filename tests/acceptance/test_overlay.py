@@ -194,9 +194,8 @@ def test_an_entry_for_no_operation_is_a_located_warning(tmp_path: Path) -> None:
     assert result.collection is not None
     (warning,) = result.warnings
     assert warning.code == "overlay-orphan" and warning.file.endswith("api.overlay.yaml")
-    assert (
-        warning.pointer == "/operations/goneOperation" and warning.line == 6
-    )  # its entry, below the header
+    # its entry, below the header
+    assert warning.pointer == "/operations/goneOperation" and warning.line == 6
 
 
 def test_a_bad_overlay_is_a_located_error(tmp_path: Path) -> None:
@@ -288,9 +287,8 @@ def test_editing_only_the_overlay_makes_the_collection_stale(tmp_path: Path) -> 
     conventional_overlay(spec).write_text(dump_overlay(FULL_OVERLAY), encoding="utf-8")
     checked = run("convert", str(spec), "--check", *cache)
     assert checked.returncode == 1 and "is stale" in checked.stderr
-    assert (
-        run("convert", str(spec), *cache).returncode == 0
-    )  # the cache does not serve the old collection
+    # the cache does not serve the old collection
+    assert run("convert", str(spec), *cache).returncode == 0
     written = json.loads(spec.with_name("api.postman_collection.json").read_text(encoding="utf-8"))
     assert any(i["name"] == "Workflows" for i in written["item"])
 

@@ -189,9 +189,8 @@ def test_added_test_lines_run_in_newman(name: str, tmp_path: Path) -> None:
     assertions = run.assertions()
     tested = {n for n, entry in overlay["operations"].items() if n in present and "tests" in entry}
     ran = {item for item, assertion, _, _ in assertions if assertion == "tester: answered"}
-    assert (
-        len(ran) == len(tested) + 1
-    )  # every operation that kept its added lines, and the added request
+    # every operation that kept its added lines, and the added request
+    assert len(ran) == len(tested) + 1
     assert ADDED_REQUEST in ran
     for item, assertion, passed, _ in assertions:
         if assertion == "tester: answered":

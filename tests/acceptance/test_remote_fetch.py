@@ -164,9 +164,8 @@ def test_api_key_never_follows_a_redirect_to_another_host(server: Server) -> Non
     assert fetch(f"https://api.swaggerhub.com:{port}/to-other") == DOMAIN
     assert sent_keys(server) == [("api.swaggerhub.com", KEY), ("other.test", None)]
     server.requests.clear()
-    assert (
-        fetch(f"https://api.swaggerhub.com:{port}/to-same") == DOMAIN
-    )  # same host: the key goes along
+    # same host: the key goes along
+    assert fetch(f"https://api.swaggerhub.com:{port}/to-same") == DOMAIN
     assert sent_keys(server) == [("api.swaggerhub.com", KEY), ("api.swaggerhub.com", KEY)]
     server.requests.clear()
     with pytest.raises(RetrievalError, match="non-https") as refused:

@@ -327,9 +327,8 @@ def test_a_stopped_batch_ends_its_workers_and_counts_what_it_wrote(
         assert [pid for pid in children if _alive(pid)] == []
         assert "Traceback" not in stderr
         written = sorted(output.iterdir())
-        assert all(p.name.endswith(".postman_collection.json") for p in written), (
-            written
-        )  # no temporary files
+        # no temporary files
+        assert all(p.name.endswith(".postman_collection.json") for p in written), written
         if process.returncode == 0:  # finished before the signal arrived (a very fast machine)
             assert len(written) == 8
         else:

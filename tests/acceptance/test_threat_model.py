@@ -260,9 +260,8 @@ def test_a_settings_value_built_from_aliases_is_reported_briefly(tmp_path: Path)
 def test_globs_from_a_settings_file_match_in_linear_time(tmp_path: Path) -> None:
     assert not glob_matches("*a" * 40 + "x", "a" * 400)  # a regex backtracked for hours
     assert not glob_matches("**a" * 40 + "x", "a/" * 200)
-    assert not _parts_match(
-        ["**"] * 40 + ["x.yaml"], ["d"] * 30 + ["api.yaml"]
-    )  # exponential before
+    # exponential before
+    assert not _parts_match(["**"] * 40 + ["x.yaml"], ["d"] * 30 + ["api.yaml"])
     assert _parts_match(["**"] * 40 + ["*.yaml"], ["d"] * 30 + ["api.yaml"])
     repo = _repository(tmp_path, f"specs: ['{'*' * 2000}']\n")
     with pytest.raises(ConfigError, match="longer than"):
@@ -315,9 +314,8 @@ def test_a_committed_link_to_a_spec_outside_the_repository_is_not_searched(tmp_p
     (repo / "specs" / "evil.yaml").symlink_to(tmp_path / "outside" / "private.yaml")
     (repo / "versions").mkdir()
     shutil.copy(FEATURES_30, repo / "versions" / "v3.yaml")
-    (repo / "specs" / "current.yaml").symlink_to(
-        repo / "versions" / "v3.yaml"
-    )  # inside: still a spec
+    # inside: still a spec
+    (repo / "specs" / "current.yaml").symlink_to(repo / "versions" / "v3.yaml")
     for arguments in ([], ["specs", "-o", "collections"], ["specs/*.yaml", "-o", "collections"]):
         shutil.rmtree(repo / "collections", ignore_errors=True)
         completed = run("convert", "--no-cache", *arguments, cwd=repo)
@@ -345,9 +343,8 @@ def test_the_cache_key_never_follows_a_template_link_out_of_its_folder(
         batch, "_read_regular", lambda path, *a: read.append(Path(path)) or original(path, *a)
     )
     assert batch._templates_hash(templates) is not None
-    (templates / "root").symlink_to(
-        outside
-    )  # committed as a link to /: the whole disk was read and hashed
+    # committed as a link to /: the whole disk was read and hashed
+    (templates / "root").symlink_to(outside)
     assert batch._templates_hash(templates) is None  # not cached, not followed
     (templates / "root").unlink()
     (templates / "x.jinja").symlink_to(outside / "deep" / "big.txt")

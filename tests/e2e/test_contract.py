@@ -167,9 +167,8 @@ def prism_run(
 )
 def test_fixture_contract_tests_agree_with_prism(spec: Path, dynamic: bool, tmp_path: Path) -> None:
     require_newman()
-    bundled = bundle_file(
-        spec, output_format="json"
-    )  # one self-contained file, whatever the fixture refers to
+    # one self-contained file, whatever the fixture refers to
+    bundled = bundle_file(spec, output_format="json")
     assert bundled.text is not None
     adaptation = FIXTURE_ADAPTATIONS.get(f"{spec.parent.parent.name}/{spec.parent.name}")
     prism_file = prism_spec(spec, tmp_path, json.loads(bundled.text), adaptation)

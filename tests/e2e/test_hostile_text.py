@@ -218,9 +218,8 @@ def js_shapes(texts: list[str]) -> list[dict[str, str]]:
 def test_hostile_text_stays_inside_string_literals(shift: int) -> None:
     hostile, plain = convert(hostile_definition(shift)), convert(plain_definition(shift))
     hostile_scripts, plain_scripts = scripts(hostile), scripts(plain)
-    assert (
-        len(hostile_scripts) == len(plain_scripts) == 6
-    )  # collection (pre-request, test), token (both), GET, POST
+    # collection (pre-request, test), token (both), GET, POST
+    assert len(hostile_scripts) == len(plain_scripts) == 6
     hostile_shapes, plain_shapes = js_shapes(hostile_scripts), js_shapes(plain_scripts)
     for number, (got, expected) in enumerate(zip(hostile_shapes, plain_shapes, strict=True)):
         assert "error" not in got, (got, hostile_scripts[number])
@@ -228,13 +227,11 @@ def test_hostile_text_stays_inside_string_literals(shift: int) -> None:
             f"script {number} does more than its template says:\n{hostile_scripts[number]}"
         )
     every_line = [line for text in hostile_scripts for line in text.split("\n")]
-    assert not any(
-        ch in line for line in every_line for ch in "\u2028\u2029\r"
-    )  # escaped, never raw
+    # escaped, never raw
+    assert not any(ch in line for line in every_line for ch in "\u2028\u2029\r")
     shared = [v["value"] for v in hostile["variable"] if v["key"] == "contract_schemas"]
-    assert all(
-        isinstance(json.loads(text), dict) for text in shared
-    )  # data the scripts JSON.parse, not code
+    # data the scripts JSON.parse, not code
+    assert all(isinstance(json.loads(text), dict) for text in shared)
     reached = {int(n) for n in re.findall(r"#(\d+)", "\n".join(hostile_scripts + shared))}
     assert {
         0,

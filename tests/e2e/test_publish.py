@@ -194,9 +194,8 @@ def test_spec_change_updates_in_place_and_keeps_the_ids_of_unchanged_requests(
     ids_after = request_ids(after)
     unchanged = set(ids_before) - {"Health check", "POST /echo"}
     assert {n: ids_after[n] for n in unchanged} == {n: ids_before[n] for n in unchanged}
-    assert (
-        ids_after["Health check, renamed"] == ids_before["Health check"]
-    )  # changed in place, same id
+    # changed in place, same id
+    assert ids_after["Health check, renamed"] == ids_before["Health check"]
     assert "Status" in ids_after and ids_after["Status"] not in ids_before.values()
     sent = postman.writes()[0].body["collection"]
     assert "_postman_id" not in sent["info"]
@@ -347,9 +346,8 @@ def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_the
         " the collection variable `client_secret` looks like a credential: left out of the overlay"
         in result.stderr
     )
-    assert (
-        result.stderr.count("warning [absorb-secret]") == 2
-    )  # the client secret and the header's token
+    # the client secret and the header's token
+    assert result.stderr.count("warning [absorb-secret]") == 2
     assert (
         "warning [absorb-secret]: a JSON Web Token in the edited collection (for the overlay at "
         "#/overlay/operations/getCustomer/header/X-Debug-Token/value): left out" in result.stderr
@@ -370,9 +368,8 @@ def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_the
     ids_before, ids_after = request_ids(before), request_ids(after)
     assert ids_after["List customers"] == ids_before["List customers"]  # updated in place
     assert ids_after["Liveness"] == ids_before["Health check"]
-    assert (
-        ids_after["My workflow"] == workflow_id
-    )  # the tester's request, now from the overlay, keeps its id
+    # the tester's request, now from the overlay, keeps its id
+    assert ids_after["My workflow"] == workflow_id
     assert "Delete a customer" in ids_after
     [listed] = [i for i in after["item"][1]["item"] if i["name"] == "List customers"]
     assert TESTER_LINE in listed["event"][0]["script"]["exec"]
@@ -387,9 +384,8 @@ def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_the
     postman.calls.clear()
     again = publish(servers, str(spec))
     assert again.exit_code == 0, again.output
-    assert (
-        postman.calls == [] and "unchanged" in again.stderr
-    )  # Postman holds what spec + overlay generate
+    # Postman holds what spec + overlay generate
+    assert postman.calls == [] and "unchanged" in again.stderr
     _, absorbed = the_collection(postman)
     spec.write_text(
         spec.read_text(encoding="utf-8").replace(
@@ -397,14 +393,12 @@ def test_absorb_keeps_the_edits_made_in_postman_in_the_overlay_and_publishes_the
         ),
         encoding="utf-8",
     )
-    later = publish(
-        servers, str(spec)
-    )  # a later spec change: the absorbed edits are no edits made in Postman
+    # a later spec change: the absorbed edits are no edits made in Postman
+    later = publish(servers, str(spec))
     assert later.exit_code == 0, later.output
     _, last = the_collection(postman)
-    assert (
-        request_ids(last)["My workflow"] == request_ids(absorbed)["My workflow"]
-    )  # updated in place
+    # updated in place
+    assert request_ids(last)["My workflow"] == request_ids(absorbed)["My workflow"]
 
 
 def test_absorb_looks_at_postman_even_when_the_spec_did_not_change(
@@ -420,9 +414,8 @@ def test_absorb_looks_at_postman_even_when_the_spec_did_not_change(
         "GET",
     ]  # the workspace, the collection; no write
     edit_in_postman(postman, uid)
-    assert (
-        "unchanged" in publish(servers, str(spec)).stderr
-    )  # without --absorb Postman is not even asked
+    # without --absorb Postman is not even asked
+    assert "unchanged" in publish(servers, str(spec)).stderr
     result = publish(servers, str(spec), "--absorb", "--format", "json")
     assert result.exit_code == 0, result.output
     [entry] = json.loads(result.stderr)["collections"]
@@ -509,9 +502,8 @@ def test_absorb_with_an_older_state_file_takes_the_committed_collection_if_it_wa
     uid, _ = the_collection(postman)
     edit_in_postman(postman, uid)
     rename_health_check(spec, "Liveness")
-    assert (
-        CliRunner().invoke(cli.main, ["convert", str(spec)]).exit_code == 0
-    )  # the file on disk moved on
+    # the file on disk moved on
+    assert CliRunner().invoke(cli.main, ["convert", str(spec)]).exit_code == 0
     result = publish(servers, "specs/features.yaml", "--absorb")
     assert result.exit_code == 0, result.output
     assert "absorbed the edits made in Postman into specs/features.overlay.yaml" in result.stderr
@@ -594,9 +586,8 @@ def test_rate_limit_5xx_and_lost_answers_mid_batch_end_with_everything_published
     specs = require_corpus()[:5]
     postman.inject("POST", "/collections", "429", retry_after="7")
     postman.inject("GET", "/collections/.*", "5xx", status=502, times=2)
-    postman.inject(
-        "POST", "/collections", "timeout", delay=3.0
-    )  # carried out, but the answer comes too late
+    # carried out, but the answer comes too late
+    postman.inject("POST", "/collections", "timeout", delay=3.0)
     postman.inject("GET", "/workspaces/.*", "5xx", status=503)
     result = publish(servers, *map(str, specs), "--timeout", "1")
     assert result.exit_code == 0, result.output

@@ -302,9 +302,8 @@ def test_newman_sends_the_value_of_a_path_parameter_inside_a_segment_and_the_edi
         if entry["key"] == "id":
             entry["value"] = "7"  # the tester edits the variable in the collection
     with Gateway() as gateway:
-        run = run_against_gateway(
-            collection, gateway, env={"media": "dvd"}
-        )  # or overrides it on the command line
+        # or overrides it on the command line
+        run = run_against_gateway(collection, gateway, env={"media": "dvd"})
         paths = sorted(r.path for r in gateway.requests if not r.path.startswith("/oauth"))
     assert run.request_errors() == [], run.describe()
     assert paths == ["/items/0:archive", "/messages/before:7", "/source:dvd", "/users/u1"]

@@ -822,17 +822,15 @@ def test_fast_writer_writes_the_reference_text_of_any_data(value: Any) -> None:
 )
 def test_fast_writer_leaves_what_orjson_writes_differently_to_the_reference(value: Any) -> None:
     assert write.dumps({"a": [{"b": value}]}) == reference_dumps({"a": [{"b": value}]})
-    assert write.collection_bytes(value) == reference_dumps(value).encode(
-        "utf-8"
-    )  # a scalar at the root too
+    # a scalar at the root too
+    assert write.collection_bytes(value) == reference_dumps(value).encode("utf-8")
 
 
 def test_a_lone_surrogate_is_written_as_its_json_escape() -> None:
     collection = {"a": ["x\ud800y", {"\udfff": 1}]}
     data = write.collection_bytes(collection)
-    assert (
-        json.loads(data.decode("utf-8")) == collection
-    )  # valid UTF-8, and the same strings read back
+    # valid UTF-8, and the same strings read back
+    assert json.loads(data.decode("utf-8")) == collection
     assert b"x\\ud800y" in data and write.dumps(collection) == data.decode("utf-8")
 
 
@@ -1148,9 +1146,8 @@ def test_validating_beside_the_build_finds_and_builds_what_the_stages_in_turn_do
 ) -> None:
     from kpn_collections.validate import parallel
 
-    monkeypatch.setattr(
-        parallel, "MIN_SOURCE_CHARACTERS", 0
-    )  # every document, not only the big ones
+    # every document, not only the big ones
+    monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)
     paths = beside_inputs()
     assert len(paths) > 20
     beside = conversions(paths, beside=True)

@@ -53,9 +53,8 @@ class Fault:
 class FakePostman:
     api_key: str
     workspaces: dict[str, dict[str, Any]] = field(default_factory=dict)
-    collections: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # uid -> collection (v2.1, with ids)
+    # uid -> collection (v2.1, with ids)
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     url: str = ""

@@ -119,9 +119,8 @@ def escape_literal_braces(document: dict[str, Any]) -> None:
 class Adaptation:
     reason: str
     changes: tuple[Callable[[dict[str, Any]], None], ...]
-    warning: str | None = (
-        None  # the converter's warning code for a spec defect, if that is the reason
-    )
+    # the converter's warning code for a spec defect, if that is the reason
+    warning: str | None = None
 
 
 ADAPTATIONS: dict[str, Adaptation] = {

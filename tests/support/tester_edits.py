@@ -23,9 +23,8 @@ class Edits:
     """Which request got which edit: request names (as generated) and what was set."""
 
     tests: list[str] = field(default_factory=list)
-    parameter: tuple[str, str, str, str] | None = (
-        None  # (request, where: query/path, key, new value)
-    )
+    # (request, where: query/path, key, new value)
+    parameter: tuple[str, str, str, str] | None = None
     disabled_header: tuple[str, str] | None = None  # (request, header key)
     body: tuple[str, str] | None = None  # (request, new raw body)
     example: str | None = None  # request

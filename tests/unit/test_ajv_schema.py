@@ -411,9 +411,8 @@ def test_repeated_subschemas_are_stored_once_and_validate_as_before() -> None:
     assert store.definitions["listOrders_200"]["items"]["properties"]["shipTo"] == {
         "$ref": "#/definitions/home"
     }
-    assert (
-        originals[0]["properties"]["home"] == ADDRESS
-    )  # the converted schemas themselves are left alone
+    # the converted schemas themselves are left alone
+    assert originals[0]["properties"]["home"] == ADDRESS
     good = {
         "home": {"street": "Main", "city": "X"},
         "tags": [{"street": "Main", "city": "X", "zip": "1"}],

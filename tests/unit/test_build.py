@@ -184,9 +184,8 @@ def test_every_named_example_is_kept_in_pairs() -> None:
         }
     )
     item = find_request(convert(document), "Create order")
-    assert (
-        item["request"]["body"]["raw"] == '{\n  "kind": "card"\n}'
-    )  # the first named example, as before
+    # the first named example, as before
+    assert item["request"]["body"]["raw"] == '{\n  "kind": "card"\n}'
     saved = [
         (r["code"], r["name"], r["originalRequest"]["body"]["raw"], r["body"])
         for r in item["response"]
@@ -225,6 +224,5 @@ def test_every_named_example_is_kept_in_pairs() -> None:
         ),
         "Create order",
     )
-    assert (
-        item["response"][3]["id"] == lone["response"][0]["id"]
-    )  # a status with one saved response keeps its id
+    # a status with one saved response keeps its id
+    assert item["response"][3]["id"] == lone["response"][0]["id"]

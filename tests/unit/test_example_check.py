@@ -269,6 +269,5 @@ def test_branches_no_value_tells_apart_are_no_valid_example_at_the_schema() -> N
     result = convert_document(document)
     [warning] = warnings(result.diagnostics, "no-valid-example")
     assert warning.pointer == "/paths/~1a/post/requestBody/content/application~1json/schema"
-    assert (
-        warnings(result.diagnostics, "no-valid-request") == []
-    )  # not proven: no request is declared hopeless
+    # not proven: no request is declared hopeless
+    assert warnings(result.diagnostics, "no-valid-request") == []

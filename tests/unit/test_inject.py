@@ -71,9 +71,8 @@ def test_spec_without_security_gets_kpn_scheme_applied_globally(tmp_path: Path) 
                 operation.pop("security", None)
     spec.write_text(json.dumps(document, indent=2), encoding="utf-8")
     patched = inject(spec, tmp_path)
-    assert (
-        (tmp_path / "patched.json").read_text(encoding="utf-8").startswith('{\n  "openapi"')
-    )  # JSON stays JSON
+    # JSON stays JSON
+    assert (tmp_path / "patched.json").read_text(encoding="utf-8").startswith('{\n  "openapi"')
     assert patched["security"] == [{"kpnClientCredentials": []}]
     scheme = patched["components"]["securitySchemes"]["kpnClientCredentials"]
     assert scheme["flows"]["clientCredentials"]["tokenUrl"].startswith(
