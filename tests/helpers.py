@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from kpn_collections.auth.token_item import GET_ACCESS_TOKEN
 from kpn_collections.build.check import postman_schema_validator
-from kpn_collections.build.collection import GET_ACCESS_TOKEN
 from kpn_collections.model import HTTP_METHODS
 
 

@@ -3,19 +3,15 @@ template)."""
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import math
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from ..auth.postman import ACCESS_TOKEN, NOAUTH, AuthVariable, MappedAuth, map_requirements
+from ..auth.postman import MappedAuth, map_requirements
+from ..auth.token_item import GET_ACCESS_TOKEN, TOKEN_VARIABLES, TokenItem
 from ..credentials import (
     credential_references,
     defuse,
@@ -31,36 +27,32 @@ from ..model import (
     MISSING,
     PATH_TEMPLATE,
     Api,
-    MediaType,
     NamedExample,
     Operation,
     Parameter,
-    RequestBody,
     Response,
     SpecVersion,
-    TokenRequest,
     is_json,
 )
 from ..refs.resolve import RefResolver
 from ..settings import Settings
-from ..write import json_text
+from .bodies import Bodies, preferred_media_type, xml_text
 from .contract_tests import CONTRACT_SCHEMAS, ContractTests
 from .example_check import ExampleCheck, scalar_text
 from .examples import ExampleGenerator
+from .parts import (
+    Variables,
+    constraints,
+    described,
+    field_text,
+    json_body_text,
+    script_event,
+    stable_id,
+    type_text,
+)
 from .render import Renderer
 
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
-GET_ACCESS_TOKEN = "Get Access Token"
-TOKEN_VARIABLES = {
-    "token_url": "tokenUrl",
-    "client_id": "client_id",
-    "client_secret": "client_secret",
-    "access_token": ACCESS_TOKEN,
-    "expires_at": "access_token_expires_at",
-}
-MAX_REFRESH_MARGIN_MS = 30_000
-"""Tokens are renewed this long (or a tenth of their lifetime, if shorter) before they expire."""
-ID_NAMESPACE = uuid.UUID("7b1d5c9e-4f0a-5b8e-9c3d-2a6f8e1b4c70")
 SWAGGERHUB_MOCK_HOST = "virtserver.swaggerhub.com"
 _IGNORED_HEADERS = {
     "accept",
@@ -72,49 +64,6 @@ _SPEC_NAMES = {
     SpecVersion.OPENAPI_3_0: "OpenAPI 3.0",
     SpecVersion.OPENAPI_3_1: "OpenAPI 3.1",
 }
-
-
-def stable_id(*parts: str) -> str:
-    """A UUID derived from stable names, so the same input always gives the same ids."""
-    name = "\x1f".join(parts)
-    # a lone surrogate (a `\\ud800` escape in JSON) is no UTF-8: hashed as its escape
-    if not name.isascii():
-        name = name.encode("utf-8", "backslashreplace").decode("utf-8")
-    return str(uuid.uuid5(ID_NAMESPACE, name))
-
-
-@dataclass
-class _Variables:
-    """Collection variables in the order they are first needed; each key declared once."""
-
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # the variables an auth scheme reads, in order
-    auth_keys: list[str] = field(default_factory=list)
-
-    def declare(self, key: str, value: str, description: str) -> None:
-        if key not in self.entries:
-            self.entries[key] = {
-                "key": key,
-                "value": value,
-                "type": "string",
-                "description": description,
-            }
-
-    def declare_auth(self, variables: Iterable[AuthVariable]) -> None:
-        for variable in variables:
-            self.declare(variable.key, "", variable.description)
-            if variable.key not in self.auth_keys:
-                self.auth_keys.append(variable.key)
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether a URL's host is this machine (a token endpoint there may use plain http)."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_collection(
@@ -145,11 +94,13 @@ class _Builder:
         self.cleaned: dict[
             int, tuple[Any, Any]
         ] = {}  # id(example) -> (example, without its credentials)
-        self.variables = _Variables()
+        self.variables = Variables()
         self.path_variables: dict[
             str, str
         ] = {}  # key -> value: variables of path parameters inside a segment
         self.collection_id = stable_id("collection", source_stem, api.title, api.api_version)
+        self.token = TokenItem(self.collection_id, renderer, self.variables, diagnostics)
+        self.bodies = Bodies(api, self.examples, self.checked, self._example_without_credentials)
         self.collection_auth = map_requirements(api, api.security)
         self.contract_tests = (
             ContractTests(api, renderer, settings.tests) if settings.tests != "none" else None
@@ -159,12 +110,12 @@ class _Builder:
         base_url = self._declare_base_url()
         token_request = self.api.token_request
         if token_request is not None:
-            self._declare_token_variables(token_request)
-            self._check_token_url(token_request.url, base_url)
+            self.token.declare_variables(token_request)
+            self.token.check_url(token_request.url, base_url)
         self.variables.declare_auth(self.collection_auth.variables)
         items = self._items()
         if token_request is not None:
-            items.insert(0, self._get_access_token_item(token_request))
+            items.insert(0, self.token.item(token_request))
         shared = (
             self.contract_tests.shared_definitions() if self.contract_tests is not None else None
         )
@@ -201,7 +152,7 @@ class _Builder:
         events = []
         if token_request is not None:
             events.append(
-                self._script_event(
+                self.token.script_event(
                     "prerequest",
                     "collection.prerequest.js.jinja",
                     self.collection_id,
@@ -243,7 +194,7 @@ class _Builder:
         script = contract_tests.collection_script(
             credentials, TOKEN_VARIABLES["access_token"] if token_flow else None, GET_ACCESS_TOKEN
         )
-        return _event("test", None, script)
+        return script_event("test", None, script)
 
     def _other_servers(self, base_url: str) -> list[dict[str, str]]:
         """The definition's servers other than the one `baseUrl` points at (SwaggerHub's mock left
@@ -259,52 +210,6 @@ class _Builder:
     # --- the token flow
     # -------------------------------------------------------------------------------
 
-    def _declare_token_variables(self, token_request: TokenRequest) -> None:
-        where = (
-            "the API's own token operation"
-            if token_request.mode == "token-operation"
-            else "the OAuth2 client-credentials token endpoint"
-        )
-        self.variables.declare(TOKEN_VARIABLES["token_url"], token_request.url, f"URL of {where}.")
-        self.variables.declare(
-            TOKEN_VARIABLES["client_id"],
-            "",
-            "Your application's client id (KPN Developer Portal); never stored in the file.",
-        )
-        self.variables.declare(
-            TOKEN_VARIABLES["client_secret"],
-            "",
-            "Your application's client secret; never stored in the file.",
-        )
-        self.variables.declare(
-            TOKEN_VARIABLES["access_token"],
-            "",
-            "Bearer token, set by Get Access Token or fetched automatically before a request.",
-        )
-        self.variables.declare(
-            TOKEN_VARIABLES["expires_at"],
-            "",
-            "When (epoch ms) the access token is renewed: a little before it expires.",
-        )
-
-    def _check_token_url(self, url: str, base_url: str) -> None:
-        """Warn when the token request, which carries client_secret, would go over plain http to
-        another host."""
-        if url.startswith("{{baseUrl}}"):
-            url = base_url + url[len("{{baseUrl}}") :]
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-        except ValueError:
-            return
-        if parts.scheme.lower() == "http" and not _is_loopback(host):
-            self.diagnostics.warning(
-                "insecure-token-url",
-                f"the token URL {url} is plain http: client_secret and the access token "
-                "would cross the network unencrypted",
-                hint="use the https URL of the token endpoint (--token-url)",
-            )
-
     def _without_credentials(self, url: str, setting: str) -> str:
         cleaned, removed = strip_url_credentials(url)
         if removed:
@@ -315,86 +220,6 @@ class _Builder:
                 hint="pass credentials to Postman or newman as variables, never in a URL",
             )
         return cleaned
-
-    def _get_access_token_item(self, token_request: TokenRequest) -> dict[str, Any]:
-        item_id = self._token_item_id()
-        fields = [
-            (TOKEN_VARIABLES["client_id"], "{{" + TOKEN_VARIABLES["client_id"] + "}}"),
-            (TOKEN_VARIABLES["client_secret"], "{{" + TOKEN_VARIABLES["client_secret"] + "}}"),
-            *token_request.extra_fields,
-        ]
-        events = [
-            self._script_event("test", "get_access_token.test.js.jinja", item_id, token_request)
-        ]
-        if token_request.body_format == "json":
-            body: dict[str, Any] = {
-                "mode": "raw",
-                "raw": _json_text(dict(fields)),
-                "options": {"raw": {"language": "json"}},
-            }
-            content_type = "application/json"
-        else:
-            body = {
-                "mode": "urlencoded",
-                "urlencoded": [{"key": k, "value": v, "type": "text"} for k, v in fields],
-            }
-            content_type = "application/x-www-form-urlencoded"
-        # grant_type: in the body unless the URL carries it
-        if token_request.mode == "client-credentials":
-            body["urlencoded"].append(
-                {
-                    "key": "grant_type",
-                    "value": "client_credentials",
-                    "type": "text",
-                    "disabled": "grant_type=" in token_request.url,
-                }
-            )
-            events.insert(
-                0,
-                self._script_event(
-                    "prerequest", "get_access_token.prerequest.js.jinja", item_id, token_request
-                ),
-            )
-        reference = "{{" + TOKEN_VARIABLES["token_url"] + "}}"
-        return {
-            "id": item_id,
-            "name": GET_ACCESS_TOKEN,
-            "event": events,
-            "request": {
-                "auth": NOAUTH,
-                "method": "POST",
-                "header": [
-                    {"key": "Content-Type", "value": content_type},
-                    {"key": "Accept", "value": "application/json"},
-                ],
-                "body": body,
-                "url": {"raw": reference, "host": [reference]},
-                "description": self.renderer.render(
-                    "get_access_token.description.md.jinja",
-                    token_request=token_request,
-                    variables=TOKEN_VARIABLES,
-                ),
-            },
-            "response": [],
-        }
-
-    def _token_item_id(self) -> str:
-        return stable_id(self.collection_id, "get-access-token")
-
-    def _script_event(
-        self, listen: str, template: str, owner_id: str, token_request: TokenRequest
-    ) -> dict[str, Any]:
-        skip = [self._token_item_id()]
-        if token_request.operation is not None:
-            skip.append(stable_id(self.collection_id, *token_request.operation))
-        text = self.renderer.render(
-            template,
-            variables=TOKEN_VARIABLES,
-            token_request=token_request,
-            max_refresh_margin_ms=MAX_REFRESH_MARGIN_MS,
-            skip_request_ids=skip,
-        )
-        return _event(listen, stable_id(owner_id, listen), text)
 
     # --- servers
     # --------------------------------------------------------------------------------------
@@ -499,7 +324,7 @@ class _Builder:
         request = self._request(operation)
         item: dict[str, Any] = {"id": item_id, "name": _request_name(operation)}
         if self.contract_tests is not None:
-            item["event"] = [_event("test", None, self.contract_tests.script(operation))]
+            item["event"] = [script_event("test", None, self.contract_tests.script(operation))]
         behaviour: dict[str, Any] = {}
         if "body" in request and operation.method in _BODY_PRUNED_METHODS:
             # else Postman drops the body of a GET, HEAD or DELETE
@@ -529,7 +354,7 @@ class _Builder:
                 )
         extras = mapped if mapped is not None else self.collection_auth
         headers.extend({"key": k, "value": v} for k, v in extras.extra_headers)
-        body, content_type = self._body(
+        body, content_type = self.bodies.body(
             operation.request_body, credentials=self._is_token_operation(operation)
         )
         if content_type:
@@ -573,7 +398,7 @@ class _Builder:
             if whole and whole.group(1) in path_parameters:
                 parameter = path_parameters[whole.group(1)]
                 segments.append(":" + parameter.name)
-                variable = _described(
+                variable = described(
                     {"key": parameter.name, "value": self._param_text(parameter)},
                     self._field_description(parameter),
                 )
@@ -655,7 +480,7 @@ class _Builder:
         return quote(text, safe="-._~!$&'()*+,;=:@{}") if parameter.location == "path" else text
 
     def _key_value(self, parameter: Parameter) -> dict[str, Any]:
-        entry = _described(
+        entry = described(
             {"key": defuse(parameter.name), "value": self._param_text(parameter)},
             self._field_description(parameter),
         )
@@ -683,7 +508,7 @@ class _Builder:
             pairs = [(parameter.name, scalar_text(value))]
         entries = []
         for key, text in pairs:
-            entry = _described(
+            entry = described(
                 {"key": defuse(key), "value": text}, self._field_description(parameter)
             )
             if not parameter.required:
@@ -695,7 +520,7 @@ class _Builder:
     # ---------------------------------------------------------------------------------------
 
     def _field_description(self, parameter: Parameter) -> str:
-        return _field_text(
+        return field_text(
             parameter.description, parameter.schema, parameter.required, self.api.resolver
         )
 
@@ -705,131 +530,6 @@ class _Builder:
             operation.method,
             operation.path,
         )
-
-    def _body(
-        self,
-        request_body: RequestBody | None,
-        *,
-        credentials: bool = False,
-        example: NamedExample | None = None,
-    ) -> tuple[dict[str, Any] | None, str | None]:
-        """The request body and its Content-Type: from `example` (one of the preferred media type's
-        named examples) when given, else from the spec's first example, else generated."""
-        if request_body is None or not request_body.content:
-            return None, None
-        media = _preferred_media_type(request_body.content)
-        value = example.value if example is not None else media.first_example()
-        # fields the spec's own example fills in
-        given = set(value) if isinstance(value, dict) else set()
-        if value is MISSING:
-            value = self.examples.example(media.schema, for_request=True)
-        value = self.checked.body(media, self._example_without_credentials(value), example)
-        # a repair (an enum value) may bring one back
-        value = self._example_without_credentials(value)
-        # the token operation sends the credential variables
-        if credentials and isinstance(value, dict):
-            value = {k: v for k, v in redact_secrets(value).items() if v != ""}
-            schema = self.api.resolver.deref(media.schema)
-            # never its placeholder
-            documented = schema.get("properties", {}) if isinstance(schema, dict) else {}
-            value.update(
-                {
-                    k: "{{" + TOKEN_VARIABLES[k] + "}}"
-                    for k in ("client_id", "client_secret")
-                    if k in value
-                    or k in documented
-                    or k == "client_id"
-                    or media.media_type.endswith("json")
-                }
-            )
-            if "grant_type" in value:
-                value["grant_type"] = "client_credentials"
-        kind = media.kind
-        chosen = None if credentials else given  # None: every field is meant to be sent
-        if kind == "application/x-www-form-urlencoded":
-            return {
-                "mode": "urlencoded",
-                "urlencoded": self._form_fields(media, value, chosen, files=False),
-            }, kind
-        if kind.startswith("multipart/"):
-            return {
-                "mode": "formdata",
-                "formdata": self._form_fields(media, value, chosen, files=True),
-            }, None
-        if is_json(kind) or (kind == "*/*" and isinstance(value, (dict, list))):
-            return {
-                "mode": "raw",
-                "raw": _json_text(value),
-                "options": {"raw": {"language": "json"}},
-            }, ("application/json" if kind == "*/*" else media.media_type)
-        if kind in ("application/octet-stream",) or kind.startswith(("image/", "audio/", "video/")):
-            return {"mode": "file", "file": {"src": None}}, media.media_type
-        language = "xml" if "xml" in kind else ("html" if "html" in kind else "text")
-        raw = (
-            value
-            if isinstance(value, str)
-            else _xml_text(value)
-            if language == "xml"
-            else _json_text(value)
-        )
-        return {
-            "mode": "raw",
-            "raw": raw,
-            "options": {"raw": {"language": language}},
-        }, media.media_type
-
-    def _form_fields(
-        self, media: MediaType, value: Any, given: set[Any] | None, *, files: bool
-    ) -> list[dict[str, Any]]:
-        schema = self.api.resolver.deref(media.schema)
-        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
-        if not isinstance(value, dict):
-            value = {}
-        names = list(
-            dict.fromkeys([*value.keys(), *(properties if isinstance(properties, dict) else {})])
-        )
-        required = schema.get("required") if isinstance(schema, dict) else None
-        required = required if isinstance(required, list) else []
-        fields = []
-        for name in names:
-            prop = (
-                self.api.resolver.deref(properties.get(name))
-                if isinstance(properties, dict)
-                else None
-            )
-            prop = prop if isinstance(prop, dict) else {}
-            entry: dict[str, Any] = {"key": defuse(name)}
-            if files and _is_file_schema(prop):
-                # each part names its type, as servers expect
-                media_type = prop.get("contentMediaType")
-                entry.update(
-                    {
-                        "type": "file",
-                        "src": [],
-                        "contentType": media_type
-                        if isinstance(media_type, str)
-                        else "application/octet-stream",
-                    }
-                )
-            else:
-                field_value = value.get(name, MISSING)
-                if field_value is MISSING:
-                    field_value = without_credentials(
-                        self.examples.example(prop, for_request=True), name
-                    )
-                entry.update({"value": scalar_text(field_value), "type": "text"})
-                if files and isinstance(field_value, (dict, list)):
-                    # OpenAPI's default encoding for such a part
-                    entry["contentType"] = "application/json"
-            _described(
-                entry,
-                _field_text(prop.get("description"), prop, name in required, self.api.resolver),
-            )
-            if given is not None and name not in required and name not in given:
-                # optional, with only a generated value: like optional query parameters
-                entry["disabled"] = True
-            fields.append(entry)
-        return fields
 
     # --- saved responses
     # ------------------------------------------------------------------------------
@@ -850,7 +550,7 @@ class _Builder:
                 original = request
                 own = requested is not None and requested is not first
                 if own:
-                    body, _ = self._body(
+                    body, _ = self.bodies.body(
                         operation.request_body, credentials=redact, example=requested
                     )
                     original = {**request, "body": body}
@@ -884,7 +584,7 @@ class _Builder:
         body = ""
         language = "text"
         if response.content:
-            media = _preferred_media_type(response.content)
+            media = preferred_media_type(response.content)
             value = self._example_without_credentials(
                 example.value if example is not None else media.first_example()
             )
@@ -898,9 +598,9 @@ class _Builder:
             if is_json(kind) or kind == "*/*":
                 body, language = self._json_text_of(value), "json"
             elif "xml" in kind:
-                body, language = (value if isinstance(value, str) else _xml_text(value)), "xml"
+                body, language = (value if isinstance(value, str) else xml_text(value)), "xml"
             else:
-                body = value if isinstance(value, str) else _json_text(value)
+                body = value if isinstance(value, str) else json_body_text(value)
                 language = "html" if "html" in kind else "text"
         for header in response.headers:
             if header.name.lower() == "content-type":
@@ -961,32 +661,19 @@ class _Builder:
         return cleaned
 
     def _json_text_of(self, value: Any) -> str:
-        """`_json_text(value)`, remembered for the shared values the example generator returns (the
-        same error body is saved with every operation's responses)."""
+        """`json_body_text(value)`, remembered for the shared values the example generator returns
+        (the same error body is saved with every operation's responses)."""
         key = id(value)
         known = self.json_texts.get(key)
         if known is not None and known[0] is value:
             return known[1]
-        text = _json_text(value)
+        text = json_body_text(value)
         if isinstance(value, (dict, list)):
             self.json_texts[key] = (
                 value,
                 text,
             )  # the value is kept alive with it: its id stays its own
         return text
-
-
-def _event(listen: str, script_id: str | None, text: str) -> dict[str, Any]:
-    """A script event (`prerequest` or `test`); Postman keeps script text as a list of lines.
-    Without an id, the script is only its lines (Postman's defaults: JavaScript, an id of its own):
-    every API request has one, and in big collections the id and type add up."""
-    # only newlines: str.splitlines() would also cut at U+2028, \x0b, \x1c, ...
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if script_id is None:
-        return {"listen": listen, "script": {"exec": lines}}
-    return {"listen": listen, "script": {"id": script_id, "type": "text/javascript", "exec": lines}}
 
 
 def _folder_name(operation: Operation, mode: str) -> str | None:
@@ -1018,7 +705,7 @@ def _named_request_examples(operation: Operation) -> list[NamedExample]:
     body = operation.request_body
     if body is None or not body.content:
         return []
-    media = _preferred_media_type(body.content)
+    media = preferred_media_type(body.content)
     return list(media.examples) if media.example is MISSING and len(media.examples) > 1 else []
 
 
@@ -1027,7 +714,7 @@ def _named_response_examples(response: Response) -> list[NamedExample]:
     `example`)."""
     if not response.content:
         return []
-    media = _preferred_media_type(response.content)
+    media = preferred_media_type(response.content)
     return list(media.examples) if media.example is MISSING else []
 
 
@@ -1096,12 +783,12 @@ def _unique_names(pairs: list[tuple[Operation, dict[str, Any]]]) -> list[dict[st
 
 
 def _parameter_row(parameter: Parameter, resolver: RefResolver) -> dict[str, Any]:
-    enum, pattern = _constraints(parameter.schema, resolver)
+    enum, pattern = constraints(parameter.schema, resolver)
     return {
         "name": parameter.name,
         "location": parameter.location,
         "required": parameter.required,
-        "type": _type_text(parameter.schema, resolver),
+        "type": type_text(parameter.schema, resolver),
         "description": parameter.description,
         "declared": parameter.declared,
         "enum": enum,
@@ -1109,99 +796,11 @@ def _parameter_row(parameter: Parameter, resolver: RefResolver) -> dict[str, Any
     }
 
 
-def _type_text(schema: Any, resolver: RefResolver, depth: int = 0) -> str:
-    """A schema's type as a tester reads it (`string (date)`, `array of string`, `object`); a `$ref`
-    is followed, so an internal schema name (`healthState1`) never shows."""
-    schema = resolver.deref(schema)
-    if not isinstance(schema, dict) or depth > 3:
-        return ""
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        text = " | ".join(str(k) for k in kind)
-    elif isinstance(kind, str):
-        text = kind
-    elif "items" in schema:
-        text = "array"
-    elif "properties" in schema or "additionalProperties" in schema:
-        text = "object"
-    else:
-        branches = [b for key in ("oneOf", "anyOf", "allOf") for b in _list(schema.get(key))]
-        texts = [t for t in (_type_text(b, resolver, depth + 1) for b in branches) if t]
-        text = texts[0] if "allOf" in schema and texts else " or ".join(dict.fromkeys(texts))
-    if text == "array":
-        items = _type_text(schema.get("items"), resolver, depth + 1)
-        text = f"array of {items}" if items else text
-    if isinstance(schema.get("format"), str) and schema["format"]:
-        text = f"{text} ({schema['format']})"
-    return text
-
-
-def _constraints(schema: Any, resolver: RefResolver) -> tuple[list[str], str]:
-    """The allowed values and the pattern of a value (of an array's items when it is an array)."""
-    schema = resolver.deref(schema)
-    if isinstance(schema, dict) and schema.get("type") == "array":
-        schema = resolver.deref(schema.get("items"))
-    if not isinstance(schema, dict):
-        return [], ""
-    enum = [scalar_text(v) for v in _list(schema.get("enum"))]
-    pattern = schema.get("pattern")
-    return enum, pattern if isinstance(pattern, str) else ""
-
-
-def _field_text(description: Any, schema: Any, required: bool, resolver: RefResolver) -> str:
-    """A key-value field's description: `(Required)`, the definition's text, then type, allowed
-    values and pattern (`(Required) The day. Type: string (date).`)."""
-    enum, pattern = _constraints(schema, resolver)
-    kind = _type_text(schema, resolver)
-    parts = [
-        "(Required)" if required else "",
-        description.strip() if isinstance(description, str) else "",
-        f"Type: {kind}." if kind else "",
-        "One of: " + ", ".join(enum) + "." if enum else "",
-        f"Pattern: {pattern}" if pattern else "",
-    ]
-    return " ".join(p for p in parts if p)
-
-
-def _described(entry: dict[str, Any], description: str) -> dict[str, Any]:
-    if description:
-        entry["description"] = description
-    return entry
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _is_file_schema(schema: dict[str, Any]) -> bool:
-    return (
-        schema.get("format") == "binary"
-        or schema.get("type") == "file"
-        or ("contentMediaType" in schema and schema.get("type") in (None, "string"))
-    )
-
-
-def _preferred_media_type(content: tuple[MediaType, ...]) -> MediaType:
-    def rank(media: MediaType) -> int:
-        kind = media.kind
-        if kind == "application/json":
-            return 0
-        if is_json(kind):
-            return 1
-        if kind == "application/x-www-form-urlencoded":
-            return 2
-        if kind.startswith("multipart/"):
-            return 3
-        return 4
-
-    return min(content, key=rank)
-
-
 def _accept(responses: tuple[Response, ...]) -> str | None:
     ordered = sorted(responses, key=lambda r: (not r.status.startswith("2"), 0))
     for response in ordered:
         if response.content:
-            media = _preferred_media_type(response.content)
+            media = preferred_media_type(response.content)
             return media.media_type
     return None
 
@@ -1219,46 +818,3 @@ def _reason(code: int) -> str:
         return HTTPStatus(code).phrase
     except ValueError:
         return "Response"
-
-
-def _json_text(value: Any) -> str:
-    if isinstance(value, str):
-        try:
-            json.loads(value, parse_constant=_not_json)
-            return value  # the spec gave the body as JSON text already
-        except ValueError:
-            pass
-    return json_text(_json_numbers(value))
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
-
-
-def _json_numbers(value: Any) -> Any:
-    """Example data with infinite and NaN numbers (YAML's .inf, .nan) as null: JSON has no such
-    numbers."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_numbers(v) for v in value]
-    return value
-
-
-def _xml_text(value: Any, tag: str = "root") -> str:
-    def element(name: str, content: Any) -> str:
-        if isinstance(content, dict):
-            inner = "".join(element(str(k), v) for k, v in content.items())
-        elif isinstance(content, list):
-            return "".join(element(name, v) for v in content)
-        else:
-            inner = _escape_xml(scalar_text(content))
-        return f"<{name}>{inner}</{name}>"
-
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + element(tag, value)
-
-
-def _escape_xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

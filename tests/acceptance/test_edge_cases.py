@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kpn_collections import Settings, convert_document
-from kpn_collections.build.collection import GET_ACCESS_TOKEN
+from kpn_collections.auth.token_item import GET_ACCESS_TOKEN
 
 from ..acceptance.test_cli import run
 from ..helpers import find_request, iter_requests, schema_errors

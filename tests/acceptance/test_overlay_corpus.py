@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kpn_collections.absorb import absorb
-from kpn_collections.build.collection import stable_id
+from kpn_collections.build.parts import stable_id
 from kpn_collections.diagnostics import pointer_join
 from kpn_collections.overlay import Operation, conventional_overlay, dump_overlay
 from kpn_collections.pipeline import ConversionResult, convert_file

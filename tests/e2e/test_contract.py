@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from kpn_collections import ConversionResult, Settings, convert_file
-from kpn_collections.build.collection import GET_ACCESS_TOKEN, stable_id
+from kpn_collections.auth.token_item import GET_ACCESS_TOKEN
 from kpn_collections.build.contract_tests import CONTRACT_SCHEMAS
+from kpn_collections.build.parts import stable_id
 from kpn_collections.diagnostics import pointer_unescape
 from kpn_collections.pipeline import bundle_file
 

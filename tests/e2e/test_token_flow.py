@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from kpn_collections import Settings, convert_file
-from kpn_collections.build.collection import GET_ACCESS_TOKEN
+from kpn_collections.auth.token_item import GET_ACCESS_TOKEN
 
 from ..conftest import CORPUS, FIXTURES, corpus_specs, require_corpus
 from ..helpers import iter_requests

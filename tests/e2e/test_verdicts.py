@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kpn_collections.build.collection import GET_ACCESS_TOKEN
+from kpn_collections.auth.token_item import GET_ACCESS_TOKEN
 
 from ..conftest import CORPUS, FIXTURES, corpus_specs, require_corpus
 from ..e2e.test_contract import convert, own_token_paths, run_against
