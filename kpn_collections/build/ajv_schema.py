@@ -466,12 +466,6 @@ class _Rebuild:
         return result
 
 
-def _json(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-
-
 def _is_number(value: Any) -> bool:
     """A finite JSON number (YAML's .inf and .nan have no JSON form; an integer beyond a double's
     range would be Infinity to JavaScript, and math.isfinite cannot take it)."""
