@@ -57,3 +57,14 @@ def require_corpus() -> list[Path]:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture
+def fast_paths_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a test of what a fast path itself gives (worker processes, a linear-time regex engine):
+    every fast path on, in this process and in the commands it starts, whatever the switch says
+    (CI's second run sets KPN_COLLECTIONS_FAST_PATHS=off)."""
+    from kpn_collections import fast_paths
+
+    monkeypatch.setattr(fast_paths, "ON", frozenset(fast_paths.FAST_PATHS))
+    monkeypatch.setenv(fast_paths.ENVIRONMENT_VARIABLE, "on")

@@ -391,6 +391,7 @@ def _job_killing_its_worker(job: Any) -> Any:
     return JobResult(job.index, str(job.spec), None, "written", True)
 
 
+@pytest.mark.usefixtures("fast_paths_on")  # the workers are the scheduler fast path's
 def test_a_worker_that_dies_is_reported_and_the_batch_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
