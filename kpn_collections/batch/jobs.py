@@ -89,14 +89,7 @@ def run_job(job: Job) -> JobResult:
     try:
         result = _run(job)
     except Exception:
-        result = JobResult(
-            job.index,
-            str(job.spec),
-            path_text(job.target),
-            "bug",
-            False,
-            bug=traceback.format_exc(),
-        )
+        result = bug_result(job)
     finally:
         _in_job = False
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
@@ -311,3 +304,11 @@ def stored_credentials(text: str | bytes, name: str) -> tuple[Diagnostic, ...]:
 
 def path_text(path: Path | None) -> str | None:
     return None if path is None else str(path)
+
+
+def bug_result(job: Job) -> JobResult:
+    """The result of a job that raised, here or in a worker that died: the traceback is the
+    report."""
+    return JobResult(
+        job.index, str(job.spec), path_text(job.target), "bug", False, bug=traceback.format_exc()
+    )

@@ -8,7 +8,6 @@ import gc
 import os
 import signal
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,7 @@ from .. import fast_paths
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
-from .jobs import Job, JobResult, WorkerEnded, end_worker, path_text, run_job
+from .jobs import Job, JobResult, WorkerEnded, bug_result, end_worker, run_job
 
 WORKER_GRACE_SECONDS = 5
 """How long a worker told to end (SIGTERM) may take to clean up before it is killed."""
@@ -150,14 +149,7 @@ def _worker_result(future: Future[JobResult], job: Job) -> JobResult:
     try:
         return future.result()
     except Exception:  # the worker process died
-        return JobResult(
-            job.index,
-            str(job.spec),
-            path_text(job.target),
-            "bug",
-            False,
-            bug=traceback.format_exc(),
-        )
+        return bug_result(job)
 
 
 def _ignore_interrupts() -> None:

@@ -185,34 +185,19 @@ class Renderer:
         except jinja2.TemplateError as exc:
             where = getattr(exc, "filename", None) or name
             line = getattr(exc, "lineno", None)
-            raise TemplateProblem(
-                Diagnostic(
-                    Severity.ERROR,
-                    "template-error",
-                    f"template {name!r} failed: {exc}",
-                    file=str(where),
-                    pointer="",
-                    line=line,
-                    column=None,
-                    hint="check the template against the documented context in templates/README.md",
-                )
+            raise _template_problem(
+                where,
+                f"template {name!r} failed: {exc}",
+                "check the template against the documented context in templates/README.md",
+                line=line,
             ) from None
-        except (
-            OSError,
-            UnicodeDecodeError,
-        ) as exc:  # a template file that is not readable UTF-8 text
+        # a template file that is not readable UTF-8 text
+        except (OSError, UnicodeDecodeError) as exc:
             where = getattr(exc, "filename", None) or self._source_path(name) or name
-            raise TemplateProblem(
-                Diagnostic(
-                    Severity.ERROR,
-                    "template-error",
-                    f"template {name!r} cannot be read: {exc}",
-                    file=str(where),
-                    pointer="",
-                    line=None,
-                    column=None,
-                    hint="templates are UTF-8 text files the user running the conversion may read",
-                )
+            raise _template_problem(
+                where,
+                f"template {name!r} cannot be read: {exc}",
+                "templates are UTF-8 text files the user running the conversion may read",
             ) from None
 
     def _source_path(self, name: str) -> str | None:
@@ -221,3 +206,12 @@ class Renderer:
             if folder and (Path(folder) / name).exists():
                 return str(Path(folder) / name)
         return None
+
+
+def _template_problem(
+    where: Any, message: str, hint: str, *, line: int | None = None
+) -> TemplateProblem:
+    """A template that failed, as the error the conversion reports at the template's file."""
+    return TemplateProblem(
+        Diagnostic(Severity.ERROR, "template-error", message, file=str(where), line=line, hint=hint)
+    )
