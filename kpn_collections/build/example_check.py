@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from .. import ecma_regex
 from ..credentials import redact_text
 from ..diagnostics import Diagnostics, pointer_escape, pointer_join, pointer_unescape
 from ..model import (
@@ -97,15 +98,9 @@ class _Check:
 
     @functools.cached_property
     def explain(self) -> Any:
-        """The reference validator, except that a pattern that may backtrack for hours (`^(a+)+$`)
-        is not tried on a long text (as in the validate stage)."""
-        from jsonschema.validators import validator_for
-
-        from ..validate.semantic import (
-            bounded_patterns,
-        )  # loaded only when a value needs explaining, as jsonschema is
-
-        return bounded_patterns(validator_for(self.root))(self.root)
+        """The reference validator: the schema check's own (patterns read as ECMA-262, as Prism
+        reads them; one that may backtrack for hours, `^(a+)+$`, is not tried on a long text)."""
+        return self.check.reference
 
     def generated(self, schema: Any) -> Any:
         """A value made from the converted schema alone (no example in it: the examples are what
@@ -367,7 +362,9 @@ def _fix_round(check: _Check, value: Any, errors: list[Any]) -> Any:
             known = error.schema.get("properties") or {}
             patterns = list(error.schema.get("patternProperties") or {})
             for name in [
-                n for n in instance if n not in known and not any(re.search(p, n) for p in patterns)
+                n
+                for n in instance
+                if n not in known and not any(ecma_regex.search(p, n) for p in patterns)
             ]:
                 del instance[name]
             continue

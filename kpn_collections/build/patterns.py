@@ -1,23 +1,24 @@
 """The simplest string a regular expression (a schema's `pattern`) matches, found without
 randomness.
 
-Patterns in OpenAPI are ECMAScript regular expressions; the common subset (classes, ranges, repeats,
-groups, alternatives, anchors) reads the same in Python, whose own parser gives the structure. A
-pattern outside that subset, or a string that does not match after all, gives None: the caller keeps
-its own value.
+Patterns in OpenAPI are ECMA-262 regular expressions; Python's parser gives the structure of their
+common syntax (classes, ranges, repeats, groups, alternatives, anchors), and every string made is
+then tried by ECMA-262's reading (ecma_regex.py). A pattern outside that syntax, or a string that
+does not match after all, gives None: the caller keeps its own value.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import re
 from typing import Any
 
-try:
-    sre_parse: Any = importlib.import_module("re._parser")  # Python 3.11+
-except ImportError:  # pragma: no cover - Python 3.10
-    sre_parse = importlib.import_module("sre_parse")
+from ..ecma_regex import (
+    NESTED_REPEAT_TEST_LENGTH,
+    compiled,
+    may_backtrack,
+    opcode_name,
+    sre_parse,
+)
 
 MAX_REPEAT = 64
 """Most repetitions of one part written out (a pattern asking for more gives None)."""
@@ -27,11 +28,6 @@ MAX_LENGTH = 1_024
 gigabytes (such a pattern gives None)."""
 _CANDIDATES = "a0A_-. x"
 """Characters tried, in order, where any character outside a negated class will do."""
-
-
-NESTED_REPEAT_TEST_LENGTH = 12
-"""Longest text tried against a pattern with a repeat inside a repeat (`^(a+)+$`): Python's regex
-engine can take exponential time to find that such a pattern does not match a longer text."""
 
 
 class _Unsupported(Exception):
@@ -44,21 +40,25 @@ def matching_string(
     """`preferred` if the pattern already matches it, else the simplest string it matches within the
     length limits, else None."""
 
+    ecma = compiled(pattern)
+    if ecma is None:
+        return None
+    nested = may_backtrack(pattern)
+
     def fits(text: str) -> bool:
         if nested and len(text) > NESTED_REPEAT_TEST_LENGTH:
             return False
-        return min_length <= len(text) <= (
-            max_length if max_length is not None else len(text)
-        ) and bool(compiled.search(text))
+        return (
+            min_length <= len(text) <= (max_length if max_length is not None else len(text))
+            and ecma.find(text) is not None
+        )
 
     try:
-        compiled = re.compile(pattern)
-        parsed = sre_parse.parse(pattern)
-        nested = _has_nested_repeat(parsed)
         if fits(preferred):
             return preferred
         if min_length > MAX_LENGTH:
             return None
+        parsed = sre_parse.parse(pattern)
         # fewest repetitions first, then as many as the minimum length asks
         for grow in (
             0,
@@ -69,39 +69,8 @@ def matching_string(
                 return text
         padded = text + "x" * max(0, min_length - len(text))  # an unanchored pattern matches inside
         return padded if fits(padded) else None
-    except (re.error, _Unsupported, RecursionError, OverflowError, ValueError):
+    except (re.error, _Unsupported, RecursionError, OverflowError, ValueError, UnicodeEncodeError):
         return None
-
-
-@functools.lru_cache(maxsize=4096)
-def may_backtrack(pattern: str) -> bool:
-    """Whether `pattern` has a repeat inside a repeat (`^(a+)+$`): Python's regex engine may take
-    exponential time to find that it does not match a text longer than NESTED_REPEAT_TEST_LENGTH."""
-    try:
-        return _has_nested_repeat(sre_parse.parse(pattern))
-    except (re.error, RecursionError, OverflowError, ValueError, TypeError):
-        return False
-
-
-def _has_nested_repeat(parsed: Any, inside: bool = False) -> bool:
-    """Whether a part that repeats (more than once) holds another such part."""
-    for op, argument in parsed:
-        name = _name(op)
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            many = argument[1] > 1
-            if (many and inside) or _has_nested_repeat(argument[2], inside or many):
-                return True
-            continue
-        parts = {
-            "SUBPATTERN": [argument[-1]] if name == "SUBPATTERN" else [],
-            "ATOMIC_GROUP": [argument],
-            "BRANCH": argument[1] if name == "BRANCH" else [],
-            "ASSERT": [argument[1]] if name == "ASSERT" else [],
-            "ASSERT_NOT": [argument[1]] if name == "ASSERT_NOT" else [],
-        }.get(name, [])
-        if any(_has_nested_repeat(part, inside) for part in parts):
-            return True
-    return False
 
 
 def _emit(parsed: Any, grow: int, room: int) -> str:
@@ -115,7 +84,7 @@ def _emit(parsed: Any, grow: int, room: int) -> str:
 
 
 def _part(op: Any, argument: Any, grow: int, room: int) -> str:
-    name = _name(op)
+    name = opcode_name(op)
     if name == "LITERAL":
         return chr(argument)
     if name in ("NOT_LITERAL", "ANY"):
@@ -140,13 +109,8 @@ def _part(op: Any, argument: Any, grow: int, room: int) -> str:
     if name in ("AT", "ASSERT", "ASSERT_NOT"):
         return ""
     if name == "CATEGORY":
-        return _category(_name(argument))
+        return _category(opcode_name(argument))
     raise _Unsupported(name)
-
-
-def _name(constant: Any) -> str:
-    """The name of one of the regular-expression parser's opcodes (LITERAL, IN, ...)."""
-    return str(getattr(constant, "name", constant))
 
 
 def _category(name: str) -> str:
@@ -165,22 +129,22 @@ def _raise(name: str) -> str:
 
 
 def _in(items: list[tuple[Any, Any]]) -> str:
-    if items and _name(items[0][0]) == "NEGATE":
+    if items and opcode_name(items[0][0]) == "NEGATE":
         rest = re.compile("[" + "".join(_class_text(op, arg) for op, arg in items[1:]) + "]")
         return next((c for c in _CANDIDATES if not rest.match(c)), "") or _raise("NEGATE")
     op, argument = items[0]
-    name = _name(op)
+    name = opcode_name(op)
     if name == "LITERAL":
         return chr(argument)
     if name == "RANGE":
         return chr(argument[0])
     if name == "CATEGORY":
-        return _category(_name(argument))
+        return _category(opcode_name(argument))
     raise _Unsupported(name)
 
 
 def _class_text(op: Any, argument: Any) -> str:
-    name = _name(op)
+    name = opcode_name(op)
     if name == "LITERAL":
         return re.escape(chr(argument))
     if name == "RANGE":
@@ -193,5 +157,5 @@ def _class_text(op: Any, argument: Any) -> str:
             "CATEGORY_NOT_DIGIT": r"\D",
             "CATEGORY_NOT_WORD": r"\W",
             "CATEGORY_NOT_SPACE": r"\S",
-        }.get(_name(argument)) or _raise(_name(argument))
+        }.get(opcode_name(argument)) or _raise(opcode_name(argument))
     raise _Unsupported(name)

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from .. import ecma_regex
 from ..credentials import find_in_document
 from ..diagnostics import Diagnostics, Link, link_pointer, pointer_join
 from ..model import HTTP_METHODS, PATH_TEMPLATE, SpecVersion
@@ -305,6 +306,17 @@ def _check_schemas(
             _check_enum_types(schema, link, diagnostics)
         pattern = schema.get("pattern")
         if isinstance(pattern, str):
+            if not_ecma_262(pattern):
+                diagnostics.warning(
+                    "pattern-not-ecma",
+                    f"the pattern {pattern!r} is no ECMA-262 regular expression: Postman's"
+                    " contract tests and Prism cannot compile it",
+                    pointer=link_pointer(link) + "/pattern",
+                    hint=(
+                        "write it in JavaScript's syntax: no inline flags like `(?i)`, "
+                        "`(?<name>...)` for a named group, `$` instead of `\\Z`"
+                    ),
+                )
             ambiguity = pattern_ambiguity(pattern)
             if ambiguity:
                 diagnostics.warning(
@@ -326,6 +338,21 @@ def _check_schemas(
         for key in _SCHEMA_SINGLE:
             if isinstance(schema.get(key), dict):
                 stack.append(((link, key), schema[key]))
+
+
+def not_ecma_262(pattern: str) -> bool:
+    """Whether `pattern` is a regex to Python (so the format check lets it pass) and none to
+    ECMA-262, the language schema patterns are written in (README: "Regular expressions in
+    schemas")."""
+    if ecma_regex.is_regex(pattern):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            re.compile(pattern)
+        except (re.error, RecursionError, OverflowError, ValueError):
+            return False
+    return True
 
 
 @functools.lru_cache(maxsize=4096)

@@ -15,7 +15,7 @@ from openapi_schema_validator import (
 
 from .. import fast_paths
 from ..walk import container_levels
-from .schema_check import SchemaCheck, jsonschema_rs, with_python_regexes
+from .schema_check import SchemaCheck, jsonschema_rs
 
 
 class _IdSet(list[int]):
@@ -102,17 +102,11 @@ def oas31_meta_fast() -> Any:
     try:
         from openapi_schema_validator._specifications import REGISTRY
 
-        rewritten = [
-            with_python_regexes(dict(schema))
-            for schema in (
-                REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base"),
-                OAS31Validator.META_SCHEMA,
-            )
-        ]
-        # patterns jsonschema-rs could not read as Python does
-        if rewritten[0] is None or rewritten[1] is None:
-            return None
-        vocabulary, dialect = rewritten[0][0], rewritten[1][0]
+        # their one pattern, `^x-`, reads the same in Python's `re` (the reference) and in Rust
+        vocabulary, dialect = (
+            dict(REGISTRY.contents("https://spec.openapis.org/oas/3.1/meta/base")),
+            dict(OAS31Validator.META_SCHEMA),
+        )
         registry = jsonschema_rs.Registry(
             [(vocabulary["$id"], vocabulary), (dialect["$id"], dialect)]
         )

@@ -33,7 +33,7 @@ from openapi_spec_validator.validation.exceptions import (
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from ..build.patterns import NESTED_REPEAT_TEST_LENGTH, may_backtrack
+from ..ecma_regex import NESTED_REPEAT_TEST_LENGTH, nested_repeat
 from ..model import SpecVersion
 from ..refs.resolve import RefResolver
 
@@ -226,7 +226,8 @@ class SemanticPass:
 @functools.cache
 def bounded_patterns(validator_class: Any) -> Any:
     """`validator_class`, except that a pattern that may backtrack for hours (`^(a+)+$`) is not
-    tried on a value longer than a few characters: a `default` must not hang the validation."""
+    tried on a value longer than a few characters: a `default` must not hang the validation. The
+    patterns keep openapi-spec-validator's reading (Python's `re`): these are its findings."""
     check = validator_class.VALIDATORS["pattern"]
 
     def pattern(
@@ -236,7 +237,7 @@ def bounded_patterns(validator_class: Any) -> Any:
             isinstance(pattern, str)
             and isinstance(instance, str)
             and len(instance) > NESTED_REPEAT_TEST_LENGTH
-            and may_backtrack(pattern)
+            and nested_repeat(pattern) is True
         ):
             return
         yield from check(validator, pattern, instance, schema)

@@ -210,6 +210,10 @@ def test_every_corpus_definition_is_a_valid_draft_07_schema() -> None:
             None,
         ),  # back references are beyond it: the caller keeps its value
         ("[", "string", 0, None, None),
+        # patterns mean what ECMA-262 says: `\\d` is ASCII, `\\p{L}` a Unicode property
+        ("^\\d$", "\u0661", 0, None, "0"),
+        ("^\\p{L}+$", "string", 0, None, "string"),
+        ("^[a-z]+$", "abc\n", 0, None, "a"),
     ],
 )
 def test_pattern_examples(

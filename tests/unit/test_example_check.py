@@ -271,3 +271,51 @@ def test_branches_no_value_tells_apart_are_no_valid_example_at_the_schema() -> N
     assert warning.pointer == "/paths/~1a/post/requestBody/content/application~1json/schema"
     # not proven: no request is declared hopeless
     assert warnings(result.diagnostics, "no-valid-request") == []
+
+
+def ecma_spec() -> dict[str, Any]:
+    properties = {
+        "num": {"type": "string", "pattern": r"^\d+$", "example": "12\n"},
+        "code": {"type": "string", "pattern": "(?i)^abc$", "example": "ABC"},
+        "name": {"type": "string", "pattern": r"^\p{L}+$", "example": "\u00e9t\u00e9"},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Patterns", "version": "1"},
+        "servers": [{"url": "https://api-prd.kpn.com/p"}],
+        "paths": {
+            "/p": {
+                "post": {
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": properties}
+                            }
+                        }
+                    },
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+
+
+def test_examples_are_judged_by_ecma_262_as_prism_judges_them() -> None:
+    """ "12\\n" matches `^\\d+$` for Python's `re`, not for ECMA-262 (Prism, Postman): it is warned
+    about and repaired. `\\p{L}` is a Unicode property to ECMA-262 (an error to Python's `re`): the
+    example that matches it is sent as it is. A pattern that is no ECMA-262 regex is reported where
+    it is."""
+    result = convert_document(ecma_spec())
+    assert result.collection is not None
+    [invalid] = warnings(result.diagnostics, "example-invalid")
+    assert invalid.pointer.endswith("/properties/num/example")
+    [not_ecma] = warnings(result.diagnostics, "pattern-not-ecma")
+    assert not_ecma.pointer.endswith("/properties/code/pattern")
+    [request] = [
+        r
+        for r in iter_requests(result.collection["item"])
+        if r["request"]["url"]["raw"].endswith("/p")
+    ]
+    body = json.loads(request["request"]["body"]["raw"])
+    assert re.fullmatch("[0-9]+", body["num"])
+    assert body["name"] == "\u00e9t\u00e9" and body["code"] == "ABC"
