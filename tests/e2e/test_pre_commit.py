@@ -1,5 +1,7 @@
-"""The pre-commit hooks, run by the real (pinned) pre-commit with `pre-commit try-repo` in a
-temporary spec repository holding some of the KPN corpus specs."""
+"""The pre-commit hooks, run by the real (pinned) pre-commit as a spec repository uses them
+(`pre-commit run HOOK` with a config naming this project's repository at a commit), in a temporary
+spec repository holding some of the KPN corpus specs. The hook environment is built once, in the
+module's PRE_COMMIT_HOME (`pre-commit try-repo` would build it anew for every call, 10 s each)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,20 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pre-commit-home")
 
 
+@pytest.fixture(scope="module")
+def hook_config(hook_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `.pre-commit-config.yaml` naming both hooks of the snapshot repository at its commit (kept
+    outside the spec repositories, so that it is no staged file the hooks are given)."""
+    rev = git("rev-parse", "HEAD", cwd=hook_repo).strip()
+    config = tmp_path_factory.mktemp("pre-commit-config") / ".pre-commit-config.yaml"
+    config.write_text(
+        f"repos:\n- repo: {hook_repo.as_posix()}\n  rev: {rev}\n  hooks:\n"
+        "  - id: kpn-collections\n  - id: kpn-collections-check\n",
+        encoding="utf-8",
+    )
+    return config
+
+
 @pytest.fixture
 def spec_repo(tmp_path: Path) -> Path:
     require_corpus()
@@ -68,13 +84,12 @@ def spec_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def try_repo(
-    hook_repo: Path, home: Path, repo: Path, hook: str
-) -> subprocess.CompletedProcess[str]:
+def run_hook(config: Path, home: Path, repo: Path, hook: str) -> subprocess.CompletedProcess[str]:
+    """`pre-commit run HOOK` on the staged files of `repo`."""
     pre_commit = Path(sys.executable).parent / "pre-commit"
     command = [str(pre_commit)] if pre_commit.exists() else [sys.executable, "-m", "pre_commit"]
     return subprocess.run(
-        [*command, "try-repo", str(hook_repo), hook, "--color", "never"],
+        [*command, "run", hook, "--config", str(config), "--color", "never"],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -89,7 +104,7 @@ def test_hooks_file_declares_both_hooks() -> None:
 
 
 def test_generate_stage_edit_check_break(
-    hook_repo: Path, pre_commit_home: Path, spec_repo: Path
+    hook_config: Path, pre_commit_home: Path, spec_repo: Path
 ) -> None:
     collections = [
         spec_repo / "specs" / (Path(name).stem + ".postman_collection.json") for name in SPECS
@@ -97,7 +112,7 @@ def test_generate_stage_edit_check_break(
 
     # 1. the first commit generates the collections and fails, naming the files to add
     git("add", "specs", cwd=spec_repo)
-    first = try_repo(hook_repo, pre_commit_home, spec_repo, "kpn-collections")
+    first = run_hook(hook_config, pre_commit_home, spec_repo, "kpn-collections")
     assert first.returncode == 1, first.stdout + first.stderr
     assert "git add " in first.stdout
     for collection in collections:
@@ -106,9 +121,11 @@ def test_generate_stage_edit_check_break(
 
     # 2. after `git add` it passes, and so does the check hook
     git("add", "specs", cwd=spec_repo)
-    second = try_repo(hook_repo, pre_commit_home, spec_repo, "kpn-collections")
+    second = run_hook(hook_config, pre_commit_home, spec_repo, "kpn-collections")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert try_repo(hook_repo, pre_commit_home, spec_repo, "kpn-collections-check").returncode == 0
+    assert (
+        run_hook(hook_config, pre_commit_home, spec_repo, "kpn-collections-check").returncode == 0
+    )
     git("commit", "-q", "-m", "specs and collections", cwd=spec_repo)
 
     # 3. editing a spec makes the check hook fail (writing nothing) until the collection is
@@ -119,16 +136,18 @@ def test_generate_stage_edit_check_break(
     )
     git("add", str(sms), cwd=spec_repo)
     before = collections[0].read_bytes()
-    stale = try_repo(hook_repo, pre_commit_home, spec_repo, "kpn-collections-check")
+    stale = run_hook(hook_config, pre_commit_home, spec_repo, "kpn-collections-check")
     assert stale.returncode == 1, stale.stdout
     assert f"specs/{collections[0].name} is stale" in stale.stdout
     assert collections[0].read_bytes() == before
-    regenerate = try_repo(hook_repo, pre_commit_home, spec_repo, "kpn-collections")
+    regenerate = run_hook(hook_config, pre_commit_home, spec_repo, "kpn-collections")
     assert (
         regenerate.returncode == 1 and f"git add specs/{collections[0].name}" in regenerate.stdout
     )
     git("add", "specs", cwd=spec_repo)
-    assert try_repo(hook_repo, pre_commit_home, spec_repo, "kpn-collections-check").returncode == 0
+    assert (
+        run_hook(hook_config, pre_commit_home, spec_repo, "kpn-collections-check").returncode == 0
+    )
 
     # 4. a broken spec fails with a located message
     broken = spec_repo / "specs" / "broken-openapi.yaml"
@@ -137,7 +156,7 @@ def test_generate_stage_edit_check_break(
         encoding="utf-8",
     )
     git("add", str(broken), cwd=spec_repo)
-    failed = try_repo(hook_repo, pre_commit_home, spec_repo, "kpn-collections")
+    failed = run_hook(hook_config, pre_commit_home, spec_repo, "kpn-collections")
     assert failed.returncode == 1
     assert "specs/broken-openapi.yaml:" in failed.stdout and ": error [" in failed.stdout
     assert "specs/broken-openapi.yaml: FAILED" in failed.stdout
@@ -213,7 +232,7 @@ def test_staged_model_file_regenerates_the_configured_specs_that_use_it(tmp_path
 
 
 def test_specs_named_like_options_are_files_to_the_hooks(
-    hook_repo: Path, pre_commit_home: Path, tmp_path: Path
+    hook_config: Path, pre_commit_home: Path, tmp_path: Path
 ) -> None:
     """pre-commit appends the staged file names to the hook's entry and args; the hooks' `args:
     [--]` make a spec named `-o.yaml` or `--help.yaml` a file, not an option."""
@@ -223,11 +242,11 @@ def test_specs_named_like_options_are_files_to_the_hooks(
     for name in ("-o.yaml", "--help.yaml"):
         shutil.copy(REPO_ROOT / "fixtures" / "oas30" / "features" / "input.yaml", repo / name)
     git("add", "--", "-o.yaml", "--help.yaml", cwd=repo)
-    generate = try_repo(hook_repo, pre_commit_home, repo, "kpn-collections")
+    generate = run_hook(hook_config, pre_commit_home, repo, "kpn-collections")
     assert generate.returncode == 1, generate.stdout  # it wrote the two collections
     assert (repo / "-o.postman_collection.json").is_file() and (
         repo / "--help.postman_collection.json"
     ).is_file()
     git("add", "--", "-o.postman_collection.json", "--help.postman_collection.json", cwd=repo)
-    check = try_repo(hook_repo, pre_commit_home, repo, "kpn-collections-check")
+    check = run_hook(hook_config, pre_commit_home, repo, "kpn-collections-check")
     assert check.returncode == 0, check.stdout
