@@ -289,7 +289,7 @@ NASTY_TEXT = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     pattern=st.lists(st.sampled_from(PATTERN_PARTS), min_size=1, max_size=7).map("".join),
     texts=st.lists(NASTY_TEXT, min_size=1, max_size=20),
