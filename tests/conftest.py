@@ -33,6 +33,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+SLOW_GROUPS = ("e2e", "equivalence")
+"""Groups whose tests take seconds each (external tools, whole corpora): run first, so that the
+many quick tests of the other groups fill the workers' last minutes instead of one long test."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def group(item: pytest.Item) -> int:
+        parts = item.path.relative_to(REPO_ROOT / "tests").parts
+        return 0 if parts and parts[0] in SLOW_GROUPS else 1
+
+    items.sort(key=group)  # stable: the order within a group stays the collection order
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
