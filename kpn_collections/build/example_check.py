@@ -96,7 +96,7 @@ class _Check:
         except RecursionError:
             return []
 
-    @functools.cached_property
+    @property
     def explain(self) -> Any:
         """The reference validator: the schema check's own (patterns read as ECMA-262, as Prism
         reads them; one that may backtrack for hours, `^(a+)+$`, is not tried on a long text)."""
