@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
@@ -184,7 +186,10 @@ def run_newman(
     timeout: float = 120,
     extra_args: Sequence[str] = (),
 ) -> NewmanRun:
-    """Run `newman run` on a collection file or dict; returns even on non-zero exit."""
+    """`newman run` on a collection file or dict, with the cli and json reporters; returns even on a
+    non-zero exit. Run by this test process's newman server (newman_server.js, node and newman
+    loaded once) with the options `newman run` would build from its command line; `extra_args`
+    other than `--delay-request N` send the run to the command itself."""
     require_newman()
     with tempfile.TemporaryDirectory(prefix="newman-") as tmp:
         tmp_dir = Path(tmp)
@@ -194,53 +199,146 @@ def run_newman(
             collection_file = tmp_dir / "collection.json"
             collection_file.write_text(json.dumps(collection), encoding="utf-8")
         report_file = tmp_dir / "report.json"
-        args = [
-            str(NEWMAN),
-            "run",
-            str(collection_file),
-            "--reporters",
-            "cli,json",
-            "--reporter-json-export",
-            str(report_file),
-            "--timeout-request",
-            "10000",
-            "--color",
-            "off",
-            "--disable-unicode",
-        ]
-        for key, value in (env_vars or {}).items():
-            args += ["--env-var", f"{key}={value}"]
-        if folder is not None:
-            args += ["--folder", folder]
-        args += list(extra_args)
-        env = dict(os.environ)
-        env.setdefault("NO_COLOR", "1")
-        try:
-            proc = subprocess.run(
-                args,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                cwd=tmp_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                check=False,
+        options = _library_options(extra_args)
+        if options is None:
+            returncode, stdout, stderr = _command(
+                collection_file, report_file, tmp_dir, env_vars, folder, timeout, extra_args
             )
-        except subprocess.TimeoutExpired as exc:
-            out = _text(exc.stdout)
-            err = _text(exc.stderr)
-            pytest.fail(f"newman timed out after {timeout}s\n{out}\n{err}")
+        else:
+            options.update(
+                collection=str(collection_file),
+                reporters=["cli", "json"],
+                reporter={"json": {"export": str(report_file)}},
+                envVar=[{"key": k, "value": v} for k, v in (env_vars or {}).items()],
+                folder=[folder] if folder is not None else [],
+                workingDir=str(tmp_dir),
+            )
+            returncode, stdout, stderr = _SERVER.run(options, tmp_dir, timeout)
         report: dict[str, Any] = {}
         if report_file.is_file():
             loaded = json.loads(report_file.read_text(encoding="utf-8"))
             if isinstance(loaded, dict):
                 report = loaded
-        return NewmanRun(
-            proc.returncode,
-            _ANSI.sub("", proc.stdout),
-            _ANSI.sub("", proc.stderr),
-            report,
+        return NewmanRun(returncode, _ANSI.sub("", stdout), _ANSI.sub("", stderr), report)
+
+
+def _library_options(extra_args: Sequence[str]) -> dict[str, Any] | None:
+    """newman.run's options as `newman run` sets them from our command line (its defaults, then
+    `--timeout-request 10000 --color off --disable-unicode` and `extra_args`); None for an
+    argument only the command handles here."""
+    options: dict[str, Any] = {
+        "globalVar": [],
+        "delayRequest": 0,
+        "timeout": 0,
+        "timeoutRequest": 10000,
+        "timeoutScript": 0,
+        "insecureFileRead": True,
+        "color": "off",
+        "disableUnicode": True,
+    }
+    args = list(extra_args)
+    while args:
+        name = args.pop(0)
+        if name != "--delay-request" or not args or not args[0].isdigit():
+            return None
+        options["delayRequest"] = int(args.pop(0))
+    return options
+
+
+class _NewmanServer:
+    """This test process's newman_server.js, started at its first run and restarted after a run that
+    timed out or a server that died."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+
+    def run(self, options: dict[str, Any], tmp_dir: Path, timeout: float) -> tuple[int, str, str]:
+        if self.process is None or self.process.poll() is not None:
+            env = dict(os.environ)
+            env.setdefault("NO_COLOR", "1")
+            self.process = subprocess.Popen(
+                ["node", str(Path(__file__).with_name("newman_server.js"))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=REPO_ROOT,
+                env=env,
+            )
+        process = self.process
+        assert process.stdin is not None and process.stdout is not None
+        out, err = tmp_dir / "stdout.txt", tmp_dir / "stderr.txt"
+        job = {"options": options, "stdout": str(out), "stderr": str(err)}
+        process.stdin.write(json.dumps(job) + "\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        line = process.stdout.readline() if ready else ""
+        if not line:
+            self.stop()
+            pytest.fail(f"newman timed out after {timeout}s" if not ready else "newman server died")
+        return (
+            int(json.loads(line)["code"]),
+            out.read_text(encoding="utf-8") if out.is_file() else "",
+            err.read_text(encoding="utf-8") if err.is_file() else "",
         )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+_SERVER = _NewmanServer()
+atexit.register(_SERVER.stop)
+
+
+def _command(
+    collection_file: Path,
+    report_file: Path,
+    tmp_dir: Path,
+    env_vars: Mapping[str, str] | None,
+    folder: str | None,
+    timeout: float,
+    extra_args: Sequence[str],
+) -> tuple[int, str, str]:
+    """`newman run` as a command of its own."""
+    args = [
+        str(NEWMAN),
+        "run",
+        str(collection_file),
+        "--reporters",
+        "cli,json",
+        "--reporter-json-export",
+        str(report_file),
+        "--timeout-request",
+        "10000",
+        "--color",
+        "off",
+        "--disable-unicode",
+    ]
+    for key, value in (env_vars or {}).items():
+        args += ["--env-var", f"{key}={value}"]
+    if folder is not None:
+        args += ["--folder", folder]
+    args += list(extra_args)
+    env = dict(os.environ)
+    env.setdefault("NO_COLOR", "1")
+    try:
+        proc = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = _text(exc.stdout)
+        err = _text(exc.stderr)
+        pytest.fail(f"newman timed out after {timeout}s\n{out}\n{err}")
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def response_text(execution: Mapping[str, Any]) -> str:
