@@ -71,9 +71,9 @@ _SCHEMA_MAP_KEYWORDS = frozenset(
 
 def fast_schema_facts(schema: dict[str, Any]) -> tuple[bool, bool]:
     """Whether jsonschema-rs reads every `pattern` and `patternProperties` name of `schema` as the
-    reference does, and whether any subschema below the root sets its own base URI. Only schema
-    positions are looked at: an `enum`, `const` or `default` value holding a "pattern" key is
-    data."""
+    reference does, and whether any subschema below the root sets its own base URI (looked for
+    only while the first answer is yes). Only schema positions are looked at: an `enum`, `const` or
+    `default` value holding a "pattern" key is data."""
     nested_ids = False
     stack: list[tuple[Any, bool]] = [(schema, True)]
     while stack:
