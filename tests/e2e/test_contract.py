@@ -357,6 +357,7 @@ MUTATIONS: dict[str, tuple[int, dict[str, str], Any, dict[str, str]]] = {
 
 class _Breaker(BaseHTTPRequestHandler):
     """Answers GET /categories/7 with the mutation the server was given."""
+
     # headers and body leave in separate writes: without this, each keep-alive answer waits out the
     # client's delayed ACK (40 ms a request; half the time of a big collection's run)
     disable_nagle_algorithm = True
@@ -490,3 +491,49 @@ def test_tests_option_on_the_command_line_and_in_the_settings_file(tmp_path: Pat
     (tmp_path / ".kpn-collections.yaml").write_text("tests: everything\n", encoding="utf-8")
     wrong = run("convert", str(CONTRACT_FIXTURE), "-o", "-", cwd=tmp_path)
     assert wrong.returncode == 2 and "tests" in wrong.stderr
+
+
+def test_an_example_only_pythons_regex_accepts_is_repaired_so_that_prism_accepts_it(
+    tmp_path: Path,
+) -> None:
+    """`^\\d+$` does not match "12\\n" for ECMA-262, which Prism reads patterns by, though it does
+    for Python's `re`: the converter judges the example as Prism does, sends a repaired value, and
+    Prism accepts the request (it rejected it while examples were judged by Python's reading)."""
+    require_newman()
+    body = {
+        "type": "object",
+        "required": ["num"],
+        "properties": {"num": {"type": "string", "pattern": r"^\d+$", "example": "12\n"}},
+    }
+    spec = tmp_path / "patterns.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "openapi": "3.0.3",
+                "info": {"title": "Patterns", "version": "1"},
+                "servers": [{"url": "https://api-prd.kpn.com/patterns"}],
+                "paths": {
+                    "/numbers": {
+                        "post": {
+                            "operationId": "addNumber",
+                            "requestBody": {
+                                "required": True,
+                                "content": {"application/json": {"schema": body}},
+                            },
+                            "responses": {
+                                "201": {
+                                    "description": "added",
+                                    "content": {"application/json": {"example": {"num": "12"}}},
+                                }
+                            },
+                        }
+                    }
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    run, problems = prism_run(spec, spec, dynamic=False)
+    assert problems == [], "\n".join(problems)
+    [execution] = [e for e in item_executions(run) if e["item"]["name"] != GET_ACCESS_TOKEN]
+    assert execution["response"]["code"] == 201, run.describe()
