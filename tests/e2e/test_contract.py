@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +26,7 @@ from kpn_collections.pipeline import bundle_file
 from ..conftest import CORPUS, FIXTURES, corpus_specs, require_corpus
 from ..e2e.test_token_flow import item_executions
 from ..helpers import iter_requests
+from ..support.answers import serve
 from ..support.gateway import Gateway
 from ..support.newman import NewmanRun, require_newman, response_text, run_newman
 from ..support.prism import prism_mock, request_rejected, response_violations
@@ -355,40 +352,6 @@ MUTATIONS: dict[str, tuple[int, dict[str, str], Any, dict[str, str]]] = {
 }
 
 
-class _Breaker(BaseHTTPRequestHandler):
-    """Answers GET /categories/7 with the mutation the server was given."""
-
-    # headers and body leave in separate writes: without this, each keep-alive answer waits out the
-    # client's delayed ACK (40 ms a request; half the time of a big collection's run)
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        status, headers, body = self.server.answer  # type: ignore[attr-defined]
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@contextmanager
-def _serve(answer: tuple[int, dict[str, str], Any]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Breaker)
-    server.answer = answer  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
 def test_breaking_the_contract_fails_exactly_the_matching_test(mutation: str) -> None:
     """Each failing test says once what is wrong, with nothing appended (no "expected null to be
@@ -399,7 +362,7 @@ def test_breaking_the_contract_fails_exactly_the_matching_test(mutation: str) ->
     collection["item"] = [
         i for i in collection["item"] if i["name"] in (GET_ACCESS_TOKEN, "Get a category tree")
     ]
-    with Gateway() as gateway, _serve((status, headers, body)) as url:
+    with Gateway() as gateway, serve({"*": (status, headers, json.dumps(body))}) as url:
         run = run_against(url, collection, gateway)
     assert run.script_errors() == [], run.describe()
     results = {
