@@ -29,6 +29,7 @@ CONTRACT_SCHEMAS = "contract_schemas"
 """The collection variable holding the contract tests' JSON Schemas (contract_tests.py): data a
 script reads, never part of a URL."""
 
+
 @dataclass(frozen=True)
 class _Shape:
     """A credential's shape: what it is called, a regex that finds it, and `may_match`, a test of

@@ -4,7 +4,6 @@ from the output, and caught on disk by `convert --check`. Internal errors say "b
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import traceback
