@@ -29,6 +29,9 @@ FAST_PATHS: dict[str, str] = {
     "reference: the library's own pass",
     "local-refs": "a document whose text names no external `$ref` is not walked for them; "
     "reference: the bundler's walk",
+    "library-settings": "openapi-spec-validator's and openapi-schema-validator's default "
+    "settings given without pydantic-settings where no variable of theirs is set; reference: "
+    "their own settings modules",
     "orjson": "JSON written by orjson; reference: the standard library's encoder",
     "validate-beside": "a big document validated in a second process while this one builds; "
     "reference: one stage after the other",

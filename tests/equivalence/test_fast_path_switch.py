@@ -7,6 +7,7 @@ code asks for a name that is not registered.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -194,3 +195,78 @@ class _Tripwire:
 
     def __bool__(self) -> bool:
         raise AssertionError("a fast path was consulted while switched off")
+
+
+_LOADED = (
+    "import sys\nfrom kpn_collections.validate import spec\nspec.prepare()\n"
+    "print('pydantic_settings' in sys.modules)"
+)
+
+
+@pytest.mark.parametrize(
+    ("switch", "variable", "loaded"),
+    [
+        ("on", None, "False"),
+        ("off", None, "True"),
+        ("on", "openapi_spec_validator_resolved_cache_maxsize", "True"),  # their names: any case
+        ("on", "OPENAPI_SCHEMA_VALIDATOR_COMPILED_VALIDATOR_CACHE_MAX_SIZE", "True"),
+    ],
+)
+def test_the_library_settings_stand_in_only_where_they_give_the_defaults(
+    switch: str, variable: str | None, loaded: str
+) -> None:
+    """Fast path "library-settings" works at import, so in a fresh process: on, the validators load
+    without pydantic-settings; off, or with a variable of the libraries' set, their own settings."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith(("OPENAPI_SPEC_VALIDATOR_", "OPENAPI_SCHEMA_VALIDATOR_"))
+    }
+    env["KPN_COLLECTIONS_FAST_PATHS"] = switch
+    if variable is not None:
+        env[variable] = "64"
+    completed = subprocess.run(
+        [sys.executable, "-c", _LOADED], capture_output=True, text=True, env=env, check=True
+    )
+    assert completed.stdout.strip() == loaded, completed.stderr
+
+
+def test_the_stand_in_settings_are_the_libraries_defaults() -> None:
+    """The stand-ins give what the libraries' own settings give with no variable set, and every
+    name the libraries import from their settings modules."""
+    from kpn_collections.validate import library_settings
+
+    code = (
+        "from openapi_spec_validator import settings as spec\n"
+        "from openapi_schema_validator import settings as schema\n"
+        "s, c = spec.OpenAPISpecValidatorSettings(), schema.OpenAPISchemaValidatorSettings()\n"
+        "print(s.resolved_cache_maxsize, s.schema_validator_backend,"
+        " spec.get_resolved_cache_maxsize(), spec.get_schema_validator_backend(),"
+        " c.compiled_validator_cache_max_size,"
+        " schema.get_settings().compiled_validator_cache_max_size)"
+    )
+    env = {**os.environ, "KPN_COLLECTIONS_FAST_PATHS": "off"}
+    env = {k: v for k, v in env.items() if not k.upper().startswith(library_settings.PREFIXES)}
+    real = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    spec, schema = library_settings.SpecValidatorSettings, library_settings.SchemaValidatorSettings
+    assert real == [
+        str(spec.resolved_cache_maxsize),
+        spec.schema_validator_backend,
+        str(spec.resolved_cache_maxsize),
+        spec.schema_validator_backend,
+        str(schema.compiled_validator_cache_max_size),
+        str(schema.compiled_validator_cache_max_size),
+    ]
+    modules = library_settings.stand_ins()
+    imported = re.compile(
+        r"from (openapi_s\w+_validator\.settings) import (?:\(([^)]*)\)|([\w, ]+))"
+    )
+    for package in ("openapi_spec_validator", "openapi_schema_validator"):
+        found = importlib.util.find_spec(package)
+        assert found is not None and found.submodule_search_locations is not None
+        for path in Path(next(iter(found.submodule_search_locations))).rglob("*.py"):
+            for module, grouped, names in imported.findall(path.read_text(encoding="utf-8")):
+                for name in re.findall(r"\w+", grouped + " " + names):
+                    assert hasattr(modules[module], name), (path, name)
