@@ -84,9 +84,13 @@ def resolve_fragment(document: Any, fragment: str) -> tuple[bool, Any]:
 def iter_refs(document: Any) -> Iterator[tuple[str, Any]]:
     """Yield (pointer of the $ref object, ref value) for every `$ref` in a document, in document
     order."""
-    stack: list[tuple[Any, Link | None]] = [(document, None)]
+    containers = (dict, list)
+    stack: list[tuple[Any, Link | None]] = (
+        [(document, None)] if isinstance(document, containers) else []
+    )
+    pop, push = stack.pop, stack.append  # children pushed last first: popped in document order
     while stack:
-        value, link = stack.pop()
+        value, link = pop()
         if isinstance(value, dict):
             if "$ref" in value and not isinstance(value["$ref"], dict):
                 yield link_pointer(link), value["$ref"]
@@ -100,24 +104,18 @@ def iter_refs(document: Any) -> Iterator[tuple[str, Any]]:
                 and "value" in value
             ):
                 literal = literal | {"value"}  # an Example Object's literal value
-            children = [
-                (child, (link, key))
-                for key, child in value.items()
-                if isinstance(child, (dict, list))
-                and key not in literal
-                and (key != "$ref" or isinstance(child, dict))
-            ]
-            stack.extend(reversed(children))
-        elif isinstance(value, list):
-            stack.extend(
-                reversed(
-                    [
-                        (child, (link, index))
-                        for index, child in enumerate(value)
-                        if isinstance(child, (dict, list))
-                    ]
-                )
-            )
+            for key, child in reversed(value.items()):
+                if (
+                    isinstance(child, containers)
+                    and key not in literal
+                    and (key != "$ref" or isinstance(child, dict))
+                ):
+                    push((child, (link, key)))
+        else:
+            for index in range(len(value) - 1, -1, -1):
+                child = value[index]
+                if isinstance(child, containers):
+                    push((child, (link, index)))
 
 
 _RESPONSES_LITERAL_KEYS = _LITERAL_KEYS - {"default"}  # under `responses`, `default` is a response
