@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import json
 import os
 import shlex
 import signal
-import stat
 import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import click
 
 from . import __version__, fast_paths
-from .batch.cache import default_cache_dir
-from .batch.discover import Input, NamingError, discover, looks_like_spec, output_path
-from .batch.jobs import Job
+from .batch.discover import Input, NamingError, discover, output_path
+from .batch.plan import (
+    NO_SPECS,
+    Options,
+    PlanError,
+    check_mirror,
+    near,
+    plan_conversion,
+    settings_from,
+    tree_root,
+)
 from .batch.scheduler import Interrupted, Terminated, raise_terminated, run_jobs
-from .config import DEFAULT_NAMING, ConfigError, find_config, load_config, repository_root
+from .config import (
+    DEFAULT_NAMING,
+    ConfigError,
+    ProjectConfig,
+    find_config,
+    load_config,
+    repository_root,
+)
 from .diagnostics import (
     EXIT_BUG,
     EXIT_FAILED,
@@ -35,10 +48,7 @@ from .diagnostics import (
     Severity,
     escaped,
 )
-from .files import MAX_FILE_BYTES
-from .naming import GLOB_MAGIC, glob_base, naming_problem
-from .overlay import spec_of_overlay
-from .refs.retrieve import MirrorConfigError, MirrorRetriever, host_problem
+from .refs.retrieve import host_problem
 from .report import (
     Progress,
     publish_entry,
@@ -128,6 +138,26 @@ def _host_option(
     return value
 
 
+def _config(config_file: Path | None) -> ProjectConfig:
+    """The settings file given with --config, else the one found from here; a usage error when it
+    cannot be read."""
+    try:
+        return load_config(config_file) if config_file else find_config()
+    except ConfigError as exc:
+        raise click.UsageError(escaped(str(exc))) from None
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """A PlanError as click's usage error: about a setting's value, or the command as a whole."""
+    try:
+        yield
+    except PlanError as exc:
+        if exc.setting is None:
+            raise click.UsageError(escaped(str(exc))) from None
+        raise click.BadParameter(escaped(str(exc)), param_hint=exc.setting) from None
+
+
 def ref_options(command: F) -> F:
     """--ref-root, --ref-mirror and --allow-remote-refs: how `$ref`s to other files and URLs are
     followed."""
@@ -172,14 +202,6 @@ def ref_options(command: F) -> F:
     ):
         command = option(command)
     return command
-
-
-def _check_mirror(ref_mirror: Path | None) -> None:
-    if ref_mirror is not None:
-        try:
-            MirrorRetriever.open(ref_mirror)
-        except MirrorConfigError as exc:
-            raise click.BadParameter(str(exc), param_hint="--ref-mirror") from None
 
 
 @main.command()
@@ -317,67 +339,25 @@ def convert(
 ) -> None:
     """Convert SPECS (files, directories, globs; SwaggerHub exports in YAML or JSON) into Postman
     v2.1 collections. Without SPECS, converts the `specs` of the settings file."""
-    try:
-        config = load_config(config_file) if config_file else find_config()
-    except ConfigError as exc:
-        raise click.UsageError(escaped(str(exc))) from None
+    config = _config(config_file)
     options = click.get_current_context().params  # named as the Settings fields
     given = {key: options.get(name) for key, (name, _) in SETTING_KEYS.items()}
     # a flag: absent leaves the settings file's value
     given["allow-remote-refs"] = allow_remote_refs or None
-    command_line = {key: value for key, value in given.items() if value is not None}
-    roots = [config.root / s for s in config.get("specs", [])]
-    tree_roots = [_tree_root(r, config.file) for r in roots]
-    arguments = list(specs) or [str(r) for r in roots]
-    if not arguments:
-        raise click.UsageError(
-            "no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
-            "[tool.kpn-collections] in pyproject.toml)"
-        )
-    inputs, empty = discover(arguments, tree_roots)
-    if pre_commit:
-        inputs = _pre_commit_inputs(inputs, roots, tree_roots)
-    for argument in empty:
-        if not pre_commit:
-            say(f"{argument}: no OpenAPI or Swagger documents found")
-    if output == "-" and len(inputs) != 1:
-        raise click.UsageError("-o - (stdout) takes exactly one SPEC")
-    output_dir = (
-        None
-        if output in (None, "-") and "output" not in config.values
-        else (Path(output) if output not in (None, "-") else config.get("output"))
+    wanted = Options(
+        specs,
+        {key: value for key, value in given.items() if value is not None},
+        output=output,
+        naming=naming,
+        cache=cache,
+        cache_dir=cache_dir,
+        jobs=jobs,
+        check=check,
+        pre_commit=pre_commit,
     )
-    if output_dir is not None:
-        _refuse_unusable_output_dir(
-            output_dir, "-o" if output not in (None, "-") else f"`output` in {config.file}"
-        )
-    naming_setting = "--naming" if naming else f"`naming` in {config.file}"
-    naming = naming or config.get("naming", DEFAULT_NAMING)
-    problem = naming_problem(naming)
-    if problem:
-        raise click.BadParameter(escaped(problem), param_hint=naming_setting)
-    use_cache = cache if cache is not None else config.get("cache", True)
-    cache_directory = (
-        (cache_dir or config.get("cache-dir") or default_cache_dir()) if use_cache else None
-    )
-    planned = []
-    for index, spec in enumerate(inputs):
-        settings = _settings({**config.for_spec(spec.path), **command_line})
-        _check_mirror(settings.ref_mirror)
-        try:
-            target = None if output == "-" else _near(output_path(spec, output_dir, naming))
-        except NamingError as exc:
-            raise click.BadParameter(escaped(str(exc)), param_hint=naming_setting) from None
-        # the conversion reports the others
-        cached_in = cache_directory if _cacheable(spec.path) else None
-        planned.append(
-            Job(index, spec.path, target, settings, check, cached_in, output_root=output_dir)
-        )
-    _refuse_clashes(planned)
-    cores = jobs or config.get("jobs") or os.cpu_count() or 1
-    workers = min(cores, max(len(planned), 1))
-    if len(planned) == 1 and cores > 1:  # one spec, a core to spare: validate it beside the build
-        planned[0] = dataclasses.replace(planned[0], validate_beside=True)
+    with _usage_errors():
+        plan = plan_conversion(wanted, config, say)
+    planned = plan.jobs
     started = time.perf_counter()
     results = []
     # not the main thread (an embedding program): its own handling stays
@@ -387,7 +367,7 @@ def convert(
         with Progress(
             len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()
         ) as progress:
-            for result in run_jobs(planned, workers, progress.advance):
+            for result in run_jobs(planned, plan.workers, progress.advance):
                 progress.clear()
                 if result.text is not None:
                     write_stdout(result.text)
@@ -436,95 +416,6 @@ def convert(
     sys.exit(exit_code)
 
 
-def _cacheable(path: Path) -> bool:
-    """Whether a spec is a regular file within the size limit (a FIFO, a device or a huge file is
-    left to the conversion, which reports it without reading it; the cache would read it to make its
-    key)."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return False
-    return stat.S_ISREG(status.st_mode) and status.st_size <= MAX_FILE_BYTES
-
-
-def _near(path: Path) -> Path:
-    """A path relative to the working directory when it lies below it (shorter messages), else as it
-    is."""
-    try:
-        return path.absolute().relative_to(Path.cwd())
-    except ValueError:
-        return path
-
-
-def _tree_root(spec_setting: Path, config_file: Path | None) -> Path:
-    """The tree an entry of the settings file's `specs` stands for: a directory, a glob's fixed
-    part, or a single file's directory; a usage error when it names nothing."""
-    if spec_setting.is_dir():
-        return spec_setting
-    if GLOB_MAGIC.search(str(spec_setting)):
-        return glob_base(spec_setting)
-    if spec_setting.exists():
-        return spec_setting.parent
-    raise click.UsageError(
-        escaped(f"{config_file}: `specs` names {spec_setting}, which does not exist")
-    )
-
-
-def _refuse_unusable_output_dir(directory: Path, setting: str) -> None:
-    """A usage error when the output directory is a file, or lies below one (nothing could be
-    written)."""
-    for path in (directory, *directory.absolute().parents):
-        if path.exists() or path.is_symlink():
-            if not path.is_dir():
-                raise click.UsageError(
-                    escaped(
-                        f"{setting}: the output directory {directory} cannot be made: "
-                        f"{path} exists and is not a directory"
-                    )
-                )
-            return
-
-
-def _pre_commit_inputs(
-    inputs: list[Input], roots: list[Path], tree_roots: list[Path]
-) -> list[Input]:
-    """Hook mode: the staged specs; when other YAML/JSON files are staged (models a spec may refer
-    to), every configured spec as well, since any of them may depend on those files."""
-    specs = [i for i in inputs if i.path.is_file() and looks_like_spec(i.path)]
-    for staged in inputs:  # a staged overlay: its spec's collection may be stale
-        spec = spec_of_overlay(staged.path)
-        if spec is not None and all(s.path.absolute() != spec.absolute() for s in specs):
-            specs.append(Input(spec, staged.base))
-    if len(specs) < len(inputs) and roots:
-        configured, _ = discover([str(r) for r in roots], tree_roots)
-        known = {s.path.absolute() for s in specs}
-        specs += [c for c in configured if c.path.absolute() not in known]
-    return specs
-
-
-def _settings(values: dict[str, object]) -> Settings:
-    return Settings(**{SETTING_KEYS[key][0]: value for key, value in values.items()})  # type: ignore[arg-type]
-
-
-def _refuse_clashes(jobs: list[Job]) -> None:
-    targets: dict[Path, list[str]] = {}
-    for job in jobs:
-        if job.target is not None:
-            targets.setdefault(job.target.absolute(), []).append(str(job.spec))
-    clashes = {target: specs for target, specs in targets.items() if len(specs) > 1}
-    if clashes:
-        described = "; ".join(
-            f"{' and '.join(specs)} -> {target}" for target, specs in sorted(clashes.items())
-        )
-        raise click.UsageError(
-            escaped(
-                f"several inputs would write the same output file: {described} (use "
-                "--naming '{name}.postman_collection.json', or convert them into different -o "
-                "directories)"
-            )
-        )
-
-
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option(
@@ -559,7 +450,8 @@ def inject(
     """Write SPEC with a working OAuth2 client-credentials scheme, for upload back to SwaggerHub.
 
     External `$ref`s are followed to understand the API, and written back as they were."""
-    _check_mirror(ref_mirror)
+    with _usage_errors():
+        check_mirror(ref_mirror)
     settings = Settings(
         auth_mode=auth_mode,
         token_url=token_url,
@@ -605,7 +497,8 @@ def bundle(
 
     Referenced definitions go into the document's components (definitions/parameters/responses in
     Swagger 2.0) under their own names, qualified when a name is taken; the refs point there."""
-    _check_mirror(ref_mirror)
+    with _usage_errors():
+        check_mirror(ref_mirror)
     settings = Settings(
         ref_root=ref_root,
         ref_mirror=ref_mirror,
@@ -743,18 +636,13 @@ def publish(
         raise click.UsageError(
             "--absorb keeps the edits made in Postman, --force overwrites them: give one"
         )
-    try:
-        config = load_config(config_file) if config_file else find_config()
-    except ConfigError as exc:
-        raise click.UsageError(escaped(str(exc))) from None
+    config = _config(config_file)
     roots = [config.root / s for s in config.get("specs", [])]
     arguments = list(specs) or [str(r) for r in roots]
     if not arguments:
-        raise click.UsageError(
-            "no SPECS given, and no `specs` in a settings file (.kpn-collections.yaml or "
-            "[tool.kpn-collections] in pyproject.toml)"
-        )
-    inputs, empty = discover(arguments, [_tree_root(r, config.file) for r in roots])
+        raise click.UsageError(NO_SPECS)
+    with _usage_errors():
+        inputs, empty = discover(arguments, [tree_root(r, config.file) for r in roots])
     for argument in empty:
         say(f"{argument}: no OpenAPI or Swagger documents found")
     # keys and the default state file are relative to the project root: the settings file's
@@ -770,7 +658,7 @@ def publish(
         PublishJob(
             spec.path,
             _state_key(spec.path, root),
-            _settings(config.for_spec(spec.path)),
+            settings_from(config.for_spec(spec.path)),
             _collection_file(spec, config.get("output"), config.get("naming", DEFAULT_NAMING)),
         )
         for spec in inputs
@@ -925,15 +813,12 @@ def absorb(
     spec beside EDITED with the same name."""
     from .absorb import AbsorbError, absorb_file, committed_text
 
-    try:
-        config = load_config(config_file) if config_file else find_config()
-    except ConfigError as exc:
-        raise click.UsageError(escaped(str(exc))) from None
+    config = _config(config_file)
     spec = spec or _spec_beside(edited)
-    settings = _settings(config.for_spec(spec))
+    settings = settings_from(config.for_spec(spec))
     base_text = None
     if base_file is None:
-        base_file = _near(
+        base_file = near(
             output_path(Input(spec), config.get("output"), config.get("naming", DEFAULT_NAMING))
         )
         if not base_file.exists() or base_file.absolute() == edited.absolute():

@@ -621,7 +621,7 @@ def test_a_bug_in_inject_or_bundle_is_reported_as_such(
 def test_a_bug_outside_the_jobs_is_caught_by_the_entry_point(
     debug: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "discover", _broken_converter)
+    monkeypatch.setattr(cli, "plan_conversion", _broken_converter)
     monkeypatch.setattr(
         sys, "argv", ["kpn-collections", "convert", "x.yaml", *(["--debug"] if debug else [])]
     )
