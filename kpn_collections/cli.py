@@ -18,16 +18,14 @@ from pathlib import Path
 import click
 
 from . import __version__, fast_paths
-from .batch.discover import Input, NamingError, discover, output_path
+from .batch.discover import Input, output_path
 from .batch.plan import (
-    NO_SPECS,
     Options,
     PlanError,
     check_mirror,
     near,
     plan_conversion,
     settings_from,
-    tree_root,
 )
 from .batch.scheduler import Interrupted, Terminated, raise_terminated, run_jobs
 from .config import (
@@ -36,7 +34,6 @@ from .config import (
     ProjectConfig,
     find_config,
     load_config,
-    repository_root,
 )
 from .diagnostics import (
     EXIT_BUG,
@@ -52,6 +49,8 @@ from .refs.retrieve import host_problem
 from .report import (
     Progress,
     publish_entry,
+    publish_summary,
+    publish_summary_text,
     report_bug,
     report_job,
     report_publish,
@@ -629,40 +628,17 @@ def publish(
     The first publish creates each collection; later ones update it in place (request ids kept), and
     refuse to overwrite edits made in Postman unless --force (or, with --absorb, keep them in the
     spec's overlay)."""
-    from .publish import NoApiKey, PostmanApi, PublishAborted, PublishJob, StateError, load_state
+    from .publish import NoApiKey, PostmanApi, PublishAborted
     from .publish import publish as run_publish
+    from .publish.plan import plan_publish
 
     if absorb and force:
         raise click.UsageError(
             "--absorb keeps the edits made in Postman, --force overwrites them: give one"
         )
     config = _config(config_file)
-    roots = [config.root / s for s in config.get("specs", [])]
-    arguments = list(specs) or [str(r) for r in roots]
-    if not arguments:
-        raise click.UsageError(NO_SPECS)
     with _usage_errors():
-        inputs, empty = discover(arguments, [tree_root(r, config.file) for r in roots])
-    for argument in empty:
-        say(f"{argument}: no OpenAPI or Swagger documents found")
-    # keys and the default state file are relative to the project root: the settings file's
-    # directory, else the repository's top (not the working directory, which would give other keys
-    # from a subdirectory)
-    root = config.root if config.file else repository_root(Path.cwd())
-    state_path = state_file or config.get("publish-state") or root / DEFAULT_PUBLISH_STATE
-    try:
-        state = load_state(state_path)
-    except StateError as exc:
-        raise click.UsageError(escaped(str(exc))) from None
-    jobs = [
-        PublishJob(
-            spec.path,
-            _state_key(spec.path, root),
-            settings_from(config.for_spec(spec.path)),
-            _collection_file(spec, config.get("output"), config.get("naming", DEFAULT_NAMING)),
-        )
-        for spec in inputs
-    ]
+        plan = plan_publish(specs, config, state_file, say)
 
     def make_api() -> PostmanApi:
         api_key = os.environ.get("POSTMAN_API_KEY", "").strip()
@@ -680,9 +656,9 @@ def publish(
         signal.signal(signal.SIGTERM, raise_terminated)
     try:
         for result in run_publish(
-            jobs,
+            plan.jobs,
             workspace=workspace,
-            state=state,
+            state=plan.state,
             make_api=make_api,
             dry_run=dry_run,
             force=force,
@@ -694,62 +670,26 @@ def publish(
     except NoApiKey as exc:
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt as stop:
-        say(f"publish stopped; {state_path} holds every collection published until then")
+        say(f"publish stopped; {plan.state_path} holds every collection published until then")
         sys.exit(EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED)
     except PublishAborted as exc:
         say(f"error [publish-workspace]: {exc}; nothing more was published")
         sys.exit(EXIT_FAILED)
-    counts = {
-        o: sum(1 for r in results if r.outcome == o)
-        for o in (
-            "created",
-            "updated",
-            "unchanged",
-            "would-create",
-            "would-update",
-            "edited",
-            "failed",
-            "bug",
-        )
-    }
+    totals = publish_summary(results, dry_run, time.perf_counter() - started)
     if report_format == "json":
         click.echo(
             json.dumps(
-                {
-                    "collections": [publish_entry(r, verbose) for r in results],
-                    "summary": {
-                        "specs": len(results),
-                        **counts,
-                        "dry_run": dry_run,
-                        "seconds": round(time.perf_counter() - started, 2),
-                    },
-                },
+                {"collections": [publish_entry(r, verbose) for r in results], "summary": totals},
                 indent=2,
                 ensure_ascii=False,
             ),
             err=True,
         )
     elif not quiet and len(results) > 1:
-        words = {
-            "would-create": "would be created",
-            "would-update": "would be updated",
-            "edited": "refused (edited in Postman)",
-        }
-        shown = [
-            f"{n} {words.get(o, o)}" for o, n in counts.items() if n or o in ("unchanged", "failed")
-        ]
-        say(
-            f"{len(results)} spec(s): "
-            + ", ".join(shown)
-            + f" in {time.perf_counter() - started:.2f} s"
-            + (" (dry run: nothing sent)" if dry_run else "")
-        )
-    if counts["bug"]:
+        say(publish_summary_text(totals))
+    if totals["bug"]:
         sys.exit(EXIT_BUG)
     sys.exit(EXIT_FAILED if any(not r.ok for r in results) else EXIT_OK)
-
-
-DEFAULT_PUBLISH_STATE = ".kpn-collections-publish.json"
 
 
 def _api_url(value: str | None) -> str:
@@ -764,24 +704,6 @@ def _api_url(value: str | None) -> str:
     if parts.username or parts.password:
         raise click.BadParameter("must not carry credentials", param_hint="--postman-api-url")
     return url
-
-
-def _collection_file(spec: Input, output: Path | None, naming: str) -> Path | None:
-    """Where `convert` writes the spec's collection (for `publish --absorb`), None when the naming
-    gives none."""
-    try:
-        return output_path(spec, output, naming)
-    except NamingError:
-        return None
-
-
-def _state_key(spec: Path, root: Path) -> str:
-    """A spec's key in the publish state: its path relative to the project root (POSIX), else as
-    given."""
-    try:
-        return spec.absolute().relative_to(root.absolute()).as_posix()
-    except ValueError:
-        return spec.as_posix()
 
 
 @main.command()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -197,6 +199,48 @@ def publish_entry(result: object, verbose: bool) -> dict[str, object]:
         "diagnostics": shown,
         "absorbed_into": result.absorbed or None,
     }
+
+
+PUBLISH_OUTCOMES = (
+    "created",
+    "updated",
+    "unchanged",
+    "would-create",
+    "would-update",
+    "edited",
+    "failed",
+    "bug",
+)
+
+
+def publish_summary(results: Sequence[object], dry_run: bool, seconds: float) -> dict[str, Any]:
+    """The counts of a publish run, each outcome's, for the JSON report and the closing line."""
+    outcomes = [getattr(r, "outcome", None) for r in results]
+    return {
+        "specs": len(results),
+        **{o: outcomes.count(o) for o in PUBLISH_OUTCOMES},
+        "dry_run": dry_run,
+        "seconds": round(seconds, 2),
+    }
+
+
+def publish_summary_text(summary: dict[str, Any]) -> str:
+    words = {
+        "would-create": "would be created",
+        "would-update": "would be updated",
+        "edited": "refused (edited in Postman)",
+    }
+    shown = [
+        f"{summary[o]} {words.get(o, o)}"
+        for o in PUBLISH_OUTCOMES
+        if summary[o] or o in ("unchanged", "failed")
+    ]
+    return (
+        f"{summary['specs']} spec(s): "
+        + ", ".join(shown)
+        + f" in {summary['seconds']:.2f} s"
+        + (" (dry run: nothing sent)" if summary["dry_run"] else "")
+    )
 
 
 def report_publish(result: object, quiet: bool, verbose: bool, debug: bool) -> None:
