@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +16,6 @@ from ..credentials import (
     defuse,
     is_credential_name,
     redact_descriptions,
-    redact_secrets,
     secret_kind,
     strip_url_credentials,
     without_credentials,
@@ -27,16 +25,14 @@ from ..model import (
     MISSING,
     PATH_TEMPLATE,
     Api,
-    NamedExample,
     Operation,
     Parameter,
     Response,
     SpecVersion,
-    is_json,
 )
 from ..refs.resolve import RefResolver
 from ..settings import Settings
-from .bodies import Bodies, preferred_media_type, xml_text
+from .bodies import Bodies, preferred_media_type
 from .contract_tests import CONTRACT_SCHEMAS, ContractTests
 from .example_check import ExampleCheck, scalar_text
 from .examples import ExampleGenerator
@@ -45,12 +41,12 @@ from .parts import (
     constraints,
     described,
     field_text,
-    json_body_text,
     script_event,
     stable_id,
     type_text,
 )
 from .render import Renderer
+from .responses import CleanExamples, SavedResponses
 
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 SWAGGERHUB_MOCK_HOST = "virtserver.swaggerhub.com"
@@ -90,17 +86,15 @@ class _Builder:
         self.examples = ExampleGenerator(api.resolver)
         # every value a request sends, checked against its schema
         self.checked = ExampleCheck(api, diagnostics)
-        self.json_texts: dict[int, tuple[Any, str]] = {}  # id(value) -> (value, its JSON text)
-        self.cleaned: dict[
-            int, tuple[Any, Any]
-        ] = {}  # id(example) -> (example, without its credentials)
         self.variables = Variables()
         self.path_variables: dict[
             str, str
         ] = {}  # key -> value: variables of path parameters inside a segment
         self.collection_id = stable_id("collection", source_stem, api.title, api.api_version)
         self.token = TokenItem(self.collection_id, renderer, self.variables, diagnostics)
-        self.bodies = Bodies(api, self.examples, self.checked, self._example_without_credentials)
+        clean = CleanExamples()
+        self.bodies = Bodies(api, self.examples, self.checked, clean)
+        self.responses = SavedResponses(self.examples, self.bodies, clean)
         self.collection_auth = map_requirements(api, api.security)
         self.contract_tests = (
             ContractTests(api, renderer, settings.tests) if settings.tests != "none" else None
@@ -335,7 +329,9 @@ class _Builder:
         if behaviour:
             item["protocolProfileBehavior"] = behaviour
         item["request"] = request
-        item["response"] = self._saved_responses(item_id, request, operation)
+        item["response"] = self.responses.of(
+            item_id, request, operation, redact=self._is_token_operation(operation)
+        )
         return item
 
     def _request(self, operation: Operation) -> dict[str, Any]:
@@ -534,147 +530,6 @@ class _Builder:
     # --- saved responses
     # ------------------------------------------------------------------------------
 
-    def _saved_responses(
-        self, item_id: str, request: dict[str, Any], operation: Operation
-    ) -> list[dict[str, Any]]:
-        """One saved response per documented status, or per request/response example pair where the
-        spec names several examples: none of them is dropped, and none is repeated beyond its
-        pair."""
-        redact = self._is_token_operation(operation)
-        pairs = _example_pairs(operation)
-        named = _named_request_examples(operation)
-        first = named[0] if named else None  # the request itself sends this one
-        saved = []
-        for response, entries in zip(operation.responses, pairs, strict=True):
-            for requested, answered in entries:
-                original = request
-                own = requested is not None and requested is not first
-                if own:
-                    body, _ = self.bodies.body(
-                        operation.request_body, credentials=redact, example=requested
-                    )
-                    original = {**request, "body": body}
-                label = _pair_label(requested, answered) if len(entries) > 1 or own else ""
-                saved.append(
-                    self._saved_response(
-                        item_id,
-                        original,
-                        response,
-                        redact=redact,
-                        example=answered,
-                        label=label,
-                        requested=requested,
-                    )
-                )
-        return saved
-
-    def _saved_response(
-        self,
-        item_id: str,
-        request: dict[str, Any],
-        response: Response,
-        *,
-        redact: bool = False,
-        example: NamedExample | None = None,
-        label: str = "",
-        requested: NamedExample | None = None,
-    ) -> dict[str, Any]:
-        code = _status_code(response.status)
-        headers: list[dict[str, Any]] = []
-        body = ""
-        language = "text"
-        if response.content:
-            media = preferred_media_type(response.content)
-            value = self._example_without_credentials(
-                example.value if example is not None else media.first_example()
-            )
-            if value is MISSING:
-                value = self.examples.example(media.schema, for_request=False)
-            if redact:
-                value = redact_secrets(value)
-            kind = media.kind
-            content_type = "application/json" if kind == "*/*" else media.media_type
-            headers.append({"key": "Content-Type", "value": content_type})
-            if is_json(kind) or kind == "*/*":
-                body, language = self._json_text_of(value), "json"
-            elif "xml" in kind:
-                body, language = (value if isinstance(value, str) else xml_text(value)), "xml"
-            else:
-                body = value if isinstance(value, str) else json_body_text(value)
-                language = "html" if "html" in kind else "text"
-        for header in response.headers:
-            if header.name.lower() == "content-type":
-                continue
-            value = (
-                without_credentials(header.example, header.name)
-                if header.example is not MISSING
-                else (self.examples.example(header.schema, for_request=False))
-            )
-            entry: dict[str, Any] = {"key": header.name, "value": scalar_text(value)}
-            if header.description:
-                entry["description"] = header.description
-            headers.append(entry)
-        original = {k: v for k, v in request.items() if k not in ("description", "auth")}
-        name = (
-            response.description.strip().splitlines()[0][:120]
-            if response.description.strip()
-            else ""
-        )
-        name = name or _reason(code)
-        response_id = stable_id(item_id, "response", response.status)
-        if label:  # one of several pairs of this status: each named, and with an id of its own
-            name = f"{name} — {label}"
-            response_id = stable_id(
-                item_id,
-                "response",
-                response.status,
-                "request",
-                requested.name if requested is not None else "",
-                "response",
-                example.name if example is not None else "",
-            )
-        return {
-            "id": response_id,
-            "name": name,
-            "originalRequest": original,
-            "status": _reason(code),
-            "code": code,
-            "_postman_previewlanguage": language,
-            "header": headers,
-            "cookie": [],
-            "body": body,
-        }
-
-    def _example_without_credentials(self, value: Any) -> Any:
-        """`without_credentials(value)`, remembered for example data the definition shares between
-        operations."""
-        if not isinstance(value, (dict, list)):
-            return without_credentials(value)
-        known = self.cleaned.get(id(value))
-        if known is not None and known[0] is value:
-            return known[1]
-        cleaned = without_credentials(value)
-        self.cleaned[id(value)] = (
-            value,
-            cleaned,
-        )  # the value is kept alive with it: its id stays its own
-        return cleaned
-
-    def _json_text_of(self, value: Any) -> str:
-        """`json_body_text(value)`, remembered for the shared values the example generator returns
-        (the same error body is saved with every operation's responses)."""
-        key = id(value)
-        known = self.json_texts.get(key)
-        if known is not None and known[0] is value:
-            return known[1]
-        text = json_body_text(value)
-        if isinstance(value, (dict, list)):
-            self.json_texts[key] = (
-                value,
-                text,
-            )  # the value is kept alive with it: its id stays its own
-        return text
-
 
 def _folder_name(operation: Operation, mode: str) -> str | None:
     if mode == "tags":
@@ -697,68 +552,6 @@ def _only_redirects(responses: tuple[Response, ...]) -> bool:
     """Whether the operation documents a 3xx and no 2xx as its success."""
     statuses = [r.status.upper() for r in responses]
     return any(s.startswith("3") for s in statuses) and not any(s.startswith("2") for s in statuses)
-
-
-def _named_request_examples(operation: Operation) -> list[NamedExample]:
-    """The named examples of the request body's preferred media type, when it has several (and no
-    lone `example`)."""
-    body = operation.request_body
-    if body is None or not body.content:
-        return []
-    media = preferred_media_type(body.content)
-    return list(media.examples) if media.example is MISSING and len(media.examples) > 1 else []
-
-
-def _named_response_examples(response: Response) -> list[NamedExample]:
-    """The named examples of the response's preferred media type (none when it gives a lone
-    `example`)."""
-    if not response.content:
-        return []
-    media = preferred_media_type(response.content)
-    return list(media.examples) if media.example is MISSING else []
-
-
-def _example_pairs(
-    operation: Operation,
-) -> list[list[tuple[NamedExample | None, NamedExample | None]]]:
-    """Per documented response, the (request example, response example) pairs saved with it: each
-    response example goes with the request example of the same name, else with the first; a request
-    example that no response example names goes with the first example of the success response
-    (None: the spec's lone example, or generated)."""
-    requests = _named_request_examples(operation)
-    by_name = {r.name: r for r in requests}
-    first = requests[0] if requests else None
-    pairs: list[list[tuple[NamedExample | None, NamedExample | None]]] = []
-    paired: set[str] = set()
-    for response in operation.responses:
-        entries: list[tuple[NamedExample | None, NamedExample | None]] = [
-            (by_name.get(a.name, first), a) for a in _named_response_examples(response)
-        ] or [(first, None)]
-        paired.update(r.name for r, _ in entries if r is not None)
-        pairs.append(entries)
-    if pairs:
-        statuses = [r.status for r in operation.responses]
-        success = next(
-            (i for prefix in ("2", "3") for i, s in enumerate(statuses) if s.startswith(prefix)), 0
-        )
-        answer = pairs[success][0][1]
-        pairs[success].extend((r, answer) for r in requests if r.name not in paired)
-    return pairs
-
-
-def _pair_label(requested: NamedExample | None, answered: NamedExample | None) -> str:
-    """How a saved response tells its example pair apart: the examples' summaries, else their
-    names."""
-
-    def label(example: NamedExample) -> str:
-        lines = example.summary.strip().splitlines()
-        return " ".join(lines[0].split())[:120] if lines else example.name
-
-    if answered is None:
-        return label(requested) if requested is not None else ""
-    if requested is None or requested.name == answered.name:
-        return label(answered)
-    return f"{label(requested)} → {label(answered)}"
 
 
 def _request_name(operation: Operation) -> str:
@@ -803,18 +596,3 @@ def _accept(responses: tuple[Response, ...]) -> str | None:
             media = preferred_media_type(response.content)
             return media.media_type
     return None
-
-
-def _status_code(status: str) -> int:
-    if re.fullmatch(r"[1-5][0-9][0-9]", status):
-        return int(status)
-    if re.fullmatch(r"[1-5]XX", status, re.IGNORECASE):
-        return int(status[0]) * 100
-    return 500  # `default`: the catch-all for errors
-
-
-def _reason(code: int) -> str:
-    try:
-        return HTTPStatus(code).phrase
-    except ValueError:
-        return "Response"
