@@ -39,7 +39,7 @@ from kpn_collections import fast_paths, write
 from kpn_collections.build.check import postman_schema_check
 from kpn_collections.credentials import find_in_document
 from kpn_collections.diagnostics import Diagnostics, pointer_join
-from kpn_collections.load.document import LoadError, SourceDocument, _parse_yaml, load_document
+from kpn_collections.load.document import LoadError, SourceDocument, load_document
 from kpn_collections.load.fast_yaml import (
     _YAML_REFUSED,
     _ends_in_block_header,
@@ -49,6 +49,7 @@ from kpn_collections.load.fast_yaml import (
     fast_yaml,
 )
 from kpn_collections.load.text_locator import JsonPositions, root_position
+from kpn_collections.load.yaml_reader import read_yaml
 from kpn_collections.model import SpecVersion, detect_version
 from kpn_collections.pipeline import convert_file
 from kpn_collections.refs.resolve import RefResolver, check_references, iter_refs
@@ -830,7 +831,7 @@ def same_data(a: Any, b: Any) -> bool:
 def reference_yaml(text: str) -> Any:
     """What the PyYAML loader makes of `text`, or the LoadError class when it refuses it."""
     try:
-        return _parse_yaml(text, "x.yaml")
+        return read_yaml(text, "x.yaml")
     except LoadError:
         return LoadError
 
