@@ -120,7 +120,8 @@ def plan_conversion(options: Options, config: ProjectConfig, say: Callable[[str]
 
 def settings_from(values: dict[str, object]) -> Settings:
     """Settings from settings-file keys (`folders`, `auth-mode`, ...) and their values."""
-    return Settings(**{SETTING_KEYS[key][0]: value for key, value in values.items()})  # type: ignore[arg-type]
+    fields = {SETTING_KEYS[key][0]: value for key, value in values.items()}
+    return Settings(**fields)  # type: ignore[arg-type]
 
 
 def tree_root(spec_setting: Path, config_file: Path | None) -> Path:

@@ -44,7 +44,9 @@ _NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
 class CoreSchemaLoader(_BaseLoader):
     """PyYAML loader whose implicit tags follow the YAML 1.2 core schema."""
 
-    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}  # noqa: RUF012 - PyYAML API
+    # PyYAML's API: a class attribute
+    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]]
+    yaml_implicit_resolvers = {}  # noqa: RUF012
 
 
 for _tag, _regexp, _first in (

@@ -18,7 +18,7 @@ PACKAGE = REPO_ROOT / "kpn_collections"
 
 SHARED_MODULES = [
     "__init__.py",
-    "absorb.py",
+    "cli.py",
     "config.py",
     "credentials.py",
     "diagnostics.py",
@@ -29,8 +29,16 @@ SHARED_MODULES = [
     "pipeline.py",
     "settings.py",
     "walk.py",
+    "report.py",
+    "batch/plan.py",
+    "build/responses.py",
+    "load/document.py",
+    "load/errors.py",
+    "load/yaml_reader.py",
     "refs/resolve.py",
     "refs/retrieve.py",
+    "validate/library_settings.py",
+    *sorted(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "absorb").glob("*.py")),
     *sorted(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "publish").glob("*.py")),
 ]
 """The modules whose prose this test holds to the rules (the others follow as they are tidied)."""
