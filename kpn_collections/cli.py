@@ -27,7 +27,14 @@ from .batch.plan import (
     plan_conversion,
     settings_from,
 )
-from .batch.scheduler import Interrupted, Terminated, raise_terminated, run_jobs
+from .batch.scheduler import (
+    Interrupted,
+    Terminated,
+    raise_terminated,
+    run_jobs,
+    signals_held,
+    stopped,
+)
 from .config import (
     DEFAULT_NAMING,
     ConfigError,
@@ -362,16 +369,19 @@ def convert(
     # not the main thread (an embedding program): its own handling stays
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, raise_terminated)
+    shown = not quiet and report_format == "text" and sys.stderr.isatty()
+    progress = Progress(len(planned), enabled=shown)
+    batch = run_jobs(planned, plan.workers, progress.advance)
     try:
-        with Progress(
-            len(planned), enabled=not quiet and report_format == "text" and sys.stderr.isatty()
-        ) as progress:
-            for result in run_jobs(planned, plan.workers, progress.advance):
-                progress.clear()
-                if result.text is not None:
-                    write_stdout(result.text)
-                results.append(report_job(result, quiet, verbose, report_format, debug))
-    except KeyboardInterrupt as stop:
+        with progress:
+            for result in batch:
+                with signals_held():  # a result is reported whole, and counted
+                    progress.clear()
+                    if result.text is not None:
+                        write_stdout(result.text)
+                    results.append(report_job(result, quiet, verbose, report_format, debug))
+    except KeyboardInterrupt as interrupt:
+        stop = stopped(batch, interrupt)  # the jobs still running end, and are counted
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         # jobs that ended in workers but were not reported yet (a job stopped by SIGTERM wrote

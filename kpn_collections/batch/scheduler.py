@@ -4,11 +4,13 @@ reference is one job after the other in this process (`run_jobs` with the name o
 from __future__ import annotations
 
 import collections
+import contextlib
 import gc
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import fast_paths
@@ -40,7 +42,9 @@ def raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
-def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> Iterator[JobResult]:
+def run_jobs(
+    jobs: Sequence[Job], workers: int, on_done: Callable[[], None]
+) -> Generator[JobResult, None, None]:
     """Run every job (over `workers` processes, this one included) and yield the results in job
     order, each as soon as it and all before it are done.
 
@@ -65,7 +69,6 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
             prepare(settings)  # built once here, shared by the forked workers
     gc.collect()
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
-    import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed  # only for several workers
 
     left = collections.deque(sorted(jobs, key=_input_size, reverse=True))  # the biggest first
@@ -79,22 +82,8 @@ def run_jobs(jobs: Sequence[Job], workers: int, on_done: Callable[[], None]) -> 
     def run_own_job(job: Job) -> None:
         """Run `job` here, as a worker would: Ctrl-C and SIGTERM wait for its end (its collection is
         then counted), as they wait for the workers' jobs."""
-        signals = (signal.SIGINT, signal.SIGTERM)
-        handlers = {number: signal.getsignal(number) for number in signals}
-        if threading.current_thread() is not threading.main_thread() or None in handlers.values():
+        with signals_held():
             arrive(run_job(job))
-            return
-        held: list[int] = []
-        for number in signals:
-            signal.signal(number, lambda number, frame: held.append(number))
-        try:
-            result = run_job(job)
-        finally:
-            for number, handler in handlers.items():
-                signal.signal(number, handler)
-        arrive(result)
-        if held:
-            raise Terminated if signal.SIGTERM in held else KeyboardInterrupt
 
     pool = ProcessPoolExecutor(max_workers=workers - 1, initializer=_ignore_interrupts)
     pool_works = True
@@ -145,6 +134,45 @@ def _input_size(job: Job) -> int:
         return 0
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait for the block's end, then stop the batch as they would have: a
+    conversion, or the report of one, is never cut in half (only in the main thread, with Python's
+    own handlers in place)."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    handlers = {number: signal.getsignal(number) for number in signals}
+    if threading.current_thread() is not threading.main_thread() or None in handlers.values():
+        yield
+        return
+    held: list[int] = []
+    for number in signals:
+        signal.signal(number, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    if held:
+        raise Terminated if signal.SIGTERM in held else KeyboardInterrupt
+
+
+def stopped(
+    results: Generator[JobResult, None, None], stop: KeyboardInterrupt
+) -> KeyboardInterrupt:
+    """An interrupt that reached the caller of `run_jobs` between two of its results, handed to the
+    batch: it stops as if interrupted itself (the running jobs end, their results come with the
+    Interrupted it raises, which is returned); without a batch running, `stop` itself."""
+    if isinstance(stop, Interrupted):
+        return stop
+    try:
+        results.throw(stop)
+    except KeyboardInterrupt as raised:
+        return raised
+    except StopIteration:
+        pass
+    return stop
+
+
 def _worker_result(future: Future[JobResult], job: Job) -> JobResult:
     try:
         return future.result()
@@ -159,7 +187,6 @@ def _ignore_interrupts() -> None:
     word (SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, end_worker)
-    import threading
 
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 

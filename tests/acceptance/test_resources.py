@@ -255,13 +255,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
-@pytest.mark.usefixtures("fast_paths_on")  # the workers are the scheduler fast path's
-def test_a_stopped_batch_ends_its_workers_and_counts_what_it_wrote(
-    stop: str, tmp_path: Path
-) -> None:
-    """SIGTERM to the main process (as a CI runner or `timeout` sends it) or Ctrl-C to the process
-    group: no worker outlives the batch, and the message counts exactly the collections on disk."""
+def _slow_specs(tmp_path: Path) -> Path:
+    """A folder of 8 specs of 1,500 operations each: a batch of them runs for a few seconds."""
     specs = tmp_path / "specs"
     specs.mkdir()
     slow = {
@@ -287,6 +282,17 @@ def test_a_stopped_batch_ends_its_workers_and_counts_what_it_wrote(
     }
     for number in range(8):
         (specs / f"api{number}.json").write_text(json.dumps(slow), encoding="utf-8")
+    return specs
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+@pytest.mark.usefixtures("fast_paths_on")  # the workers are the scheduler fast path's
+def test_a_stopped_batch_ends_its_workers_and_counts_what_it_wrote(
+    stop: str, tmp_path: Path
+) -> None:
+    """SIGTERM to the main process (as a CI runner or `timeout` sends it) or Ctrl-C to the process
+    group: no worker outlives the batch, and the message counts exactly the collections on disk."""
+    specs = _slow_specs(tmp_path)
     output = tmp_path / "out"
     process = subprocess.Popen(
         [
@@ -454,3 +460,38 @@ def test_aliases_repeating_a_long_text_are_an_alias_bomb(tmp_path: Path) -> None
         " through YAML aliases (hint: remove the repeated `*alias` references)" in completed.stderr
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.usefixtures("fast_paths_on")  # the workers are the scheduler fast path's
+def test_an_interrupt_while_a_result_is_reported_still_counts_the_running_jobs(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C while the main process reports a result rather than while it waits for one: that
+    report is finished, the jobs still running end, and the message counts exactly the collections
+    on disk (it once counted one fewer: a worker wrote after the count)."""
+    specs, output = _slow_specs(tmp_path), tmp_path / "out"
+    code = (
+        "import os, signal, sys\n"
+        "from kpn_collections import cli\n"
+        "report, sent = cli.report_job, []\n"
+        "def interrupted(*args, **kwargs):\n"
+        "    if not sent:  # once, while the first result is reported\n"
+        "        sent.append(os.kill(os.getpid(), signal.SIGINT))\n"
+        "    return report(*args, **kwargs)\n"
+        "cli.report_job = interrupted\n"
+        f"sys.argv = ['kpn-collections', 'convert', {str(specs)!r}, '-o', {str(output)!r},"
+        " '--no-cache', '-j', '3']\n"
+        "cli.entry()\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300
+    )
+    assert completed.returncode == 130, completed.stderr
+    assert "Traceback" not in completed.stderr
+    written = sorted(output.iterdir())
+    match = re.search(
+        r"interrupted after (\d+) of 8 spec\(s\), (\d+) collection\(s\) written", completed.stderr
+    )
+    assert match, completed.stderr
+    assert int(match[2]) == len(written) == completed.stderr.count(": wrote "), completed.stderr
+    assert 1 <= len(written) < 8, completed.stderr
