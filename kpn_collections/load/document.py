@@ -20,7 +20,7 @@ from .. import fast_paths
 from ..diagnostics import Diagnostic, pointer_unescape
 from ..files import MAX_FILE_BYTES, FileTooLarge, read_limited
 from ..walk import container_levels
-from .errors import LoadError, diag
+from .errors import LoadError, diag, too_deep
 from .fast_yaml import fast_yaml
 from .limits import MAX_DEPTH
 from .text_locator import JsonPositions, root_position
@@ -142,14 +142,7 @@ def load_bytes(raw: bytes, name: str) -> SourceDocument:
         data, json_error = _parse_json(text)
         if json_error is None:
             if _depth_exceeds(data, MAX_DEPTH):
-                raise LoadError(
-                    diag(
-                        name,
-                        "too-deep",
-                        f"the document nests deeper than {MAX_DEPTH} levels",
-                        hint="flatten the structure or use $ref",
-                    )
-                )
+                raise LoadError(too_deep(name))
             return _checked_root(SourceDocument(name, data, text, "json"))
     try:
         data = fast_yaml(text) if fast_paths.enabled("yaml-rs") else None

@@ -12,7 +12,7 @@ import yaml
 
 from ..diagnostics import Diagnostic, Severity
 from ..files import MAX_FILE_BYTES
-from .errors import LoadError, diag, mark_diag
+from .errors import LoadError, diag, mark_diag, too_deep
 from .limits import MAX_DEPTH, MAX_EXPANDED_NODES, digit_limit
 
 try:  # the C parser is much faster; the pure-Python one behaves the same
@@ -78,14 +78,7 @@ def read_yaml(text: str, name: str) -> Any:
     except yaml.YAMLError as exc:
         raise LoadError(_yaml_error(name, exc, text)) from None
     except RecursionError:
-        raise LoadError(
-            diag(
-                name,
-                "too-deep",
-                f"the document nests deeper than {MAX_DEPTH} levels",
-                hint="flatten the structure or use $ref",
-            )
-        ) from None
+        raise LoadError(too_deep(name)) from None
     finally:
         loader.dispose()
     if root is None:
@@ -126,15 +119,7 @@ class _Constructor:
                 )
             )
         if depth > MAX_DEPTH:
-            raise LoadError(
-                mark_diag(
-                    self.name,
-                    "too-deep",
-                    node.start_mark,
-                    f"the document nests deeper than {MAX_DEPTH} levels",
-                    hint="flatten the structure or use $ref",
-                )
-            )
+            raise LoadError(too_deep(self.name, node.start_mark))
         if isinstance(node, yaml.ScalarNode):
             if len(node.value) >= 64:
                 self._count_repeat(node)
@@ -311,13 +296,7 @@ def _yaml_error(name: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     if "maximum nesting depth" in str(problem):  # libyaml stops at 1,000 levels
-        return mark_diag(
-            name,
-            "too-deep",
-            mark,
-            f"the document nests deeper than {MAX_DEPTH} levels",
-            hint="flatten the structure or use $ref",
-        )
+        return too_deep(name, mark)
     context = getattr(exc, "context", None)
     message = f"{problem} ({context})" if context else str(problem)
     hint = "check indentation and quoting around this line"
