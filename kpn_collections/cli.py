@@ -372,25 +372,24 @@ def convert(
     shown = not quiet and report_format == "text" and sys.stderr.isatty()
     progress = Progress(len(planned), enabled=shown)
     batch = run_jobs(planned, plan.workers, progress.advance)
+    current = None  # a result received and not reported yet
     try:
         with progress:
-            for result in batch:
+            for current in batch:
                 with signals_held():  # a result is reported whole, and counted
                     progress.clear()
-                    if result.text is not None:
-                        write_stdout(result.text)
-                    results.append(report_job(result, quiet, verbose, report_format, debug))
+                    if current.text is not None:
+                        write_stdout(current.text)
+                    results.append(report_job(current, quiet, verbose, report_format, debug))
+                    current = None
     except KeyboardInterrupt as interrupt:
         stop = stopped(batch, interrupt)  # the jobs still running end, and are counted
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        # jobs that ended in workers but were not reported yet (a job stopped by SIGTERM wrote
-        # nothing)
-        late = (
-            [r for r in stop.finished if r.outcome != "bug"]
-            if isinstance(stop, Interrupted)
-            else []
-        )
+        # jobs that ended but were not reported yet (a job stopped by SIGTERM wrote nothing)
+        late = [current] if current is not None else []
+        if isinstance(stop, Interrupted):
+            late += [r for r in stop.finished if r.outcome != "bug"]
         results += [report_job(result, quiet, verbose, report_format, debug) for result in late]
         wrote = sum(1 for result, _ in results if result.outcome == "written")
         click.echo(
@@ -400,6 +399,8 @@ def convert(
         )
         terminated = isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated)
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    finally:
+        batch.close()  # whatever ended the loop, the batch's workers end with it
     totals = summary(results_of := [r for r, _ in results], check, time.perf_counter() - started)
     written = [r.target for r in results_of if r.outcome == "written" and r.target]
     if report_format == "json":

@@ -137,17 +137,20 @@ def _input_size(job: Job) -> int:
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
     """Ctrl-C and SIGTERM wait for the block's end, then stop the batch as they would have: a
-    conversion, or the report of one, is never cut in half (only in the main thread, with Python's
-    own handlers in place)."""
-    signals = (signal.SIGINT, signal.SIGTERM)
-    handlers = {number: signal.getsignal(number) for number in signals}
-    if threading.current_thread() is not threading.main_thread() or None in handlers.values():
+    conversion, or the report of one, is never cut in half. Only in the main thread, and only for a
+    signal with a Python handler (an ignored one stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    handlers = {
+        number: handler
+        for number in (signal.SIGINT, signal.SIGTERM)
+        if callable(handler := signal.getsignal(number))
+    }
     held: list[int] = []
-    for number in signals:
-        signal.signal(number, lambda number, frame: held.append(number))
     try:
+        for number in handlers:
+            signal.signal(number, lambda number, frame: held.append(number))
         yield
     finally:
         for number, handler in handlers.items():

@@ -6,7 +6,9 @@ costs a tenth of a second and 12 MB in every process that validates. Where no va
 set (none named `OPENAPI_SPEC_VALIDATOR_*` or `OPENAPI_SCHEMA_VALIDATOR_*`, in any case: they read
 names case-insensitively, and no `.env` file), their settings are their defaults: `install` then
 puts stand-in modules with those defaults where Python looks for their settings modules first.
-Otherwise, or once a library is loaded, it does nothing and the libraries read their own.
+Otherwise, or once a library is loaded, it does nothing and the libraries read their own. The
+choice is made when this package is imported: a variable set later in the same process (by a
+program that embeds the converter) is not seen.
 """
 
 from __future__ import annotations

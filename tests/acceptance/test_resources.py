@@ -495,3 +495,55 @@ def test_an_interrupt_while_a_result_is_reported_still_counts_the_running_jobs(
     assert match, completed.stderr
     assert int(match[2]) == len(written) == completed.stderr.count(": wrote "), completed.stderr
     assert 1 <= len(written) < 8, completed.stderr
+
+
+@pytest.mark.usefixtures("fast_paths_on")  # the workers are the scheduler fast path's
+def test_an_interrupt_between_a_result_and_its_report_still_reports_it(tmp_path: Path) -> None:
+    """Ctrl-C landing after the main process received a result and before its report began (where
+    Python's own handler still runs): that result is reported with the late ones, so the message
+    still counts exactly the collections on disk."""
+    specs, output = _slow_specs(tmp_path), tmp_path / "out"
+    code = (
+        "import contextlib, sys\n"
+        "from kpn_collections import cli\n"
+        "held, entered = cli.signals_held, []\n"
+        "@contextlib.contextmanager\n"
+        "def interrupted_first():\n"
+        "    entered.append(1)\n"
+        "    if len(entered) == 2:  # as if Ctrl-C landed just before the second report\n"
+        "        raise KeyboardInterrupt\n"
+        "    with held():\n"
+        "        yield\n"
+        "cli.signals_held = interrupted_first\n"
+        f"sys.argv = ['kpn-collections', 'convert', {str(specs)!r}, '-o', {str(output)!r},"
+        " '--no-cache', '-j', '3']\n"
+        "cli.entry()\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300
+    )
+    assert completed.returncode == 130, completed.stderr
+    written = sorted(output.iterdir())
+    match = re.search(
+        r"interrupted after (\d+) of 8 spec\(s\), (\d+) collection\(s\) written", completed.stderr
+    )
+    assert match, completed.stderr
+    assert int(match[2]) == len(written) == completed.stderr.count(": wrote "), completed.stderr
+    assert len(written) >= 2, completed.stderr
+
+
+def test_an_ignored_interrupt_stays_ignored_while_results_are_reported() -> None:
+    """A batch started with Ctrl-C ignored (`cmd &` in a script) is not stopped by one: holding
+    signals during a report holds only those Python handles."""
+    code = (
+        "import os, signal\n"
+        "from kpn_collections.batch.scheduler import signals_held\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "with signals_held():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
+    )
+    assert (completed.returncode, completed.stdout) == (0, "True\n"), completed.stderr
