@@ -310,6 +310,24 @@ def test_bad_mirror_is_a_usage_error(tmp_path: Path) -> None:
     assert "prefixes.yaml: must map URL prefixes" in completed.stderr
 
 
+def test_a_mirror_error_quoting_the_file_cannot_write_to_the_terminal(tmp_path: Path) -> None:
+    """The mirror's prefixes.yaml may come from a pull request: the parser's message about it is
+    written with its control characters escaped (as every usage error's are), on one line."""
+    (tmp_path / "prefixes.yaml").write_text("a: [b\x1b[2J\n", encoding="utf-8")
+    completed = run(
+        "convert",
+        str(root_spec(REFS / "swaggerhub-domain")),
+        "-o",
+        str(tmp_path / "out"),
+        "--ref-mirror",
+        str(tmp_path),
+    )
+    assert completed.returncode == 2
+    assert "\x1b" not in completed.stderr
+    line = next(line for line in completed.stderr.splitlines() if "prefixes.yaml" in line)
+    assert "cannot read it" in line and "position" in line, completed.stderr
+
+
 def test_path_item_that_contains_itself_is_a_located_cycle_error(tmp_path: Path) -> None:
     (tmp_path / "item.yaml").write_text(
         "get:\n  responses: {'200': {description: ok}}\ncallbacks_are_not_here: 1\n"
