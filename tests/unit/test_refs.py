@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -296,16 +297,20 @@ def test_mirror_lookup_suffixes_prefixes_and_confinement(tmp_path: Path) -> None
     assert mirror.find("https://host.example/nothing") is None
 
 
-def test_bad_mirror_is_a_usage_error(tmp_path: Path) -> None:
-    (tmp_path / "prefixes.yaml").write_text("- not a mapping\n", encoding="utf-8")
-    completed = run(
+def _convert_with_mirror(mirror: Path) -> subprocess.CompletedProcess[str]:
+    return run(
         "convert",
         str(root_spec(REFS / "swaggerhub-domain")),
         "-o",
-        str(tmp_path / "out"),
+        str(mirror / "out"),
         "--ref-mirror",
-        str(tmp_path),
+        str(mirror),
     )
+
+
+def test_bad_mirror_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "prefixes.yaml").write_text("- not a mapping\n", encoding="utf-8")
+    completed = _convert_with_mirror(tmp_path)
     assert completed.returncode == 2
     assert "prefixes.yaml: must map URL prefixes" in completed.stderr
 
@@ -314,14 +319,7 @@ def test_a_mirror_error_quoting_the_file_cannot_write_to_the_terminal(tmp_path: 
     """The mirror's prefixes.yaml may come from a pull request: the parser's message about it is
     written with its control characters escaped (as every usage error's are), on one line."""
     (tmp_path / "prefixes.yaml").write_text("a: [b\x1b[2J\n", encoding="utf-8")
-    completed = run(
-        "convert",
-        str(root_spec(REFS / "swaggerhub-domain")),
-        "-o",
-        str(tmp_path / "out"),
-        "--ref-mirror",
-        str(tmp_path),
-    )
+    completed = _convert_with_mirror(tmp_path)
     assert completed.returncode == 2
     assert "\x1b" not in completed.stderr
     line = next(line for line in completed.stderr.splitlines() if "prefixes.yaml" in line)
