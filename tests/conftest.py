@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,21 @@ def require_corpus() -> list[Path]:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture
+def ctrl_c_acts() -> Iterator[None]:
+    """Ctrl-C acts in the commands the test starts, as it does from a terminal. A test run started
+    in the background (`cmd &` in a script) has SIGINT ignored, its children inherit that, and a
+    batch sent Ctrl-C would then finish as if none came."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture

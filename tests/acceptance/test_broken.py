@@ -402,6 +402,7 @@ def test_spec_paths_with_dots_stay_inside_the_output_directory(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.usefixtures("ctrl_c_acts")
 def test_ctrl_c_mid_batch_leaves_whole_files_and_no_temp_files(jobs: str, tmp_path: Path) -> None:
     specs = tmp_path / "specs"
     specs.mkdir()

@@ -286,7 +286,7 @@ def _slow_specs(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
-@pytest.mark.usefixtures("fast_paths_on")  # the workers are the scheduler fast path's
+@pytest.mark.usefixtures("fast_paths_on", "ctrl_c_acts")  # workers: the scheduler's
 def test_a_stopped_batch_ends_its_workers_and_counts_what_it_wrote(
     stop: str, tmp_path: Path
 ) -> None:
@@ -462,7 +462,7 @@ def test_aliases_repeating_a_long_text_are_an_alias_bomb(tmp_path: Path) -> None
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.usefixtures("fast_paths_on")  # the workers are the scheduler fast path's
+@pytest.mark.usefixtures("fast_paths_on", "ctrl_c_acts")  # workers: the scheduler's
 def test_an_interrupt_while_a_result_is_reported_still_counts_the_running_jobs(
     tmp_path: Path,
 ) -> None:
@@ -481,7 +481,7 @@ def test_an_interrupt_while_a_result_is_reported_still_counts_the_running_jobs(
     assert 1 <= written < 8
 
 
-@pytest.mark.usefixtures("fast_paths_on")  # the workers are the scheduler fast path's
+@pytest.mark.usefixtures("fast_paths_on", "ctrl_c_acts")  # workers: the scheduler's
 def test_an_interrupt_between_a_result_and_its_report_still_reports_it(tmp_path: Path) -> None:
     """Ctrl-C landing after the main process received a result and before its report began (where
     Python's own handler still runs): that result is reported with the late ones, so the message
