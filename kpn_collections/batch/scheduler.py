@@ -67,7 +67,6 @@ def run_jobs(
         }
         for settings in distinct.values():
             prepare(settings)  # built once here, shared by the forked workers
-    gc.collect()
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
     from concurrent.futures import ProcessPoolExecutor, as_completed  # only for several workers
 
