@@ -29,7 +29,16 @@ from ..helpers import iter_requests
 from ..support.answers import serve
 from ..support.gateway import Gateway
 from ..support.newman import NewmanRun, require_newman, response_text, run_newman
-from ..support.prism import prism_mock, request_rejected, response_violations
+from ..support.prism import (
+    PRISM,
+    SEED,
+    _free_port,
+    prism_mock,
+    request_rejected,
+    response_violations,
+    run_prism,
+    violations,
+)
 from ..support.prism_copies import ADAPTATIONS, FIXTURE_ADAPTATIONS, Adaptation, prism_spec
 
 FIXTURE_SPECS = sorted(p for p in FIXTURES.glob("*/*/input.*") if p.parent.parent.name != "broken")
@@ -185,6 +194,37 @@ def test_corpus_contract_tests_agree_with_prism(spec: Path, dynamic: bool, tmp_p
         spec, prism_spec(spec, tmp_path), dynamic=dynamic, adaptation=ADAPTATIONS.get(spec.name)
     )
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+@pytest.mark.parametrize(
+    "spec", [FIXTURES / "oas30" / "contract" / "input.yaml", CORPUS / "kpn-tv-guide-openapi.yml"]
+)
+def test_the_prism_host_answers_as_prism_mock_does(spec: Path, dynamic: bool) -> None:
+    """The tests' Prism servers (one node process per test process, tests/support/prism_host.js)
+    answer every request as a `prism mock` process of its own does: status, body and violations."""
+    if spec.is_relative_to(CORPUS):
+        require_corpus()
+    require_newman()
+    collection = convert(spec)
+    args = ["mock", str(spec), "--host", "127.0.0.1", "--verboseLevel", "info"]
+    args += ["--dynamic", "--seed", SEED] if dynamic else []
+    answers = []
+    for served in (
+        prism_mock(spec, dynamic=dynamic),
+        run_prism([str(PRISM), *args, "--port", str(_free_port())]),
+    ):
+        with served as prism, Gateway(own_token_paths=own_token_paths(collection)) as gateway:
+            run = run_against(prism.url, collection, gateway)
+        answers.append(
+            [
+                (e["item"]["name"], e["response"]["code"], response_text(e), violations(e))
+                for e in item_executions(run)
+                if e["item"]["name"] != GET_ACCESS_TOKEN
+            ]
+        )
+    assert len(answers[0]) == len(list(iter_requests(collection["item"]))) - 1
+    assert answers[0] == answers[1]
 
 
 def test_prism_flags_the_tv_guide_example_and_so_do_the_tests() -> None:

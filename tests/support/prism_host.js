@@ -1,0 +1,70 @@
+// `prism mock` for the Python tests, loaded once per test process. Loading Prism takes about a
+// second, most of it in @faker-js/faker's locales; a mock server of a small spec then starts in
+// 0.05 s. Each line on stdin is one request: {"id": N, "args": [...]} starts a server with the
+// arguments of `prism mock` (as on its command line, "mock" first), {"id": N, "stop": true} closes
+// that server. Each gets one answer line on stdout: {"id": N, "started": true} once the server
+// listens, {"id": N, "stopped": true}, or {"id": N, "error": ...}. What Prism logs goes to stderr.
+//
+// Every server gets its own copy of Prism's modules (@stoplight/* and json-schema-faker, loaded
+// again, 0.05 s): their state (Ajv's compiled schemas, json-schema-faker's options) is then that of
+// a `prism mock` process of its own. Only faker is kept, whose generator Prism never seeds (its
+// words differ from run to run in `prism mock` too).
+'use strict';
+
+const readline = require('readline');
+
+const answer = process.stdout.write.bind(process.stdout);
+process.stdout.write = process.stderr.write.bind(process.stderr); // Prism's log (signale)
+
+const FRESH = /[\\/]node_modules[\\/](@stoplight|json-schema-faker)[\\/]/;
+const KEPT = /[\\/]node_modules[\\/]@faker-js[\\/]/;
+const servers = new Map();
+
+function freshPrism () {
+    Object.keys(require.cache)
+        .filter((key) => FRESH.test(key) && !KEPT.test(key))
+        .forEach((key) => { delete require.cache[key]; });
+
+    return {
+        command: require('@stoplight/prism-cli/dist/commands/mock').default,
+        runner: require('@stoplight/prism-cli/dist/util/runner')
+    };
+}
+
+// The server `prism mock ARGS` would run: its own argument parsing and its own handler, which
+// hands the server to the runner; the runner's file watcher (a restart when the spec changes on
+// disk) is left out.
+function start (args) {
+    const prism = freshPrism();
+
+    return new Promise((resolve, reject) => {
+        prism.runner.runPrismAndSetupWatcher = (createPrism, options) => createPrism(options).then(resolve, reject);
+        require('yargs/yargs')(args)
+            .strict()
+            .command({...prism.command, handler: (argv) => prism.command.handler(argv).catch(reject)})
+            .fail((message, error) => reject(error || new Error(message)))
+            .parse();
+    });
+}
+
+function reply (message) {
+    answer(JSON.stringify(message) + '\n');
+}
+
+readline.createInterface({input: process.stdin}).on('line', (line) => {
+    const request = JSON.parse(line);
+
+    if (request.stop) { // stops listening at once, as `prism mock` ended by a signal does
+        const server = servers.get(request.id);
+
+        servers.delete(request.id);
+        server && server.close().catch(() => {});
+        reply({id: request.id, stopped: true});
+
+        return;
+    }
+    start(request.args).then((server) => {
+        servers.set(request.id, server);
+        reply({id: request.id, started: true});
+    }, (error) => reply({id: request.id, error: String(error && error.message || error)}));
+});
