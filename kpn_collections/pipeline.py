@@ -5,6 +5,7 @@ Writing is the caller's job."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -222,6 +223,7 @@ def convert_source(
                 diagnostics,
                 validate_beside=beside,
                 operations=operations,
+                locate=functools.partial(_locate, source, bundled),
             )
     if diagnostics.has_errors:
         collection = None
@@ -242,13 +244,24 @@ def _run_stages(
     *,
     validate_beside: bool = False,
     operations: list[Operation] | None = None,
+    locate: Callable[[Diagnostic], Diagnostic] = lambda diagnostic: diagnostic,
 ) -> dict[str, Any] | None:
     resolver = RefResolver(document)
     check_references(document, resolver, diagnostics)
     if diagnostics.has_errors:
         return None
+    one_of_at = None  # where the `oneOf` check's findings go, once normalising is done
     if validate_beside:
-        validated = parallel.validate_beside(document, version, resolver, diagnostics)
+
+        def one_of_findings() -> list[Diagnostic]:  # in the child, after validating
+            found = Diagnostics(diagnostics.file)
+            api = normalise(document, version, resolver, Diagnostics(diagnostics.file))
+            check_one_of_branches(api, found)
+            return found.items
+
+        validated = parallel.validate_beside(
+            document, version, resolver, diagnostics, then=one_of_findings, locate=locate
+        )
     else:
         # imported here: its validators take a while to load (see parallel.py)
         from .validate.spec import validate_spec
@@ -256,7 +269,10 @@ def _run_stages(
         validate_spec(document, version, resolver, diagnostics)
     try:
         api = normalise(document, version, resolver, diagnostics)
-        check_one_of_branches(api, diagnostics)
+        if validate_beside:
+            one_of_at = len(diagnostics.items)
+        else:
+            check_one_of_branches(api, diagnostics)
         api = inject_auth(api, settings, diagnostics)
         collection = build_collection(
             api, settings, Renderer(settings.templates_dir), Path(source_path).name, diagnostics
@@ -266,7 +282,7 @@ def _run_stages(
         return None
     finally:
         if validate_beside:
-            validated()
+            validated(one_of_at)
     spec_operations = [Operation(o.method, o.path, o.operation_id) for o in api.operations]
     if operations is not None:
         operations.extend(spec_operations)

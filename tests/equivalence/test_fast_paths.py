@@ -1108,7 +1108,12 @@ def conversions(paths: list[Path], *, beside: bool) -> list[tuple[Any, ...]]:
     return found
 
 
+PUBLIC_EXAMPLES = REPO_ROOT / "node_modules" / "@readme" / "oas-examples"
+
+
 def beside_inputs() -> list[Path]:
+    """Fixtures, the KPN corpus, and the public examples with a `oneOf` (their `oneOf` check runs
+    beside the build too)."""
     fixtures = sorted(
         p
         for p in FIXTURES.rglob("*")
@@ -1116,7 +1121,14 @@ def beside_inputs() -> list[Path]:
         and "expected" not in p.name
         and p.parent.name != "models"
     )
-    return fixtures + corpus_specs()
+    one_of = sorted(
+        p
+        for p in PUBLIC_EXAMPLES.glob("3.*/*/*")
+        if p.suffix in (".yaml", ".json") and "oneOf" in p.read_text(encoding="utf-8")
+    )
+    if not one_of and os.environ.get("CI") == "true":
+        pytest.fail(f"@readme/oas-examples is not installed at {PUBLIC_EXAMPLES}: run `npm ci`")
+    return fixtures + corpus_specs() + one_of
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
@@ -1132,6 +1144,8 @@ def test_validating_beside_the_build_finds_and_builds_what_the_stages_in_turn_do
     beside = conversions(paths, beside=True)
     assert beside == conversions(paths, beside=False)
     assert sum(len(diagnostics) for _, diagnostics, _ in beside) > 50
+    found = [line for _, diagnostics, _ in beside for line in diagnostics]
+    assert sum(" warning [oneof-indistinguishable] " in line for line in found) > 10
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
@@ -1153,7 +1167,8 @@ def test_a_failing_validation_process_is_replaced_by_validation_here(
 
     monkeypatch.setattr(stage, "validate_spec", dies_in_the_child)
     paths = [p for p in beside_inputs() if "warts" in str(p) or "broken" in str(p)][:6]
-    assert paths
+    paths += [p for p in beside_inputs() if p.name == "discriminators.yaml"]  # `oneOf` findings
+    assert len(paths) > 6
     assert conversions(paths, beside=True) == conversions(paths, beside=False)
 
 
