@@ -223,7 +223,7 @@ def convert_source(
                 diagnostics,
                 validate_beside=beside,
                 operations=operations,
-                locate=functools.partial(_locate, source, bundled),
+                locate=functools.partial(_locate_if_json, source, bundled),
             )
     if diagnostics.has_errors:
         collection = None
@@ -442,6 +442,18 @@ def _located(
             ),
         )
     )
+
+
+def _locate_if_json(
+    source: SourceDocument, bundled: BundleResult | None, diagnostic: Diagnostic
+) -> Diagnostic:
+    """`_locate` where the file is JSON, whose positions are read off the text as far as needed; a
+    YAML file's are left to `_located`, which composes the file once for all its findings."""
+    origin = bundled.origin_of(diagnostic.pointer) if bundled is not None else None
+    document = origin.source if origin is not None else source
+    if document.format != "json" or not fast_paths.enabled("text-locator"):
+        return diagnostic
+    return _locate(source, bundled, diagnostic)
 
 
 def _locate(

@@ -1,8 +1,8 @@
 """Validation beside the build: on a big definition, the validate stage runs in a forked process on
 a second core while this one normalises and builds the collection, and so does the `oneOf` check
 that follows normalising (it only reports); their findings are then put where those stages would
-have put them, already located in the source (the child has time to spare). The findings and the
-collection are the same as those of the stages run one after the other
+have put them, those in JSON files already located (the child has time to spare). The findings and
+the collection are the same as those of the stages run one after the other
 (`tests/equivalence/test_fast_paths.py` compares both ways); only the time differs.
 
 Its validators (openapi-spec-validator, jsonschema) are loaded in the child too, beside the parent's
