@@ -170,18 +170,23 @@ class _PrismHost:
             self.output.append(line)
 
     def _ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """The host's answer to `request` (the same id); PrismFailed, and the host stopped, when it
+        died or did not answer within `timeout` seconds."""
         process = self._started()
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(json.dumps(request) + "\n")
-        process.stdin.flush()
-        ready, _, _ = select.select([process.stdout], [], [], timeout)
-        line = process.stdout.readline() if ready else ""
-        if not line:
+        try:
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], timeout)
+            line = process.stdout.readline() if ready else ""
+        except OSError:  # a host that died before reading: a broken pipe
+            ready, line = [process.stdout], ""
+        answer: dict[str, Any] = json.loads(line) if line else {}
+        if answer.get("id") != request["id"]:
             log = "".join(self.output)[-4000:]
             self.stop()
-            problem = f"did not answer within {timeout} s" if not ready else "died"
+            problem = f"did not answer within {timeout} s" if not ready else f"died ({line!r})"
             raise PrismFailed(f"Prism {problem}:\n{log}")
-        answer: dict[str, Any] = json.loads(line)
         return answer
 
     @contextmanager
@@ -189,6 +194,7 @@ class _PrismHost:
         """A server of `prism mock` with `args` (its command line after `prism`, with --host and
         --port) until the block ends."""
         self.last += 1
+        self._started()
         request_id, start = self.last, len(self.output)
         answer = self._ask({"id": request_id, "args": args}, timeout)
         if "error" in answer:

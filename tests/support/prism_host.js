@@ -7,8 +7,9 @@
 //
 // Every server gets its own copy of Prism's modules (@stoplight/* and json-schema-faker, loaded
 // again, 0.05 s): their state (Ajv's compiled schemas, json-schema-faker's options) is then that of
-// a `prism mock` process of its own. Only faker is kept, whose generator Prism never seeds (its
-// words differ from run to run in `prism mock` too).
+// a `prism mock` process of its own. Only faker is kept, with its locale set back to its default
+// (a spec's `x-json-schema-faker` may change it); Prism never seeds its generator, so its words
+// differ from run to run in `prism mock` too.
 'use strict';
 
 const readline = require('readline');
@@ -21,9 +22,25 @@ const KEPT = /[\\/]node_modules[\\/]@faker-js[\\/]/;
 const servers = new Map();
 
 function freshPrism () {
-    Object.keys(require.cache)
+    const stale = new Set(Object.keys(require.cache)
         .filter((key) => FRESH.test(key) && !KEPT.test(key))
-        .forEach((key) => { delete require.cache[key]; });
+        .map((key) => {
+            const module = require.cache[key];
+
+            delete require.cache[key];
+
+            return module;
+        }));
+
+    // the modules kept no longer hold on to the old copies (a server's worth of memory each)
+    Object.values(require.cache).forEach((module) => {
+        module.children = module.children.filter((child) => !stale.has(child));
+    });
+    Object.keys(require.cache).filter((key) => KEPT.test(key)).forEach((key) => {
+        const faker = require.cache[key].exports && require.cache[key].exports.faker;
+
+        faker && typeof faker.setLocale === 'function' && faker.setLocale('en');
+    });
 
     return {
         command: require('@stoplight/prism-cli/dist/commands/mock').default,
@@ -38,7 +55,10 @@ function start (args) {
     const prism = freshPrism();
 
     return new Promise((resolve, reject) => {
-        prism.runner.runPrismAndSetupWatcher = (createPrism, options) => createPrism(options).then(resolve, reject);
+        prism.runner.runPrismAndSetupWatcher = (createPrism, options) => createPrism(options).then((server) => {
+            // none when Prism forks a server process of its own (multiprocess, NODE_ENV=production)
+            server ? resolve(server) : reject(new Error('Prism started no server in this process'));
+        }, reject);
         require('yargs/yargs')(args)
             .strict()
             .command({...prism.command, handler: (argv) => prism.command.handler(argv).catch(reject)})
@@ -51,7 +71,10 @@ function reply (message) {
     answer(JSON.stringify(message) + '\n');
 }
 
-readline.createInterface({input: process.stdin}).on('line', (line) => {
+const requests = readline.createInterface({input: process.stdin});
+
+requests.on('close', () => process.exit(0)); // the test process is gone: so are its servers
+requests.on('line', (line) => {
     const request = JSON.parse(line);
 
     if (request.stop) { // stops listening at once, as `prism mock` ended by a signal does
