@@ -251,6 +251,7 @@ def _run_stages(
     if diagnostics.has_errors:
         return None
     one_of_at = None  # where the `oneOf` check's findings go, once normalising is done
+    abandoned = False
     if validate_beside:
 
         def one_of_findings() -> list[Diagnostic]:  # in the child, after validating
@@ -280,9 +281,12 @@ def _run_stages(
     except TemplateProblem as exc:
         diagnostics.items.append(exc.diagnostic)
         return None
+    except BaseException:  # a bug, Ctrl-C: the findings beside no longer matter
+        abandoned = True
+        raise
     finally:
         if validate_beside:
-            validated(one_of_at)
+            validated(one_of_at, abandon=abandoned)
     spec_operations = [Operation(o.method, o.path, o.operation_id) for o in api.operations]
     if operations is not None:
         operations.extend(spec_operations)

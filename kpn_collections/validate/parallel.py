@@ -16,8 +16,9 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..diagnostics import Diagnostic, Diagnostics
 from ..model import SpecVersion
@@ -30,9 +31,13 @@ or less, about what forking and the copies of memory pages it causes would cost.
 Findings = Callable[[], list[Diagnostic]]
 """A report-only stage that follows validation: its findings, computed anew."""
 
-Finish = Callable[[int | None], None]
-"""Waits for the child; its argument is where the later stage's findings go (None: the stages
-before it failed, and they are not wanted)."""
+
+class Finish(Protocol):
+    """Waits for the child; `then_at` is where the later stage's findings go (None: the stages
+    before it failed, and they are not wanted). `abandon`: an exception is on its way out (a bug,
+    Ctrl-C), no finding is wanted any more; the child is ended, nothing is validated here."""
+
+    def __call__(self, then_at: int | None, *, abandon: bool = False) -> None: ...
 
 
 def validate_beside(
@@ -72,7 +77,12 @@ def validate_beside(
     gc.unfreeze()
     os.close(write_end)
 
-    def finish(then_at: int | None) -> None:
+    def finish(then_at: int | None, *, abandon: bool = False) -> None:
+        if abandon:
+            os.close(read_end)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
         with os.fdopen(read_end, "rb") as handle:
             payload = handle.read()
         _, status = os.waitpid(pid, 0)
@@ -101,7 +111,9 @@ def _sequential(
     mark: int,
     then: Findings,
 ) -> Finish:
-    def finish(then_at: int | None) -> None:
+    def finish(then_at: int | None, *, abandon: bool = False) -> None:
+        if abandon:
+            return
         from .spec import validate_spec
 
         alone = Diagnostics(diagnostics.file, diagnostics.items[:mark])

@@ -1172,6 +1172,46 @@ def test_a_failing_validation_process_is_replaced_by_validation_here(
     assert conversions(paths, beside=True) == conversions(paths, beside=False)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="validation beside the build needs os.fork")
+def test_ctrl_c_during_the_build_ends_the_validation_process_without_validating_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C reaches both processes: the stop is not held up by validating again here what the
+    interrupted child did not finish (nobody will read those findings), and the child is reaped."""
+    from kpn_collections import pipeline
+    from kpn_collections.validate import parallel
+    from kpn_collections.validate import spec as stage
+
+    monkeypatch.setattr(parallel, "MIN_SOURCE_CHARACTERS", 0)
+    parent, here, forked = os.getpid(), [], []
+
+    def interrupted(*args: Any) -> None:
+        if os.getpid() != parent:
+            raise KeyboardInterrupt  # the child's Ctrl-C
+        here.append(args)
+
+    def build(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # this process's Ctrl-C
+
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(stage, "validate_spec", interrupted)
+    monkeypatch.setattr(pipeline, "build_collection", build)
+    monkeypatch.setattr(os, "fork", fork)
+    with pytest.raises(KeyboardInterrupt):
+        convert_file(FIXTURES / "oas30" / "features" / "input.yaml", validate_beside=True)
+    assert here == []
+    assert len(forked) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(forked[0], os.WNOHANG)
+
+
 # --- OpenAPI 3.1 schema meta-check: jsonschema-rs for the base dialect
 # --------------------------------------------
 
